@@ -1,0 +1,230 @@
+//! Builds the Go shim (go-shim/) as a static c-archive and links it.
+//!
+//! Needs Go (see MIN_GO) with cgo and a C compiler. The environment variable
+//! `GO` names another go binary. With the `bindgen` feature it also
+//! regenerates src/ffi/bindings.rs from include/chainctl.h.
+
+use std::env;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, exit};
+
+/// The oldest Go that builds the shim: the `go` line of go-shim/go.mod.
+const MIN_GO: (u32, u32) = (1, 26);
+
+fn main() {
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let shim_dir = manifest_dir.join("go-shim");
+
+    println!("cargo:rerun-if-changed=include/chainctl.h");
+    println!("cargo:rerun-if-changed=go-shim/go.mod");
+    println!("cargo:rerun-if-changed=go-shim/go.sum");
+    for source in go_sources(&shim_dir) {
+        println!("cargo:rerun-if-changed={}", source.display());
+    }
+    for var in [
+        "GO",
+        "GOFLAGS",
+        "GOPROXY",
+        "GOTOOLCHAIN",
+        "CC",
+        "CGO_CFLAGS",
+        "CGO_LDFLAGS",
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+
+    let go = env::var_os("GO").unwrap_or_else(|| OsString::from("go"));
+    check_go_version(&go);
+    build_archive(&go, &shim_dir, &out_dir);
+    link(&out_dir);
+
+    #[cfg(feature = "bindgen")]
+    regenerate_bindings(&manifest_dir);
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("\nerror: chainctl-core cannot build its Go shim: {message}\n");
+    exit(1);
+}
+
+fn go_sources(shim_dir: &Path) -> Vec<PathBuf> {
+    let entries = fs::read_dir(shim_dir)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", shim_dir.display())));
+    let mut sources: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|ext| ext == "go"))
+        .collect();
+    sources.sort();
+    sources
+}
+
+fn check_go_version(go: &OsString) {
+    let output = Command::new(go).args(["env", "GOVERSION"]).output();
+    let output = match output {
+        Ok(output) if output.status.success() => output,
+        Ok(output) => fail(&format!(
+            "`{} env GOVERSION` failed: {}",
+            go.to_string_lossy(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )),
+        Err(e) => fail(&format!(
+            "Go {}.{} or newer is needed and `{}` could not be run ({e}). \
+             Install Go from https://go.dev/dl/ (or your package manager) and put it on PATH, \
+             or set GO=/path/to/go.",
+            MIN_GO.0,
+            MIN_GO.1,
+            go.to_string_lossy()
+        )),
+    };
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    match parse_go_version(&version) {
+        Some(found) if found >= MIN_GO => {}
+        Some(_) => fail(&format!(
+            "Go {}.{} or newer is needed, found {version}. Install a newer Go and put it on PATH, or set GO=/path/to/go.",
+            MIN_GO.0, MIN_GO.1
+        )),
+        None => println!(
+            "cargo:warning=could not parse the Go version {version:?}; trying the build anyway"
+        ),
+    }
+}
+
+/// "go1.26.8" -> (1, 26); "go1.27rc1" -> (1, 27).
+fn parse_go_version(version: &str) -> Option<(u32, u32)> {
+    let rest = version.strip_prefix("go")?;
+    let mut parts = rest.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor: String = parts
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Some((major, minor.parse().ok()?))
+}
+
+fn go_target() -> (Option<&'static str>, Option<&'static str>) {
+    let os = match env::var("CARGO_CFG_TARGET_OS").as_deref() {
+        Ok("linux") => Some("linux"),
+        Ok("macos") => Some("darwin"),
+        _ => None,
+    };
+    let arch = match env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
+        Ok("x86_64") => Some("amd64"),
+        Ok("aarch64") => Some("arm64"),
+        _ => None,
+    };
+    (os, arch)
+}
+
+/// The version go.mod requires of `module`, e.g. "v3.22.0".
+fn required_version(go_mod: &str, module: &str) -> Option<String> {
+    go_mod.lines().find_map(|line| {
+        let line = line.trim();
+        let mut words = line
+            .strip_prefix("require ")
+            .unwrap_or(line)
+            .split_whitespace();
+        (words.next() == Some(module)).then(|| words.next().map(str::to_string))?
+    })
+}
+
+/// Stamps the Helm version into the archive as Helm's release builds do, so
+/// `.Capabilities.HelmVersion` reads as it does with helm. (The Kubernetes
+/// version `helm template` assumes is set by the shim itself at start-up.)
+fn ldflags(shim_dir: &Path) -> String {
+    let go_mod = fs::read_to_string(shim_dir.join("go.mod"))
+        .unwrap_or_else(|e| fail(&format!("cannot read go-shim/go.mod: {e}")));
+    let mut flags = String::from("-s -w");
+    if let Some(helm) = required_version(&go_mod, "helm.sh/helm/v3") {
+        flags.push_str(&format!(
+            " -X helm.sh/helm/v3/internal/version.version={helm}"
+        ));
+    }
+    flags
+}
+
+fn build_archive(go: &OsString, shim_dir: &Path, out_dir: &Path) {
+    let archive = out_dir.join("libchainctl_go.a");
+    let mut cmd = Command::new(go);
+    cmd.current_dir(shim_dir)
+        .args([
+            "build",
+            "-buildmode=c-archive",
+            "-trimpath",
+            "-mod=readonly",
+        ])
+        .arg(format!("-ldflags={}", ldflags(shim_dir)))
+        .arg("-o")
+        .arg(&archive)
+        .arg(".")
+        .env("CGO_ENABLED", "1");
+    match go_target() {
+        (Some(os), Some(arch)) => {
+            cmd.env("GOOS", os).env("GOARCH", arch);
+        }
+        _ => fail(&format!(
+            "target {}-{} is not supported: the shim builds for Linux and macOS on x86_64 and aarch64",
+            env::var("CARGO_CFG_TARGET_OS").unwrap_or_default(),
+            env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default()
+        )),
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| fail(&format!("could not run `go build`: {e}")));
+    if !status.success() {
+        fail(&format!(
+            "`go build -buildmode=c-archive` in {} failed ({status}); its output is above. \
+             It needs cgo: a C compiler (gcc or clang) on PATH, or CC set. On a first build \
+             Go downloads the Helm SDK from the Go module proxy (GOPROXY).",
+            shim_dir.display()
+        ));
+    }
+}
+
+fn link(out_dir: &Path) {
+    println!("cargo:rustc-link-search=native={}", out_dir.display());
+    println!("cargo:rustc-link-lib=static=chainctl_go");
+    match env::var("CARGO_CFG_TARGET_OS").as_deref() {
+        Ok("macos") => {
+            println!("cargo:rustc-link-lib=framework=CoreFoundation");
+            println!("cargo:rustc-link-lib=framework=Security");
+            println!("cargo:rustc-link-lib=dylib=resolv");
+        }
+        _ => {
+            println!("cargo:rustc-link-lib=dylib=pthread");
+            println!("cargo:rustc-link-lib=dylib=dl");
+            println!("cargo:rustc-link-lib=dylib=m");
+        }
+    }
+}
+
+#[cfg(feature = "bindgen")]
+fn regenerate_bindings(manifest_dir: &Path) {
+    let header = manifest_dir.join("include/chainctl.h");
+    let bindings = bindgen::Builder::default()
+        .header(header.to_string_lossy())
+        .allowlist_function("chainctl_.*")
+        .allowlist_type("chainctl_.*")
+        .allowlist_var("CHAINCTL_.*")
+        .layout_tests(false)
+        .generate()
+        .unwrap_or_else(|e| {
+            fail(&format!(
+                "bindgen failed on {}: {e} (it needs libclang)",
+                header.display()
+            ))
+        });
+    let text = format!(
+        "//! Raw bindings to include/chainctl.h, generated by bindgen.\n\
+         //! Regenerate with `cargo build --features bindgen`; do not edit.\n\n{bindings}"
+    );
+    let target = manifest_dir.join("src/ffi/bindings.rs");
+    if fs::read_to_string(&target).ok().as_deref() != Some(text.as_str()) {
+        fs::write(&target, text)
+            .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", target.display())));
+    }
+}

@@ -1,0 +1,732 @@
+//! `chainctl`: the command line over chainctl-core.
+//!
+//! The binary only binds flags onto the library's option types and calls the
+//! library; every behaviour here is reachable from the library API.
+//!
+//! Exit codes (stable):
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success |
+//! | 1 | Helm or the cluster failed the action (kube, internal) |
+//! | 2 | bad usage or invalid input (flags, chart, values), conflicting sources |
+//! | 3 | release, revision or chart not found |
+//! | 4 | registry or authentication failure |
+//! | 5 | timed out or cancelled |
+//! | 6 | the state file cannot be read, locked or written |
+//! | 10 | refused: confirmation needed (no terminal and no --confirm) or declined |
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chainctl_core::{
+    ChartSource, Client, DryRun, Error, ErrorKind, Event, EventLevel, ReleaseInfo, ReleaseOptions,
+    ReleaseRef, RollbackOptions, UninstallOptions,
+};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   success
+  1   Helm or the cluster failed the action
+  2   bad usage or invalid input (flags, chart, values), conflicting sources
+  3   release, revision or chart not found
+  4   registry or authentication failure
+  5   timed out or cancelled
+  6   the state file cannot be read, locked or written
+  10  refused: confirmation needed (no terminal and no --confirm) or declined";
+
+/// Deploy Helm charts with the Helm SDK in-process.
+#[derive(Parser, Debug)]
+#[command(name = "chainctl", after_long_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Install and manage releases.
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AppCommand {
+    /// Install a chart as a new release.
+    Install(ChartArgs),
+    /// Upgrade a release to a chart and values (--install: install if missing).
+    Upgrade(UpgradeArgs),
+    /// Show a release's current revision.
+    Status(ReleaseArgs),
+    /// List a release's revisions, oldest first.
+    History(ReleaseArgs),
+    /// Roll a release back to an earlier revision.
+    Rollback(RollbackArgs),
+    /// Uninstall a release.
+    Uninstall(UninstallArgs),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+/// Flags every app command takes.
+#[derive(Args, Debug)]
+struct CommonArgs {
+    /// Release name (lowercase RFC 1123, at most 53 characters).
+    #[arg(long, value_name = "NAME")]
+    release: String,
+
+    /// Namespace of the release.
+    #[arg(short = 'n', long, value_name = "NS", default_value = "default")]
+    namespace: String,
+
+    /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use instead of the current one.
+    #[arg(long, value_name = "NAME")]
+    kube_context: Option<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    output: Output,
+
+    /// Print progress to stderr.
+    #[arg(short = 'v', long)]
+    verbose: bool,
+
+    /// Print Helm's debug log to stderr (implies --verbose).
+    #[arg(long)]
+    debug: bool,
+}
+
+/// Flags of commands that deploy a chart.
+#[derive(Args, Debug)]
+struct ChartArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// Local chart: a chart directory or a packaged .tgz.
+    #[arg(long, value_name = "PATH")]
+    bundle: Option<PathBuf>,
+
+    /// OCI chart reference, oci://host/path/chart[:tag][@digest].
+    #[arg(long, value_name = "REF")]
+    chart: Option<String>,
+
+    /// Chart version or semver constraint (OCI charts only).
+    #[arg(long, value_name = "VERSION")]
+    version: Option<String>,
+
+    /// Values file (repeatable; later files win).
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    values: Vec<PathBuf>,
+
+    /// Set a value, e.g. --set image.tag=1.2,replicaCount=3 (repeatable).
+    #[arg(long, value_name = "KEY=VAL")]
+    set: Vec<String>,
+
+    /// Set a value, always as a string (repeatable).
+    #[arg(long, value_name = "KEY=VAL")]
+    set_string: Vec<String>,
+
+    /// Create the namespace if it does not exist.
+    #[arg(long)]
+    create_namespace: bool,
+
+    /// Show what would be deployed: client (no cluster) or server.
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "client")]
+    dry_run: Option<DryRun>,
+
+    /// Approve the change without asking.
+    #[arg(long)]
+    confirm: bool,
+
+    /// Wait until all resources are ready.
+    #[arg(long)]
+    wait: bool,
+
+    /// How long Helm waits, e.g. 90s, 5m, 1h30m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    timeout: Duration,
+
+    /// Roll back (or uninstall a new release) on failure; implies --wait.
+    #[arg(long)]
+    atomic: bool,
+
+    /// Description recorded with the revision.
+    #[arg(long, value_name = "TEXT")]
+    description: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct UpgradeArgs {
+    #[command(flatten)]
+    chart: ChartArgs,
+
+    /// Install the release if it does not exist yet.
+    #[arg(short = 'i', long)]
+    install: bool,
+
+    /// Reuse the last release's values, merging these over them.
+    #[arg(long)]
+    reuse_values: bool,
+
+    /// Reset values to the chart's defaults before applying these.
+    #[arg(long)]
+    reset_values: bool,
+}
+
+#[derive(Args, Debug)]
+struct ReleaseArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct RollbackArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// Revision to roll back to (default: the previous one).
+    #[arg(long, value_name = "N")]
+    revision: Option<u32>,
+
+    /// Approve the change without asking.
+    #[arg(long)]
+    confirm: bool,
+
+    /// Wait until all resources are ready.
+    #[arg(long)]
+    wait: bool,
+
+    /// How long Helm waits, e.g. 90s, 5m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    timeout: Duration,
+}
+
+#[derive(Args, Debug)]
+struct UninstallArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// Keep the release's history (it can be rolled back later).
+    #[arg(long)]
+    keep_history: bool,
+
+    /// Approve the change without asking.
+    #[arg(long)]
+    confirm: bool,
+
+    /// Wait until all resources are deleted.
+    #[arg(long)]
+    wait: bool,
+
+    /// How long Helm waits, e.g. 90s, 5m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    timeout: Duration,
+}
+
+/// Parses durations as Helm writes them: `300`, `90s`, `5m`, `1h30m`, `500ms`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration {text:?}: write e.g. 90s, 5m or 1h30m");
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .ok_or_else(bad)?;
+        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += Duration::from_secs_f64(number * scale);
+        rest = &rest[unit_len..];
+    }
+    if total.is_zero() {
+        return Err(format!(
+            "invalid duration {text:?}: it must be longer than zero"
+        ));
+    }
+    Ok(total)
+}
+
+/// A failure that ends the program: what to print and the exit code.
+struct Failure {
+    code: u8,
+    kind: &'static str,
+    message: String,
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        let code = match err.kind() {
+            ErrorKind::InvalidInput | ErrorKind::ConflictingSources => 2,
+            ErrorKind::NotFound => 3,
+            ErrorKind::Registry | ErrorKind::Auth => 4,
+            ErrorKind::Timeout | ErrorKind::Cancelled => 5,
+            ErrorKind::State => 6,
+            _ => 1,
+        };
+        Failure {
+            code,
+            kind: err.kind().as_str(),
+            message: err.to_string(),
+        }
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(err: io::Error) -> Self {
+        Failure {
+            code: 1,
+            kind: "io",
+            message: format!("cannot write output: {err}"),
+        }
+    }
+}
+
+fn refused(message: String) -> Failure {
+    Failure {
+        code: 10,
+        kind: "refused",
+        message,
+    }
+}
+
+fn main() -> ExitCode {
+    let version: &'static str = long_version().leak();
+    let matches = Cli::command().version(version).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    let json_output = cli.command.output() == Output::Json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) if failure.kind == "io" && failure.message.contains("Broken pipe") => {
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            if json_output {
+                let body = json!({ "error": { "kind": failure.kind, "message": failure.message } });
+                let _ = writeln!(io::stdout(), "{body:#}");
+            }
+            let _ = writeln!(io::stderr(), "chainctl: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn long_version() -> String {
+    match Client::shim_version() {
+        Ok(v) => format!("{} (helm {}, {})", env!("CARGO_PKG_VERSION"), v.helm, v.go),
+        Err(_) => env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+impl Command {
+    fn output(&self) -> Output {
+        let Command::App(app) = self;
+        match app {
+            AppCommand::Install(a) => a.common.output,
+            AppCommand::Upgrade(a) => a.chart.common.output,
+            AppCommand::Status(a) | AppCommand::History(a) => a.common.output,
+            AppCommand::Rollback(a) => a.common.output,
+            AppCommand::Uninstall(a) => a.common.output,
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let Command::App(app) = cli.command;
+    match app {
+        AppCommand::Install(args) => deploy("install", &args, |o| o),
+        AppCommand::Upgrade(args) => deploy("upgrade", &args.chart, |o| {
+            o.install_if_missing(args.install)
+                .reuse_values(args.reuse_values)
+                .reset_values(args.reset_values)
+        }),
+        AppCommand::Status(args) => {
+            let (client, release) = connect(&args.common)?;
+            let info = client.status(&release)?;
+            print_release(args.common.output, "status", &info)
+        }
+        AppCommand::History(args) => {
+            let (client, release) = connect(&args.common)?;
+            let revisions = client.history(&release)?;
+            print_history(args.common.output, &revisions)
+        }
+        AppCommand::Rollback(args) => {
+            let (client, release) = connect(&args.common)?;
+            let target = args
+                .revision
+                .map_or("the previous revision".to_string(), |r| {
+                    format!("revision {r}")
+                });
+            confirm(
+                args.confirm,
+                &format!("roll back release {release} to {target}"),
+            )?;
+            let opts = RollbackOptions {
+                revision: args.revision,
+                wait: args.wait,
+                timeout: args.timeout,
+                ..RollbackOptions::default()
+            };
+            let info = client.rollback(&release, &opts)?;
+            print_release(args.common.output, "rollback", &info)
+        }
+        AppCommand::Uninstall(args) => {
+            let (client, release) = connect(&args.common)?;
+            confirm(args.confirm, &format!("uninstall release {release}"))?;
+            let opts = UninstallOptions {
+                keep_history: args.keep_history,
+                wait: args.wait,
+                timeout: args.timeout,
+                ..UninstallOptions::default()
+            };
+            let report = client.uninstall(&release, &opts)?;
+            print_release(args.common.output, "uninstall", &report.release)
+        }
+    }
+}
+
+/// Builds the client the common flags describe.
+fn client(common: &CommonArgs) -> Result<Client, Failure> {
+    let mut builder = Client::builder();
+    if let Some(path) = &common.kubeconfig {
+        builder = builder.kubeconfig(path);
+    }
+    if let Some(context) = &common.kube_context {
+        builder = builder.kube_context(context);
+    }
+    if common.verbose || common.debug {
+        let debug = common.debug;
+        builder = builder.on_event(move |event: &Event| {
+            if debug || event.level >= EventLevel::Info {
+                eprintln!("chainctl: {event}");
+            }
+        });
+    }
+    Ok(builder.build()?)
+}
+
+fn connect(common: &CommonArgs) -> Result<(Client, ReleaseRef), Failure> {
+    let release = ReleaseRef::new(&common.release, &common.namespace)?;
+    Ok((client(common)?, release))
+}
+
+/// Asks on the terminal before a change; --confirm approves in advance.
+fn confirm(approved: bool, plan: &str) -> Result<(), Failure> {
+    if approved {
+        return Ok(());
+    }
+    if !(io::stdin().is_terminal() && io::stderr().is_terminal()) {
+        return Err(refused(format!(
+            "refusing to {plan} without confirmation: there is no terminal to ask on; pass --confirm to approve"
+        )));
+    }
+    eprint!("chainctl will {plan}.\nProceed? [y/N] ");
+    let mut answer = String::new();
+    io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        Ok(())
+    } else {
+        Err(refused(format!("did not {plan}: not confirmed")))
+    }
+}
+
+fn deploy(
+    action: &str,
+    args: &ChartArgs,
+    extra: impl FnOnce(chainctl_core::ReleaseOptionsBuilder) -> chainctl_core::ReleaseOptionsBuilder,
+) -> Result<(), Failure> {
+    let common = &args.common;
+    let source = ChartSource::from_flags(
+        args.bundle.as_deref(),
+        args.chart.as_deref(),
+        args.version.as_deref(),
+    )?;
+    let mut builder = ReleaseOptions::builder(&common.release, &common.namespace)
+        .create_namespace(args.create_namespace)
+        .dry_run(args.dry_run.unwrap_or_default())
+        .wait(args.wait)
+        .timeout(args.timeout)
+        .atomic(args.atomic);
+    for file in &args.values {
+        builder = builder.values_file(file);
+    }
+    for expr in &args.set {
+        builder = builder.set(expr);
+    }
+    for expr in &args.set_string {
+        builder = builder.set_string(expr);
+    }
+    if let Some(description) = &args.description {
+        builder = builder.description(description);
+    }
+    let opts = extra(builder).build()?;
+    let client = client(common)?;
+    if opts.dry_run() == DryRun::None {
+        confirm(
+            args.confirm,
+            &format!("{action} release {} from {source}", opts.release()),
+        )?;
+    }
+    let report = match action {
+        "install" => client.install(&source, &opts)?,
+        _ => client.upgrade(&source, &opts)?,
+    };
+    let action = if report.installed { "install" } else { action };
+    let dry_run = opts.dry_run();
+    let mut out = io::stdout().lock();
+    match common.output {
+        Output::Json => {
+            let body = json!({
+                "action": action,
+                "dryRun": dry_run,
+                "release": report.release,
+                "phases": report.phases,
+            });
+            writeln!(out, "{body:#}")?;
+        }
+        Output::Text if dry_run != DryRun::None => {
+            write!(out, "{}", report.release.full_manifest())?;
+        }
+        Output::Text => {
+            let rel = &report.release;
+            writeln!(
+                out,
+                "{} {}: release {} in namespace {} is at revision {} ({})",
+                action,
+                if rel.status == "deployed" {
+                    "succeeded"
+                } else {
+                    "finished"
+                },
+                rel.name,
+                rel.namespace,
+                rel.revision,
+                rel.status
+            )?;
+            writeln!(out, "chart: {}", chart_line(rel))?;
+            if !rel.notes.is_empty() {
+                writeln!(out, "\nNOTES:\n{}", rel.notes.trim_end())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn chart_line(rel: &ReleaseInfo) -> String {
+    match &rel.chart.app_version {
+        Some(app) => format!("{} {} (app {app})", rel.chart.name, rel.chart.version),
+        None => format!("{} {}", rel.chart.name, rel.chart.version),
+    }
+}
+
+fn print_release(output: Output, action: &str, rel: &ReleaseInfo) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    match output {
+        Output::Json => writeln!(out, "{:#}", json!({ "action": action, "release": rel }))?,
+        Output::Text => {
+            writeln!(out, "release: {}\nnamespace: {}", rel.name, rel.namespace)?;
+            writeln!(out, "revision: {}\nstatus: {}", rel.revision, rel.status)?;
+            writeln!(out, "chart: {}", chart_line(rel))?;
+            if let Some(at) = &rel.last_deployed {
+                writeln!(out, "last deployed: {at}")?;
+            }
+            if !rel.description.is_empty() {
+                writeln!(out, "description: {}", rel.description)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_history(output: Output, revisions: &[ReleaseInfo]) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    match output {
+        Output::Json => writeln!(
+            out,
+            "{:#}",
+            json!({ "action": "history", "revisions": revisions })
+        )?,
+        Output::Text => {
+            writeln!(
+                out,
+                "{:<9} {:<21} {:<12} {:<24} DESCRIPTION",
+                "REVISION", "UPDATED", "STATUS", "CHART"
+            )?;
+            for rel in revisions {
+                writeln!(
+                    out,
+                    "{:<9} {:<21} {:<12} {:<24} {}",
+                    rel.revision,
+                    rel.last_deployed.as_deref().unwrap_or("-"),
+                    rel.status,
+                    format!("{}-{}", rel.chart.name, rel.chart.version),
+                    rel.description
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("chainctl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn durations_parse_as_helm_writes_them() {
+        assert_eq!(parse_duration("300").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("5 minutes").unwrap_err().contains("90s"));
+        assert!(
+            parse_duration("0s")
+                .unwrap_err()
+                .contains("longer than zero")
+        );
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn dry_run_flag_defaults_to_client_and_takes_a_mode() {
+        let cli = parse(&[
+            "app",
+            "install",
+            "--release",
+            "a",
+            "--bundle",
+            "x",
+            "--dry-run",
+        ])
+        .unwrap();
+        let Command::App(AppCommand::Install(args)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.dry_run, Some(DryRun::Client));
+        let cli = parse(&[
+            "app",
+            "install",
+            "--release",
+            "a",
+            "--bundle",
+            "x",
+            "--dry-run=server",
+        ])
+        .unwrap();
+        let Command::App(AppCommand::Install(args)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.dry_run, Some(DryRun::Server));
+        assert!(parse(&["app", "install", "--release", "a", "--dry-run=bogus"]).is_err());
+    }
+
+    #[test]
+    fn flags_bind_onto_their_fields() {
+        let cli = parse(&[
+            "app",
+            "upgrade",
+            "--release",
+            "web",
+            "-n",
+            "prod",
+            "--bundle",
+            "c",
+            "-f",
+            "a.yaml",
+            "-f",
+            "b.yaml",
+            "--set",
+            "x=1",
+            "--set-string",
+            "y=2",
+            "--wait",
+            "--atomic",
+            "--timeout",
+            "2m",
+            "--install",
+            "--confirm",
+            "-o",
+            "json",
+            "--kube-context",
+            "k",
+        ])
+        .unwrap();
+        let Command::App(AppCommand::Upgrade(args)) = cli.command else {
+            panic!()
+        };
+        assert!(args.install);
+        let c = args.chart;
+        assert_eq!(c.common.release, "web");
+        assert_eq!(c.common.namespace, "prod");
+        assert_eq!(
+            c.values,
+            vec![PathBuf::from("a.yaml"), PathBuf::from("b.yaml")]
+        );
+        assert_eq!(c.set, vec!["x=1"]);
+        assert_eq!(c.set_string, vec!["y=2"]);
+        assert!(c.wait && c.atomic && c.confirm);
+        assert_eq!(c.timeout, Duration::from_secs(120));
+        assert_eq!(c.common.output, Output::Json);
+        assert_eq!(c.common.kube_context.as_deref(), Some("k"));
+    }
+
+    #[test]
+    fn release_is_required_and_namespace_defaults() {
+        let err = parse(&["app", "status"]).unwrap_err();
+        assert!(err.to_string().contains("--release"));
+        let cli = parse(&["app", "status", "--release", "a"]).unwrap();
+        let Command::App(AppCommand::Status(args)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.common.namespace, "default");
+    }
+
+    #[test]
+    fn every_flag_has_help_under_79_columns() {
+        Cli::command().debug_assert();
+        fn walk(cmd: &clap::Command) {
+            for arg in cmd.get_arguments() {
+                if let Some(help) = arg.get_help() {
+                    assert!(
+                        help.to_string().len() < 79,
+                        "{}: help too long",
+                        arg.get_id()
+                    );
+                }
+            }
+            cmd.get_subcommands().for_each(walk);
+        }
+        walk(&Cli::command());
+    }
+}

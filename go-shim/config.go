@@ -1,0 +1,88 @@
+package main
+
+import (
+	"io"
+	"sync"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chartutil"
+	kubefake "helm.sh/helm/v3/pkg/kube/fake"
+	"helm.sh/helm/v3/pkg/storage"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+)
+
+// kubeTarget says which cluster, and which release storage, a call uses.
+// Everything is explicit: the shim reads nothing from the environment.
+type kubeTarget struct {
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+	Context    string `json:"context,omitempty"`
+	// Storage is Helm's release driver: "secret" (Helm's default),
+	// "configmap", or "memory" (releases kept in this process, nothing
+	// applied to any cluster: for tests).
+	Storage     string `json:"storage"`
+	MemoryStore string `json:"memoryStore,omitempty"`
+	// CacheDir holds the Kubernetes discovery cache.
+	CacheDir string `json:"cacheDir,omitempty"`
+}
+
+// memoryStore is one named in-memory release store; calls on it take turns
+// because Helm's memory driver keeps its namespace as mutable state.
+type memoryStore struct {
+	mu     sync.Mutex
+	driver *driver.Memory
+}
+
+var (
+	memoryStoresMu sync.Mutex
+	memoryStores   = map[string]*memoryStore{}
+)
+
+func lookupMemoryStore(name string) *memoryStore {
+	memoryStoresMu.Lock()
+	defer memoryStoresMu.Unlock()
+	store, ok := memoryStores[name]
+	if !ok {
+		store = &memoryStore{driver: driver.NewMemory()}
+		memoryStores[name] = store
+	}
+	return store
+}
+
+// actionConfig builds Helm's shared action configuration for target and
+// namespace. The returned release function must be called when done.
+func actionConfig(target kubeTarget, namespace string, sink eventSink) (*action.Configuration, func(), error) {
+	log := helmLog(sink)
+	switch target.Storage {
+	case "memory":
+		if target.MemoryStore == "" {
+			return nil, nil, errorf(kindInvalidInput, "storage \"memory\" needs a memoryStore name")
+		}
+		store := lookupMemoryStore(target.MemoryStore)
+		store.mu.Lock()
+		store.driver.SetNamespace(namespace)
+		cfg := &action.Configuration{
+			Releases:     storage.Init(store.driver),
+			KubeClient:   &kubefake.PrintingKubeClient{Out: io.Discard},
+			Capabilities: chartutil.DefaultCapabilities,
+			Log:          log,
+		}
+		return cfg, store.mu.Unlock, nil
+	case "secret", "configmap":
+		if target.Kubeconfig == "" {
+			return nil, nil, errorf(kindInvalidInput, "no kubeconfig was given: pass --kubeconfig PATH or set KUBECONFIG")
+		}
+		flags := genericclioptions.NewConfigFlags(false)
+		flags.KubeConfig = &target.Kubeconfig
+		flags.Context = &target.Context
+		flags.Namespace = &namespace
+		flags.CacheDir = &target.CacheDir
+		cfg := new(action.Configuration)
+		if err := cfg.Init(flags, namespace, target.Storage, log); err != nil {
+			return nil, nil, err
+		}
+		return cfg, func() {}, nil
+	default:
+		return nil, nil, errorf(kindInvalidInput, "unknown release storage %q: use secret, configmap or memory", target.Storage)
+	}
+}

@@ -1,0 +1,486 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+)
+
+// releaseOptions mirrors chainctl_core::ReleaseOptions on the wire.
+type releaseOptions struct {
+	Release          string         `json:"release"`
+	Namespace        string         `json:"namespace"`
+	Values           map[string]any `json:"values"`
+	CreateNamespace  bool           `json:"createNamespace"`
+	DryRun           string         `json:"dryRun"`
+	Wait             bool           `json:"wait"`
+	TimeoutSeconds   float64        `json:"timeoutSeconds"`
+	Atomic           bool           `json:"atomic"`
+	InstallIfMissing bool           `json:"installIfMissing"`
+	Description      string         `json:"description,omitempty"`
+	ReuseValues      bool           `json:"reuseValues"`
+	ResetValues      bool           `json:"resetValues"`
+}
+
+func (o releaseOptions) timeout() time.Duration {
+	return time.Duration(o.TimeoutSeconds * float64(time.Second))
+}
+
+type chartRef struct {
+	Path string `json:"path"`
+}
+
+type chartRequest struct {
+	Kube    kubeTarget     `json:"kube"`
+	Chart   chartRef       `json:"chart"`
+	Options releaseOptions `json:"options"`
+}
+
+type releaseRequest struct {
+	Kube        kubeTarget `json:"kube"`
+	Release     string     `json:"release"`
+	Namespace   string     `json:"namespace"`
+	Revision    int        `json:"revision,omitempty"`
+	Max         int        `json:"max,omitempty"`
+	Wait        bool       `json:"wait,omitempty"`
+	Timeout     float64    `json:"timeoutSeconds,omitempty"`
+	KeepHistory bool       `json:"keepHistory,omitempty"`
+	Description string     `json:"description,omitempty"`
+	Force       bool       `json:"force,omitempty"`
+}
+
+type chartMetaDTO struct {
+	Name       string `json:"name"`
+	Version    string `json:"version"`
+	AppVersion string `json:"appVersion,omitempty"`
+}
+
+type hookDTO struct {
+	Name     string   `json:"name"`
+	Kind     string   `json:"kind"`
+	Path     string   `json:"path"`
+	Events   []string `json:"events"`
+	Manifest string   `json:"manifest"`
+}
+
+// releaseDTO is what the Rust side learns of a Helm release.
+type releaseDTO struct {
+	Name          string       `json:"name"`
+	Namespace     string       `json:"namespace"`
+	Revision      int          `json:"revision"`
+	Status        string       `json:"status"`
+	Description   string       `json:"description,omitempty"`
+	Chart         chartMetaDTO `json:"chart"`
+	FirstDeployed string       `json:"firstDeployed,omitempty"`
+	LastDeployed  string       `json:"lastDeployed,omitempty"`
+	Deleted       string       `json:"deleted,omitempty"`
+	Notes         string       `json:"notes,omitempty"`
+	Manifest      string       `json:"manifest,omitempty"`
+	Hooks         []hookDTO    `json:"hooks,omitempty"`
+}
+
+// phaseTimes says where the time of an action went, in milliseconds.
+type phaseTimes struct {
+	Load   int64 `json:"loadMs"`
+	Render int64 `json:"renderMs"`
+	Apply  int64 `json:"applyMs"`
+}
+
+type actionResult struct {
+	Release   releaseDTO `json:"release"`
+	Installed bool       `json:"installed"`
+	Phases    phaseTimes `json:"phases"`
+}
+
+type uninstallResult struct {
+	Release releaseDTO `json:"release"`
+	Info    string     `json:"info,omitempty"`
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func toDTO(rel *release.Release, withManifest bool) releaseDTO {
+	dto := releaseDTO{Name: rel.Name, Namespace: rel.Namespace, Revision: rel.Version}
+	if rel.Chart != nil && rel.Chart.Metadata != nil {
+		dto.Chart = chartMetaDTO{Name: rel.Chart.Metadata.Name, Version: rel.Chart.Metadata.Version, AppVersion: rel.Chart.Metadata.AppVersion}
+	}
+	if rel.Info != nil {
+		dto.Status = rel.Info.Status.String()
+		dto.Description = rel.Info.Description
+		dto.FirstDeployed = formatTime(rel.Info.FirstDeployed.Time)
+		dto.LastDeployed = formatTime(rel.Info.LastDeployed.Time)
+		dto.Deleted = formatTime(rel.Info.Deleted.Time)
+		dto.Notes = rel.Info.Notes
+	}
+	if withManifest {
+		dto.Manifest = rel.Manifest
+		for _, h := range rel.Hooks {
+			events := make([]string, 0, len(h.Events))
+			for _, e := range h.Events {
+				events = append(events, e.String())
+			}
+			dto.Hooks = append(dto.Hooks, hookDTO{Name: h.Name, Kind: h.Kind, Path: h.Path, Events: events, Manifest: h.Manifest})
+		}
+	}
+	return dto
+}
+
+// loadChart loads and checks a chart directory or archive.
+func loadChart(path string) (*chart.Chart, error) {
+	if path == "" {
+		return nil, errorf(kindInvalidInput, "no chart path was given")
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, errorf(kindInvalidInput, "chart %s cannot be read: %v", path, err)
+	}
+	ch, err := loader.Load(path)
+	if err != nil {
+		return nil, errorf(kindInvalidInput, "chart %s is not a valid Helm chart: %v", path, err)
+	}
+	if ch.Metadata.Type != "" && ch.Metadata.Type != "application" {
+		return nil, errorf(kindInvalidInput, "chart %s is of type %q and cannot be installed: only application charts can", path, ch.Metadata.Type)
+	}
+	if req := ch.Metadata.Dependencies; req != nil {
+		if err := action.CheckDependencies(ch, req); err != nil {
+			return nil, errorf(kindInvalidInput, "chart %s is missing dependencies (run `helm dependency build %s`): %v", path, path, err)
+		}
+	}
+	return ch, nil
+}
+
+// renderMark is a post-renderer that changes nothing and notes when Helm
+// finished rendering, which splits the time of an action into render and apply.
+type renderMark struct{ at atomic.Int64 }
+
+func (m *renderMark) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
+	m.at.Store(time.Now().UnixNano())
+	return rendered, nil
+}
+
+func (m *renderMark) done() bool { return m.at.Load() != 0 }
+
+// timer measures the phases of one action.
+type timer struct {
+	start, loaded time.Time
+	mark          renderMark
+}
+
+func (t *timer) phases(end time.Time) phaseTimes {
+	p := phaseTimes{Load: t.loaded.Sub(t.start).Milliseconds()}
+	if at := t.mark.at.Load(); at != 0 {
+		rendered := time.Unix(0, at)
+		p.Render = rendered.Sub(t.loaded).Milliseconds()
+		p.Apply = end.Sub(rendered).Milliseconds()
+	} else {
+		p.Render = end.Sub(t.loaded).Milliseconds()
+	}
+	return p
+}
+
+// isClusterError tells errors from talking to the cluster apart from errors
+// in the chart or values, which Helm reports as plain errors while rendering.
+func isClusterError(err error) bool {
+	var status apierrors.APIStatus
+	var urlErr *url.Error
+	var netErr *net.OpError
+	return errors.As(err, &status) || errors.As(err, &urlErr) || errors.As(err, &netErr) ||
+		strings.Contains(err.Error(), "Kubernetes cluster unreachable")
+}
+
+// actionError gives an action's failure its kind: a failure before rendering
+// finished that did not come from the cluster is a problem with the chart or
+// the values.
+func actionError(err error, t *timer, what string) error {
+	var se *shimError
+	if errors.As(err, &se) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	if !t.mark.done() && !isClusterError(err) && !errors.Is(err, driver.ErrReleaseNotFound) && !errors.Is(err, driver.ErrNoDeployedReleases) {
+		return errorf(kindInvalidInput, "%s: %v", what, err)
+	}
+	return err
+}
+
+func decodeChartRequest(request json.RawMessage) (chartRequest, error) {
+	var req chartRequest
+	if err := decode(request, &req); err != nil {
+		return req, err
+	}
+	if req.Options.Release == "" || req.Options.Namespace == "" {
+		return req, errorf(kindInvalidInput, "malformed request: release and namespace are required")
+	}
+	if req.Options.Values == nil {
+		req.Options.Values = map[string]any{}
+	}
+	return req, nil
+}
+
+// opRender renders a chart without any cluster, like `helm template`.
+func opRender(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	req, err := decodeChartRequest(request)
+	if err != nil {
+		return nil, err
+	}
+	t := &timer{start: time.Now()}
+	progress(sink, "load", "loading chart %s", req.Chart.Path)
+	ch, err := loadChart(req.Chart.Path)
+	if err != nil {
+		return nil, err
+	}
+	t.loaded = time.Now()
+	cfg := &action.Configuration{Log: helmLog(sink)}
+	inst := action.NewInstall(cfg)
+	inst.ClientOnly = true
+	inst.DryRun = true
+	inst.DryRunOption = "client"
+	inst.Replace = true
+	inst.IncludeCRDs = true
+	inst.ReleaseName = req.Options.Release
+	inst.Namespace = req.Options.Namespace
+	inst.Description = req.Options.Description
+	inst.PostRenderer = &t.mark
+	progress(sink, "render", "rendering %s for release %s", ch.Metadata.Name, req.Options.Release)
+	rel, err := inst.RunWithContext(ctx, ch, req.Options.Values)
+	if err != nil {
+		return nil, errorf(kindInvalidInput, "rendering chart %s failed: %v", ch.Metadata.Name, err)
+	}
+	return actionResult{Release: toDTO(rel, true), Phases: t.phases(time.Now())}, nil
+}
+
+func dryRunFlags(mode string) (bool, string, error) {
+	switch mode {
+	case "", "none":
+		return false, "none", nil
+	case "client", "server":
+		return true, mode, nil
+	default:
+		return false, "", errorf(kindInvalidInput, "unknown dry-run mode %q: use none, client or server", mode)
+	}
+}
+
+func newInstall(cfg *action.Configuration, o releaseOptions, t *timer) (*action.Install, error) {
+	dry, mode, err := dryRunFlags(o.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	inst := action.NewInstall(cfg)
+	inst.ReleaseName = o.Release
+	inst.Namespace = o.Namespace
+	inst.CreateNamespace = o.CreateNamespace
+	inst.DryRun, inst.DryRunOption = dry, mode
+	inst.Wait = o.Wait
+	inst.Atomic = o.Atomic
+	inst.Timeout = o.timeout()
+	inst.Description = o.Description
+	inst.PostRenderer = &t.mark
+	return inst, nil
+}
+
+func opInstall(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	req, err := decodeChartRequest(request)
+	if err != nil {
+		return nil, err
+	}
+	return runChartAction(ctx, req, sink, false)
+}
+
+func opUpgrade(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	req, err := decodeChartRequest(request)
+	if err != nil {
+		return nil, err
+	}
+	return runChartAction(ctx, req, sink, true)
+}
+
+// runChartAction installs, or upgrades (installing first when asked to and
+// the release has no history), the chart of req.
+func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgrade bool) (any, error) {
+	o := req.Options
+	t := &timer{start: time.Now()}
+	progress(sink, "load", "loading chart %s", req.Chart.Path)
+	ch, err := loadChart(req.Chart.Path)
+	if err != nil {
+		return nil, err
+	}
+	t.loaded = time.Now()
+	cfg, done, err := actionConfig(req.Kube, o.Namespace, sink)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+
+	install := !upgrade
+	if upgrade && o.InstallIfMissing {
+		hist := action.NewHistory(cfg)
+		hist.Max = 1
+		if _, err := hist.Run(o.Release); errors.Is(err, driver.ErrReleaseNotFound) {
+			progress(sink, "resolve", "release %s has no history in namespace %s: installing it", o.Release, o.Namespace)
+			install = true
+		} else if err != nil {
+			return nil, err
+		}
+	}
+
+	var rel *release.Release
+	what := "installing " + o.Release
+	if install {
+		inst, err := newInstall(cfg, o, t)
+		if err != nil {
+			return nil, err
+		}
+		progress(sink, "apply", "installing %s %s as %s in namespace %s", ch.Metadata.Name, ch.Metadata.Version, o.Release, o.Namespace)
+		rel, err = inst.RunWithContext(ctx, ch, o.Values)
+		if err != nil {
+			return nil, actionError(err, t, what)
+		}
+	} else {
+		what = "upgrading " + o.Release
+		dry, mode, err := dryRunFlags(o.DryRun)
+		if err != nil {
+			return nil, err
+		}
+		up := action.NewUpgrade(cfg)
+		up.Namespace = o.Namespace
+		up.Install = o.InstallIfMissing
+		up.DryRun, up.DryRunOption = dry, mode
+		up.Wait = o.Wait
+		up.Atomic = o.Atomic
+		up.Timeout = o.timeout()
+		up.Description = o.Description
+		up.ReuseValues = o.ReuseValues
+		up.ResetValues = o.ResetValues
+		up.PostRenderer = &t.mark
+		progress(sink, "apply", "upgrading %s to %s %s in namespace %s", o.Release, ch.Metadata.Name, ch.Metadata.Version, o.Namespace)
+		rel, err = up.RunWithContext(ctx, o.Release, ch, o.Values)
+		if err != nil {
+			if errors.Is(err, driver.ErrNoDeployedReleases) || errors.Is(err, driver.ErrReleaseNotFound) {
+				return nil, errorf(kindNotFound, "release %q has no deployed revision in namespace %q: install it first, or upgrade with install-if-missing (--install)", o.Release, o.Namespace)
+			}
+			return nil, actionError(err, t, what)
+		}
+	}
+	return actionResult{Release: toDTO(rel, true), Installed: install, Phases: t.phases(time.Now())}, nil
+}
+
+func decodeReleaseRequest(request json.RawMessage) (releaseRequest, error) {
+	var req releaseRequest
+	if err := decode(request, &req); err != nil {
+		return req, err
+	}
+	if req.Release == "" || req.Namespace == "" {
+		return req, errorf(kindInvalidInput, "malformed request: release and namespace are required")
+	}
+	return req, nil
+}
+
+// withRelease decodes a request naming a release and runs f with its config.
+func withRelease(request json.RawMessage, sink eventSink, f func(*action.Configuration, releaseRequest) (any, error)) (any, error) {
+	req, err := decodeReleaseRequest(request)
+	if err != nil {
+		return nil, err
+	}
+	cfg, done, err := actionConfig(req.Kube, req.Namespace, sink)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	out, err := f(cfg, req)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil, errorf(kindNotFound, "release %q not found in namespace %q", req.Release, req.Namespace)
+	}
+	return out, err
+}
+
+func opStatus(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	return withRelease(request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+		st := action.NewStatus(cfg)
+		st.Version = req.Revision
+		rel, err := st.Run(req.Release)
+		if err != nil {
+			return nil, err
+		}
+		return toDTO(rel, true), nil
+	})
+}
+
+func opHistory(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	return withRelease(request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+		hist := action.NewHistory(cfg)
+		hist.Max = req.Max
+		if hist.Max <= 0 {
+			hist.Max = 256
+		}
+		rels, err := hist.Run(req.Release)
+		if err != nil {
+			return nil, err
+		}
+		sort.Slice(rels, func(i, j int) bool { return rels[i].Version < rels[j].Version })
+		if len(rels) > hist.Max {
+			rels = rels[len(rels)-hist.Max:]
+		}
+		out := make([]releaseDTO, 0, len(rels))
+		for _, r := range rels {
+			out = append(out, toDTO(r, false))
+		}
+		return out, nil
+	})
+}
+
+func opRollback(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	return withRelease(request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+		rb := action.NewRollback(cfg)
+		rb.Version = req.Revision
+		rb.Wait = req.Wait
+		rb.Timeout = time.Duration(req.Timeout * float64(time.Second))
+		rb.Force = req.Force
+		progress(sink, "apply", "rolling back %s to revision %d", req.Release, req.Revision)
+		if err := rb.Run(req.Release); err != nil {
+			return nil, err
+		}
+		rel, err := action.NewStatus(cfg).Run(req.Release)
+		if err != nil {
+			return nil, err
+		}
+		return toDTO(rel, true), nil
+	})
+}
+
+func opUninstall(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	return withRelease(request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+		un := action.NewUninstall(cfg)
+		un.KeepHistory = req.KeepHistory
+		un.Wait = req.Wait
+		un.Timeout = time.Duration(req.Timeout * float64(time.Second))
+		un.Description = req.Description
+		progress(sink, "apply", "uninstalling %s", req.Release)
+		res, err := un.Run(req.Release)
+		if err != nil {
+			return nil, err
+		}
+		out := uninstallResult{Info: res.Info}
+		if res.Release != nil {
+			out.Release = toDTO(res.Release, false)
+		}
+		return out, nil
+	})
+}

@@ -1,0 +1,327 @@
+//! Calls into the Go shim: typed requests in, `Result`s out, with deadlines,
+//! cancellation and events. Safe code over [`crate::ffi`].
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::ffi;
+
+/// Call ids are unique in the process; 0 is reserved for "not cancellable".
+static NEXT_CALL_ID: AtomicU64 = AtomicU64::new(1);
+
+/// How important an [`Event`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventLevel {
+    /// Helm's own debug log.
+    Debug,
+    /// Progress: a phase starting.
+    Info,
+    /// Something the operator should know about.
+    Warn,
+}
+
+/// A log or progress message from a running call.
+///
+/// ```
+/// use chainctl_core::{Event, EventLevel};
+/// let event: Event = serde_json::from_str(
+///     r#"{"level":"info","phase":"render","message":"rendering hello"}"#,
+/// ).unwrap();
+/// assert_eq!(event.level, EventLevel::Info);
+/// assert_eq!(event.to_string(), "[render] rendering hello");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// How important it is.
+    pub level: EventLevel,
+    /// The phase it belongs to (`load`, `render`, `apply`, ...), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// The text.
+    pub message: String,
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.phase {
+            Some(phase) => write!(f, "[{phase}] {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// A shared callback receiving [`Event`]s, possibly from another thread.
+pub type EventHandler = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// Cancels calls from another thread.
+///
+/// Clone it into the thread that may cancel; pass it to the client with
+/// [`ClientBuilder::cancel_token`](crate::ClientBuilder::cancel_token). Once
+/// cancelled it stays cancelled: calls in flight end with
+/// [`Error::Cancelled`] and later calls fail at once.
+///
+/// ```
+/// use chainctl_core::CancelToken;
+/// let token = CancelToken::new();
+/// let other = token.clone();
+/// std::thread::spawn(move || other.cancel()).join().unwrap();
+/// assert!(token.is_cancelled());
+/// ```
+#[derive(Clone, Default)]
+pub struct CancelToken {
+    inner: Arc<CancelInner>,
+}
+
+#[derive(Default)]
+struct CancelInner {
+    cancelled: AtomicBool,
+    calls: Mutex<Vec<u64>>,
+}
+
+impl fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+impl CancelToken {
+    /// A token that has not been cancelled.
+    pub fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    /// Cancels every call in flight that uses this token, and all later ones.
+    pub fn cancel(&self) {
+        self.inner.cancelled.store(true, Ordering::SeqCst);
+        let calls = self.inner.calls.lock().unwrap_or_else(|e| e.into_inner());
+        for &id in calls.iter() {
+            ffi::cancel(id);
+        }
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn register(&self, id: u64) {
+        let mut calls = self.inner.calls.lock().unwrap_or_else(|e| e.into_inner());
+        calls.push(id);
+        // A cancel that raced with this registration still reaches the call.
+        if self.is_cancelled() {
+            ffi::cancel(id);
+        }
+    }
+
+    fn unregister(&self, id: u64) {
+        let mut calls = self.inner.calls.lock().unwrap_or_else(|e| e.into_inner());
+        calls.retain(|&c| c != id);
+    }
+}
+
+/// How one call runs: its deadline, its cancel token, its event handler.
+#[derive(Default, Clone)]
+pub(crate) struct CallOptions<'a> {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) cancel: Option<&'a CancelToken>,
+    pub(crate) events: Option<&'a EventHandler>,
+}
+
+#[derive(Deserialize)]
+struct ReplyEnvelope {
+    ok: bool,
+    #[serde(default)]
+    result: Option<serde_json::Value>,
+    #[serde(default)]
+    error: Option<ReplyError>,
+}
+
+#[derive(Deserialize)]
+struct ReplyError {
+    kind: ErrorKind,
+    message: String,
+}
+
+/// Runs `op` with `request` and decodes its result.
+pub(crate) fn call<Req, Res>(op: &str, request: &Req, options: &CallOptions<'_>) -> Result<Res>
+where
+    Req: Serialize + ?Sized,
+    Res: DeserializeOwned,
+{
+    let request = serde_json::to_string(request)
+        .map_err(|e| Error::internal(format!("cannot encode the {op} request: {e}")))?;
+    let result = call_raw(op, &request, options)?;
+    serde_json::from_value(result)
+        .map_err(|e| Error::internal(format!("unexpected result from {op}: {e}")))
+}
+
+/// Runs `op` with a request that is already JSON text; returns the result.
+pub(crate) fn call_raw(
+    op: &str,
+    request: &str,
+    options: &CallOptions<'_>,
+) -> Result<serde_json::Value> {
+    if options.cancel.is_some_and(CancelToken::is_cancelled) {
+        return Err(Error::Cancelled {
+            message: format!("{op} was not started: its cancel token was already cancelled"),
+        });
+    }
+    let id = NEXT_CALL_ID.fetch_add(1, Ordering::Relaxed);
+    let timeout_ms = options
+        .timeout
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1))
+        .unwrap_or(0);
+    let handler = options.events.map(|h| {
+        move |text: &str| {
+            if let Ok(event) = serde_json::from_str::<Event>(text) {
+                h(&event);
+            }
+        }
+    });
+    if let Some(token) = options.cancel {
+        token.register(id);
+    }
+    let reply = ffi::call(
+        op,
+        request,
+        id,
+        timeout_ms,
+        handler.as_ref().map(|h| h as &(dyn Fn(&str) + Sync)),
+    );
+    if let Some(token) = options.cancel {
+        token.unregister(id);
+    }
+    decode_reply(op, &reply?)
+}
+
+/// The one place a reply envelope becomes a `Result`.
+fn decode_reply(op: &str, reply: &str) -> Result<serde_json::Value> {
+    let envelope: ReplyEnvelope = serde_json::from_str(reply)
+        .map_err(|e| Error::internal(format!("the reply to {op} is not a valid envelope: {e}")))?;
+    match (envelope.ok, envelope.error) {
+        (true, _) => Ok(envelope.result.unwrap_or(serde_json::Value::Null)),
+        (false, Some(err)) => Err(Error::from_kind(err.kind, err.message)),
+        (false, None) => Err(Error::internal(format!(
+            "the reply to {op} failed without an error"
+        ))),
+    }
+}
+
+/// Replies the shim handed out that were not freed yet; zero when nothing
+/// leaks. For leak checks in tests and benchmarks.
+///
+/// ```
+/// assert!(chainctl_core::outstanding_replies() >= 0);
+/// ```
+pub fn outstanding_replies() -> i64 {
+    ffi::outstanding_replies()
+}
+
+/// Runs a diagnostic operation of the shim directly: `debug.echo` (returns
+/// its request), `debug.sleep` (`{"millis": N}`), `debug.panic` (a Go panic,
+/// returned as [`Error::Internal`]) and `version`. These exist to test the
+/// bridge itself; applications use [`Client`](crate::Client).
+///
+/// ```
+/// use std::time::Duration;
+/// use chainctl_core::{diagnostic_call, ErrorKind};
+///
+/// let echoed = diagnostic_call("debug.echo", r#"{"n":1}"#, None).unwrap();
+/// assert_eq!(echoed["n"], 1);
+/// let err = diagnostic_call("debug.panic", "{}", None).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Internal);
+/// let err = diagnostic_call("debug.sleep", r#"{"millis":5000}"#, Some(Duration::from_millis(20))).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Timeout);
+/// ```
+pub fn diagnostic_call(
+    op: &str,
+    request_json: &str,
+    timeout: Option<Duration>,
+) -> Result<serde_json::Value> {
+    call_raw(
+        op,
+        request_json,
+        &CallOptions {
+            timeout,
+            ..CallOptions::default()
+        },
+    )
+}
+
+/// Like [`diagnostic_call`], with a cancel token and an event handler.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use chainctl_core::{diagnostic_call_with, CancelToken, Event, EventHandler};
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let sink = seen.clone();
+/// let handler: EventHandler = Arc::new(move |e: &Event| sink.lock().unwrap().push(e.clone()));
+/// diagnostic_call_with("debug.echo", "{}", None, &CancelToken::new(), Some(&handler)).unwrap();
+/// assert_eq!(seen.lock().unwrap().len(), 1);
+/// ```
+pub fn diagnostic_call_with(
+    op: &str,
+    request_json: &str,
+    timeout: Option<Duration>,
+    cancel: &CancelToken,
+    events: Option<&EventHandler>,
+) -> Result<serde_json::Value> {
+    call_raw(
+        op,
+        request_json,
+        &CallOptions {
+            timeout,
+            cancel: Some(cancel),
+            events,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_reply_maps_each_kind() {
+        let err = decode_reply(
+            "x",
+            r#"{"ok":false,"error":{"kind":"not_found","message":"gone"}}"#,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::NotFound { ref message } if message == "gone"));
+        let ok = decode_reply("x", r#"{"ok":true,"result":{"a":1}}"#).unwrap();
+        assert_eq!(ok["a"], 1);
+    }
+
+    #[test]
+    fn decode_reply_rejects_garbage_and_unknown_kinds() {
+        assert_eq!(
+            decode_reply("x", "not json").unwrap_err().kind(),
+            ErrorKind::Internal
+        );
+        let unknown = r#"{"ok":false,"error":{"kind":"weird","message":"m"}}"#;
+        assert_eq!(
+            decode_reply("x", unknown).unwrap_err().kind(),
+            ErrorKind::Internal
+        );
+        assert_eq!(
+            decode_reply("x", r#"{"ok":false}"#).unwrap_err().kind(),
+            ErrorKind::Internal
+        );
+    }
+
+    #[test]
+    fn abi_versions_match() {
+        assert_eq!(ffi::shim_abi_version(), ffi::ABI_VERSION);
+    }
+}

@@ -1,0 +1,445 @@
+//! The Helm facade: one method per action, each one call into the shim.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::bridge::{self, CallOptions, CancelToken, EventHandler};
+use crate::error::{Error, Result};
+use crate::release::{DryRun, ReleaseOptions, ReleaseRef};
+use crate::report::{ActionReport, ReleaseInfo, ShimVersion, UninstallReport};
+use crate::source::ChartSource;
+
+/// Where Helm keeps its release records.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Storage {
+    /// Kubernetes Secrets in the release's namespace (Helm's default).
+    #[default]
+    Secret,
+    /// Kubernetes ConfigMaps in the release's namespace.
+    ConfigMap,
+    /// In this process's memory, and nothing is applied to any cluster: a
+    /// fake Kubernetes client accepts every resource. For tests and
+    /// rehearsals; each [`Client`] built with it has a store of its own.
+    Memory,
+}
+
+/// How much longer than the Helm timeout a call may run before the bridge
+/// gives up on it: Helm's own timeout should always fire first.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
+
+static NEXT_MEMORY_STORE: AtomicU64 = AtomicU64::new(1);
+
+/// Which cluster and storage calls go to, as sent to the shim.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KubeTarget {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kubeconfig: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<String>,
+    storage: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_store: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_dir: Option<PathBuf>,
+}
+
+/// Runs Helm actions in-process.
+///
+/// Build one with [`Client::builder`]; it is cheap to clone and safe to use
+/// from many threads at once.
+///
+/// ```
+/// use chainctl_core::{ChartSource, Client, ReleaseOptions, Storage};
+///
+/// # fn main() -> chainctl_core::Result<()> {
+/// let chart = ChartSource::bundle(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello"))?;
+/// let opts = ReleaseOptions::builder("hello", "demo").set("replicaCount=2").build()?;
+///
+/// // Rendering needs no cluster at all.
+/// let client = Client::builder().build()?;
+/// let rendered = client.render(&chart, &opts)?;
+/// assert!(rendered.release.manifest.contains("kind: ConfigMap"));
+///
+/// // An in-memory client runs the real Helm actions against a fake cluster.
+/// let memory = Client::builder().storage(Storage::Memory).build()?;
+/// assert_eq!(memory.install(&chart, &opts)?.release.revision, 1);
+/// assert_eq!(memory.upgrade(&chart, &opts)?.release.revision, 2);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    target: KubeTarget,
+    events: Option<EventHandler>,
+    call_timeout: Option<Duration>,
+    cancel: Option<CancelToken>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("target", &self.target)
+            .field("call_timeout", &self.call_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Client`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use chainctl_core::{Client, Storage};
+///
+/// let client = Client::builder()
+///     .kubeconfig("/home/me/.kube/config")
+///     .kube_context("staging")
+///     .storage(Storage::Secret)
+///     .call_timeout(Duration::from_secs(600))
+///     .on_event(|event| eprintln!("{event}"))
+///     .build()
+///     .unwrap();
+/// # let _ = client;
+/// ```
+#[derive(Default)]
+pub struct ClientBuilder {
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+    storage: Storage,
+    cache_dir: Option<PathBuf>,
+    events: Option<EventHandler>,
+    call_timeout: Option<Duration>,
+    cancel: Option<CancelToken>,
+}
+
+impl ClientBuilder {
+    /// The kubeconfig file to use. Without it the client uses the first file
+    /// named by `KUBECONFIG`, else `~/.kube/config` when it exists.
+    pub fn kubeconfig(mut self, path: impl Into<PathBuf>) -> Self {
+        self.kubeconfig = Some(path.into());
+        self
+    }
+
+    /// The kubeconfig context to use instead of its current one.
+    pub fn kube_context(mut self, context: impl Into<String>) -> Self {
+        self.context = Some(context.into());
+        self
+    }
+
+    /// Where Helm keeps release records; see [`Storage`].
+    pub fn storage(mut self, storage: Storage) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// Where the Kubernetes discovery cache lives (default: none kept).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Receives log and progress events of every call, on any thread.
+    pub fn on_event(mut self, handler: impl Fn(&crate::Event) + Send + Sync + 'static) -> Self {
+        self.events = Some(std::sync::Arc::new(handler));
+        self
+    }
+
+    /// A hard deadline for each call. Without it an action may run for its
+    /// Helm timeout plus a minute.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
+        self
+    }
+
+    /// A token whose [`cancel`](CancelToken::cancel) stops this client's calls.
+    pub fn cancel_token(mut self, token: CancelToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+
+    /// Checks the settings and builds the client.
+    pub fn build(self) -> Result<Client> {
+        if let Some(path) = &self.kubeconfig
+            && !path.is_file()
+        {
+            return Err(Error::invalid(format!(
+                "kubeconfig {} does not exist or is not a file: pass --kubeconfig with the path of your cluster's kubeconfig",
+                path.display()
+            )));
+        }
+        if self.call_timeout == Some(Duration::ZERO) {
+            return Err(Error::invalid("the call timeout must be longer than zero"));
+        }
+        let (storage, memory_store) = match self.storage {
+            Storage::Secret => ("secret", None),
+            Storage::ConfigMap => ("configmap", None),
+            Storage::Memory => {
+                let n = NEXT_MEMORY_STORE.fetch_add(1, Ordering::Relaxed);
+                ("memory", Some(format!("{}-{n}", std::process::id())))
+            }
+        };
+        let kubeconfig = match (self.kubeconfig, &memory_store) {
+            (Some(path), _) => Some(path),
+            (None, None) => default_kubeconfig(),
+            (None, Some(_)) => None,
+        };
+        Ok(Client {
+            target: KubeTarget {
+                kubeconfig,
+                context: self.context,
+                storage,
+                memory_store,
+                cache_dir: self.cache_dir,
+            },
+            events: self.events,
+            call_timeout: self.call_timeout,
+            cancel: self.cancel,
+        })
+    }
+}
+
+/// The kubeconfig kubectl would use: the first existing file in
+/// `KUBECONFIG`, else `~/.kube/config`. Read here, in Rust, because the Go
+/// shim never reads the environment.
+fn default_kubeconfig() -> Option<PathBuf> {
+    if let Some(list) = std::env::var_os("KUBECONFIG")
+        && let Some(first) = std::env::split_paths(&list).find(|p| p.is_file())
+    {
+        return Some(first);
+    }
+    let home = std::env::var_os("HOME")?;
+    let path = Path::new(&home).join(".kube").join("config");
+    path.is_file().then_some(path)
+}
+
+/// Options of [`Client::rollback`].
+///
+/// ```
+/// use std::time::Duration;
+/// use chainctl_core::RollbackOptions;
+/// let opts = RollbackOptions { revision: Some(1), wait: true, timeout: Duration::from_secs(120), ..Default::default() };
+/// assert_eq!(opts.revision, Some(1));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackOptions {
+    /// The revision to return to; `None` means the one before the current.
+    pub revision: Option<u32>,
+    /// Wait until the resources are ready.
+    pub wait: bool,
+    /// How long Helm waits (default 300 s, as Helm).
+    pub timeout: Duration,
+    /// Replace resources that cannot be updated in place.
+    pub force: bool,
+}
+
+impl Default for RollbackOptions {
+    fn default() -> Self {
+        RollbackOptions {
+            revision: None,
+            wait: false,
+            timeout: Duration::from_secs(300),
+            force: false,
+        }
+    }
+}
+
+/// Options of [`Client::uninstall`].
+///
+/// ```
+/// use chainctl_core::UninstallOptions;
+/// let opts = UninstallOptions { keep_history: true, ..Default::default() };
+/// assert!(!opts.wait);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UninstallOptions {
+    /// Keep the release's history, so it can be rolled back or inspected.
+    pub keep_history: bool,
+    /// Wait until the resources are gone.
+    pub wait: bool,
+    /// How long Helm waits (default 300 s, as Helm).
+    pub timeout: Duration,
+    /// Recorded as the uninstalled revision's description.
+    pub description: Option<String>,
+}
+
+impl Default for UninstallOptions {
+    fn default() -> Self {
+        UninstallOptions {
+            keep_history: false,
+            wait: false,
+            timeout: Duration::from_secs(300),
+            description: None,
+        }
+    }
+}
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Versions of Helm and Go inside the shim.
+    pub fn shim_version() -> Result<ShimVersion> {
+        let version: ShimVersion = bridge::call("version", &json!({}), &CallOptions::default())?;
+        if version.abi != crate::ffi::ABI_VERSION {
+            return Err(Error::internal(format!(
+                "the linked Go shim speaks ABI {} but this crate was built for ABI {}",
+                version.abi,
+                crate::ffi::ABI_VERSION
+            )));
+        }
+        Ok(version)
+    }
+
+    fn options(&self, helm_timeout: Option<Duration>) -> CallOptions<'_> {
+        CallOptions {
+            timeout: self
+                .call_timeout
+                .or(helm_timeout.map(|t| t + DEADLINE_MARGIN)),
+            cancel: self.cancel.as_ref(),
+            events: self.events.as_ref(),
+        }
+    }
+
+    fn chart_request(
+        &self,
+        source: &ChartSource,
+        opts: &ReleaseOptions,
+    ) -> Result<serde_json::Value> {
+        let path = match source {
+            ChartSource::Bundle(bundle) => bundle.path(),
+            ChartSource::Oci(oci) => {
+                return Err(Error::invalid(format!(
+                    "{}: installing from OCI registries is not available in this build yet; \
+                     pull the chart with `helm pull` and pass it with --bundle",
+                    oci.reference()
+                )));
+            }
+        };
+        Ok(json!({ "kube": self.target, "chart": { "path": path }, "options": opts.to_wire() }))
+    }
+
+    /// Renders the chart without any cluster, like `helm template` (a
+    /// client-only dry run). The options' dry-run mode is ignored.
+    pub fn render(&self, source: &ChartSource, opts: &ReleaseOptions) -> Result<ActionReport> {
+        let request = self.chart_request(source, opts)?;
+        bridge::call(
+            "release.render",
+            &request,
+            &self.options(Some(opts.timeout())),
+        )
+    }
+
+    /// Installs a new release. With [`DryRun::Client`] this is
+    /// [`render`](Self::render); with [`DryRun::Server`] the API server
+    /// validates everything and nothing is stored.
+    pub fn install(&self, source: &ChartSource, opts: &ReleaseOptions) -> Result<ActionReport> {
+        if opts.dry_run() == DryRun::Client {
+            return self.render(source, opts);
+        }
+        let request = self.chart_request(source, opts)?;
+        bridge::call(
+            "release.install",
+            &request,
+            &self.options(Some(opts.timeout())),
+        )
+    }
+
+    /// Upgrades a release to the chart and values given; with
+    /// [`install_if_missing`](crate::ReleaseOptionsBuilder::install_if_missing)
+    /// a release with no history is installed instead.
+    pub fn upgrade(&self, source: &ChartSource, opts: &ReleaseOptions) -> Result<ActionReport> {
+        if opts.dry_run() == DryRun::Client {
+            return self.render(source, opts);
+        }
+        let request = self.chart_request(source, opts)?;
+        bridge::call(
+            "release.upgrade",
+            &request,
+            &self.options(Some(opts.timeout())),
+        )
+    }
+
+    fn release_request(&self, release: &ReleaseRef, extra: serde_json::Value) -> serde_json::Value {
+        let mut request = json!({ "kube": self.target, "release": release.name(), "namespace": release.namespace() });
+        if let (Some(map), serde_json::Value::Object(extra)) = (request.as_object_mut(), extra) {
+            map.extend(extra);
+        }
+        request
+    }
+
+    /// The current revision of a release.
+    pub fn status(&self, release: &ReleaseRef) -> Result<ReleaseInfo> {
+        let request = self.release_request(release, json!({}));
+        bridge::call(
+            "release.status",
+            &request,
+            &self.options(Some(Duration::ZERO)),
+        )
+    }
+
+    /// Every stored revision of a release, oldest first (manifests left out).
+    pub fn history(&self, release: &ReleaseRef) -> Result<Vec<ReleaseInfo>> {
+        let request = self.release_request(release, json!({}));
+        bridge::call(
+            "release.history",
+            &request,
+            &self.options(Some(Duration::ZERO)),
+        )
+    }
+
+    /// Rolls a release back; returns the new revision Helm creates for it.
+    pub fn rollback(&self, release: &ReleaseRef, opts: &RollbackOptions) -> Result<ReleaseInfo> {
+        if opts.timeout.is_zero() {
+            return Err(Error::invalid(
+                "the rollback timeout must be longer than zero",
+            ));
+        }
+        let request = self.release_request(
+            release,
+            json!({
+                "revision": opts.revision.unwrap_or(0),
+                "wait": opts.wait,
+                "timeoutSeconds": opts.timeout.as_secs_f64(),
+                "force": opts.force,
+            }),
+        );
+        bridge::call(
+            "release.rollback",
+            &request,
+            &self.options(Some(opts.timeout)),
+        )
+    }
+
+    /// Uninstalls a release.
+    pub fn uninstall(
+        &self,
+        release: &ReleaseRef,
+        opts: &UninstallOptions,
+    ) -> Result<UninstallReport> {
+        if opts.timeout.is_zero() {
+            return Err(Error::invalid(
+                "the uninstall timeout must be longer than zero",
+            ));
+        }
+        let request = self.release_request(
+            release,
+            json!({
+                "keepHistory": opts.keep_history,
+                "wait": opts.wait,
+                "timeoutSeconds": opts.timeout.as_secs_f64(),
+                "description": opts.description.clone().unwrap_or_default(),
+            }),
+        );
+        bridge::call(
+            "release.uninstall",
+            &request,
+            &self.options(Some(opts.timeout)),
+        )
+    }
+}

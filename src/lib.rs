@@ -1,0 +1,54 @@
+//! # chainctl-core
+//!
+//! Install and upgrade Helm charts from Rust, with the real Helm SDK running
+//! in-process (a Go c-archive linked by `build.rs`), behind a safe, typed API.
+//!
+//! ```
+//! use chainctl_core::{ChartSource, Client, ReleaseOptions};
+//!
+//! # fn main() -> chainctl_core::Result<()> {
+//! let chart = ChartSource::bundle(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello"))?;
+//! let opts = ReleaseOptions::builder("hello", "demo")
+//!     .set("greeting=hi")
+//!     .build()?;
+//! let client = Client::builder().build()?;
+//! let report = client.render(&chart, &opts)?; // a client-only dry run: no cluster
+//! assert!(report.release.manifest.contains("greeting: \"hi\""));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The pieces:
+//! - types without IO: [`ChartSource`], [`OciReference`], [`ReleaseOptions`],
+//!   [`ReleaseRef`], and the reports actions return ([`ActionReport`],
+//!   [`ReleaseInfo`]);
+//! - [`Client`], which runs Helm's actions (`render`, `install`, `upgrade`,
+//!   `status`, `history`, `rollback`, `uninstall`) through the shim;
+//! - one [`Error`] enum whose variants a caller can match.
+//!
+//! Calls are safe from many threads at once, can carry a deadline, can be
+//! cancelled through a [`CancelToken`], and report progress as [`Event`]s.
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+mod bridge;
+mod client;
+mod error;
+#[allow(unsafe_code)]
+mod ffi;
+mod release;
+mod report;
+mod source;
+mod values;
+
+pub use bridge::{
+    CancelToken, Event, EventHandler, EventLevel, diagnostic_call, diagnostic_call_with,
+    outstanding_replies,
+};
+pub use client::{Client, ClientBuilder, RollbackOptions, Storage, UninstallOptions};
+pub use error::{Error, ErrorKind, Result};
+pub use release::{DryRun, ReleaseOptions, ReleaseOptionsBuilder, ReleaseRef};
+pub use report::{
+    ActionReport, ChartInfo, Hook, PhaseTimes, ReleaseInfo, ShimVersion, UninstallReport,
+};
+pub use source::{BundleSource, ChartSource, OciReference, OciSource, version_to_tag};

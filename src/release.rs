@@ -1,0 +1,1122 @@
+//! What to install or upgrade, and how: [`ReleaseRef`], [`ReleaseOptions`]
+//! and its builder, [`DryRun`].
+//!
+//! Everything here is validated in Rust before any Go call, so a bad name or a
+//! malformed `--set` never reaches the cluster.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, Result};
+use crate::values;
+
+/// Helm's limit on release names (`releaseNameMaxLen`): the name ends up in
+/// resource names and labels that Kubernetes caps at 63 characters.
+const RELEASE_NAME_MAX: usize = 53;
+
+/// The Kubernetes limit on a namespace name (an RFC 1123 label).
+const NAMESPACE_MAX: usize = 63;
+
+/// Helm's default for `--timeout`.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A release: its name and the namespace it lives in. Both are validated on
+/// construction, with Helm's rules.
+///
+/// Displays as `namespace/name`, the key used in the state file.
+///
+/// ```
+/// use chainctl_core::ReleaseRef;
+///
+/// let release = ReleaseRef::new("web", "prod")?;
+/// assert_eq!(release.name(), "web");
+/// assert_eq!(release.namespace(), "prod");
+/// assert_eq!(release.to_string(), "prod/web");
+///
+/// assert!(ReleaseRef::new("Web", "prod").is_err());
+/// # Ok::<(), chainctl_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReleaseRef {
+    name: String,
+    namespace: String,
+}
+
+impl ReleaseRef {
+    /// Checks `name` against Helm's release-name rules and `namespace` against
+    /// Kubernetes' namespace rules.
+    ///
+    /// ```
+    /// use chainctl_core::ReleaseRef;
+    ///
+    /// let err = ReleaseRef::new("my_app", "default").unwrap_err();
+    /// assert!(err.to_string().contains("invalid release name \"my_app\""));
+    /// ```
+    pub fn new(name: impl Into<String>, namespace: impl Into<String>) -> Result<Self> {
+        let name = name.into();
+        let namespace = namespace.into();
+        validate_release_name(&name)?;
+        validate_namespace(&namespace)?;
+        Ok(ReleaseRef { name, namespace })
+    }
+
+    /// The release name.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseRef;
+    /// assert_eq!(ReleaseRef::new("web", "prod")?.name(), "web");
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The namespace the release lives in.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseRef;
+    /// assert_eq!(ReleaseRef::new("web", "prod")?.namespace(), "prod");
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+}
+
+impl fmt::Display for ReleaseRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Checks a release name: Helm's
+/// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`, at most
+/// 53 characters.
+pub(crate) fn validate_release_name(name: &str) -> Result<()> {
+    let invalid =
+        |detail: String| Error::invalid(format!("invalid release name \"{name}\": {detail}"));
+    if name.is_empty() {
+        return Err(invalid(
+            "must not be empty: pass a name such as \"my-app\"".into(),
+        ));
+    }
+    let length = name.chars().count();
+    if length > RELEASE_NAME_MAX {
+        return Err(invalid(format!(
+            "{length} characters, Helm allows at most {RELEASE_NAME_MAX}: use a shorter name"
+        )));
+    }
+    if !name.chars().all(|c| is_label_char(c) || c == '.') {
+        return Err(invalid(format!(
+            "must be lowercase RFC 1123 (a-z, 0-9, '-' and '.', starting and ending with a letter \
+             or digit){}",
+            suggestion(name, true, RELEASE_NAME_MAX)
+        )));
+    }
+    if !starts_and_ends_alphanumeric(name) {
+        return Err(invalid(format!(
+            "must start and end with a letter or digit{}",
+            suggestion(name, true, RELEASE_NAME_MAX)
+        )));
+    }
+    if !name.split('.').all(starts_and_ends_alphanumeric) {
+        return Err(invalid(format!(
+            "each '.'-separated part must be non-empty and start and end with a letter or digit{}",
+            suggestion(name, true, RELEASE_NAME_MAX)
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a namespace: an RFC 1123 label, `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at
+/// most 63 characters.
+pub(crate) fn validate_namespace(namespace: &str) -> Result<()> {
+    let invalid =
+        |detail: String| Error::invalid(format!("invalid namespace \"{namespace}\": {detail}"));
+    if namespace.is_empty() {
+        return Err(invalid(
+            "must not be empty: pass \"default\" for the default namespace".into(),
+        ));
+    }
+    let length = namespace.chars().count();
+    if length > NAMESPACE_MAX {
+        return Err(invalid(format!(
+            "{length} characters, Kubernetes allows at most {NAMESPACE_MAX}: use a shorter name"
+        )));
+    }
+    if !namespace.chars().all(is_label_char) {
+        return Err(invalid(format!(
+            "must be a lowercase RFC 1123 label (a-z, 0-9 and '-', starting and ending with a \
+             letter or digit){}",
+            suggestion(namespace, false, NAMESPACE_MAX)
+        )));
+    }
+    if !starts_and_ends_alphanumeric(namespace) {
+        return Err(invalid(format!(
+            "must start and end with a letter or digit{}",
+            suggestion(namespace, false, NAMESPACE_MAX)
+        )));
+    }
+    Ok(())
+}
+
+fn is_label_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+}
+
+fn is_alphanumeric(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+fn starts_and_ends_alphanumeric(s: &str) -> bool {
+    s.starts_with(is_alphanumeric) && s.ends_with(is_alphanumeric)
+}
+
+/// `: try "x"` with a valid name close to `bad`, or nothing when there is
+/// none: lowercase, other characters become '-', ends trimmed.
+fn suggestion(bad: &str, allow_dots: bool, max: usize) -> String {
+    let mapped: String = bad
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| {
+            if is_label_char(c) || (allow_dots && c == '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(max)
+        .collect();
+    let mut parts = mapped
+        .split('.')
+        .map(|part| part.trim_matches('-'))
+        .filter(|part| !part.is_empty());
+    let first = parts.next().unwrap_or_default().to_owned();
+    let candidate = parts.fold(first, |acc, part| format!("{acc}.{part}"));
+    if candidate.is_empty() || candidate == bad {
+        String::new()
+    } else {
+        format!(": try \"{candidate}\"")
+    }
+}
+
+/// Helm's dry-run modes.
+///
+/// Parses from the values Helm's `--dry-run` flag accepts: `none`, `client`,
+/// `server`, and the older `true` (= `client`) and `false` (= `none`).
+///
+/// ```
+/// use chainctl_core::DryRun;
+///
+/// assert_eq!("server".parse::<DryRun>()?, DryRun::Server);
+/// assert_eq!("true".parse::<DryRun>()?, DryRun::Client);
+/// assert_eq!(DryRun::default(), DryRun::None);
+/// assert!("maybe".parse::<DryRun>().is_err());
+/// # Ok::<(), chainctl_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DryRun {
+    /// A real install or upgrade.
+    #[default]
+    None,
+    /// Render the chart without contacting the cluster.
+    Client,
+    /// Render and validate against the cluster, changing nothing.
+    Server,
+}
+
+impl DryRun {
+    /// The canonical name: `none`, `client` or `server` (also the wire form).
+    ///
+    /// ```
+    /// use chainctl_core::DryRun;
+    /// assert_eq!(DryRun::Client.as_str(), "client");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DryRun::None => "none",
+            DryRun::Client => "client",
+            DryRun::Server => "server",
+        }
+    }
+}
+
+impl fmt::Display for DryRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DryRun {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" | "false" => Ok(DryRun::None),
+            "client" | "true" => Ok(DryRun::Client),
+            "server" => Ok(DryRun::Server),
+            _ => Err(Error::invalid(format!(
+                "invalid dry-run mode \"{s}\": expected none, client or server \
+                 (true means client, false means none)"
+            ))),
+        }
+    }
+}
+
+/// Everything about one install or upgrade except the chart: the release, the
+/// merged values, and Helm's action flags. Built and validated by
+/// [`ReleaseOptionsBuilder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use chainctl_core::{DryRun, ReleaseOptions};
+///
+/// let options = ReleaseOptions::builder("web", "prod")
+///     .set("image.tag=1.2.3,replicas=3")
+///     .atomic(true)
+///     .timeout(Duration::from_secs(120))
+///     .build()?;
+///
+/// assert_eq!(options.release().to_string(), "prod/web");
+/// assert_eq!(options.values()["image"]["tag"], "1.2.3");
+/// assert_eq!(options.values()["replicas"], 3);
+/// assert!(options.wait(), "atomic implies wait");
+/// assert_eq!(options.dry_run(), DryRun::None);
+/// # Ok::<(), chainctl_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ReleaseOptions {
+    release: ReleaseRef,
+    values: Map<String, Value>,
+    values_files: Vec<PathBuf>,
+    create_namespace: bool,
+    dry_run: DryRun,
+    wait: bool,
+    timeout: Duration,
+    atomic: bool,
+    install_if_missing: bool,
+    description: Option<String>,
+    reuse_values: bool,
+    reset_values: bool,
+}
+
+impl ReleaseOptions {
+    /// Starts options for release `name` in `namespace`; nothing is checked
+    /// until [`ReleaseOptionsBuilder::build`].
+    ///
+    /// ```
+    /// use chainctl_core::ReleaseOptions;
+    ///
+    /// let options = ReleaseOptions::builder("web", "prod").build()?;
+    /// assert_eq!(options.name(), "web");
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn builder(name: impl Into<String>, namespace: impl Into<String>) -> ReleaseOptionsBuilder {
+        ReleaseOptionsBuilder::new(name.into(), namespace.into())
+    }
+
+    /// The release these options act on.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").build()?;
+    /// assert_eq!(options.release().to_string(), "prod/web");
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn release(&self) -> &ReleaseRef {
+        &self.release
+    }
+
+    /// The release name.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// assert_eq!(ReleaseOptions::builder("web", "prod").build()?.name(), "web");
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        self.release.name()
+    }
+
+    /// The release namespace.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// assert_eq!(ReleaseOptions::builder("web", "prod").build()?.namespace(), "prod");
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn namespace(&self) -> &str {
+        self.release.namespace()
+    }
+
+    /// The user-supplied values, merged in Helm's order: values files, then
+    /// [`ReleaseOptionsBuilder::values`] maps, then `--set`, then
+    /// `--set-string`. The chart's own defaults are not included. They may
+    /// hold secrets: do not log or record them.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").set("a.b=1").build()?;
+    /// assert_eq!(options.values()["a"]["b"], 1);
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn values(&self) -> &Map<String, Value> {
+        &self.values
+    }
+
+    /// The values files, in the order given.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").build()?;
+    /// assert!(options.values_files().is_empty());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn values_files(&self) -> &[PathBuf] {
+        &self.values_files
+    }
+
+    /// Whether the namespace is created when it does not exist.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").create_namespace(true).build()?;
+    /// assert!(options.create_namespace());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn create_namespace(&self) -> bool {
+        self.create_namespace
+    }
+
+    /// The dry-run mode.
+    ///
+    /// ```
+    /// # use chainctl_core::{DryRun, ReleaseOptions};
+    /// let options = ReleaseOptions::builder("web", "prod").dry_run(DryRun::Server).build()?;
+    /// assert_eq!(options.dry_run(), DryRun::Server);
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn dry_run(&self) -> DryRun {
+        self.dry_run
+    }
+
+    /// Whether the action waits for resources to be ready (always true with
+    /// [`atomic`](Self::atomic)).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").wait(true).build()?;
+    /// assert!(options.wait());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn wait(&self) -> bool {
+        self.wait
+    }
+
+    /// How long Helm waits for Kubernetes operations (300s unless set).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").build()?;
+    /// assert_eq!(options.timeout(), Duration::from_secs(300));
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Whether a failed action is rolled back (install: uninstalled).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").atomic(true).build()?;
+    /// assert!(options.atomic() && options.wait());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn atomic(&self) -> bool {
+        self.atomic
+    }
+
+    /// Whether an upgrade installs the release when it does not exist yet
+    /// (`helm upgrade --install`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").install_if_missing(true).build()?;
+    /// assert!(options.install_if_missing());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn install_if_missing(&self) -> bool {
+        self.install_if_missing
+    }
+
+    /// The description recorded on the Helm release, if one was given.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").description("hotfix").build()?;
+    /// assert_eq!(options.description(), Some("hotfix"));
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// Whether an upgrade starts from the previous release's values.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").reuse_values(true).build()?;
+    /// assert!(options.reuse_values());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn reuse_values(&self) -> bool {
+        self.reuse_values
+    }
+
+    /// Whether an upgrade discards the previous release's values and starts
+    /// from the chart's defaults.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").reset_values(true).build()?;
+    /// assert!(options.reset_values());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn reset_values(&self) -> bool {
+        self.reset_values
+    }
+
+    /// The request the Go shim reads (camelCase; `description` only when set).
+    pub(crate) fn to_wire(&self) -> Value {
+        let mut wire = json!({
+            "release": self.name(),
+            "namespace": self.namespace(),
+            "values": self.values,
+            "createNamespace": self.create_namespace,
+            "dryRun": self.dry_run.as_str(),
+            "wait": self.wait,
+            "timeoutSeconds": self.timeout.as_secs_f64(),
+            "atomic": self.atomic,
+            "installIfMissing": self.install_if_missing,
+            "reuseValues": self.reuse_values,
+            "resetValues": self.reset_values,
+        });
+        if let Some(description) = &self.description {
+            wire["description"] = Value::String(description.clone());
+        }
+        wire
+    }
+}
+
+/// Collects settings for [`ReleaseOptions`]; [`build`](Self::build) checks
+/// them all and reports the first problem.
+///
+/// ```
+/// use chainctl_core::{DryRun, ReleaseOptions};
+///
+/// let mut builder = ReleaseOptions::builder("web", "prod").create_namespace(true);
+/// for expr in ["replicas=2", "image.tag=v1"] {
+///     builder = builder.set(expr);
+/// }
+/// let options = builder.dry_run(DryRun::Client).build()?;
+/// assert_eq!(options.values()["replicas"], 2);
+/// # Ok::<(), chainctl_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until .build() is called"]
+pub struct ReleaseOptionsBuilder {
+    name: String,
+    namespace: String,
+    values_files: Vec<PathBuf>,
+    values: Vec<Map<String, Value>>,
+    set: Vec<String>,
+    set_string: Vec<String>,
+    create_namespace: bool,
+    dry_run: DryRun,
+    wait: bool,
+    timeout: Duration,
+    atomic: bool,
+    install_if_missing: bool,
+    description: Option<String>,
+    reuse_values: bool,
+    reset_values: bool,
+}
+
+impl ReleaseOptionsBuilder {
+    fn new(name: String, namespace: String) -> Self {
+        ReleaseOptionsBuilder {
+            name,
+            namespace,
+            values_files: Vec::new(),
+            values: Vec::new(),
+            set: Vec::new(),
+            set_string: Vec::new(),
+            create_namespace: false,
+            dry_run: DryRun::None,
+            wait: false,
+            timeout: DEFAULT_TIMEOUT,
+            atomic: false,
+            install_if_missing: false,
+            description: None,
+            reuse_values: false,
+            reset_values: false,
+        }
+    }
+
+    /// Adds a YAML values file (`-f`/`--values`); files merge in the order
+    /// added, later ones winning.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let dir = tempfile::tempdir()?;
+    /// let file = dir.path().join("prod.yaml");
+    /// std::fs::write(&file, "replicas: 3\n")?;
+    ///
+    /// let options = ReleaseOptions::builder("web", "prod").values_file(&file).build()?;
+    /// assert_eq!(options.values()["replicas"], 3);
+    /// assert_eq!(options.values_files(), [file]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn values_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.values_files.push(path.into());
+        self
+    }
+
+    /// Adds a `--set` expression (`a.b=1,list[0]=x,tags={a,b}`): `true`,
+    /// `false`, `null` and integers are typed, everything else is a string.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").set("debug=true,port=8080").build()?;
+    /// assert_eq!(options.values()["debug"], true);
+    /// assert_eq!(options.values()["port"], 8080);
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn set(mut self, expr: impl Into<String>) -> Self {
+        self.set.push(expr.into());
+        self
+    }
+
+    /// Adds a `--set-string` expression: like [`set`](Self::set), but every
+    /// value stays a string. Applied after all `set` expressions, as in Helm.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").set_string("tag=007,n=1").build()?;
+    /// assert_eq!(options.values()["n"], "1");
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn set_string(mut self, expr: impl Into<String>) -> Self {
+        self.set_string.push(expr.into());
+        self
+    }
+
+    /// Adds a map of values, merged after the values files and before any
+    /// `set`: the library form of `-f` for values already in memory.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let serde_json::Value::Object(map) = serde_json::json!({"image": {"tag": "v1"}}) else {
+    ///     unreachable!()
+    /// };
+    /// let options = ReleaseOptions::builder("web", "prod")
+    ///     .values(map)
+    ///     .set("image.tag=v2")
+    ///     .build()?;
+    /// assert_eq!(options.values()["image"]["tag"], "v2");
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn values(mut self, values: Map<String, Value>) -> Self {
+        self.values.push(values);
+        self
+    }
+
+    /// Creates the namespace if it does not exist (`--create-namespace`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "new-ns").create_namespace(true).build()?;
+    /// assert!(options.create_namespace());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn create_namespace(mut self, create: bool) -> Self {
+        self.create_namespace = create;
+        self
+    }
+
+    /// Sets the dry-run mode (default: [`DryRun::None`]).
+    ///
+    /// ```
+    /// # use chainctl_core::{DryRun, ReleaseOptions};
+    /// let options = ReleaseOptions::builder("web", "prod").dry_run("client".parse()?).build()?;
+    /// assert_eq!(options.dry_run(), DryRun::Client);
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn dry_run(mut self, mode: DryRun) -> Self {
+        self.dry_run = mode;
+        self
+    }
+
+    /// Waits until the release's resources are ready (`--wait`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// assert!(ReleaseOptions::builder("web", "prod").wait(true).build()?.wait());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn wait(mut self, wait: bool) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// How long to wait for Kubernetes operations (`--timeout`, default 300s).
+    /// Zero is rejected by [`build`](Self::build).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod")
+    ///     .timeout(Duration::from_secs(600))
+    ///     .build()?;
+    /// assert_eq!(options.timeout(), Duration::from_secs(600));
+    /// assert!(ReleaseOptions::builder("web", "prod").timeout(Duration::ZERO).build().is_err());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Rolls back (or, for an install, uninstalls) on failure (`--atomic`).
+    /// Implies [`wait`](Self::wait), as in Helm.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").atomic(true).build()?;
+    /// assert!(options.wait());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn atomic(mut self, atomic: bool) -> Self {
+        self.atomic = atomic;
+        self
+    }
+
+    /// Lets an upgrade install a release that does not exist yet
+    /// (`helm upgrade --install`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").install_if_missing(true).build()?;
+    /// assert!(options.install_if_missing());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn install_if_missing(mut self, install: bool) -> Self {
+        self.install_if_missing = install;
+        self
+    }
+
+    /// A description recorded on the Helm release (`--description`). An
+    /// empty string means none.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").description("CVE fix").build()?;
+    /// assert_eq!(options.description(), Some("CVE fix"));
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into()).filter(|d| !d.is_empty());
+        self
+    }
+
+    /// On upgrade, starts from the previous release's values
+    /// (`--reuse-values`). Cannot be combined with
+    /// [`reset_values`](Self::reset_values).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").reuse_values(true).build()?;
+    /// assert!(options.reuse_values());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn reuse_values(mut self, reuse: bool) -> Self {
+        self.reuse_values = reuse;
+        self
+    }
+
+    /// On upgrade, drops the previous release's values and starts from the
+    /// chart's defaults (`--reset-values`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let both = ReleaseOptions::builder("web", "prod").reuse_values(true).reset_values(true);
+    /// assert!(both.build().unwrap_err().to_string().contains("reset_values"));
+    /// ```
+    pub fn reset_values(mut self, reset: bool) -> Self {
+        self.reset_values = reset;
+        self
+    }
+
+    /// Validates everything and merges the values (files, then
+    /// [`values`](Self::values) maps, then `set`, then `set_string`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for the first problem found: the release name,
+    /// the namespace, a zero timeout, `reuse_values` with `reset_values`, then
+    /// values files and `--set` expressions in the order they are applied.
+    ///
+    /// ```
+    /// use chainctl_core::{ErrorKind, ReleaseOptions};
+    ///
+    /// let err = ReleaseOptions::builder("web", "prod").set("replicas").build().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    /// assert!(err.to_string().contains("key \"replicas\" has no value"));
+    /// ```
+    pub fn build(self) -> Result<ReleaseOptions> {
+        let release = ReleaseRef::new(self.name, self.namespace)?;
+        if self.timeout.is_zero() {
+            return Err(Error::invalid(
+                "timeout must be greater than zero: leave it unset for Helm's default of 300s",
+            ));
+        }
+        if self.reuse_values && self.reset_values {
+            return Err(Error::invalid(
+                "reuse_values and reset_values (--reuse-values, --reset-values) cannot both be \
+                 set: reuse keeps the previous release's values, reset drops them; pick one",
+            ));
+        }
+        let values = values::compose_values(
+            &self.values_files,
+            &self.values,
+            &self.set,
+            &self.set_string,
+        )?;
+        Ok(ReleaseOptions {
+            release,
+            values,
+            values_files: self.values_files,
+            create_namespace: self.create_namespace,
+            dry_run: self.dry_run,
+            wait: self.wait || self.atomic,
+            timeout: self.timeout,
+            atomic: self.atomic,
+            install_if_missing: self.install_if_missing,
+            description: self.description,
+            reuse_values: self.reuse_values,
+            reset_values: self.reset_values,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name_error(name: &str) -> String {
+        validate_release_name(name).unwrap_err().to_string()
+    }
+
+    fn namespace_error(namespace: &str) -> String {
+        validate_namespace(namespace).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn release_names_helm_accepts() {
+        let longest = "a".repeat(53);
+        for name in [
+            "a", "web", "my-app", "app1", "1app", "a.b", "a-b.c-d", "x--y", &longest,
+        ] {
+            assert!(validate_release_name(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn release_name_empty() {
+        assert_eq!(
+            name_error(""),
+            "invalid release name \"\": must not be empty: pass a name such as \"my-app\""
+        );
+    }
+
+    #[test]
+    fn release_name_too_long() {
+        let name = "a".repeat(60);
+        assert_eq!(
+            name_error(&name),
+            format!(
+                "invalid release name \"{name}\": 60 characters, Helm allows at most 53: \
+                 use a shorter name"
+            )
+        );
+    }
+
+    #[test]
+    fn release_name_bad_characters() {
+        assert_eq!(
+            name_error("Bad_Name"),
+            "invalid release name \"Bad_Name\": must be lowercase RFC 1123 (a-z, 0-9, '-' and '.', \
+             starting and ending with a letter or digit): try \"bad-name\""
+        );
+        assert!(name_error("my app").contains("must be lowercase RFC 1123"));
+        assert!(name_error("ünï").contains("must be lowercase RFC 1123"));
+        assert!(
+            !name_error("___").contains("try"),
+            "no suggestion when none is valid"
+        );
+    }
+
+    #[test]
+    fn release_name_must_start_and_end_alphanumeric() {
+        assert_eq!(
+            name_error("-app-"),
+            "invalid release name \"-app-\": must start and end with a letter or digit: try \"app\""
+        );
+        assert!(name_error(".app").contains("must start and end with a letter or digit"));
+        assert!(name_error("app.").contains("must start and end with a letter or digit"));
+    }
+
+    #[test]
+    fn release_name_dot_parts() {
+        assert_eq!(
+            name_error("a..b"),
+            "invalid release name \"a..b\": each '.'-separated part must be non-empty and start \
+             and end with a letter or digit: try \"a.b\""
+        );
+        assert!(name_error("a-.b").contains("each '.'-separated part"));
+        assert!(name_error("a.-b").contains("each '.'-separated part"));
+    }
+
+    #[test]
+    fn namespaces_kubernetes_accepts() {
+        let longest = "n".repeat(63);
+        for namespace in ["default", "kube-system", "ns1", "1ns", "a", &longest] {
+            assert!(validate_namespace(namespace).is_ok(), "{namespace}");
+        }
+    }
+
+    #[test]
+    fn namespace_empty() {
+        assert_eq!(
+            namespace_error(""),
+            "invalid namespace \"\": must not be empty: pass \"default\" for the default namespace"
+        );
+    }
+
+    #[test]
+    fn namespace_too_long() {
+        let namespace = "n".repeat(64);
+        assert_eq!(
+            namespace_error(&namespace),
+            format!(
+                "invalid namespace \"{namespace}\": 64 characters, Kubernetes allows at most 63: \
+                 use a shorter name"
+            )
+        );
+    }
+
+    #[test]
+    fn namespace_bad_characters() {
+        assert_eq!(
+            namespace_error("My.NS"),
+            "invalid namespace \"My.NS\": must be a lowercase RFC 1123 label (a-z, 0-9 and '-', \
+             starting and ending with a letter or digit): try \"my-ns\""
+        );
+    }
+
+    #[test]
+    fn namespace_must_start_and_end_alphanumeric() {
+        assert_eq!(
+            namespace_error("-ns"),
+            "invalid namespace \"-ns\": must start and end with a letter or digit: try \"ns\""
+        );
+        assert!(namespace_error("ns-").contains("must start and end"));
+    }
+
+    #[test]
+    fn release_ref_checks_both_and_displays_namespace_first() {
+        let release = ReleaseRef::new("web", "prod").unwrap();
+        assert_eq!(release.to_string(), "prod/web");
+        assert_eq!((release.name(), release.namespace()), ("web", "prod"));
+        assert!(
+            ReleaseRef::new("web", "Prod")
+                .unwrap_err()
+                .to_string()
+                .contains("invalid namespace \"Prod\"")
+        );
+        let json = serde_json::to_value(&release).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"name": "web", "namespace": "prod"})
+        );
+        assert_eq!(serde_json::from_value::<ReleaseRef>(json).unwrap(), release);
+    }
+
+    #[test]
+    fn dry_run_parses_helm_values() {
+        let cases = [
+            ("none", DryRun::None),
+            ("false", DryRun::None),
+            ("client", DryRun::Client),
+            ("true", DryRun::Client),
+            ("server", DryRun::Server),
+        ];
+        for (text, want) in cases {
+            assert_eq!(text.parse::<DryRun>().unwrap(), want, "{text}");
+        }
+        let msg = "Server".parse::<DryRun>().unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            "invalid dry-run mode \"Server\": expected none, client or server \
+             (true means client, false means none)"
+        );
+        assert_eq!(serde_json::to_value(DryRun::Server).unwrap(), "server");
+        assert_eq!(DryRun::Client.to_string(), "client");
+    }
+
+    #[test]
+    fn builder_defaults() {
+        let options = ReleaseOptions::builder("web", "prod").build().unwrap();
+        assert_eq!(options.timeout(), Duration::from_secs(300));
+        assert_eq!(options.dry_run(), DryRun::None);
+        assert!(options.values().is_empty() && options.values_files().is_empty());
+        assert!(!options.wait() && !options.atomic() && !options.create_namespace());
+        assert!(
+            !options.install_if_missing() && !options.reuse_values() && !options.reset_values()
+        );
+        assert_eq!(options.description(), None);
+    }
+
+    #[test]
+    fn builder_reports_the_first_problem() {
+        let err = ReleaseOptions::builder("Bad", "Bad")
+            .set("x")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().starts_with("invalid release name"), "{err}");
+        let err = ReleaseOptions::builder("ok", "Bad")
+            .set("x")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().starts_with("invalid namespace"), "{err}");
+        let err = ReleaseOptions::builder("ok", "ok")
+            .timeout(Duration::ZERO)
+            .set("x")
+            .build();
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .contains("timeout must be greater than zero")
+        );
+    }
+
+    #[test]
+    fn builder_rejects_reuse_with_reset() {
+        let err = ReleaseOptions::builder("web", "prod")
+            .reuse_values(true)
+            .reset_values(true)
+            .build()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("reuse_values") && msg.contains("reset_values"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("--reuse-values") && msg.contains("--reset-values"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn builder_merges_values_in_helm_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v.yaml");
+        std::fs::write(&file, "a: file\nb: file\nc: file\nd: file\n").unwrap();
+        let serde_json::Value::Object(map) = json!({"b": "map", "c": "map", "d": "map"}) else {
+            unreachable!()
+        };
+        let options = ReleaseOptions::builder("web", "prod")
+            .set_string("d=7")
+            .set("c=set,d=set")
+            .values(map)
+            .values_file(&file)
+            .build()
+            .unwrap();
+        assert_eq!(
+            Value::Object(options.values().clone()),
+            json!({"a": "file", "b": "map", "c": "set", "d": "7"})
+        );
+        assert_eq!(options.values_files(), [file]);
+    }
+
+    #[test]
+    fn builder_surfaces_values_errors() {
+        let msg = ReleaseOptions::builder("web", "prod")
+            .values_file("/nonexistent/values.yaml")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("/nonexistent/values.yaml") && msg.contains("not found"),
+            "{msg}"
+        );
+        let msg = ReleaseOptions::builder("web", "prod")
+            .set_string("a[")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with("invalid --set-string expression \"a[\""),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn wire_format_for_the_go_shim() {
+        let options = ReleaseOptions::builder("web", "prod")
+            .set("replicas=2")
+            .create_namespace(true)
+            .dry_run(DryRun::Server)
+            .atomic(true)
+            .timeout(Duration::from_millis(90_500))
+            .install_if_missing(true)
+            .description("deploy 42")
+            .reset_values(true)
+            .build()
+            .unwrap();
+        assert_eq!(
+            options.to_wire(),
+            json!({
+                "release": "web",
+                "namespace": "prod",
+                "values": {"replicas": 2},
+                "createNamespace": true,
+                "dryRun": "server",
+                "wait": true,
+                "timeoutSeconds": 90.5,
+                "atomic": true,
+                "installIfMissing": true,
+                "description": "deploy 42",
+                "reuseValues": false,
+                "resetValues": true
+            })
+        );
+        let plain = ReleaseOptions::builder("web", "prod")
+            .description("")
+            .build()
+            .unwrap()
+            .to_wire();
+        assert!(plain.get("description").is_none());
+        assert_eq!(plain["timeoutSeconds"], 300.0);
+        assert_eq!(plain["dryRun"], "none");
+    }
+}

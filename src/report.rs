@@ -1,0 +1,158 @@
+//! What Helm actions report back: releases, hooks, phase timings.
+
+use serde::{Deserialize, Serialize};
+
+/// A chart's identity as recorded in a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartInfo {
+    /// The chart's name from Chart.yaml.
+    pub name: String,
+    /// The chart's version from Chart.yaml.
+    pub version: String,
+    /// The application version from Chart.yaml, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+}
+
+/// A Helm hook rendered with a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hook {
+    /// The hooked resource's name.
+    pub name: String,
+    /// Its Kubernetes kind.
+    pub kind: String,
+    /// The template it came from.
+    pub path: String,
+    /// When it runs (`pre-install`, `post-upgrade`, ...).
+    pub events: Vec<String>,
+    /// The rendered manifest.
+    pub manifest: String,
+}
+
+/// One revision of a Helm release, as Helm stores it.
+///
+/// ```
+/// use chainctl_core::ReleaseInfo;
+/// let rel: ReleaseInfo = serde_json::from_str(r#"{"name":"hello","namespace":"demo",
+///     "revision":2,"status":"deployed","chart":{"name":"hello","version":"0.1.0"}}"#).unwrap();
+/// assert_eq!(rel.revision, 2);
+/// assert!(rel.manifest.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseInfo {
+    /// The release name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Helm's revision number, 1 for the first install.
+    pub revision: u32,
+    /// Helm's status: `deployed`, `superseded`, `failed`, `uninstalled`,
+    /// `pending-install`, ...
+    pub status: String,
+    /// Helm's description of the revision ("Install complete").
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// The chart deployed in this revision.
+    pub chart: ChartInfo,
+    /// When the release was first deployed (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_deployed: Option<String>,
+    /// When this revision was deployed (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_deployed: Option<String>,
+    /// When the release was uninstalled, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<String>,
+    /// The chart's rendered NOTES.txt.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+    /// The rendered manifest (empty in history listings).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub manifest: String,
+    /// The rendered hooks (empty in history listings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<Hook>,
+}
+
+impl ReleaseInfo {
+    /// The manifest as `helm template` prints it: hooks first, each document
+    /// headed by its source template, then the release's resources.
+    ///
+    /// ```
+    /// use chainctl_core::ReleaseInfo;
+    /// let rel: ReleaseInfo = serde_json::from_str(r#"{"name":"a","namespace":"b","revision":1,
+    ///     "status":"deployed","chart":{"name":"c","version":"1.0.0"},
+    ///     "manifest":"---\n# Source: c/templates/cm.yaml\nkind: ConfigMap\n"}"#).unwrap();
+    /// assert!(rel.full_manifest().contains("kind: ConfigMap"));
+    /// ```
+    pub fn full_manifest(&self) -> String {
+        let mut out = String::new();
+        for hook in &self.hooks {
+            out.push_str(&format!(
+                "---\n# Source: {}\n{}\n",
+                hook.path,
+                hook.manifest.trim_end()
+            ));
+        }
+        out.push_str(&self.manifest);
+        out
+    }
+}
+
+/// Milliseconds spent in each phase of an action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseTimes {
+    /// Loading and checking the chart.
+    #[serde(rename = "loadMs")]
+    pub load_ms: u64,
+    /// Rendering templates (and everything Helm does before it applies).
+    #[serde(rename = "renderMs")]
+    pub render_ms: u64,
+    /// Applying to the cluster, and waiting when asked to.
+    #[serde(rename = "applyMs")]
+    pub apply_ms: u64,
+}
+
+/// What an install, upgrade or render did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionReport {
+    /// The release as Helm recorded (or, for a dry run, would record) it.
+    pub release: ReleaseInfo,
+    /// True when the release was installed rather than upgraded (an upgrade
+    /// with install-if-missing of a release that did not exist).
+    pub installed: bool,
+    /// Where the time went.
+    pub phases: PhaseTimes,
+}
+
+/// What an uninstall did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UninstallReport {
+    /// The release that was removed, as it was last recorded.
+    pub release: ReleaseInfo,
+    /// Helm's message about resources it kept (resource policy "keep").
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub info: String,
+}
+
+/// Versions of what runs inside the shim.
+///
+/// ```
+/// let v = chainctl_core::Client::shim_version().unwrap();
+/// assert!(v.helm.starts_with("v3."));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShimVersion {
+    /// The C ABI version.
+    pub abi: i32,
+    /// The Helm SDK version linked in (`v3.22.0`).
+    pub helm: String,
+    /// The Go version the shim was built with.
+    pub go: String,
+}
