@@ -78,26 +78,29 @@ pub struct ReleaseInfo {
 }
 
 impl ReleaseInfo {
-    /// The manifest as `helm template` prints it: hooks first, each document
-    /// headed by its source template, then the release's resources.
+    /// The manifest as `helm template` prints it: the release's resources,
+    /// then each hook headed by its source template.
     ///
     /// ```
     /// use chainctl_core::ReleaseInfo;
     /// let rel: ReleaseInfo = serde_json::from_str(r#"{"name":"a","namespace":"b","revision":1,
     ///     "status":"deployed","chart":{"name":"c","version":"1.0.0"},
     ///     "manifest":"---\n# Source: c/templates/cm.yaml\nkind: ConfigMap\n"}"#).unwrap();
-    /// assert!(rel.full_manifest().contains("kind: ConfigMap"));
+    /// assert!(rel.full_manifest().ends_with("kind: ConfigMap\n"));
     /// ```
     pub fn full_manifest(&self) -> String {
         let mut out = String::new();
+        let manifest = self.manifest.trim();
+        if !manifest.is_empty() {
+            out.push_str(manifest);
+            out.push('\n');
+        }
         for hook in &self.hooks {
             out.push_str(&format!(
                 "---\n# Source: {}\n{}\n",
-                hook.path,
-                hook.manifest.trim_end()
+                hook.path, hook.manifest
             ));
         }
-        out.push_str(&self.manifest);
         out
     }
 }

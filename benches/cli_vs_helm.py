@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Compare chainctl with the helm CLI of the same Helm version, in one run.
+
+Builds `chainctl` (release profile) and `helm` from the Go module proxy at the
+version go-shim/go.mod pins, stamped the way Helm's release builds stamp it
+(its version, and the Kubernetes version `helm template` assumes). Then runs
+each pair of equivalent commands RUNS times, interleaved, and reports the
+median wall time, the peak RSS and the chainctl/helm ratios as a Markdown
+table. Also checks that both print the same manifest.
+
+    python3 benches/cli_vs_helm.py [--runs 5]
+
+Wall times on a shared machine are noisy: read the ratios, not the absolutes.
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "chainctl-bench"
+
+
+def required(module: str) -> str:
+    go_mod = (ROOT / "go-shim" / "go.mod").read_text()
+    match = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", go_mod, re.M)
+    if not match:
+        sys.exit(f"{module} is not in go-shim/go.mod")
+    return match.group(1)
+
+
+def build_helm() -> Path:
+    helm_version = required("helm.sh/helm/v3")
+    kube_minor = required("k8s.io/client-go").split(".")[1]
+    gobin = CACHE / f"helm-{helm_version}"
+    helm = gobin / "helm"
+    if not helm.exists():
+        print(f"building helm {helm_version} from the Go module proxy into {gobin} ...", file=sys.stderr)
+        flags = ["-s", "-w", f"-X helm.sh/helm/v3/internal/version.version={helm_version}"]
+        for pkg in ("helm.sh/helm/v3/pkg/chartutil", "helm.sh/helm/v3/pkg/lint/rules"):
+            flags += [f"-X {pkg}.k8sVersionMajor=1", f"-X {pkg}.k8sVersionMinor={kube_minor}"]
+        env = dict(os.environ, GOBIN=str(gobin), CGO_ENABLED="0")
+        subprocess.run(
+            ["go", "install", "-trimpath", f"-ldflags={' '.join(flags)}", f"helm.sh/helm/v3/cmd/helm@{helm_version}"],
+            check=True, env=env, cwd=CACHE.parent,
+        )
+    return helm
+
+
+def build_chainctl() -> Path:
+    print("building chainctl (cargo build --release --example chainctl) ...", file=sys.stderr)
+    subprocess.run(["cargo", "build", "--release", "--example", "chainctl"], check=True, cwd=ROOT)
+    return ROOT / "target" / "release" / "examples" / "chainctl"
+
+
+def measure(cmd: list[str]) -> tuple[float, int, bytes]:
+    """Runs cmd once; returns wall seconds, peak RSS in bytes, stdout."""
+    read_end, write_end = os.pipe()
+    start = time.perf_counter()
+    pid = os.posix_spawnp(cmd[0], cmd, os.environ, file_actions=[
+        (os.POSIX_SPAWN_DUP2, write_end, 1),
+        (os.POSIX_SPAWN_CLOSE, read_end),
+    ])
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 65536):
+        chunks.append(chunk)
+    os.close(read_end)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{' '.join(cmd)} failed with {os.waitstatus_to_exitcode(status)}")
+    return wall, usage.ru_maxrss * 1024, b"".join(chunks)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    helm, chainctl = build_helm(), build_chainctl()
+    chart = str(ROOT / "examples" / "charts" / "hello")
+
+    pairs = [
+        ("dry-run install of examples/charts/hello",
+         [str(chainctl), "app", "install", "--bundle", chart, "--release", "hello", "--namespace", "demo", "--dry-run"],
+         [str(helm), "template", "hello", chart, "--namespace", "demo"]),
+        ("version",
+         [str(chainctl), "--version"],
+         [str(helm), "version"]),
+    ]
+    print(f"\nchainctl: {chainctl} ({chainctl.stat().st_size / 2**20:.1f} MiB)")
+    print(f"helm:     {helm} ({helm.stat().st_size / 2**20:.1f} MiB), "
+          f"{measure([str(helm), 'version', '--short'])[2].decode().strip()}")
+    print(f"runs: {args.runs} each, interleaved, after one warm-up run\n")
+    print("| command | chainctl median | helm median | wall ratio | chainctl peak RSS | helm peak RSS | RSS ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for name, ours, theirs in pairs:
+        _, _, ours_out = measure(ours)
+        _, _, theirs_out = measure(theirs)
+        if name.startswith("dry-run") and ours_out != theirs_out:
+            print(f"WARNING: the manifests differ for {name}", file=sys.stderr)
+        samples = {"ours": [], "theirs": []}
+        for _ in range(args.runs):
+            samples["ours"].append(measure(ours))
+            samples["theirs"].append(measure(theirs))
+        wall_o = statistics.median(s[0] for s in samples["ours"])
+        wall_t = statistics.median(s[0] for s in samples["theirs"])
+        rss_o = max(s[1] for s in samples["ours"])
+        rss_t = max(s[1] for s in samples["theirs"])
+        print(f"| {name} | {wall_o * 1000:.1f} ms | {wall_t * 1000:.1f} ms | {wall_o / wall_t:.2f}x "
+              f"| {rss_o / 2**20:.1f} MiB | {rss_t / 2**20:.1f} MiB | {rss_o / rss_t:.2f}x |")
+    same = measure(pairs[0][1])[2] == measure(pairs[0][2])[2]
+    print(f"\nmanifests identical: {'yes' if same else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
