@@ -39,6 +39,7 @@ mod ffi;
 mod release;
 mod report;
 mod source;
+pub mod state;
 mod values;
 
 pub use bridge::{
@@ -52,3 +53,4 @@ pub use report::{
     ActionReport, ChartInfo, Hook, PhaseTimes, ReleaseInfo, ShimVersion, UninstallReport,
 };
 pub use source::{BundleSource, ChartSource, OciReference, OciSource, version_to_tag};
+pub use state::{ExecutionStateRecord, StateFileConfig, StateStore};

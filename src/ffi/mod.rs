@@ -7,6 +7,8 @@
 #[rustfmt::skip]
 mod bindings;
 
+pub(crate) mod sys;
+
 use std::any::Any;
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};

@@ -1,0 +1,331 @@
+//! The state file's text: how it is laid out, and how it is read back
+//! without checking again what was already checked.
+//!
+//! The layout is pretty-printed down to the records and compact inside
+//! them, one record per line, so that `diff`, `grep` and `git` work on it
+//! line by line, at close to the size of compact JSON:
+//!
+//! ```text
+//! {
+//!   "schemaVersion": 1,
+//!   "releases": {
+//!     "demo/hello": {
+//!       "current": {"action":"install","outcome":"succeeded",...},
+//!       "history": [
+//!         {"action":"install","outcome":"succeeded",...}
+//!       ]
+//!     }
+//!   }
+//! }
+//! ```
+//!
+//! A [`Snapshot`] keeps each release's text beside its parsed form. A write
+//! renders only the release that changed; a read after another process's
+//! write parses and validates only the releases whose text differs from the
+//! ones already held. That keeps `record()` from costing a full
+//! serialization and schema validation of every record on every write.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::record::{ExecutionStateRecord, ReleaseState, SCHEMA_VERSION, StateFile, json_string};
+use super::schema::{self, Problem};
+
+/// A state file parsed, with the text of each release as it is written.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    pub(crate) state: StateFile,
+    /// `render_release` of each release in `state`, by key.
+    fragments: BTreeMap<String, String>,
+}
+
+/// The file's top level with the releases left as text.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Outline<'a> {
+    schema_version: u32,
+    #[serde(borrow)]
+    releases: BTreeMap<String, &'a RawValue>,
+}
+
+impl Snapshot {
+    /// Parses and checks a state file. A release whose text is the same as
+    /// in `known` (the snapshot this process last read or wrote) is taken
+    /// from it as it is; any other release is validated against the schema
+    /// and the key rule. Whatever fails is diagnosed by the full check
+    /// ([`schema::parse_validated`]) so the message is the same either way.
+    pub(crate) fn parse(bytes: &[u8], known: Option<Snapshot>) -> Result<Snapshot, Problem> {
+        let outline = match serde_json::from_slice::<Outline<'_>>(bytes) {
+            Ok(outline) if outline.schema_version == SCHEMA_VERSION => outline,
+            _ => return Err(schema::diagnose(bytes)),
+        };
+        let mut known = known.unwrap_or_default();
+        let mut snapshot = Snapshot::default();
+        for (key, raw) in outline.releases {
+            let text = raw.get();
+            let (release, fragment) = match known.take_if_same(&key, text) {
+                Some(same) => same,
+                None => {
+                    let release = check_release(&key, text)?;
+                    let fragment = render_release(&release);
+                    (release, fragment)
+                }
+            };
+            snapshot.state.releases.insert(key.clone(), release);
+            snapshot.fragments.insert(key, fragment);
+        }
+        Ok(snapshot)
+    }
+
+    fn take_if_same(&mut self, key: &str, text: &str) -> Option<(ReleaseState, String)> {
+        if self.fragments.get(key).map(String::as_str) != Some(text) {
+            return None;
+        }
+        let fragment = self.fragments.remove(key)?;
+        let release = self.state.releases.remove(key)?;
+        Some((release, fragment))
+    }
+
+    /// Adds a record (see [`StateFile::apply`]) and renders its release
+    /// again. Returns what [`undo`](Self::undo) needs.
+    pub(crate) fn apply(&mut self, record: ExecutionStateRecord, history_limit: usize) -> Undo {
+        let key = StateFile::key(&record.release, &record.namespace);
+        let undo = Undo {
+            release: self.state.releases.get(&key).cloned(),
+            fragment: self.fragments.get(&key).cloned(),
+            key: key.clone(),
+        };
+        self.state.apply(record, history_limit);
+        let fragment = render_release(&self.state.releases[&key]);
+        self.fragments.insert(key, fragment);
+        undo
+    }
+
+    /// Takes back an [`apply`](Self::apply) whose write failed.
+    pub(crate) fn undo(&mut self, undo: Undo) {
+        match (undo.release, undo.fragment) {
+            (Some(release), Some(fragment)) => {
+                self.state.releases.insert(undo.key.clone(), release);
+                self.fragments.insert(undo.key, fragment);
+            }
+            _ => {
+                self.state.releases.remove(&undo.key);
+                self.fragments.remove(&undo.key);
+            }
+        }
+    }
+
+    /// The file's text.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let StateFile {
+            schema_version,
+            releases: _,
+        } = &self.state;
+        let size: usize = self
+            .fragments
+            .iter()
+            .map(|(k, f)| k.len() + f.len() + 16)
+            .sum();
+        let mut out = Vec::with_capacity(size + 64);
+        out.extend_from_slice(
+            format!("{{\n  \"schemaVersion\": {schema_version},\n  \"releases\": {{").as_bytes(),
+        );
+        for (i, (key, fragment)) in self.fragments.iter().enumerate() {
+            out.extend_from_slice(if i == 0 { b"\n    " } else { b",\n    " });
+            out.extend_from_slice(json_string(key).as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(fragment.as_bytes());
+        }
+        if !self.fragments.is_empty() {
+            out.extend_from_slice(b"\n  ");
+        }
+        out.extend_from_slice(b"}\n}\n");
+        out
+    }
+}
+
+/// What [`Snapshot::apply`] changed.
+#[derive(Debug)]
+pub(crate) struct Undo {
+    key: String,
+    release: Option<ReleaseState>,
+    fragment: Option<String>,
+}
+
+/// Validates one release's text as the schema would inside the whole file,
+/// so that problems are named by their path from the file's root.
+fn check_release(key: &str, text: &str) -> Result<ReleaseState, Problem> {
+    let value: Value = serde_json::from_str(text).map_err(Problem::Syntax)?;
+    let mut releases = serde_json::Map::new();
+    releases.insert(key.to_string(), value);
+    let mut doc = serde_json::json!({ "schemaVersion": SCHEMA_VERSION, "releases": releases });
+    schema::check_value(&doc)?;
+    let value = doc["releases"][key].take();
+    let release: ReleaseState = serde_json::from_value(value).map_err(|e| Problem::Invalid {
+        path: format!("$.releases[{}]", json_string(key)),
+        message: format!("{e} (the schema and the loader disagree: a bug in chainctl-core)"),
+    })?;
+    release
+        .check_key(key)
+        .map_err(|(path, message)| Problem::Invalid { path, message })?;
+    Ok(release)
+}
+
+/// One release's text, as it sits in the file at its indentation.
+fn render_release(release: &ReleaseState) -> String {
+    // Destructured so that a new field cannot be left out of the layout.
+    let ReleaseState { current, history } = release;
+    let record = |r: &ExecutionStateRecord| serde_json::to_string(r).expect("a record serializes");
+    let mut out = String::from("{\n      \"current\": ");
+    match current {
+        Some(r) => out.push_str(&record(r)),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\n      \"history\": [");
+    for (i, r) in history.iter().enumerate() {
+        out.push_str(if i == 0 { "\n        " } else { ",\n        " });
+        out.push_str(&record(r));
+    }
+    if !history.is_empty() {
+        out.push_str("\n      ");
+    }
+    out.push_str("]\n    }");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::record::{Action, Outcome};
+
+    fn sample() -> Snapshot {
+        let mut snap = Snapshot::default();
+        for (rel, ns) in [("hello", "demo"), ("api.v2", "staging"), ("hello", "prod")] {
+            for rev in 1..=3 {
+                let mut r = ExecutionStateRecord::new(Action::Upgrade, rel, ns);
+                r.helm_revision = Some(rev);
+                r.outcome = if rev == 2 {
+                    Outcome::Failed
+                } else {
+                    Outcome::Succeeded
+                };
+                if rev == 2 {
+                    r.error = Some(crate::state::RecordError {
+                        kind: crate::ErrorKind::Kube,
+                        message: "quote \" and newline \n".into(),
+                    });
+                }
+                snap.apply(r, 100);
+            }
+        }
+        snap
+    }
+
+    #[test]
+    fn the_layout_is_json_with_one_record_per_line() {
+        let snap = sample();
+        let bytes = snap.to_bytes();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let reparsed: StateFile = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(reparsed, snap.state);
+        assert_eq!(schema::parse_validated(&bytes).unwrap(), snap.state);
+        let record_lines = text.lines().filter(|l| l.contains("{\"action\"")).count();
+        assert_eq!(
+            record_lines,
+            3 * 3 + 3,
+            "each history entry and each current on a line"
+        );
+        assert!(text.starts_with("{\n  \"schemaVersion\": 1,\n  \"releases\": {\n    \"demo/hello\": {\n      \"current\": {\"action\""));
+        assert!(text.ends_with("]\n    }\n  }\n}\n"));
+
+        let empty = Snapshot::default().to_bytes();
+        assert_eq!(
+            empty,
+            b"{\n  \"schemaVersion\": 1,\n  \"releases\": {}\n}\n"
+        );
+        assert_eq!(
+            serde_json::from_slice::<StateFile>(&empty).unwrap(),
+            StateFile::default()
+        );
+    }
+
+    #[test]
+    fn parsing_our_own_text_reuses_every_release() {
+        let snap = sample();
+        let bytes = snap.to_bytes();
+        let fresh = Snapshot::parse(&bytes, None).unwrap();
+        assert_eq!(fresh.state, snap.state);
+        assert_eq!(fresh.fragments, snap.fragments);
+        assert_eq!(
+            fresh.to_bytes(),
+            bytes,
+            "reading and writing back changes nothing"
+        );
+
+        // Tamper with one release behind the snapshot's back: only it is checked,
+        // and it is caught.
+        let tampered = String::from_utf8(bytes).unwrap().replacen(
+            "\"outcome\":\"failed\"",
+            "\"outcome\":\"lost\"",
+            1,
+        );
+        let err = Snapshot::parse(tampered.as_bytes(), Some(fresh)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(r#"at $.releases["demo/hello"].history[1].outcome"#),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn foreign_formatting_is_accepted_and_rewritten_in_ours() {
+        let snap = sample();
+        let pretty = serde_json::to_vec_pretty(&snap.state).unwrap();
+        let parsed = Snapshot::parse(&pretty, Some(sample())).unwrap();
+        assert_eq!(parsed.state, snap.state);
+        assert_eq!(parsed.to_bytes(), snap.to_bytes());
+    }
+
+    #[test]
+    fn undo_restores_the_release_and_its_text() {
+        let mut snap = sample();
+        let before = snap.to_bytes();
+        let undo = snap.apply(
+            ExecutionStateRecord::new(Action::Install, "hello", "demo"),
+            100,
+        );
+        assert_ne!(snap.to_bytes(), before);
+        snap.undo(undo);
+        assert_eq!(snap.to_bytes(), before);
+        let undo = snap.apply(
+            ExecutionStateRecord::new(Action::Install, "new", "demo"),
+            100,
+        );
+        snap.undo(undo);
+        assert_eq!(snap.to_bytes(), before);
+    }
+
+    #[test]
+    fn top_level_problems_are_diagnosed_in_full() {
+        for (text, says) in [
+            (r#"{"schemaVersion": 3, "releases": {}}"#, "schemaVersion 3"),
+            (
+                r#"{"schemaVersion": 1, "releases": {}, "extra": 1}"#,
+                "extra",
+            ),
+            (
+                r#"{"schemaVersion": 1, "releases": {"x": 1}}"#,
+                "$.releases",
+            ),
+            (r#"{"schemaVersion": 1, "releases": {"#, "not valid JSON"),
+        ] {
+            let err = Snapshot::parse(text.as_bytes(), None)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{text}: {err}");
+        }
+    }
+}

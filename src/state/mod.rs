@@ -1,0 +1,58 @@
+//! The state file: what chainctl deployed, where, from what, and how it
+//! went, kept as JSON that operators audit and later runs read.
+//!
+//! * [`StateFileConfig`] finds the file (`--state-file`, `--state-path`,
+//!   `CHAINCTL_STATE_PATH`, the platform config directory);
+//! * [`ExecutionStateRecord`] is one action, [`StateFile`] the whole file;
+//! * [`StateStore`] reads, locks and writes it safely;
+//! * [`state_schema`] is the JSON Schema every file is checked against
+//!   (committed as `schemas/state.schema.json`).
+//!
+//! ```
+//! use chainctl_core::state::{
+//!     values_digest, Action, ExecutionStateRecord, OciSource, RecordSource, StateStore,
+//!     StateStoreOptions,
+//! };
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut store = StateStore::open(dir.path().join("state.json"), StateStoreOptions::default())?;
+//!
+//! let mut rec = ExecutionStateRecord::new(Action::Install, "hello", "demo");
+//! rec.source = Some(RecordSource::Oci(OciSource {
+//!     reference: "oci://registry.example/charts/hello".into(),
+//!     requested_version: Some("1.2.3".into()),
+//!     resolved_version: Some("1.2.3".into()),
+//!     manifest_digest: None,
+//!     chart_digest: None,
+//! }));
+//! let values = serde_json::json!({"replicas": 2});
+//! rec.values_digest = Some(values_digest(values.as_object().unwrap()));
+//! rec.helm_revision = Some(1);
+//! rec.finish_ok();
+//! store.record(rec)?;
+//!
+//! assert_eq!(store.current("hello", "demo").unwrap().helm_revision, Some(1));
+//! # Ok::<(), chainctl_core::Error>(())
+//! ```
+
+mod config;
+mod format;
+mod lock;
+mod record;
+mod schema;
+mod store;
+mod time;
+
+pub use config::{
+    DEFAULT_STATE_FILE_NAME, DefaultDir, LocationRule, STATE_PATH_ENV, StateEnv, StateFileConfig,
+    StateLocation,
+};
+pub use lock::LockInfo;
+pub use record::{
+    Action, BundleSource, ChartInfo, ExecutionStateRecord, OciSource, Outcome, PhaseDurations,
+    RecordError, RecordSource, ReleaseState, SCHEMA_VERSION, StateFile, ToolVersions,
+    current_operator, values_digest,
+};
+pub use schema::{state_schema, state_schema_json};
+pub use store::{StateStore, StateStoreOptions};
+pub use time::{Timestamp, TimestampParseError};

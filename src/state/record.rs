@@ -1,0 +1,785 @@
+//! The records and the file format: plain data, no I/O.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::time::Timestamp;
+use crate::error::{Error, ErrorKind};
+
+/// The `schemaVersion` this build reads and writes. A file with a higher
+/// one is refused, never rewritten.
+///
+/// ```
+/// assert_eq!(chainctl_core::state::SCHEMA_VERSION, 1);
+/// ```
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Helm's rule for release names (`helm install` refuses others).
+pub(crate) const RELEASE_NAME_PATTERN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// A Kubernetes namespace: an RFC 1123 label.
+pub(crate) const NAMESPACE_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/// `<namespace>/<release>`, the key of [`StateFile::releases`].
+const RELEASE_KEY_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// An OCI content digest, `algorithm:encoded` (OCI image spec, descriptor.md).
+const DIGEST_PATTERN: &str = r"^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$";
+/// What [`values_digest`] returns.
+const SHA256_PATTERN: &str = r"^sha256:[0-9a-f]{64}$";
+
+/// The whole state file: what `state.json` holds. [`StateStore`] writes it
+/// pretty-printed down to the records and each record on one line, so that
+/// `grep`, `diff` and `git` work on it record by record:
+///
+/// ```text
+/// {
+///   "schemaVersion": 1,
+///   "releases": {
+///     "demo/hello": {
+///       "current": {"action":"install","outcome":"succeeded","release":"hello",...},
+///       "history": [
+///         {"action":"install","outcome":"succeeded","release":"hello",...},
+///         {"action":"upgrade","outcome":"failed","release":"hello",...}
+///       ]
+///     }
+///   }
+/// }
+/// ```
+///
+/// [`StateStore`]: super::StateStore
+///
+/// ```
+/// use chainctl_core::state::{StateFile, SCHEMA_VERSION};
+///
+/// let empty = StateFile::default();
+/// assert_eq!(empty.schema_version, SCHEMA_VERSION);
+/// assert_eq!(
+///     serde_json::to_string(&empty).unwrap(),
+///     r#"{"schemaVersion":1,"releases":{}}"#
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(
+    title = "chainctl state file",
+    description = "What chainctl deployed: per release the current record and a bounded history of every action, failures included. Written by chainctl-core; see schemas/state.schema.json in its repository."
+)]
+pub struct StateFile {
+    /// Version of this format. A chainctl that knows an older version
+    /// refuses the file rather than rewrite it.
+    #[schemars(extend("const" = 1))]
+    pub schema_version: u32,
+    /// Per release, keyed `<namespace>/<release>`.
+    #[schemars(extend("propertyNames" = { "pattern": RELEASE_KEY_PATTERN }))]
+    pub releases: BTreeMap<String, ReleaseState>,
+}
+
+impl Default for StateFile {
+    fn default() -> StateFile {
+        StateFile {
+            schema_version: SCHEMA_VERSION,
+            releases: BTreeMap::new(),
+        }
+    }
+}
+
+impl StateFile {
+    /// The key of a release in [`StateFile::releases`]: `<namespace>/<release>`.
+    ///
+    /// ```
+    /// use chainctl_core::state::StateFile;
+    /// assert_eq!(StateFile::key("hello", "demo"), "demo/hello");
+    /// ```
+    pub fn key(release: &str, namespace: &str) -> String {
+        format!("{namespace}/{release}")
+    }
+
+    /// What is recorded for one release, if anything.
+    ///
+    /// ```
+    /// use chainctl_core::state::StateFile;
+    /// assert!(StateFile::default().release("hello", "demo").is_none());
+    /// ```
+    pub fn release(&self, release: &str, namespace: &str) -> Option<&ReleaseState> {
+        self.releases.get(&StateFile::key(release, namespace))
+    }
+
+    /// How many records the file holds: every history entry, plus each
+    /// `current` that is no longer in its history.
+    ///
+    /// ```
+    /// use chainctl_core::state::StateFile;
+    /// assert_eq!(StateFile::default().record_count(), 0);
+    /// ```
+    pub fn record_count(&self) -> usize {
+        self.releases
+            .values()
+            .map(|r| {
+                let current_separate = (r.current.as_ref()).is_some_and(|c| !r.history.contains(c));
+                r.history.len() + usize::from(current_separate)
+            })
+            .sum()
+    }
+
+    /// Adds `record` to its release: appended to the history, which is then
+    /// trimmed to the newest `history_limit` entries, and made `current` by
+    /// the rules of [`ReleaseState::current`].
+    pub(crate) fn apply(&mut self, record: ExecutionStateRecord, history_limit: usize) {
+        let key = StateFile::key(&record.release, &record.namespace);
+        let entry = self.releases.entry(key).or_default();
+        match (record.outcome, record.action) {
+            (Outcome::Failed, _) => {}
+            (Outcome::Succeeded, Action::Uninstall) => entry.current = None,
+            (Outcome::Succeeded, _) => entry.current = Some(record.clone()),
+        }
+        entry.history.push(record);
+        let excess = entry.history.len().saturating_sub(history_limit.max(1));
+        entry.history.drain(..excess);
+    }
+}
+
+impl ReleaseState {
+    /// The rule the schema cannot express: each record sits under its own
+    /// `<namespace>/<release>` key. Returns the JSON path and the problem.
+    pub(crate) fn check_key(&self, key: &str) -> Result<(), (String, String)> {
+        let current = self.current.iter().map(|r| (r, "current".to_string()));
+        let history = (self.history.iter().enumerate()).map(|(i, r)| (r, format!("history[{i}]")));
+        for (record, at) in current.chain(history) {
+            let own = StateFile::key(&record.release, &record.namespace);
+            if own != key {
+                return Err((
+                    format!("$.releases[{}].{at}", json_string(key)),
+                    format!("a record of release {own} is filed under {key}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What is recorded for one release.
+///
+/// ```
+/// use chainctl_core::state::ReleaseState;
+/// let r = ReleaseState::default();
+/// assert!(r.current.is_none() && r.history.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReleaseState {
+    /// What is deployed, as far as chainctl knows: the record of the last
+    /// install, upgrade or rollback that succeeded; `null` after a successful
+    /// uninstall or when nothing has succeeded yet. Failed actions do not
+    /// replace it (they are in `history`), and it survives history trimming.
+    pub current: Option<ExecutionStateRecord>,
+    /// Every action on the release, failures included, oldest first,
+    /// trimmed to the newest N (100 unless configured).
+    pub history: Vec<ExecutionStateRecord>,
+}
+
+/// One action chainctl ran on a release, successful or not.
+///
+/// Values are never stored, only their digest (`valuesDigest`); nor are
+/// credentials.
+///
+/// ```
+/// use chainctl_core::state::{Action, BundleSource, ExecutionStateRecord, Outcome, RecordSource};
+///
+/// let mut rec = ExecutionStateRecord::new(Action::Install, "hello", "demo");
+/// rec.source = Some(RecordSource::Bundle(BundleSource {
+///     path: "./charts/hello".into(),
+///     content_digest: None,
+/// }));
+/// rec.helm_revision = Some(1);
+/// rec.helm_status = Some("deployed".into());
+/// rec.finish_ok();
+/// assert_eq!(rec.outcome, Outcome::Succeeded);
+/// let json = serde_json::to_value(&rec).unwrap();
+/// assert_eq!(json["source"]["type"], "bundle");
+/// assert_eq!(json["helmRevision"], 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecutionStateRecord {
+    /// What was run.
+    pub action: Action,
+    /// Whether it succeeded.
+    pub outcome: Outcome,
+    /// Helm release name.
+    #[schemars(length(min = 1, max = 53), pattern(RELEASE_NAME_PATTERN))]
+    pub release: String,
+    /// Kubernetes namespace of the release.
+    #[schemars(length(min = 1, max = 63), pattern(NAMESPACE_PATTERN))]
+    pub namespace: String,
+    /// The kubeconfig context used (absent: the kubeconfig's current one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_context: Option<String>,
+    /// Where the chart came from (absent for actions that take no chart,
+    /// such as rollback and uninstall).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<RecordSource>,
+    /// The chart's own metadata (Chart.yaml), when a chart was loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<ChartInfo>,
+    /// The Helm release revision the action produced or acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub helm_revision: Option<u32>,
+    /// Helm's status of the release afterwards (`deployed`, `failed`,
+    /// `uninstalled`, `pending-upgrade`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub helm_status: Option<String>,
+    /// `sha256:<hex>` of the merged values the chart was rendered with, as
+    /// canonical JSON (see [`values_digest`]); never the values themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(SHA256_PATTERN))]
+    pub values_digest: Option<String>,
+    /// When the action started.
+    pub started_at: Timestamp,
+    /// When it finished.
+    pub finished_at: Timestamp,
+    /// How long it took overall, in milliseconds.
+    pub duration_ms: u64,
+    /// Where the time went, per phase, in milliseconds.
+    #[serde(default, skip_serializing_if = "PhaseDurations::is_empty")]
+    pub phases_ms: PhaseDurations,
+    /// Why it failed (present exactly when `outcome` is `failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RecordError>,
+    /// Who ran it: `$USER` (`$USERNAME`), else `uid:<uid>`.
+    #[schemars(length(min = 1))]
+    pub operator: String,
+    /// The versions of the tools that ran it.
+    pub tool_versions: ToolVersions,
+}
+
+impl ExecutionStateRecord {
+    /// A record of `action` on `release` in `namespace` that starts now, run
+    /// by [`current_operator`] with this crate's version; the caller fills
+    /// in the rest and calls [`finish_ok`](Self::finish_ok) or
+    /// [`finish_err`](Self::finish_err).
+    ///
+    /// ```
+    /// use chainctl_core::state::{Action, ExecutionStateRecord};
+    /// let rec = ExecutionStateRecord::new(Action::Upgrade, "hello", "demo");
+    /// assert_eq!(rec.tool_versions.chainctl, env!("CARGO_PKG_VERSION"));
+    /// assert_eq!(rec.started_at, rec.finished_at);
+    /// ```
+    pub fn new(
+        action: Action,
+        release: impl Into<String>,
+        namespace: impl Into<String>,
+    ) -> ExecutionStateRecord {
+        let now = Timestamp::now();
+        ExecutionStateRecord {
+            action,
+            outcome: Outcome::Succeeded,
+            release: release.into(),
+            namespace: namespace.into(),
+            kube_context: None,
+            source: None,
+            chart: None,
+            helm_revision: None,
+            helm_status: None,
+            values_digest: None,
+            started_at: now,
+            finished_at: now,
+            duration_ms: 0,
+            phases_ms: PhaseDurations::default(),
+            error: None,
+            operator: current_operator(),
+            tool_versions: ToolVersions::default(),
+        }
+    }
+
+    /// Marks the action succeeded, finishing now.
+    ///
+    /// ```
+    /// use chainctl_core::state::{Action, ExecutionStateRecord, Outcome};
+    /// let mut rec = ExecutionStateRecord::new(Action::Install, "hello", "demo");
+    /// rec.finish_ok();
+    /// assert_eq!(rec.outcome, Outcome::Succeeded);
+    /// assert!(rec.error.is_none());
+    /// ```
+    pub fn finish_ok(&mut self) {
+        self.finish(Outcome::Succeeded, None);
+    }
+
+    /// Marks the action failed with `err`, finishing now.
+    ///
+    /// ```
+    /// use chainctl_core::{Error, ErrorKind};
+    /// use chainctl_core::state::{Action, ExecutionStateRecord, Outcome};
+    /// let mut rec = ExecutionStateRecord::new(Action::Install, "hello", "demo");
+    /// rec.finish_err(&Error::from_kind(ErrorKind::Timeout, "waiting for pods".into()));
+    /// assert_eq!(rec.outcome, Outcome::Failed);
+    /// assert_eq!(rec.error.unwrap().kind, ErrorKind::Timeout);
+    /// ```
+    pub fn finish_err(&mut self, err: &Error) {
+        let error = RecordError {
+            kind: err.kind(),
+            message: err.message().to_string(),
+        };
+        self.finish(Outcome::Failed, Some(error));
+    }
+
+    fn finish(&mut self, outcome: Outcome, error: Option<RecordError>) {
+        self.outcome = outcome;
+        self.error = error;
+        self.finished_at = Timestamp::now();
+        self.duration_ms = self.finished_at.millis_since(self.started_at);
+    }
+
+    /// Rules the schema does not state: `error` is present exactly when the
+    /// outcome is `failed`, and the action does not finish before it starts.
+    pub(crate) fn check_consistency(&self) -> Result<(), String> {
+        match (self.outcome, &self.error) {
+            (Outcome::Failed, None) => Err("outcome is failed but there is no error".into()),
+            (Outcome::Succeeded, Some(e)) => Err(format!(
+                "outcome is succeeded but there is an error ({}: {})",
+                e.kind, e.message
+            )),
+            _ if self.finished_at < self.started_at => Err(format!(
+                "finishedAt {} is before startedAt {}",
+                self.finished_at, self.started_at
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The Helm action a record describes.
+///
+/// ```
+/// use chainctl_core::state::Action;
+/// assert_eq!(Action::Rollback.to_string(), "rollback");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    /// `helm install`
+    Install,
+    /// `helm upgrade` (also with install-if-missing)
+    Upgrade,
+    /// `helm rollback`
+    Rollback,
+    /// `helm uninstall`
+    Uninstall,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Install => "install",
+            Action::Upgrade => "upgrade",
+            Action::Rollback => "rollback",
+            Action::Uninstall => "uninstall",
+        })
+    }
+}
+
+/// Whether the action succeeded.
+///
+/// ```
+/// use chainctl_core::state::Outcome;
+/// assert_eq!(serde_json::to_string(&Outcome::Failed).unwrap(), r#""failed""#);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    /// The Helm action returned without error.
+    Succeeded,
+    /// It returned an error (the record's `error` says which).
+    Failed,
+}
+
+/// Where the chart came from.
+///
+/// ```
+/// use chainctl_core::state::{OciSource, RecordSource};
+/// let src = RecordSource::Oci(OciSource {
+///     reference: "oci://registry.example/charts/hello".into(),
+///     requested_version: Some("^1.2".into()),
+///     resolved_version: Some("1.2.3".into()),
+///     manifest_digest: None,
+///     chart_digest: None,
+/// });
+/// let json = serde_json::to_value(&src).unwrap();
+/// assert_eq!(json["type"], "oci");
+/// assert_eq!(json["requestedVersion"], "^1.2");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum RecordSource {
+    /// A chart pulled from an OCI registry.
+    Oci(OciSource),
+    /// A local chart directory or packaged `.tgz`.
+    Bundle(BundleSource),
+}
+
+/// A chart from an OCI registry.
+///
+/// ```
+/// use chainctl_core::state::OciSource;
+/// let src = OciSource {
+///     reference: "oci://registry.example/charts/hello:1.2.3".into(),
+///     requested_version: None,
+///     resolved_version: Some("1.2.3".into()),
+///     manifest_digest: Some(format!("sha256:{}", "a".repeat(64))),
+///     chart_digest: Some(format!("sha256:{}", "b".repeat(64))),
+/// };
+/// assert!(src.reference.starts_with("oci://"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OciSource {
+    /// The reference as given (`oci://host/path/chart[:tag][@digest]`).
+    #[schemars(pattern(r"^oci://."))]
+    pub reference: String,
+    /// The `--version` asked for: an exact version or a semver constraint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_version: Option<String>,
+    /// The chart version it resolved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_version: Option<String>,
+    /// Digest of the OCI manifest pulled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(DIGEST_PATTERN))]
+    pub manifest_digest: Option<String>,
+    /// Digest of the chart layer (the `.tgz`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(DIGEST_PATTERN))]
+    pub chart_digest: Option<String>,
+}
+
+/// A chart from the local file system.
+///
+/// ```
+/// use chainctl_core::state::BundleSource;
+/// let src = BundleSource { path: "charts/hello-0.1.0.tgz".into(), content_digest: None };
+/// assert!(src.path.ends_with(".tgz"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BundleSource {
+    /// The chart directory or `.tgz`, as given (a path that is not UTF-8 is
+    /// recorded lossily).
+    #[schemars(length(min = 1))]
+    pub path: String,
+    /// Digest of the bundle's content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(DIGEST_PATTERN))]
+    pub content_digest: Option<String>,
+}
+
+/// The chart's metadata from its `Chart.yaml`.
+///
+/// ```
+/// use chainctl_core::state::ChartInfo;
+/// let c = ChartInfo { name: "hello".into(), version: "0.1.0".into(), app_version: Some("1.0".into()) };
+/// assert_eq!(serde_json::to_value(&c).unwrap()["appVersion"], "1.0");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChartInfo {
+    /// `name`
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// `version`
+    #[schemars(length(min = 1))]
+    pub version: String,
+    /// `appVersion`, when the chart has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+}
+
+/// Milliseconds spent in each phase of an action; a phase that did not run
+/// is absent.
+///
+/// ```
+/// use chainctl_core::state::PhaseDurations;
+/// let p = PhaseDurations { pull: Some(120), apply: Some(900), ..Default::default() };
+/// assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"pull":120,"apply":900}"#);
+/// assert!(PhaseDurations::default().is_empty());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PhaseDurations {
+    /// Parsing the reference and resolving a tag or constraint to a digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve: Option<u64>,
+    /// Downloading the chart (absent or near zero when it was cached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull: Option<u64>,
+    /// Loading the chart and rendering its templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render: Option<u64>,
+    /// Sending the objects to the API server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply: Option<u64>,
+    /// Waiting for the objects to become ready (`--wait`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<u64>,
+}
+
+impl PhaseDurations {
+    /// True when no phase has a time.
+    ///
+    /// ```
+    /// use chainctl_core::state::PhaseDurations;
+    /// assert!(!PhaseDurations { wait: Some(0), ..Default::default() }.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        *self == PhaseDurations::default()
+    }
+}
+
+/// Why an action failed: the error's kind and message.
+///
+/// ```
+/// use chainctl_core::ErrorKind;
+/// use chainctl_core::state::RecordError;
+/// let e = RecordError { kind: ErrorKind::Kube, message: "forbidden".into() };
+/// assert_eq!(serde_json::to_value(&e).unwrap()["kind"], "kube");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecordError {
+    /// The error's kind ([`ErrorKind`] in snake_case).
+    #[schemars(schema_with = "error_kind_schema")]
+    pub kind: ErrorKind,
+    /// The message that was shown.
+    pub message: String,
+}
+
+/// Versions of the tools that ran an action.
+///
+/// ```
+/// use chainctl_core::state::ToolVersions;
+/// let v = ToolVersions::default();
+/// assert_eq!(v.chainctl, env!("CARGO_PKG_VERSION"));
+/// assert!(v.helm.is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolVersions {
+    /// chainctl-core's version.
+    #[schemars(length(min = 1))]
+    pub chainctl: String,
+    /// The Helm SDK version linked in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helm: Option<String>,
+    /// The Go version the shim was built with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go: Option<String>,
+}
+
+impl Default for ToolVersions {
+    /// This crate's version; Helm and Go unknown.
+    fn default() -> ToolVersions {
+        ToolVersions {
+            chainctl: env!("CARGO_PKG_VERSION").to_string(),
+            helm: None,
+            go: None,
+        }
+    }
+}
+
+/// Every [`ErrorKind`], for the schema.
+const ERROR_KINDS: [ErrorKind; 10] = [
+    ErrorKind::InvalidInput,
+    ErrorKind::ConflictingSources,
+    ErrorKind::Registry,
+    ErrorKind::Auth,
+    ErrorKind::NotFound,
+    ErrorKind::Kube,
+    ErrorKind::Timeout,
+    ErrorKind::Cancelled,
+    ErrorKind::State,
+    ErrorKind::Internal,
+];
+
+// A new ErrorKind fails to compile here until it is added to ERROR_KINDS.
+const _: fn(ErrorKind) = |kind| match kind {
+    ErrorKind::InvalidInput
+    | ErrorKind::ConflictingSources
+    | ErrorKind::Registry
+    | ErrorKind::Auth
+    | ErrorKind::NotFound
+    | ErrorKind::Kube
+    | ErrorKind::Timeout
+    | ErrorKind::Cancelled
+    | ErrorKind::State
+    | ErrorKind::Internal => {}
+};
+
+fn error_kind_schema(_: &mut SchemaGenerator) -> Schema {
+    let kinds: Vec<&str> = ERROR_KINDS.iter().map(|k| k.as_str()).collect();
+    json_schema!({ "type": "string", "enum": kinds })
+}
+
+/// The digest recorded for a set of values: `sha256:` and the hex SHA-256
+/// of their canonical JSON (no whitespace, object keys sorted by their
+/// UTF-8 bytes at every level, strings and numbers as `serde_json` writes
+/// them). The same values give the same digest whatever order their keys
+/// came in; the values themselves never reach the state file.
+///
+/// ```
+/// use chainctl_core::state::values_digest;
+///
+/// let a = serde_json::json!({"image": {"tag": "1.2", "pullPolicy": "Always"}, "replicas": 2});
+/// let b = serde_json::json!({"replicas": 2, "image": {"pullPolicy": "Always", "tag": "1.2"}});
+/// let d = values_digest(a.as_object().unwrap());
+/// assert_eq!(d, values_digest(b.as_object().unwrap()));
+/// assert!(d.starts_with("sha256:") && d.len() == 7 + 64);
+/// ```
+pub fn values_digest(values: &serde_json::Map<String, serde_json::Value>) -> String {
+    let mut hasher = HashWriter(Sha256::new());
+    write_canonical_object(&mut hasher, values);
+    format!("sha256:{:x}", hasher.0.finalize())
+}
+
+struct HashWriter(Sha256);
+
+impl Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// serde_json's Map is insertion-ordered when any crate in the build enables
+// its `preserve_order` feature, so the order is imposed here, not assumed.
+fn write_canonical(out: &mut HashWriter, value: &serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => write_canonical_object(out, map),
+        Value::Array(items) => {
+            out.0.update(b"[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.0.update(b",");
+                }
+                write_canonical(out, item);
+            }
+            out.0.update(b"]");
+        }
+        scalar => serde_json::to_writer(out, scalar).expect("hashing cannot fail"),
+    }
+}
+
+fn write_canonical_object(out: &mut HashWriter, map: &serde_json::Map<String, serde_json::Value>) {
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    out.0.update(b"{");
+    for (i, (key, value)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.0.update(b",");
+        }
+        serde_json::to_writer(&mut *out, key).expect("hashing cannot fail");
+        out.0.update(b":");
+        write_canonical(out, value);
+    }
+    out.0.update(b"}");
+}
+
+/// Who is running this process, for [`ExecutionStateRecord::operator`]:
+/// `$USER`, else `$USERNAME`, else `uid:<uid>`.
+///
+/// ```
+/// let who = chainctl_core::state::current_operator();
+/// assert!(!who.is_empty());
+/// ```
+pub fn current_operator() -> String {
+    ["USER", "USERNAME"]
+        .iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .find(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| format!("uid:{}", crate::ffi::sys::uid()))
+}
+
+/// `s` as a JSON string literal, for JSON paths in messages.
+pub(crate) fn json_string(s: &str) -> String {
+    serde_json::to_string(s).expect("a string always serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(action: Action, outcome: Outcome, rev: u32) -> ExecutionStateRecord {
+        let mut r = ExecutionStateRecord::new(action, "hello", "demo");
+        r.helm_revision = Some(rev);
+        r.outcome = outcome;
+        r
+    }
+
+    #[test]
+    fn current_follows_the_last_success_and_survives_trimming() {
+        let mut state = StateFile::default();
+        state.apply(rec(Action::Install, Outcome::Succeeded, 1), 3);
+        state.apply(rec(Action::Upgrade, Outcome::Failed, 2), 3);
+        let r = state.release("hello", "demo").unwrap();
+        assert_eq!(r.current.as_ref().unwrap().helm_revision, Some(1));
+        for rev in 3..8 {
+            state.apply(rec(Action::Upgrade, Outcome::Failed, rev), 3);
+        }
+        let r = state.release("hello", "demo").unwrap();
+        let revs: Vec<_> = r.history.iter().map(|h| h.helm_revision.unwrap()).collect();
+        assert_eq!(revs, [5, 6, 7]);
+        assert_eq!(r.current.as_ref().unwrap().helm_revision, Some(1));
+        assert_eq!(state.record_count(), 4);
+        state.apply(rec(Action::Uninstall, Outcome::Succeeded, 8), 3);
+        assert!(state.release("hello", "demo").unwrap().current.is_none());
+    }
+
+    #[test]
+    fn keys_must_match_records() {
+        let mut state = StateFile::default();
+        state.apply(rec(Action::Install, Outcome::Succeeded, 1), 10);
+        let release = &state.releases["demo/hello"];
+        assert!(release.check_key("demo/hello").is_ok());
+        let (path, problem) = release.check_key("other/hello").unwrap_err();
+        assert_eq!(path, r#"$.releases["other/hello"].current"#);
+        assert!(problem.contains("demo/hello"), "{problem}");
+    }
+
+    #[test]
+    fn values_digest_is_canonical() {
+        let empty = serde_json::Map::new();
+        // sha256 of "{}"
+        assert_eq!(
+            values_digest(&empty),
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+        let v = serde_json::json!({"b": [1, {"y": "é\n", "x": null}], "a": 1.5, "B": true});
+        let mut expected = Sha256::new();
+        expected.update(r#"{"B":true,"a":1.5,"b":[1,{"x":null,"y":"é\n"}]}"#.as_bytes());
+        assert_eq!(
+            values_digest(v.as_object().unwrap()),
+            format!("sha256:{:x}", expected.finalize())
+        );
+    }
+
+    #[test]
+    fn finishing_sets_outcome_error_and_duration() {
+        let mut r = ExecutionStateRecord::new(Action::Install, "hello", "demo");
+        r.started_at = Timestamp::from_unix_millis(r.started_at.unix_millis() - 1500);
+        r.finish_err(&Error::from_kind(ErrorKind::Kube, "forbidden".into()));
+        assert!(r.duration_ms >= 1500);
+        assert_eq!(r.check_consistency(), Ok(()));
+        r.error = None;
+        assert!(r.check_consistency().unwrap_err().contains("no error"));
+        r.finish_ok();
+        assert_eq!(r.check_consistency(), Ok(()));
+    }
+}

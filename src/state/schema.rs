@@ -1,0 +1,436 @@
+//! The JSON Schema of the state file, generated from the serde types, and
+//! the checks a file goes through before anything trusts it.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use jsonschema::ValidationError;
+use serde_json::Value;
+
+use super::record::{ExecutionStateRecord, SCHEMA_VERSION, StateFile, json_string};
+
+/// The JSON Schema (draft 2020-12) of the state file, generated from
+/// [`StateFile`] and the types in it. `schemas/state.schema.json` in the
+/// repository is this value, committed.
+///
+/// ```
+/// let schema = chainctl_core::state::state_schema();
+/// assert_eq!(schema["title"], "chainctl state file");
+/// assert_eq!(schema["properties"]["schemaVersion"]["const"], 1);
+/// ```
+pub fn state_schema() -> Value {
+    let mut schema = schemars::schema_for!(StateFile).to_value();
+    tidy_descriptions(&mut schema);
+    schema
+}
+
+/// Descriptions come from the Rust doc comments; a reader of the JSON
+/// Schema wants their prose, not the Rust examples or rustdoc link syntax,
+/// nor line breaks that only wrapped the source.
+fn tidy_descriptions(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    Value::String(text) if key == "description" => *text = tidy(text),
+                    other => tidy_descriptions(other),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(tidy_descriptions),
+        _ => {}
+    }
+}
+
+fn tidy(text: &str) -> String {
+    let prose = text.split("\n\n```").next().unwrap_or_default();
+    let mut out = String::with_capacity(prose.len());
+    let mut rest = prose;
+    // [`name`] and [`name`](target) become `name`.
+    while let Some(open) = rest.find("[`") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find("`]") {
+            Some(close) => {
+                out.push_str(&after[..close + 1]);
+                rest = &after[close + 2..];
+                if rest.starts_with('(') {
+                    rest = rest.find(')').map_or(rest, |end| &rest[end + 1..]);
+                }
+            }
+            None => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.split("\n\n")
+        .map(|paragraph| {
+            paragraph
+                .split('\n')
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+        .trim()
+        .to_string()
+}
+
+/// [`state_schema`] as the text of `schemas/state.schema.json`: pretty
+/// printed, with a final newline.
+///
+/// ```
+/// let text = chainctl_core::state::state_schema_json();
+/// assert!(text.starts_with('{') && text.ends_with("}\n"));
+/// ```
+pub fn state_schema_json() -> String {
+    let mut text = serde_json::to_string_pretty(&state_schema()).expect("a schema serializes");
+    text.push('\n');
+    text
+}
+
+fn validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&state_schema())
+            .expect("the generated state schema compiles")
+    })
+}
+
+/// The schema of one record: the state schema's definitions, rooted at
+/// `ExecutionStateRecord`, so that a record is checked before it is written
+/// and problems are named from the record down (`$.valuesDigest`).
+fn record_validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let mut schema = state_schema();
+        let root = schema.as_object_mut().expect("a schema is an object");
+        root.retain(|k, _| k == "$schema" || k == "$defs");
+        root.insert("$ref".into(), "#/$defs/ExecutionStateRecord".into());
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .expect("the generated record schema compiles")
+    })
+}
+
+/// Why bytes are not a usable state file.
+#[derive(Debug)]
+pub(crate) enum Problem {
+    /// Nothing but whitespace.
+    Empty,
+    /// Not JSON at all (truncated, say).
+    Syntax(serde_json::Error),
+    /// Written by a newer chainctl.
+    Newer(u64),
+    /// JSON, but not in the shape of the schema.
+    Invalid {
+        /// JSON path of the first problem, `$.releases["demo/hello"].history[0]`.
+        path: String,
+        message: String,
+    },
+}
+
+impl Problem {
+    pub(crate) fn is_newer(&self) -> bool {
+        matches!(self, Problem::Newer(_))
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Empty => f.write_str("the file is empty"),
+            Problem::Syntax(e) => write!(f, "not valid JSON: {e}"),
+            Problem::Newer(v) => write!(
+                f,
+                "it has schemaVersion {v}, written by a newer chainctl; this one reads schemaVersion {SCHEMA_VERSION}"
+            ),
+            Problem::Invalid { path, message } => write!(f, "at {path}: {message}"),
+        }
+    }
+}
+
+/// Everything a file must pass: JSON, not newer than this build, valid
+/// against [`state_schema`], and each record under its own key. The whole
+/// file at once: the reference that the incremental reader
+/// (`format::Snapshot::parse`) must agree with, and its diagnosis.
+pub(crate) fn parse_validated(bytes: &[u8]) -> Result<StateFile, Problem> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::Empty);
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(Problem::Syntax)?;
+    if let Some(v) = value.get("schemaVersion").and_then(Value::as_u64)
+        && v > u64::from(SCHEMA_VERSION)
+    {
+        return Err(Problem::Newer(v));
+    }
+    check_value(&value)?;
+    // The schema is generated from these types, so this only fails if the
+    // two disagree; report it like any other problem all the same.
+    let state: StateFile = serde_json::from_value(value).map_err(|e| Problem::Invalid {
+        path: "$".into(),
+        message: e.to_string(),
+    })?;
+    check_keys(&state)?;
+    Ok(state)
+}
+
+/// The problem with bytes that a faster reader refused: the message of
+/// the full check, so that it is the same however the file was read.
+pub(crate) fn diagnose(bytes: &[u8]) -> Problem {
+    match parse_validated(bytes) {
+        Err(problem) => problem,
+        Ok(_) => Problem::Invalid {
+            path: "$".into(),
+            message: "the file passes the schema but not the loader (a bug in chainctl-core; \
+                      please report it)"
+                .into(),
+        },
+    }
+}
+
+/// Checks a record against its part of [`state_schema`].
+pub(crate) fn check_record(record: &ExecutionStateRecord) -> Result<(), Problem> {
+    let value = serde_json::to_value(record).expect("a record serializes");
+    first_error(record_validator(), &value)
+}
+
+/// Checks a JSON value against [`state_schema`]: the JSON path and the
+/// problem of the first error.
+pub(crate) fn check_value(value: &Value) -> Result<(), Problem> {
+    first_error(validator(), value)
+}
+
+fn first_error(validator: &jsonschema::Validator, value: &Value) -> Result<(), Problem> {
+    let Err(e) = validator.validate(value) else {
+        return Ok(());
+    };
+    let e = most_specific(&e);
+    let path = json_path(e.instance_path().segments());
+    let message = if let Some(choices) = const_choices(e) {
+        format!("{} is not one of {}", e.instance(), choices.join(", "))
+    } else if e.instance().to_string().len() <= 80 {
+        e.to_string()
+    } else {
+        // A whole record in a message buries the point.
+        e.masked_with("the value").to_string()
+    };
+    Err(Problem::Invalid { path, message })
+}
+
+fn depth(e: &ValidationError<'_>) -> usize {
+    e.instance_path().segments().count()
+}
+
+fn branches<'e>(e: &'e ValidationError<'_>) -> Option<&'e [Vec<ValidationError<'static>>]> {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    match e.kind() {
+        Kind::AnyOf { context } | Kind::OneOfNotValid { context } => Some(context),
+        _ => None,
+    }
+}
+
+/// "Not valid under any of the schemas in anyOf" at a record says little;
+/// the branch that came closest says more: the one with the fewest errors,
+/// then the deepest (a record with one bad field beats "not null"). Only
+/// followed when it points deeper than where the alternatives were.
+fn most_specific<'a, 'e>(e: &'e ValidationError<'a>) -> &'e ValidationError<'a> {
+    let Some(branches) = branches(e) else {
+        return e;
+    };
+    let closest = branches
+        .iter()
+        .filter_map(|errors| {
+            let deepest = errors
+                .iter()
+                .map(|err| most_specific(err))
+                .max_by_key(|err| depth(err))?;
+            Some((errors.len(), deepest))
+        })
+        .min_by_key(|(count, deepest)| (*count, std::cmp::Reverse(depth(deepest))));
+    match closest {
+        Some((_, inner)) if depth(inner) > depth(e) => inner,
+        _ => e,
+    }
+}
+
+/// The allowed values when the alternatives are all constants (the
+/// schema of a Rust enum like `outcome`).
+fn const_choices(e: &ValidationError<'_>) -> Option<Vec<String>> {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    branches(e)?
+        .iter()
+        .map(|errors| match errors.as_slice() {
+            [only] if depth(only) == depth(e) => match only.kind() {
+                Kind::Constant { expected_value } => Some(expected_value.to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+fn check_keys(state: &StateFile) -> Result<(), Problem> {
+    for (key, release) in &state.releases {
+        release
+            .check_key(key)
+            .map_err(|(path, message)| Problem::Invalid { path, message })?;
+    }
+    Ok(())
+}
+
+/// `$.releases["demo/hello"].history[3].outcome` from a JSON pointer's
+/// segments.
+fn json_path<'a>(segments: impl Iterator<Item = jsonschema::paths::LocationSegment<'a>>) -> String {
+    use jsonschema::paths::LocationSegment;
+    let mut path = String::from("$");
+    for segment in segments {
+        match segment {
+            LocationSegment::Index(i) => path.push_str(&format!("[{i}]")),
+            LocationSegment::Property(name) => {
+                let plain = name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if plain {
+                    path.push('.');
+                    path.push_str(&name);
+                } else {
+                    path.push_str(&format!("[{}]", json_string(&name)));
+                }
+            }
+        }
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record() -> Value {
+        json!({
+            "action": "install", "outcome": "succeeded",
+            "release": "hello", "namespace": "demo",
+            "startedAt": "2026-04-14T10:11:12.345Z", "finishedAt": "2026-04-14T10:11:13.345Z",
+            "durationMs": 1000, "operator": "alice", "toolVersions": {"chainctl": "0.1.0"}
+        })
+    }
+
+    fn file_with(rec: Value) -> Value {
+        json!({"schemaVersion": 1, "releases": {"demo/hello": {"current": null, "history": [rec]}}})
+    }
+
+    fn problem(v: &Value) -> String {
+        parse_validated(v.to_string().as_bytes())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn schema_problems_name_the_json_path() {
+        let mut r = record();
+        r["outcome"] = json!("done");
+        let p = problem(&file_with(r));
+        assert_eq!(
+            p,
+            r#"at $.releases["demo/hello"].history[0].outcome: "done" is not one of "succeeded", "failed""#
+        );
+
+        let mut r = record();
+        r["helmRevision"] = json!("3");
+        let p = problem(&file_with(r));
+        assert!(
+            p.starts_with(r#"at $.releases["demo/hello"].history[0].helmRevision:"#),
+            "{p}"
+        );
+
+        let mut r = record();
+        r["valuesDigest"] = json!("md5:abc");
+        let mut f = file_with(record());
+        f["releases"]["demo/hello"]["current"] = r;
+        let p = problem(&f);
+        assert!(
+            p.starts_with(
+                r#"at $.releases["demo/hello"].current.valuesDigest: "md5:abc" does not match"#
+            ),
+            "{p}"
+        );
+
+        let mut r = record();
+        r["source"] = json!({"type": "oci", "reference": "https://x"});
+        let p = problem(&file_with(r));
+        assert!(
+            p.starts_with(
+                r#"at $.releases["demo/hello"].history[0].source.reference: "https://x""#
+            ),
+            "{p}"
+        );
+
+        let mut r = record();
+        r["startedAt"] = json!("yesterday");
+        let p = problem(&file_with(r));
+        assert!(p.contains("startedAt") && p.contains("date-time"), "{p}");
+
+        let mut r = record();
+        r["values"] = json!({"password": "hunter2"});
+        let p = problem(&file_with(r));
+        assert!(p.contains("history[0]") && p.contains("values"), "{p}");
+        assert!(!p.contains("hunter2"), "{p}");
+    }
+
+    #[test]
+    fn newer_version_is_named_before_anything_else() {
+        let v = json!({"schemaVersion": 2, "releases": [], "somethingNew": true});
+        let p = parse_validated(v.to_string().as_bytes()).unwrap_err();
+        assert!(p.is_newer());
+        assert!(p.to_string().contains("schemaVersion 2"), "{p}");
+    }
+
+    #[test]
+    fn syntax_and_empty() {
+        assert!(matches!(parse_validated(b" \n"), Err(Problem::Empty)));
+        let p = parse_validated(br#"{"schemaVersion": 1, "relea"#).unwrap_err();
+        assert!(
+            p.to_string()
+                .starts_with("not valid JSON: EOF while parsing"),
+            "{p}"
+        );
+        assert!(p.to_string().contains("line 1 column"), "{p}");
+    }
+
+    #[test]
+    fn descriptions_are_prose() {
+        assert_eq!(
+            tidy(
+                "One [`values_digest`] and [`Error`](crate::Error),\nwrapped.\n\nSecond.\n\n```\ncode\n```"
+            ),
+            "One `values_digest` and `Error`, wrapped.\n\nSecond."
+        );
+        let text = state_schema_json();
+        assert!(!text.contains("```") && !text.contains("[`"), "{text}");
+    }
+
+    #[test]
+    fn paths_quote_keys_that_are_not_identifiers() {
+        use jsonschema::paths::LocationSegment as S;
+        let segments = [
+            S::Property("releases".into()),
+            S::Property("demo/hello".into()),
+            S::Property("history".into()),
+            S::Index(3),
+        ];
+        assert_eq!(
+            json_path(segments.into_iter()),
+            r#"$.releases["demo/hello"].history[3]"#
+        );
+    }
+}
