@@ -14,6 +14,7 @@
 //! | 4 | registry or authentication failure |
 //! | 5 | timed out or cancelled |
 //! | 6 | the state file cannot be read, locked or written |
+//! | 7 | the action succeeded but its record could not be written (printed to stderr) |
 //! | 10 | refused: confirmation needed (no terminal and no --confirm) or declined |
 
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -21,9 +22,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chainctl_core::state::{
+    Action, ExecutionStateRecord, StateFile, StateLocation, StateStoreOptions,
+};
 use chainctl_core::{
     ChartSource, Client, DryRun, Error, ErrorKind, Event, EventLevel, ReleaseInfo, ReleaseOptions,
-    ReleaseRef, RollbackOptions, UninstallOptions,
+    ReleaseRef, RollbackOptions, StateFileConfig, StateStore, Storage, UninstallOptions,
 };
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use serde_json::json;
@@ -37,6 +41,8 @@ Exit codes:
   4   registry or authentication failure
   5   timed out or cancelled
   6   the state file cannot be read, locked or written
+  7   the action succeeded but its record could not be written (the record
+      is printed to stderr as JSON: keep it)
   10  refused: confirmation needed (no terminal and no --confirm) or declined";
 
 /// Deploy Helm charts with the Helm SDK in-process.
@@ -47,11 +53,78 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Install and manage releases.
     #[command(subcommand)]
     App(AppCommand),
+    /// Inspect the state file: what chainctl deployed.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum StateCommand {
+    /// Show recorded releases, or one release's current record and history.
+    Show(StateShowArgs),
+    /// Print the state file's path and the rule that chose it.
+    Path(StateArgs),
+    /// Check a state file against the schema (default: the one in use).
+    Validate(StateValidateArgs),
+}
+
+/// Where the state file is.
+#[derive(Args, Debug, Clone)]
+struct StateArgs {
+    /// State file name in the default directory (instead of state.json).
+    #[arg(long, value_name = "NAME", conflicts_with = "state_path")]
+    state_file: Option<String>,
+
+    /// Full path of the state file.
+    #[arg(long, value_name = "PATH")]
+    state_path: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    output: Output,
+}
+
+#[derive(Args, Debug)]
+struct StateShowArgs {
+    #[command(flatten)]
+    state: StateArgs,
+
+    /// Show this release only (with --namespace).
+    #[arg(long, value_name = "NAME")]
+    release: Option<String>,
+
+    /// Namespace of --release.
+    #[arg(short = 'n', long, value_name = "NS", default_value = "default")]
+    namespace: String,
+}
+
+#[derive(Args, Debug)]
+struct StateValidateArgs {
+    #[command(flatten)]
+    state: StateArgs,
+
+    /// The file to check (default: the state file in use).
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+}
+
+/// Helm's release storage driver (HELM_DRIVER).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Driver {
+    /// Kubernetes Secrets (Helm's default).
+    Secret,
+    /// Kubernetes ConfigMaps.
+    Configmap,
+    /// This process's memory and a fake cluster: a rehearsal, nothing
+    /// reaches any cluster.
+    Memory,
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,6 +179,18 @@ struct CommonArgs {
     /// Print Helm's debug log to stderr (implies --verbose).
     #[arg(long)]
     debug: bool,
+
+    /// Release storage driver (as HELM_DRIVER); memory is a rehearsal.
+    #[arg(long, value_enum, default_value = "secret")]
+    driver: Driver,
+
+    /// State file name in the default directory (instead of state.json).
+    #[arg(long, value_name = "NAME", conflicts_with = "state_path")]
+    state_file: Option<String>,
+
+    /// Full path of the state file.
+    #[arg(long, value_name = "PATH")]
+    state_path: Option<PathBuf>,
 }
 
 /// Flags of commands that deploy a chart.
@@ -277,8 +362,8 @@ struct Failure {
     message: String,
 }
 
-impl From<Error> for Failure {
-    fn from(err: Error) -> Self {
+impl From<&Error> for Failure {
+    fn from(err: &Error) -> Self {
         let code = match err.kind() {
             ErrorKind::InvalidInput | ErrorKind::ConflictingSources => 2,
             ErrorKind::NotFound => 3,
@@ -292,6 +377,12 @@ impl From<Error> for Failure {
             kind: err.kind().as_str(),
             message: err.to_string(),
         }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        Failure::from(&err)
     }
 }
 
@@ -346,7 +437,12 @@ fn long_version() -> String {
 
 impl Command {
     fn output(&self) -> Output {
-        let Command::App(app) = self;
+        let app = match self {
+            Command::App(app) => app,
+            Command::State(StateCommand::Show(a)) => return a.state.output,
+            Command::State(StateCommand::Path(a)) => return a.output,
+            Command::State(StateCommand::Validate(a)) => return a.state.output,
+        };
         match app {
             AppCommand::Install(a) => a.common.output,
             AppCommand::Upgrade(a) => a.chart.common.output,
@@ -358,10 +454,13 @@ impl Command {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    let Command::App(app) = cli.command;
+    let app = match cli.command {
+        Command::App(app) => app,
+        Command::State(state) => return run_state(state),
+    };
     match app {
-        AppCommand::Install(args) => deploy("install", &args, |o| o),
-        AppCommand::Upgrade(args) => deploy("upgrade", &args.chart, |o| {
+        AppCommand::Install(args) => deploy(Action::Install, &args, |o| o),
+        AppCommand::Upgrade(args) => deploy(Action::Upgrade, &args.chart, |o| {
             o.install_if_missing(args.install)
                 .reuse_values(args.reuse_values)
                 .reset_values(args.reset_values)
@@ -369,7 +468,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         AppCommand::Status(args) => {
             let (client, release) = connect(&args.common)?;
             let info = client.status(&release)?;
-            print_release(args.common.output, "status", &info)
+            print_release(args.common.output, "status", &info, None)
         }
         AppCommand::History(args) => {
             let (client, release) = connect(&args.common)?;
@@ -393,8 +492,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 timeout: args.timeout,
                 ..RollbackOptions::default()
             };
-            let info = client.rollback(&release, &opts)?;
-            print_release(args.common.output, "rollback", &info)
+            let mut store = open_store(&args.common)?;
+            let mut record = ExecutionStateRecord::for_release(Action::Rollback, &release);
+            record.kube_context = args.common.kube_context.clone();
+            let result = client.rollback(&release, &opts);
+            match &result {
+                Ok(info) => record.finish_with_release(info),
+                Err(err) => record.finish_err(err),
+            }
+            save(&mut store, &record, result.as_ref().err())?;
+            print_release(args.common.output, "rollback", &result?, Some(&record))
         }
         AppCommand::Uninstall(args) => {
             let (client, release) = connect(&args.common)?;
@@ -405,15 +512,254 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 timeout: args.timeout,
                 ..UninstallOptions::default()
             };
-            let report = client.uninstall(&release, &opts)?;
-            print_release(args.common.output, "uninstall", &report.release)
+            let mut store = open_store(&args.common)?;
+            let mut record = ExecutionStateRecord::for_release(Action::Uninstall, &release);
+            record.kube_context = args.common.kube_context.clone();
+            let result = client.uninstall(&release, &opts);
+            match &result {
+                Ok(report) => {
+                    record.finish_with_release(&report.release);
+                    record.helm_status = Some("uninstalled".into());
+                }
+                Err(err) => record.finish_err(err),
+            }
+            save(&mut store, &record, result.as_ref().err())?;
+            print_release(
+                args.common.output,
+                "uninstall",
+                &result?.release,
+                Some(&record),
+            )
         }
+    }
+}
+
+/// Where the state file is, by the flags and CHAINCTL_STATE_PATH.
+fn state_location(
+    state_file: &Option<String>,
+    state_path: &Option<PathBuf>,
+) -> Result<StateLocation, Failure> {
+    let config = StateFileConfig {
+        state_file: state_file.clone(),
+        state_path: state_path.clone(),
+    };
+    Ok(config.resolve()?)
+}
+
+/// Opens the state file before any change to the cluster, so an unusable
+/// state file stops the action before it starts.
+fn open_store(common: &CommonArgs) -> Result<StateStore, Failure> {
+    let location = state_location(&common.state_file, &common.state_path)?;
+    let store = StateStore::open_location(&location, StateStoreOptions::default())?;
+    for warning in store.warnings() {
+        eprintln!("chainctl: warning: {warning}");
+    }
+    Ok(store)
+}
+
+/// Writes the record. When that fails the record is printed to stderr so it
+/// is not lost, and a successful action exits with code 7.
+fn save(
+    store: &mut StateStore,
+    record: &ExecutionStateRecord,
+    action_error: Option<&Error>,
+) -> Result<(), Failure> {
+    let Err(err) = store.record(record.clone()) else {
+        return Ok(());
+    };
+    let json = serde_json::to_string(record).unwrap_or_default();
+    eprintln!(
+        "chainctl: the record of this action could not be written to {}: {err}",
+        store.path().display()
+    );
+    eprintln!("chainctl: here it is, to keep:\n{json}");
+    match action_error {
+        Some(_) => Ok(()),
+        None => Err(Failure {
+            code: 7,
+            kind: "state",
+            message: format!(
+                "the action succeeded but its record was not written to {} ({err}); the record is printed above",
+                store.path().display()
+            ),
+        }),
+    }
+}
+
+/// The source recorded for a release, for `upgrade` without --bundle or
+/// --chart.
+fn recorded_source(common: &CommonArgs) -> Result<ChartSource, Failure> {
+    let location = state_location(&common.state_file, &common.state_path)?;
+    let no_record = || {
+        Failure::from(Error::InvalidInput {
+            message: format!(
+                "no source given and no deployment of {}/{} recorded in {}: pass --bundle PATH or --chart oci://...",
+                common.namespace,
+                common.release,
+                location.path.display()
+            ),
+        })
+    };
+    let state = match StateStore::load(&location.path) {
+        Ok(state) => state,
+        Err(Error::NotFound { .. }) => return Err(no_record()),
+        Err(err) => return Err(err.into()),
+    };
+    let source = state
+        .release(&common.release, &common.namespace)
+        .and_then(|r| r.current.as_ref())
+        .and_then(|rec| rec.source.as_ref())
+        .ok_or_else(no_record)?;
+    let chart = source.to_chart_source()?;
+    eprintln!(
+        "chainctl: no --bundle or --chart given: reusing the source recorded for {}/{}: {chart}",
+        common.namespace, common.release
+    );
+    Ok(chart)
+}
+
+fn run_state(command: StateCommand) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    match command {
+        StateCommand::Path(args) => {
+            let location = state_location(&args.state_file, &args.state_path)?;
+            match args.output {
+                Output::Json => writeln!(
+                    out,
+                    "{:#}",
+                    json!({ "path": location.path, "rule": location.rule.to_string() })
+                )?,
+                Output::Text => writeln!(
+                    out,
+                    "{} (chosen by {})",
+                    location.path.display(),
+                    location.rule
+                )?,
+            }
+        }
+        StateCommand::Validate(args) => {
+            let path = match args.file {
+                Some(file) => file,
+                None => state_location(&args.state.state_file, &args.state.state_path)?.path,
+            };
+            let state = StateStore::load(&path)?;
+            let (releases, records) = (state.releases.len(), state.record_count());
+            match args.state.output {
+                Output::Json => writeln!(
+                    out,
+                    "{:#}",
+                    json!({ "path": path, "valid": true, "releases": releases, "records": records })
+                )?,
+                Output::Text => writeln!(
+                    out,
+                    "{} is valid: schema version {}, {releases} releases, {records} records",
+                    path.display(),
+                    state.schema_version
+                )?,
+            }
+        }
+        StateCommand::Show(args) => {
+            let location = state_location(&args.state.state_file, &args.state.state_path)?;
+            let state = match StateStore::load(&location.path) {
+                Err(Error::NotFound { .. }) => StateFile::default(),
+                other => other?,
+            };
+            match &args.release {
+                Some(name) => {
+                    ReleaseRef::new(name, &args.namespace)?;
+                    let release = state.release(name, &args.namespace).ok_or_else(|| {
+                        Failure::from(Error::NotFound {
+                            message: format!(
+                                "no record of {}/{name} in {}",
+                                args.namespace,
+                                location.path.display()
+                            ),
+                        })
+                    })?;
+                    match args.state.output {
+                        Output::Json => writeln!(out, "{:#}", json!(release))?,
+                        Output::Text => {
+                            writeln!(out, "{}/{name}", args.namespace)?;
+                            match &release.current {
+                                Some(rec) => writeln!(out, "current: {}", record_line(rec))?,
+                                None => {
+                                    writeln!(out, "current: none (uninstalled or never deployed)")?
+                                }
+                            }
+                            writeln!(
+                                out,
+                                "history ({} records, oldest first):",
+                                release.history.len()
+                            )?;
+                            for rec in &release.history {
+                                writeln!(out, "  {}", record_line(rec))?;
+                            }
+                        }
+                    }
+                }
+                None => match args.state.output {
+                    Output::Json => writeln!(out, "{:#}", json!(state))?,
+                    Output::Text => {
+                        writeln!(
+                            out,
+                            "{} ({} releases)",
+                            location.path.display(),
+                            state.releases.len()
+                        )?;
+                        for (key, release) in &state.releases {
+                            let current = release
+                                .current
+                                .as_ref()
+                                .map_or("none".to_string(), record_line);
+                            writeln!(out, "{key}: {current}")?;
+                        }
+                    }
+                },
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One record on one line, for text output.
+fn record_line(rec: &ExecutionStateRecord) -> String {
+    let chart = rec
+        .chart
+        .as_ref()
+        .map_or(String::new(), |c| format!(" {}-{}", c.name, c.version));
+    let revision = rec
+        .helm_revision
+        .map_or(String::new(), |r| format!(" revision {r}"));
+    let error = rec
+        .error
+        .as_ref()
+        .map_or(String::new(), |e| format!(": {}", e.message));
+    format!(
+        "{} {} {}{chart}{revision} by {} ({} ms){error}",
+        rec.finished_at,
+        word(&rec.action),
+        word(&rec.outcome),
+        rec.operator,
+        rec.duration_ms
+    )
+}
+
+/// A unit enum as its JSON word (`install`, `succeeded`).
+fn word(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(word)) => word,
+        other => format!("{other:?}"),
     }
 }
 
 /// Builds the client the common flags describe.
 fn client(common: &CommonArgs) -> Result<Client, Failure> {
-    let mut builder = Client::builder();
+    let storage = match common.driver {
+        Driver::Secret => Storage::Secret,
+        Driver::Configmap => Storage::ConfigMap,
+        Driver::Memory => Storage::Memory,
+    };
+    let mut builder = Client::builder().storage(storage);
     if let Some(path) = &common.kubeconfig {
         builder = builder.kubeconfig(path);
     }
@@ -457,16 +803,19 @@ fn confirm(approved: bool, plan: &str) -> Result<(), Failure> {
 }
 
 fn deploy(
-    action: &str,
+    action: Action,
     args: &ChartArgs,
     extra: impl FnOnce(chainctl_core::ReleaseOptionsBuilder) -> chainctl_core::ReleaseOptionsBuilder,
 ) -> Result<(), Failure> {
     let common = &args.common;
-    let source = ChartSource::from_flags(
-        args.bundle.as_deref(),
-        args.chart.as_deref(),
-        args.version.as_deref(),
-    )?;
+    let source = match (&args.bundle, &args.chart) {
+        (None, None) if action == Action::Upgrade => recorded_source(common)?,
+        _ => ChartSource::from_flags(
+            args.bundle.as_deref(),
+            args.chart.as_deref(),
+            args.version.as_deref(),
+        )?,
+    };
     let mut builder = ReleaseOptions::builder(&common.release, &common.namespace)
         .create_namespace(args.create_namespace)
         .dry_run(args.dry_run.unwrap_or_default())
@@ -487,26 +836,47 @@ fn deploy(
     }
     let opts = extra(builder).build()?;
     let client = client(common)?;
-    if opts.dry_run() == DryRun::None {
+    let dry_run = opts.dry_run();
+    let verb = if action == Action::Install {
+        "install"
+    } else {
+        "upgrade"
+    };
+    let mut store = None;
+    if dry_run == DryRun::None {
         confirm(
             args.confirm,
-            &format!("{action} release {} from {source}", opts.release()),
+            &format!("{verb} release {} from {source}", opts.release()),
         )?;
+        store = Some(open_store(common)?);
     }
-    let report = match action {
-        "install" => client.install(&source, &opts)?,
-        _ => client.upgrade(&source, &opts)?,
+    let mut record = ExecutionStateRecord::for_chart(action, &source, &opts)?;
+    record.kube_context = common.kube_context.clone();
+    let result = match action {
+        Action::Install => client.install(&source, &opts),
+        _ => client.upgrade(&source, &opts),
     };
-    let action = if report.installed { "install" } else { action };
-    let dry_run = opts.dry_run();
+    record.finish_with_report(&result);
+    if let Some(store) = &mut store {
+        save(store, &record, result.as_ref().err())?;
+    }
+    let report = result?;
+    let shown_action = if report.installed { "install" } else { verb };
     let mut out = io::stdout().lock();
     match common.output {
         Output::Json => {
+            // A dry run writes nothing; the record shows what it would write.
+            let record_key = if dry_run == DryRun::None {
+                "record"
+            } else {
+                "wouldRecord"
+            };
             let body = json!({
-                "action": action,
+                "action": shown_action,
                 "dryRun": dry_run,
                 "release": report.release,
                 "phases": report.phases,
+                record_key: record,
             });
             writeln!(out, "{body:#}")?;
         }
@@ -518,7 +888,7 @@ fn deploy(
             writeln!(
                 out,
                 "{} {}: release {} in namespace {} is at revision {} ({})",
-                action,
+                shown_action,
                 if rel.status == "deployed" {
                     "succeeded"
                 } else {
@@ -530,6 +900,9 @@ fn deploy(
                 rel.status
             )?;
             writeln!(out, "chart: {}", chart_line(rel))?;
+            if let Some(path) = store.as_ref().map(StateStore::path) {
+                writeln!(out, "recorded in: {}", path.display())?;
+            }
             if !rel.notes.is_empty() {
                 writeln!(out, "\nNOTES:\n{}", rel.notes.trim_end())?;
             }
@@ -545,10 +918,22 @@ fn chart_line(rel: &ReleaseInfo) -> String {
     }
 }
 
-fn print_release(output: Output, action: &str, rel: &ReleaseInfo) -> Result<(), Failure> {
+fn print_release(
+    output: Output,
+    action: &str,
+    rel: &ReleaseInfo,
+    record: Option<&ExecutionStateRecord>,
+) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     match output {
-        Output::Json => writeln!(out, "{:#}", json!({ "action": action, "release": rel }))?,
+        Output::Json => match record {
+            Some(record) => writeln!(
+                out,
+                "{:#}",
+                json!({ "action": action, "release": rel, "record": record })
+            )?,
+            None => writeln!(out, "{:#}", json!({ "action": action, "release": rel }))?,
+        },
         Output::Text => {
             writeln!(out, "release: {}\nnamespace: {}", rel.name, rel.namespace)?;
             writeln!(out, "revision: {}\nstatus: {}", rel.revision, rel.status)?;

@@ -256,6 +256,63 @@ impl BundleSource {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// A sha256 digest of the bundle's content (`sha256:<hex>`): of the
+    /// archive's bytes, or of a chart directory's files (relative paths and
+    /// contents, in path order), so that any change to the chart changes it.
+    ///
+    /// ```
+    /// use chainctl_core::ChartSource;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("Chart.yaml"), "apiVersion: v2\nname: web\nversion: 0.1.0\n")?;
+    /// let ChartSource::Bundle(bundle) = ChartSource::bundle(dir.path())? else { unreachable!() };
+    /// let before = bundle.content_digest()?;
+    /// std::fs::write(dir.path().join("values.yaml"), "a: 1\n")?;
+    /// assert_ne!(before, bundle.content_digest()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn content_digest(&self) -> Result<String> {
+        use sha2::{Digest, Sha256};
+        let unreadable = |e: io::Error| {
+            Error::invalid(format!(
+                "cannot read the bundle {}: {e}",
+                self.path.display()
+            ))
+        };
+        let mut hasher = Sha256::new();
+        if self.path.is_file() {
+            hasher.update(std::fs::read(&self.path).map_err(unreadable)?);
+        } else {
+            let mut files = Vec::new();
+            collect_files(&self.path, Path::new(""), &mut files).map_err(unreadable)?;
+            files.sort();
+            for relative in files {
+                let content = std::fs::read(self.path.join(&relative)).map_err(unreadable)?;
+                let name = relative.to_string_lossy();
+                hasher.update((name.len() as u64).to_be_bytes());
+                hasher.update(name.as_bytes());
+                hasher.update((content.len() as u64).to_be_bytes());
+                hasher.update(&content);
+            }
+        }
+        Ok(format!("sha256:{:x}", hasher.finalize()))
+    }
+}
+
+/// Every regular file below `root/relative`, as paths relative to `root`.
+fn collect_files(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in std::fs::read_dir(root.join(relative))? {
+        let entry = entry?;
+        let path = relative.join(entry.file_name());
+        let meta = std::fs::metadata(root.join(&path))?;
+        if meta.is_dir() {
+            collect_files(root, &path, out)?;
+        } else if meta.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// A chart in an OCI registry: the reference and the requested version.

@@ -235,3 +235,317 @@ fn version_names_chainctl_and_helm() {
         "{stdout}"
     );
 }
+
+// ---- the state file, through the CLI (Helm's memory driver: a fake cluster) ----
+
+struct StateDir {
+    dir: tempfile::TempDir,
+}
+
+impl StateDir {
+    fn new() -> StateDir {
+        StateDir {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("state").join("state.json")
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        let path = self.path();
+        chainctl()
+            .args(args)
+            .args(["--state-path", path.to_str().unwrap()])
+            .output()
+            .unwrap()
+    }
+    fn show(&self, release: &str, ns: &str) -> serde_json::Value {
+        let out = self.run(&[
+            "state",
+            "show",
+            "--release",
+            release,
+            "-n",
+            ns,
+            "-o",
+            "json",
+        ]);
+        assert!(out.status.success(), "state show: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+const MEMORY_INSTALL: &[&str] = &[
+    "app",
+    "install",
+    "--bundle",
+    "examples/charts/hello",
+    "--release",
+    "hello",
+    "-n",
+    "demo",
+    "--driver",
+    "memory",
+    "--confirm",
+];
+
+#[test]
+fn install_records_the_action_in_a_private_file_without_the_values() {
+    use std::os::unix::fs::PermissionsExt;
+    let state = StateDir::new();
+    let out = state.run(&[MEMORY_INSTALL, &["--set", "greeting=hunter2-secret"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state.path()), 0o600);
+    assert_eq!(mode(state.path().parent().unwrap()), 0o700);
+    let bytes = std::fs::read_to_string(state.path()).unwrap();
+    assert!(
+        !bytes.contains("hunter2"),
+        "values leaked into the state file"
+    );
+
+    let release = state.show("hello", "demo");
+    let current = &release["current"];
+    assert_eq!(current["action"], "install");
+    assert_eq!(current["outcome"], "succeeded");
+    assert_eq!(current["helmRevision"], 1);
+    assert_eq!(current["helmStatus"], "deployed");
+    assert_eq!(current["chart"]["version"], "0.1.0");
+    assert_eq!(current["source"]["type"], "bundle");
+    assert!(
+        current["source"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("examples/charts/hello")
+    );
+    assert!(
+        current["source"]["contentDigest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert!(
+        current["valuesDigest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert_eq!(current["toolVersions"]["helm"], "v3.22.0");
+
+    let out = state.run(&["state", "validate"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn dry_runs_write_nothing_and_show_the_record_they_would_write() {
+    let state = StateDir::new();
+    let out = state.run(&[DRY_RUN, &["-o", "json"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!state.path().exists(), "a dry run wrote the state file");
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["wouldRecord"]["action"], "install");
+    assert_eq!(body["wouldRecord"]["release"], "hello");
+}
+
+#[test]
+fn failures_are_recorded_too() {
+    let state = StateDir::new();
+    let out = state.run(&[
+        "app",
+        "upgrade",
+        "--bundle",
+        "examples/charts/hello",
+        "--release",
+        "ghost",
+        "-n",
+        "demo",
+        "--driver",
+        "memory",
+        "--confirm",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let release = state.show("ghost", "demo");
+    assert!(release["current"].is_null());
+    let last = &release["history"][0];
+    assert_eq!(last["outcome"], "failed");
+    assert_eq!(last["error"]["kind"], "not_found");
+}
+
+#[test]
+fn upgrade_without_a_source_reuses_the_recorded_one_and_says_so() {
+    let state = StateDir::new();
+    let out = state.run(&[
+        "app",
+        "upgrade",
+        "--release",
+        "hello",
+        "-n",
+        "demo",
+        "--driver",
+        "memory",
+        "--install",
+        "--confirm",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--bundle") && stderr.contains("--chart"),
+        "{stderr}"
+    );
+
+    assert!(state.run(MEMORY_INSTALL).status.success());
+    let out = state.run(&[
+        "app",
+        "upgrade",
+        "--release",
+        "hello",
+        "-n",
+        "demo",
+        "--driver",
+        "memory",
+        "--install",
+        "--confirm",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("reusing the source recorded for demo/hello"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        state.show("hello", "demo")["history"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_corrupt_state_file_stops_actions_and_is_left_as_it_was() {
+    let state = StateDir::new();
+    std::fs::create_dir_all(state.path().parent().unwrap()).unwrap();
+    let corrupt = b"{\"schemaVersion\":1,\"releases\":{\"demo/hel";
+    std::fs::write(state.path(), corrupt).unwrap();
+    let out = state.run(MEMORY_INSTALL);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(state.path().to_str().unwrap()), "{stderr}");
+    assert!(stderr.contains("chainctl state validate"), "{stderr}");
+    assert_eq!(std::fs::read(state.path()).unwrap(), corrupt);
+    assert_eq!(state.run(&["state", "validate"]).status.code(), Some(6));
+}
+
+/// Makes a directory unwritable, even for root (chattr +i), until dropped.
+struct ReadOnlyDir(PathBuf);
+
+impl ReadOnlyDir {
+    fn new(dir: PathBuf) -> ReadOnlyDir {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let probe = dir.join(".probe");
+        if std::fs::write(&probe, b"").is_ok() {
+            // Root ignores permission bits: make the directory immutable.
+            let _ = std::fs::remove_file(&probe);
+            let ok = Command::new("chattr")
+                .arg("+i")
+                .arg(&dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                ok && std::fs::write(&probe, b"").is_err(),
+                "cannot make {} read-only: running as root, this test needs `chattr +i` \
+                 (e2fsprogs) on a filesystem that supports it",
+                dir.display()
+            );
+        }
+        ReadOnlyDir(dir)
+    }
+}
+
+impl Drop for ReadOnlyDir {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o700));
+    }
+}
+
+#[test]
+fn an_action_whose_record_cannot_be_written_exits_7_and_prints_the_record() {
+    let state = StateDir::new();
+    assert!(state.run(MEMORY_INSTALL).status.success());
+    let before = std::fs::read(state.path()).unwrap();
+    let out = {
+        let _read_only = ReadOnlyDir::new(state.path().parent().unwrap().to_path_buf());
+        state.run(&[
+            "app",
+            "upgrade",
+            "--bundle",
+            "examples/charts/hello",
+            "--release",
+            "hello",
+            "-n",
+            "demo",
+            "--driver",
+            "memory",
+            "--install",
+            "--confirm",
+        ])
+    };
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let record_line = stderr
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("the record is printed as JSON");
+    let record: serde_json::Value = serde_json::from_str(record_line).unwrap();
+    assert_eq!(record["release"], "hello");
+    assert_eq!(record["outcome"], "succeeded");
+    assert_eq!(
+        std::fs::read(state.path()).unwrap(),
+        before,
+        "the state file changed"
+    );
+}
+
+#[test]
+fn state_path_follows_flags_then_the_environment() {
+    let out = chainctl()
+        .args(["state", "path"])
+        .env("CHAINCTL_STATE_PATH", "/srv/x/state.json")
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).starts_with("/srv/x/state.json (chosen by CHAINCTL_STATE_PATH)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = chainctl()
+        .args(["state", "path", "--state-path", "/srv/y.json"])
+        .env("CHAINCTL_STATE_PATH", "/srv/x/state.json")
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).starts_with("/srv/y.json (chosen by --state-path)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = chainctl()
+        .args([
+            "state",
+            "path",
+            "--state-path",
+            "/a",
+            "--state-file",
+            "b.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = chainctl()
+        .args(["state", "path", "--state-file", "../b.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

@@ -35,6 +35,7 @@
 //! # Ok::<(), chainctl_core::Error>(())
 //! ```
 
+mod capture;
 mod config;
 mod format;
 mod lock;

@@ -1,0 +1,163 @@
+//! Filling records from what the client did: the source and values before an
+//! action, Helm's answer (or the error) after it.
+
+use std::sync::OnceLock;
+
+use super::record::{
+    Action, BundleSource as RecordBundle, ChartInfo as RecordChart, ExecutionStateRecord,
+    OciSource as RecordOci, PhaseDurations, RecordSource, ToolVersions, values_digest,
+};
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::release::{ReleaseOptions, ReleaseRef};
+use crate::report::{ActionReport, ChartInfo, PhaseTimes, ReleaseInfo};
+use crate::source::ChartSource;
+
+/// chainctl, Helm and Go versions, asked of the shim once per process.
+fn tool_versions() -> ToolVersions {
+    static VERSIONS: OnceLock<ToolVersions> = OnceLock::new();
+    VERSIONS
+        .get_or_init(|| {
+            let shim = Client::shim_version().ok();
+            ToolVersions {
+                helm: shim.as_ref().map(|v| v.helm.clone()),
+                go: shim.map(|v| v.go),
+                ..ToolVersions::default()
+            }
+        })
+        .clone()
+}
+
+impl From<&ChartInfo> for RecordChart {
+    fn from(chart: &ChartInfo) -> Self {
+        RecordChart {
+            name: chart.name.clone(),
+            version: chart.version.clone(),
+            app_version: chart.app_version.clone(),
+        }
+    }
+}
+
+impl From<PhaseTimes> for PhaseDurations {
+    /// Loading the chart counts as resolving the source; Helm's apply
+    /// includes its wait, so `wait` stays unset.
+    fn from(p: PhaseTimes) -> Self {
+        PhaseDurations {
+            resolve: Some(p.load_ms),
+            render: Some(p.render_ms),
+            apply: Some(p.apply_ms),
+            ..PhaseDurations::default()
+        }
+    }
+}
+
+impl RecordSource {
+    /// What a record says about `source`: the bundle's path and content
+    /// digest, or the OCI reference and requested version.
+    ///
+    /// ```
+    /// use chainctl_core::ChartSource;
+    /// use chainctl_core::state::RecordSource;
+    /// let chart = ChartSource::bundle(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello")).unwrap();
+    /// let RecordSource::Bundle(b) = RecordSource::from_chart_source(&chart).unwrap() else { panic!() };
+    /// assert!(b.content_digest.unwrap().starts_with("sha256:"));
+    /// ```
+    pub fn from_chart_source(source: &ChartSource) -> Result<RecordSource> {
+        Ok(match source {
+            ChartSource::Bundle(bundle) => RecordSource::Bundle(RecordBundle {
+                path: bundle.path().display().to_string(),
+                content_digest: Some(bundle.content_digest()?),
+            }),
+            ChartSource::Oci(oci) => RecordSource::Oci(RecordOci {
+                reference: oci.reference().to_string(),
+                requested_version: oci.version().map(str::to_string),
+                resolved_version: None,
+                manifest_digest: None,
+                chart_digest: None,
+            }),
+        })
+    }
+
+    /// The chart source to deploy again: how `chainctl app upgrade` with no
+    /// source flag reuses what the state file recorded.
+    ///
+    /// ```
+    /// use chainctl_core::ChartSource;
+    /// use chainctl_core::state::RecordSource;
+    /// let chart = ChartSource::bundle(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello")).unwrap();
+    /// let recorded = RecordSource::from_chart_source(&chart).unwrap();
+    /// assert_eq!(recorded.to_chart_source().unwrap(), chart);
+    /// ```
+    pub fn to_chart_source(&self) -> Result<ChartSource> {
+        match self {
+            RecordSource::Bundle(b) => ChartSource::bundle(&b.path).map_err(|e| {
+                Error::invalid(format!(
+                    "the recorded bundle {} cannot be used any more ({e}): pass --bundle or --chart",
+                    b.path
+                ))
+            }),
+            RecordSource::Oci(o) => ChartSource::oci(&o.reference, o.requested_version.as_deref()),
+        }
+    }
+}
+
+impl ExecutionStateRecord {
+    /// A record of installing or upgrading `source` with `opts`, started now:
+    /// source, values digest (never the values) and tool versions filled in.
+    ///
+    /// ```
+    /// use chainctl_core::{ChartSource, ReleaseOptions};
+    /// use chainctl_core::state::{Action, ExecutionStateRecord};
+    /// let chart = ChartSource::bundle(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello")).unwrap();
+    /// let opts = ReleaseOptions::builder("hello", "demo").set("password=hunter2").build().unwrap();
+    /// let rec = ExecutionStateRecord::for_chart(Action::Install, &chart, &opts).unwrap();
+    /// assert!(rec.values_digest.unwrap().starts_with("sha256:"));
+    /// ```
+    pub fn for_chart(
+        action: Action,
+        source: &ChartSource,
+        opts: &ReleaseOptions,
+    ) -> Result<ExecutionStateRecord> {
+        let mut record = ExecutionStateRecord::new(action, opts.name(), opts.namespace());
+        record.source = Some(RecordSource::from_chart_source(source)?);
+        record.values_digest = Some(values_digest(opts.values()));
+        record.tool_versions = tool_versions();
+        Ok(record)
+    }
+
+    /// A record of an action on an existing release (rollback, uninstall).
+    ///
+    /// ```
+    /// use chainctl_core::ReleaseRef;
+    /// use chainctl_core::state::{Action, ExecutionStateRecord};
+    /// let rec = ExecutionStateRecord::for_release(Action::Rollback, &ReleaseRef::new("hello", "demo").unwrap());
+    /// assert_eq!(rec.release, "hello");
+    /// ```
+    pub fn for_release(action: Action, release: &ReleaseRef) -> ExecutionStateRecord {
+        let mut record = ExecutionStateRecord::new(action, release.name(), release.namespace());
+        record.tool_versions = tool_versions();
+        record
+    }
+
+    /// Fills in Helm's view of the release and finishes the record.
+    pub fn finish_with_release(&mut self, release: &ReleaseInfo) {
+        self.chart = Some(RecordChart::from(&release.chart));
+        self.helm_revision = Some(release.revision).filter(|r| *r > 0);
+        self.helm_status = Some(release.status.clone()).filter(|s| !s.is_empty());
+        self.finish_ok();
+    }
+
+    /// Finishes the record with the outcome of an install or upgrade.
+    pub fn finish_with_report(&mut self, result: &Result<ActionReport>) {
+        match result {
+            Ok(report) => {
+                if report.installed {
+                    self.action = Action::Install;
+                }
+                self.phases_ms = report.phases.into();
+                self.finish_with_release(&report.release);
+            }
+            Err(err) => self.finish_err(err),
+        }
+    }
+}
