@@ -31,6 +31,9 @@ pub enum Storage {
 /// gives up on it: Helm's own timeout should always fire first.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 
+/// The deadline of a read-only query (status, history) without a call timeout.
+const QUERY_DEADLINE: Duration = Duration::from_secs(60);
+
 static NEXT_MEMORY_STORE: AtomicU64 = AtomicU64::new(1);
 
 /// Which cluster and storage calls go to, as sent to the shim.
@@ -306,6 +309,13 @@ impl Client {
         }
     }
 
+    fn query_options(&self) -> CallOptions<'_> {
+        CallOptions {
+            timeout: Some(self.call_timeout.unwrap_or(QUERY_DEADLINE)),
+            ..self.options(None)
+        }
+    }
+
     fn chart_request(
         &self,
         source: &ChartSource,
@@ -376,21 +386,13 @@ impl Client {
     /// The current revision of a release.
     pub fn status(&self, release: &ReleaseRef) -> Result<ReleaseInfo> {
         let request = self.release_request(release, json!({}));
-        bridge::call(
-            "release.status",
-            &request,
-            &self.options(Some(Duration::ZERO)),
-        )
+        bridge::call("release.status", &request, &self.query_options())
     }
 
     /// Every stored revision of a release, oldest first (manifests left out).
     pub fn history(&self, release: &ReleaseRef) -> Result<Vec<ReleaseInfo>> {
         let request = self.release_request(release, json!({}));
-        bridge::call(
-            "release.history",
-            &request,
-            &self.options(Some(Duration::ZERO)),
-        )
+        bridge::call("release.history", &request, &self.query_options())
     }
 
     /// Rolls a release back; returns the new revision Helm creates for it.

@@ -289,6 +289,20 @@ const MEMORY_INSTALL: &[&str] = &[
     "--confirm",
 ];
 
+/// An upgrade (installing if missing) with no source flag.
+const MEMORY_UPGRADE: &[&str] = &[
+    "app",
+    "upgrade",
+    "--release",
+    "hello",
+    "-n",
+    "demo",
+    "--driver",
+    "memory",
+    "--install",
+    "--confirm",
+];
+
 #[test]
 fn install_records_the_action_in_a_private_file_without_the_values() {
     use std::os::unix::fs::PermissionsExt;
@@ -374,18 +388,7 @@ fn failures_are_recorded_too() {
 #[test]
 fn upgrade_without_a_source_reuses_the_recorded_one_and_says_so() {
     let state = StateDir::new();
-    let out = state.run(&[
-        "app",
-        "upgrade",
-        "--release",
-        "hello",
-        "-n",
-        "demo",
-        "--driver",
-        "memory",
-        "--install",
-        "--confirm",
-    ]);
+    let out = state.run(MEMORY_UPGRADE);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(
@@ -394,18 +397,7 @@ fn upgrade_without_a_source_reuses_the_recorded_one_and_says_so() {
     );
 
     assert!(state.run(MEMORY_INSTALL).status.success());
-    let out = state.run(&[
-        "app",
-        "upgrade",
-        "--release",
-        "hello",
-        "-n",
-        "demo",
-        "--driver",
-        "memory",
-        "--install",
-        "--confirm",
-    ]);
+    let out = state.run(MEMORY_UPGRADE);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("reusing the source recorded for demo/hello"),
@@ -478,20 +470,7 @@ fn an_action_whose_record_cannot_be_written_exits_7_and_prints_the_record() {
     let before = std::fs::read(state.path()).unwrap();
     let out = {
         let _read_only = ReadOnlyDir::new(state.path().parent().unwrap().to_path_buf());
-        state.run(&[
-            "app",
-            "upgrade",
-            "--bundle",
-            "examples/charts/hello",
-            "--release",
-            "hello",
-            "-n",
-            "demo",
-            "--driver",
-            "memory",
-            "--install",
-            "--confirm",
-        ])
+        state.run(&[MEMORY_UPGRADE, &["--bundle", "examples/charts/hello"]].concat())
     };
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
