@@ -49,6 +49,11 @@ var ops = map[string]opFunc{
 	"release.history":   opHistory,
 	"release.rollback":  opRollback,
 	"release.uninstall": opUninstall,
+	"registry.tags":     opRegistryTags,
+	"registry.resolve":  opRegistryResolve,
+	"registry.pull":     opRegistryPull,
+	"registry.push":     opRegistryPush,
+	"chart.package":     opChartPackage,
 }
 
 type replyEnvelope struct {

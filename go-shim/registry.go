@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/registry"
+)
+
+// registryOptions mirrors the Rust registry settings. Credentials come in
+// explicitly or from ConfigFile (Helm's registry/config.json, which
+// `helm registry login` writes); they are never echoed back.
+type registryOptions struct {
+	PlainHTTP             bool   `json:"plainHttp,omitempty"`
+	InsecureSkipTLSVerify bool   `json:"insecureSkipTlsVerify,omitempty"`
+	CAFile                string `json:"caFile,omitempty"`
+	CertFile              string `json:"certFile,omitempty"`
+	KeyFile               string `json:"keyFile,omitempty"`
+	Username              string `json:"username,omitempty"`
+	Password              string `json:"password,omitempty"`
+	ConfigFile            string `json:"configFile,omitempty"`
+}
+
+// tlsConfig builds the client TLS settings: verified by default, with an
+// extra CA, a client certificate, or (only when asked) no verification.
+func (o registryOptions) tlsConfig() (*tls.Config, error) {
+	cfg := &tls.Config{InsecureSkipVerify: o.InsecureSkipTLSVerify} //nolint:gosec // only on the user's explicit request
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, errorf(kindInvalidInput, "cannot read the CA file %s: %v", o.CAFile, err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errorf(kindInvalidInput, "the CA file %s holds no PEM certificate", o.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if (o.CertFile == "") != (o.KeyFile == "") {
+		return nil, errorf(kindInvalidInput, "a client certificate needs both --cert-file and --key-file")
+	}
+	if o.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, errorf(kindInvalidInput, "cannot load the client certificate %s / key %s: %v", o.CertFile, o.KeyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+func newRegistryClient(o registryOptions) (*registry.Client, error) {
+	tlsConf, err := o.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	if o.ConfigFile == "" {
+		return nil, errorf(kindInvalidInput, "malformed request: registry configFile is required")
+	}
+	opts := []registry.ClientOption{
+		registry.ClientOptEnableCache(true),
+		registry.ClientOptWriter(io.Discard),
+		registry.ClientOptCredentialsFile(o.ConfigFile),
+		registry.ClientOptHTTPClient(&http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}}),
+	}
+	if o.PlainHTTP {
+		opts = append(opts, registry.ClientOptPlainHTTP())
+	}
+	if o.Username != "" || o.Password != "" {
+		opts = append(opts, registry.ClientOptBasicAuth(o.Username, o.Password))
+	}
+	return registry.NewClient(opts...)
+}
+
+// registryError turns what the registry client returns into a kind and a
+// message that says which option may help. The password is never in it.
+func registryError(err error, host string, o registryOptions) error {
+	var se *shimError
+	if errors.As(err, &se) {
+		return err
+	}
+	msg := err.Error()
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var unknownAuthority x509.UnknownAuthorityError
+	var recordErr tls.RecordHeaderError
+	switch {
+	case strings.Contains(msg, "401") || strings.Contains(msg, "unauthorized") || strings.Contains(msg, "403") || strings.Contains(msg, "denied"):
+		return errorf(kindAuth, "%s refused the credentials (or none were given): log in with `chainctl registry login %s` or pass --username and --password-stdin (%s)", host, host, msg)
+	case errors.As(err, &dnsErr):
+		return errorf(kindRegistry, "unknown host %s: check the reference (%s)", host, msg)
+	case strings.Contains(msg, "connection refused"):
+		return errorf(kindRegistry, "cannot connect to %s: connection refused; is the registry running, and is the port right?", host)
+	case errors.As(err, &certErr) || errors.As(err, &unknownAuthority) || strings.Contains(msg, "x509:"):
+		if o.CAFile != "" {
+			return errorf(kindRegistry, "TLS verification of %s failed with the CA file %s: check that it holds the CA that signed the registry's certificate, or pass --insecure-skip-tls-verify (%s)", host, o.CAFile, msg)
+		}
+		return errorf(kindRegistry, "TLS verification of %s failed: pass --ca-file with the CA that signed its certificate, or --insecure-skip-tls-verify to skip verification (%s)", host, msg)
+	case errors.As(err, &recordErr) || strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		return errorf(kindRegistry, "%s speaks plain HTTP, not HTTPS: pass --plain-http (%s)", host, msg)
+	case strings.Contains(msg, "not found") || strings.Contains(msg, "404"):
+		return errorf(kindNotFound, "%s: %s", host, msg)
+	default:
+		return errorf(kindRegistry, "%s: %s", host, msg)
+	}
+}
+
+// registryRequest names a repository or artifact: host/path/chart, with
+// ":tag" or "@sha256:..." where the operation needs one.
+type registryRequest struct {
+	Ref      string          `json:"ref"`
+	Registry registryOptions `json:"registry"`
+	Dest     string          `json:"dest,omitempty"`
+	Chart    string          `json:"chart,omitempty"`
+}
+
+func decodeRegistryRequest(request json.RawMessage) (registryRequest, *registry.Client, string, error) {
+	var req registryRequest
+	if err := decode(request, &req); err != nil {
+		return req, nil, "", err
+	}
+	if req.Ref == "" {
+		return req, nil, "", errorf(kindInvalidInput, "malformed request: ref is required")
+	}
+	client, err := newRegistryClient(req.Registry)
+	if err != nil {
+		return req, nil, "", err
+	}
+	host, _, _ := strings.Cut(req.Ref, "/")
+	return req, client, host, nil
+}
+
+// opRegistryTags lists a repository's chart versions, newest first (tags
+// that are not semver are left out, and "_" reads as "+", as Helm does).
+func opRegistryTags(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
+	req, client, host, err := decodeRegistryRequest(request)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := client.Tags(req.Ref)
+	if err != nil {
+		return nil, registryError(err, host, req.Registry)
+	}
+	return map[string][]string{"versions": tags}, nil
+}
+
+// opRegistryResolve resolves a tag (or digest) to its manifest descriptor:
+// one manifest request, no blobs.
+func opRegistryResolve(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
+	req, client, host, err := decodeRegistryRequest(request)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := client.Resolve(req.Ref)
+	if err != nil {
+		return nil, registryError(err, host, req.Registry)
+	}
+	return map[string]any{"digest": desc.Digest.String(), "mediaType": desc.MediaType, "size": desc.Size}, nil
+}
+
+type pullResult struct {
+	ManifestDigest string       `json:"manifestDigest"`
+	ChartDigest    string       `json:"chartDigest"`
+	ChartSize      int64        `json:"chartSize"`
+	Chart          chartMetaDTO `json:"chart"`
+}
+
+// opRegistryPull downloads a chart and writes its archive to dest. The
+// caller (the Rust cache) verifies the digest and moves it into place.
+func opRegistryPull(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	req, client, host, err := decodeRegistryRequest(request)
+	if err != nil {
+		return nil, err
+	}
+	if req.Dest == "" {
+		return nil, errorf(kindInvalidInput, "malformed request: dest is required")
+	}
+	progress(sink, "pull", "pulling %s", req.Ref)
+	res, err := client.Pull(req.Ref)
+	if err != nil {
+		if strings.Contains(err.Error(), "media type") || strings.Contains(err.Error(), "mediatype") {
+			return nil, errorf(kindInvalidInput, "%s is not a Helm chart: %v", req.Ref, err)
+		}
+		return nil, registryError(err, host, req.Registry)
+	}
+	if err := os.WriteFile(req.Dest, res.Chart.Data, 0o600); err != nil {
+		return nil, errorf(kindInternal, "cannot write the pulled chart to %s: %v", req.Dest, err)
+	}
+	out := pullResult{ManifestDigest: res.Manifest.Digest, ChartDigest: res.Chart.Digest, ChartSize: res.Chart.Size}
+	if meta := res.Chart.Meta; meta != nil {
+		out.Chart = chartMetaDTO{Name: meta.Name, Version: meta.Version, AppVersion: meta.AppVersion}
+	}
+	return out, nil
+}
+
+// opRegistryPush uploads a packaged chart (.tgz) as host/path/name:version.
+func opRegistryPush(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
+	req, client, host, err := decodeRegistryRequest(request)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(req.Chart)
+	if err != nil {
+		return nil, errorf(kindInvalidInput, "cannot read the chart archive %s: %v", req.Chart, err)
+	}
+	res, err := client.Push(data, req.Ref, registry.PushOptStrictMode(true))
+	if err != nil {
+		return nil, registryError(err, host, req.Registry)
+	}
+	return map[string]string{"ref": res.Ref, "manifestDigest": res.Manifest.Digest, "chartDigest": res.Chart.Digest}, nil
+}
+
+type packageRequest struct {
+	Path    string `json:"path"`
+	Version string `json:"version,omitempty"`
+	DestDir string `json:"destDir"`
+}
+
+// opChartPackage packages a chart directory into destDir, optionally with
+// another version, like `helm package --version`.
+func opChartPackage(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
+	var req packageRequest
+	if err := decode(request, &req); err != nil {
+		return nil, err
+	}
+	ch, err := loader.LoadDir(req.Path)
+	if err != nil {
+		return nil, errorf(kindInvalidInput, "chart %s is not a valid Helm chart directory: %v", req.Path, err)
+	}
+	if req.Version != "" {
+		ch.Metadata.Version = req.Version
+	}
+	if err := os.MkdirAll(req.DestDir, 0o755); err != nil {
+		return nil, errorf(kindInvalidInput, "cannot create %s: %v", req.DestDir, err)
+	}
+	path, err := chartutil.Save(ch, req.DestDir)
+	if err != nil {
+		return nil, errorf(kindInvalidInput, "cannot package %s: %v", req.Path, err)
+	}
+	abs, _ := filepath.Abs(path)
+	return map[string]string{"path": abs, "name": ch.Metadata.Name, "version": ch.Metadata.Version}, nil
+}

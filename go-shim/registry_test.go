@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/distribution/distribution/v3/configuration"
+	dreg "github.com/distribution/distribution/v3/registry"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
+	"github.com/sirupsen/logrus"
+)
+
+// startRegistry runs a real distribution registry in this process, plain
+// HTTP on loopback, and returns its host:port.
+func startRegistry(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	logrus.SetOutput(io.Discard)
+	config := &configuration.Configuration{}
+	config.HTTP.Addr = addr
+	config.HTTP.DrainTimeout = time.Second
+	config.Log.Level = "panic"
+	config.Log.AccessLog.Disabled = true
+	config.Storage = map[string]configuration.Parameters{"inmemory": map[string]any{}}
+	reg, err := dreg.NewRegistry(context.Background(), config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = reg.ListenAndServe() }()
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("registry at %s did not start", addr)
+	return ""
+}
+
+func mustOK(t *testing.T, op string, request any) json.RawMessage {
+	t.Helper()
+	reply := call(t, op, request, time.Minute)
+	if !reply.OK {
+		t.Fatalf("%s failed: %+v", op, reply.Error)
+	}
+	return reply.Result
+}
+
+func TestPushTagsResolvePull(t *testing.T) {
+	host := startRegistry(t)
+	tmp := t.TempDir()
+	regOpts := registryOptions{PlainHTTP: true, ConfigFile: filepath.Join(tmp, "config.json")}
+	repo := host + "/charts/hello"
+
+	for _, version := range []string{"0.1.0", "0.2.0", "1.0.0+build.1"} {
+		var pkg struct{ Path string }
+		res := mustOK(t, "chart.package", packageRequest{Path: helloChart(t), Version: version, DestDir: tmp})
+		_ = json.Unmarshal(res, &pkg)
+		// Helm's client maps "+" in the version to "_" in the tag itself.
+		mustOK(t, "registry.push", registryRequest{Ref: repo + ":" + version, Chart: pkg.Path, Registry: regOpts})
+	}
+
+	var tags struct{ Versions []string }
+	_ = json.Unmarshal(mustOK(t, "registry.tags", registryRequest{Ref: repo, Registry: regOpts}), &tags)
+	if got := strings.Join(tags.Versions, ","); got != "1.0.0+build.1,0.2.0,0.1.0" {
+		t.Fatalf("versions %s", got)
+	}
+
+	var resolved struct{ Digest string }
+	_ = json.Unmarshal(mustOK(t, "registry.resolve", registryRequest{Ref: repo + ":0.2.0", Registry: regOpts}), &resolved)
+	if !strings.HasPrefix(resolved.Digest, "sha256:") {
+		t.Fatalf("digest %q", resolved.Digest)
+	}
+
+	for _, ref := range []string{repo + ":0.2.0", repo + "@" + resolved.Digest} {
+		dest := filepath.Join(tmp, "pulled.tgz")
+		var pulled pullResult
+		_ = json.Unmarshal(mustOK(t, "registry.pull", registryRequest{Ref: ref, Dest: dest, Registry: regOpts}), &pulled)
+		if pulled.ManifestDigest != resolved.Digest || pulled.Chart.Version != "0.2.0" || pulled.Chart.Name != "hello" {
+			t.Fatalf("pull of %s: %+v", ref, pulled)
+		}
+		data, err := os.ReadFile(dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("sha256:%x", sha256.Sum256(data)); got != pulled.ChartDigest {
+			t.Fatalf("the written archive has digest %s, the registry said %s", got, pulled.ChartDigest)
+		}
+	}
+
+	wantKind(t, call(t, "registry.pull", registryRequest{Ref: repo + ":9.9.9", Dest: filepath.Join(tmp, "x"), Registry: regOpts}, time.Minute), kindNotFound)
+	tlsOpts := regOpts
+	tlsOpts.PlainHTTP = false
+	reply := call(t, "registry.resolve", registryRequest{Ref: repo + ":0.2.0", Registry: tlsOpts}, time.Minute)
+	wantKind(t, reply, kindRegistry)
+	if !strings.Contains(reply.Error.Message, "--plain-http") {
+		t.Fatalf("no --plain-http hint in %q", reply.Error.Message)
+	}
+}
+
+func TestRegistryErrorsNameTheWayOut(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens here now
+	opts := registryOptions{PlainHTTP: true, ConfigFile: filepath.Join(t.TempDir(), "config.json"), Password: "s3cret-pass", Username: "u"}
+	reply := call(t, "registry.tags", registryRequest{Ref: addr + "/charts/hello", Registry: opts}, time.Minute)
+	wantKind(t, reply, kindRegistry)
+	if !strings.Contains(reply.Error.Message, "connection refused") || strings.Contains(reply.Error.Message, "s3cret-pass") {
+		t.Fatalf("message %q", reply.Error.Message)
+	}
+	reply = call(t, "registry.tags", registryRequest{Ref: addr + "/charts/hello", Registry: registryOptions{ConfigFile: "x", CertFile: "a"}}, time.Minute)
+	wantKind(t, reply, kindInvalidInput)
+}
