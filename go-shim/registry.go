@@ -99,7 +99,7 @@ func registryError(err error, host string, o registryOptions) error {
 	var unknownAuthority x509.UnknownAuthorityError
 	var recordErr tls.RecordHeaderError
 	switch {
-	case strings.Contains(msg, "401") || strings.Contains(msg, "unauthorized") || strings.Contains(msg, "403") || strings.Contains(msg, "denied"):
+	case strings.Contains(msg, "401") || strings.Contains(msg, "unauthorized") || strings.Contains(msg, "403") || strings.Contains(msg, "denied") || strings.Contains(msg, "credential not found"):
 		return errorf(kindAuth, "%s refused the credentials (or none were given): log in with `chainctl registry login %s` or pass --username and --password-stdin (%s)", host, host, msg)
 	case errors.As(err, &dnsErr):
 		return errorf(kindRegistry, "unknown host %s: check the reference (%s)", host, msg)
@@ -125,7 +125,10 @@ type registryRequest struct {
 	Ref      string          `json:"ref"`
 	Registry registryOptions `json:"registry"`
 	Dest     string          `json:"dest,omitempty"`
-	Chart    string          `json:"chart,omitempty"`
+	// Version, for registry.tags: an exact version or a semver constraint
+	// to match against the tags, with Helm's own rules ("" is the newest).
+	Version *string `json:"version,omitempty"`
+	Chart   string  `json:"chart,omitempty"`
 }
 
 func decodeRegistryRequest(request json.RawMessage) (registryRequest, *registry.Client, string, error) {
@@ -155,7 +158,26 @@ func opRegistryTags(_ context.Context, request json.RawMessage, _ eventSink) (an
 	if err != nil {
 		return nil, registryError(err, host, req.Registry)
 	}
-	return map[string][]string{"versions": tags}, nil
+	out := map[string]any{"versions": tags}
+	if req.Version != nil {
+		match, err := registry.GetTagMatchingVersionOrConstraint(tags, *req.Version)
+		if err != nil {
+			return nil, errorf(kindNotFound, "no version of %s matches %q; available: %s", req.Ref, *req.Version, nearest(tags, 5))
+		}
+		out["match"] = match
+	}
+	return out, nil
+}
+
+// nearest lists up to n of the newest versions, for "not found" messages.
+func nearest(versions []string, n int) string {
+	if len(versions) == 0 {
+		return "none"
+	}
+	if len(versions) > n {
+		return strings.Join(versions[:n], ", ") + ", ..."
+	}
+	return strings.Join(versions, ", ")
 }
 
 // opRegistryResolve resolves a tag (or digest) to its manifest descriptor:

@@ -81,6 +81,20 @@ func TestPushTagsResolvePull(t *testing.T) {
 		t.Fatalf("versions %s", got)
 	}
 
+	for constraint, want := range map[string]string{"": "1.0.0+build.1", "^0.1": "0.1.0", "<1.0.0": "0.2.0", "0.2.0": "0.2.0"} {
+		var matched struct{ Match string }
+		_ = json.Unmarshal(mustOK(t, "registry.tags", registryRequest{Ref: repo, Registry: regOpts, Version: &constraint}), &matched)
+		if matched.Match != want {
+			t.Fatalf("constraint %q matched %q, want %q", constraint, matched.Match, want)
+		}
+	}
+	missing := ">=2.0.0"
+	reply := call(t, "registry.tags", registryRequest{Ref: repo, Registry: regOpts, Version: &missing}, time.Minute)
+	wantKind(t, reply, kindNotFound)
+	if !strings.Contains(reply.Error.Message, "0.2.0") {
+		t.Fatalf("no nearest versions in %q", reply.Error.Message)
+	}
+
 	var resolved struct{ Digest string }
 	_ = json.Unmarshal(mustOK(t, "registry.resolve", registryRequest{Ref: repo + ":0.2.0", Registry: regOpts}), &resolved)
 	if !strings.HasPrefix(resolved.Digest, "sha256:") {
@@ -106,7 +120,7 @@ func TestPushTagsResolvePull(t *testing.T) {
 	wantKind(t, call(t, "registry.pull", registryRequest{Ref: repo + ":9.9.9", Dest: filepath.Join(tmp, "x"), Registry: regOpts}, time.Minute), kindNotFound)
 	tlsOpts := regOpts
 	tlsOpts.PlainHTTP = false
-	reply := call(t, "registry.resolve", registryRequest{Ref: repo + ":0.2.0", Registry: tlsOpts}, time.Minute)
+	reply = call(t, "registry.resolve", registryRequest{Ref: repo + ":0.2.0", Registry: tlsOpts}, time.Minute)
 	wantKind(t, reply, kindRegistry)
 	if !strings.Contains(reply.Error.Message, "--plain-http") {
 		t.Fatalf("no --plain-http hint in %q", reply.Error.Message)

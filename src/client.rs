@@ -8,10 +8,13 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::bridge::{self, CallOptions, CancelToken, EventHandler};
+use crate::cache::ChartCache;
 use crate::error::{Error, Result};
+use crate::registry::{self, PullReport, RegistryOptions};
 use crate::release::{DryRun, ReleaseOptions, ReleaseRef};
 use crate::report::{ActionReport, ReleaseInfo, ShimVersion, UninstallReport};
 use crate::source::ChartSource;
+use crate::source::OciReference;
 
 /// Where Helm keeps its release records.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -78,6 +81,8 @@ struct KubeTarget {
 #[derive(Clone)]
 pub struct Client {
     target: KubeTarget,
+    registry: RegistryOptions,
+    cache: Option<ChartCache>,
     events: Option<EventHandler>,
     call_timeout: Option<Duration>,
     cancel: Option<CancelToken>,
@@ -117,9 +122,23 @@ pub struct ClientBuilder {
     events: Option<EventHandler>,
     call_timeout: Option<Duration>,
     cancel: Option<CancelToken>,
+    registry: RegistryOptions,
+    cache: Option<ChartCache>,
 }
 
 impl ClientBuilder {
+    /// How to reach OCI registries (TLS, credentials); see [`RegistryOptions`].
+    pub fn registry(mut self, options: RegistryOptions) -> Self {
+        self.registry = options;
+        self
+    }
+
+    /// The chart cache to pull into (default: [`ChartCache::default_root`]).
+    pub fn chart_cache(mut self, cache: ChartCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
     /// The kubeconfig file to use. Without it the client uses the first file
     /// named by `KUBECONFIG`, else `~/.kube/config` when it exists.
     pub fn kubeconfig(mut self, path: impl Into<PathBuf>) -> Self {
@@ -191,6 +210,8 @@ impl ClientBuilder {
             (None, Some(_)) => None,
         };
         Ok(Client {
+            registry: self.registry,
+            cache: self.cache,
             target: KubeTarget {
                 kubeconfig,
                 context: self.context,
@@ -316,33 +337,72 @@ impl Client {
         }
     }
 
-    fn chart_request(
-        &self,
-        source: &ChartSource,
-        opts: &ReleaseOptions,
-    ) -> Result<serde_json::Value> {
-        let path = match source {
-            ChartSource::Bundle(bundle) => bundle.path(),
-            ChartSource::Oci(oci) => {
-                return Err(Error::invalid(format!(
-                    "{}: installing from OCI registries is not available in this build yet; \
-                     pull the chart with `helm pull` and pass it with --bundle",
-                    oci.reference()
-                )));
+    fn cache(&self) -> Result<ChartCache> {
+        match &self.cache {
+            Some(cache) => Ok(cache.clone()),
+            None => ChartCache::open(ChartCache::default_root().ok_or_else(|| {
+                Error::invalid("no cache directory is known for this user: set one with ClientBuilder::chart_cache")
+            })?),
+        }
+    }
+
+    /// Pulls an OCI chart into the chart cache, downloading only what the
+    /// cache lacks: a cached digest-pinned reference makes no request, a tag
+    /// one manifest request. A bundle needs no pull and is an error here.
+    pub fn pull(&self, source: &ChartSource) -> Result<PullReport> {
+        let ChartSource::Oci(oci) = source else {
+            return Err(Error::invalid(format!(
+                "{source} is a local bundle: only OCI charts are pulled"
+            )));
+        };
+        let cache = self.cache()?;
+        let events = self.events.clone();
+        let mut warn = move |message: String| {
+            if let Some(handler) = &events {
+                let phase = Some("pull".to_string());
+                handler(&crate::Event {
+                    level: crate::EventLevel::Warn,
+                    phase,
+                    message,
+                });
             }
         };
-        Ok(json!({ "kube": self.target, "chart": { "path": path }, "options": opts.to_wire() }))
+        registry::pull(oci, &self.registry, &cache, &self.options(None), &mut warn)
+    }
+
+    /// The chart versions in an OCI repository, newest first.
+    pub fn versions(&self, reference: &OciReference) -> Result<Vec<String>> {
+        let repository = format!("{}/{}", reference.registry(), reference.repository());
+        registry::versions(&repository, &self.registry, &self.options(None))
+    }
+
+    /// Runs a chart action: pulls an OCI chart first (through the cache),
+    /// then hands the shim the chart's path.
+    fn chart_action(
+        &self,
+        op: &str,
+        source: &ChartSource,
+        opts: &ReleaseOptions,
+    ) -> Result<ActionReport> {
+        let (path, pulled) = match source {
+            ChartSource::Bundle(bundle) => (bundle.path().to_path_buf(), None),
+            ChartSource::Oci(_) => {
+                let pulled = self.pull(source)?;
+                (pulled.path.clone(), Some(pulled))
+            }
+        };
+        let request =
+            json!({ "kube": self.target, "chart": { "path": path }, "options": opts.to_wire() });
+        let mut report: ActionReport =
+            bridge::call(op, &request, &self.options(Some(opts.timeout())))?;
+        report.pulled = pulled;
+        Ok(report)
     }
 
     /// Renders the chart without any cluster, like `helm template` (a
     /// client-only dry run). The options' dry-run mode is ignored.
     pub fn render(&self, source: &ChartSource, opts: &ReleaseOptions) -> Result<ActionReport> {
-        let request = self.chart_request(source, opts)?;
-        bridge::call(
-            "release.render",
-            &request,
-            &self.options(Some(opts.timeout())),
-        )
+        self.chart_action("release.render", source, opts)
     }
 
     /// Installs a new release. With [`DryRun::Client`] this is
@@ -352,12 +412,7 @@ impl Client {
         if opts.dry_run() == DryRun::Client {
             return self.render(source, opts);
         }
-        let request = self.chart_request(source, opts)?;
-        bridge::call(
-            "release.install",
-            &request,
-            &self.options(Some(opts.timeout())),
-        )
+        self.chart_action("release.install", source, opts)
     }
 
     /// Upgrades a release to the chart and values given; with
@@ -367,12 +422,7 @@ impl Client {
         if opts.dry_run() == DryRun::Client {
             return self.render(source, opts);
         }
-        let request = self.chart_request(source, opts)?;
-        bridge::call(
-            "release.upgrade",
-            &request,
-            &self.options(Some(opts.timeout())),
-        )
+        self.chart_action("release.upgrade", source, opts)
     }
 
     fn release_request(&self, release: &ReleaseRef, extra: serde_json::Value) -> serde_json::Value {

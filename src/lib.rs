@@ -32,10 +32,12 @@
 #![deny(unsafe_code)]
 
 mod bridge;
+mod cache;
 mod client;
 mod error;
 #[allow(unsafe_code)]
 mod ffi;
+mod registry;
 mod release;
 mod report;
 mod source;
@@ -46,8 +48,10 @@ pub use bridge::{
     CancelToken, Event, EventHandler, EventLevel, diagnostic_call, diagnostic_call_with,
     outstanding_replies,
 };
+pub use cache::{CachedManifest, ChartCache};
 pub use client::{Client, ClientBuilder, RollbackOptions, Storage, UninstallOptions};
 pub use error::{Error, ErrorKind, Result};
+pub use registry::{PullReport, RegistryOptions};
 pub use release::{DryRun, ReleaseOptions, ReleaseOptionsBuilder, ReleaseRef};
 pub use report::{
     ActionReport, ChartInfo, Hook, PhaseTimes, ReleaseInfo, ShimVersion, UninstallReport,

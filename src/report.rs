@@ -131,6 +131,9 @@ pub struct ActionReport {
     pub installed: bool,
     /// Where the time went.
     pub phases: PhaseTimes,
+    /// For a chart from an OCI registry: what was pulled (or found cached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pulled: Option<crate::registry::PullReport>,
 }
 
 /// What an uninstall did.

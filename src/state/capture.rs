@@ -154,6 +154,13 @@ impl ExecutionStateRecord {
                 if report.installed {
                     self.action = Action::Install;
                 }
+                if let (Some(pulled), Some(RecordSource::Oci(oci))) =
+                    (&report.pulled, &mut self.source)
+                {
+                    oci.resolved_version = Some(pulled.version.clone());
+                    oci.manifest_digest = Some(pulled.manifest_digest.clone());
+                    oci.chart_digest = Some(pulled.chart_digest.clone());
+                }
                 self.phases_ms = report.phases.into();
                 self.finish_with_release(&report.release);
             }

@@ -1,0 +1,244 @@
+//! OCI registries: how to reach them, and pulling charts through the cache.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::bridge::{self, CallOptions};
+use crate::cache::{CachedManifest, ChartCache};
+use crate::error::{Error, Result};
+use crate::report::ChartInfo;
+use crate::source::{OciSource, version_to_tag};
+
+/// How to reach a registry: transport, TLS and credentials.
+///
+/// TLS is verified unless [`insecure_skip_tls_verify`](Self::insecure_skip_tls_verify)
+/// is set. Without a username and password, credentials come from Helm's
+/// registry config file (what `helm registry login` writes) and Docker's
+/// credential helpers. The password never appears in `Debug` output, errors
+/// or records.
+///
+/// ```
+/// use chainctl_core::RegistryOptions;
+/// let opts = RegistryOptions { username: Some("ci".into()), password: Some("s3cret".into()), ..Default::default() };
+/// assert!(!format!("{opts:?}").contains("s3cret"));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryOptions {
+    /// Talk plain HTTP instead of HTTPS.
+    pub plain_http: bool,
+    /// Do not verify the registry's TLS certificate.
+    #[serde(rename = "insecureSkipTlsVerify")]
+    pub insecure_skip_tls_verify: bool,
+    /// A CA certificate (PEM) to trust besides the system's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate (PEM), with [`key_file`](Self::key_file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    /// Basic-auth user name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Basic-auth password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Helm's registry config file; default [`RegistryOptions::helm_config_file`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<PathBuf>,
+}
+
+impl fmt::Debug for RegistryOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryOptions")
+            .field("plain_http", &self.plain_http)
+            .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
+            .field("ca_file", &self.ca_file)
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("config_file", &self.config_file)
+            .finish()
+    }
+}
+
+impl RegistryOptions {
+    /// Where Helm keeps registry credentials: `$HELM_REGISTRY_CONFIG`, else
+    /// `registry/config.json` under `$HELM_CONFIG_HOME` or the platform
+    /// config directory's `helm`.
+    pub fn helm_config_file() -> Option<PathBuf> {
+        if let Some(path) = std::env::var_os("HELM_REGISTRY_CONFIG") {
+            return Some(PathBuf::from(path));
+        }
+        let home = match std::env::var_os("HELM_CONFIG_HOME") {
+            Some(dir) => PathBuf::from(dir),
+            None => directories::BaseDirs::new()?.config_dir().join("helm"),
+        };
+        Some(home.join("registry").join("config.json"))
+    }
+
+    /// The settings as the shim takes them, with the config file resolved.
+    fn to_wire(&self) -> Result<serde_json::Value> {
+        let mut wire = self.clone();
+        if wire.config_file.is_none() {
+            wire.config_file = Some(RegistryOptions::helm_config_file().ok_or_else(|| {
+                Error::invalid(
+                    "no home or config directory: pass the registry config file explicitly",
+                )
+            })?);
+        }
+        serde_json::to_value(&wire).map_err(|e| Error::internal(e.to_string()))
+    }
+}
+
+/// What a pull produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullReport {
+    /// The reference pulled, pinned: `oci://host/path/chart:tag@sha256:...`.
+    pub reference: String,
+    /// The version requested (exact or a constraint), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_version: Option<String>,
+    /// The chart version pulled.
+    pub version: String,
+    /// The digest of the OCI manifest.
+    pub manifest_digest: String,
+    /// The digest of the chart archive layer.
+    pub chart_digest: String,
+    /// The chart's name, version and appVersion.
+    pub chart: ChartInfo,
+    /// Where the archive is, in the cache.
+    pub path: PathBuf,
+    /// True when no chart data was downloaded (the cache had it).
+    pub cached: bool,
+}
+
+#[derive(Deserialize)]
+struct TagsResult {
+    versions: Vec<String>,
+    #[serde(default)]
+    #[serde(rename = "match")]
+    matched: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ResolveResult {
+    digest: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PullResult {
+    manifest_digest: String,
+    chart_digest: String,
+    chart: ChartInfo,
+}
+
+/// Lists the chart versions in a repository (`oci://host/path/chart`),
+/// newest first.
+pub(crate) fn versions(
+    repository: &str,
+    registry: &RegistryOptions,
+    call: &CallOptions<'_>,
+) -> Result<Vec<String>> {
+    let request = json!({ "ref": repository, "registry": registry.to_wire()? });
+    let result: TagsResult = bridge::call("registry.tags", &request, call)?;
+    Ok(result.versions)
+}
+
+/// Pulls `source` into `cache`, downloading only what the cache lacks: a
+/// digest-pinned reference already cached makes no request; a tag makes one
+/// manifest request.
+pub(crate) fn pull(
+    source: &OciSource,
+    registry: &RegistryOptions,
+    cache: &ChartCache,
+    call: &CallOptions<'_>,
+    warn: &mut dyn FnMut(String),
+) -> Result<PullReport> {
+    let oci = source.reference();
+    let repository = format!("{}/{}", oci.registry(), oci.repository());
+    let wire = registry.to_wire()?;
+
+    // The tag to resolve: from the reference, the exact version, or the
+    // newest version matching the constraint (Helm's rules, in the shim).
+    let tag = match (oci.tag(), source.version()) {
+        (Some(tag), _) => Some(tag.to_string()),
+        (None, version) if oci.digest().is_none() => {
+            let request =
+                json!({ "ref": repository, "registry": wire, "version": version.unwrap_or("") });
+            let result: TagsResult = bridge::call("registry.tags", &request, call)?;
+            let matched = result
+                .matched
+                .ok_or_else(|| Error::internal("registry.tags returned no match"))?;
+            Some(version_to_tag(&matched))
+        }
+        (None, _) => None,
+    };
+
+    let manifest_digest = match oci.digest() {
+        Some(digest) => digest.to_string(),
+        None => {
+            let tag = tag.as_deref().unwrap_or("latest");
+            let request = json!({ "ref": format!("{repository}:{tag}"), "registry": wire });
+            let resolved: ResolveResult = bridge::call("registry.resolve", &request, call)?;
+            resolved.digest
+        }
+    };
+    let pinned = match &tag {
+        Some(tag) => format!("oci://{repository}:{tag}@{manifest_digest}"),
+        None => format!("oci://{repository}@{manifest_digest}"),
+    };
+    let report = |entry: CachedManifest, path: PathBuf, cached: bool| PullReport {
+        reference: pinned.clone(),
+        requested_version: source.version().map(str::to_string),
+        version: entry.chart.version.clone(),
+        manifest_digest: manifest_digest.clone(),
+        chart_digest: entry.chart_digest,
+        chart: entry.chart,
+        path,
+        cached,
+    };
+
+    if let Some((entry, path)) = cache.manifest(&manifest_digest, warn)? {
+        return Ok(report(entry, path, true));
+    }
+
+    let temp = cache.temp_path();
+    let request = json!({
+        "ref": format!("{repository}@{manifest_digest}"),
+        "registry": wire,
+        "dest": temp,
+    });
+    let pulled: std::result::Result<PullResult, Error> =
+        bridge::call("registry.pull", &request, call);
+    let pulled = match pulled {
+        Ok(pulled) => pulled,
+        Err(err) => {
+            let _ = std::fs::remove_file(&temp);
+            return Err(err);
+        }
+    };
+    if pulled.manifest_digest != manifest_digest {
+        let _ = std::fs::remove_file(&temp);
+        return Err(Error::Registry {
+            message: format!(
+                "{repository}@{manifest_digest} came back as manifest {}: the registry is inconsistent",
+                pulled.manifest_digest
+            ),
+        });
+    }
+    let entry = CachedManifest {
+        chart_digest: pulled.chart_digest,
+        chart: pulled.chart,
+    };
+    let path = cache.insert(&temp, &manifest_digest, &entry)?;
+    Ok(report(entry, path, false))
+}

@@ -1,0 +1,301 @@
+//! OCI charts against real distribution registries on loopback (started by
+//! tests/support/testenv.rs): pull by tag, digest and constraint, TLS and
+//! auth, and a cache that avoids every redundant download.
+
+#[path = "support/testenv.rs"]
+mod testenv;
+
+use std::path::{Path, PathBuf};
+
+use chainctl_core::state::{Action, ExecutionStateRecord, RecordSource};
+use chainctl_core::{
+    ChartCache, ChartSource, Client, ErrorKind, RegistryOptions, ReleaseOptions, Storage,
+    diagnostic_call,
+};
+use serde_json::json;
+use testenv::{Registries, Request};
+
+fn hello_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/charts/hello")
+}
+
+/// Packages examples/charts/hello at each version and pushes it to
+/// `host/<repo>` (plain HTTP or TLS with the test credentials).
+fn push_hello(reg: &Registries, host: &str, repo: &str, versions: &[&str], tls: bool) {
+    let work = tempfile::tempdir().unwrap();
+    let mut registry = json!({ "configFile": work.path().join("config.json") });
+    if tls {
+        registry["caFile"] = json!(reg.ca_file);
+        registry["username"] = json!(reg.username);
+        registry["password"] = json!(reg.password);
+    } else {
+        registry["plainHttp"] = json!(true);
+    }
+    for version in versions {
+        let packaged = diagnostic_call(
+            "chart.package",
+            &json!({ "path": hello_dir(), "version": version, "destDir": work.path() }).to_string(),
+            None,
+        )
+        .unwrap();
+        let request = json!({
+            "ref": format!("{host}/{repo}/hello:{version}"),
+            "chart": packaged["path"],
+            "registry": registry,
+        });
+        diagnostic_call("registry.push", &request.to_string(), None).unwrap();
+    }
+}
+
+struct Fixture {
+    cache_dir: tempfile::TempDir,
+    config_dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture {
+            cache_dir: tempfile::tempdir().unwrap(),
+            config_dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn config_file(&self) -> PathBuf {
+        self.config_dir.path().join("config.json")
+    }
+    fn client(&self, registry: RegistryOptions) -> Client {
+        let registry = RegistryOptions {
+            config_file: Some(self.config_file()),
+            ..registry
+        };
+        Client::builder()
+            .storage(Storage::Memory)
+            .registry(registry)
+            .chart_cache(ChartCache::open(self.cache_dir.path()).unwrap())
+            .build()
+            .unwrap()
+    }
+    fn plain(&self) -> Client {
+        self.client(RegistryOptions {
+            plain_http: true,
+            ..Default::default()
+        })
+    }
+}
+
+fn requests_for(reg: &Registries, repo: &str) -> Vec<Request> {
+    let prefix = format!("/v2/{repo}/");
+    reg.requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with(&prefix))
+        .collect()
+}
+
+fn blob_gets(requests: &[Request]) -> usize {
+    requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/blobs/"))
+        .count()
+}
+
+fn oci(host: &str, repo: &str, suffix: &str) -> String {
+    format!("oci://{host}/{repo}/hello{suffix}")
+}
+
+#[test]
+fn pull_by_tag_then_warm_pulls_by_tag_and_digest() {
+    let reg = Registries::shared();
+    let repo = "warm";
+    push_hello(reg, &reg.plain, repo, &["0.1.0", "0.2.0"], false);
+    let fx = Fixture::new();
+    let client = fx.plain();
+
+    let source = ChartSource::oci(&oci(&reg.plain, repo, ":0.2.0"), None).unwrap();
+    let cold = client.pull(&source).unwrap();
+    assert!(!cold.cached);
+    assert_eq!(cold.version, "0.2.0");
+    assert_eq!(cold.chart.name, "hello");
+    assert!(
+        cold.manifest_digest.starts_with("sha256:") && cold.chart_digest.starts_with("sha256:")
+    );
+    assert!(cold.path.starts_with(fx.cache_dir.path()));
+    assert!(
+        cold.reference
+            .ends_with(&format!(":0.2.0@{}", cold.manifest_digest)),
+        "{}",
+        cold.reference
+    );
+
+    let before = requests_for(reg, repo).len();
+    let warm = client.pull(&source).unwrap();
+    assert!(warm.cached);
+    assert_eq!(warm.chart_digest, cold.chart_digest);
+    let by_tag: Vec<_> = requests_for(reg, repo).split_off(before);
+    assert_eq!(
+        blob_gets(&by_tag),
+        0,
+        "a warm pull by tag downloaded blobs: {by_tag:?}"
+    );
+    assert_eq!(
+        by_tag.len(),
+        1,
+        "a warm pull by tag makes exactly one manifest request: {by_tag:?}"
+    );
+    assert!(by_tag[0].path.contains("/manifests/0.2.0"), "{by_tag:?}");
+
+    let pinned = ChartSource::oci(
+        &oci(&reg.plain, repo, &format!("@{}", cold.manifest_digest)),
+        None,
+    )
+    .unwrap();
+    let before = requests_for(reg, repo).len();
+    let by_digest = client.pull(&pinned).unwrap();
+    assert!(by_digest.cached);
+    assert_eq!(
+        requests_for(reg, repo).len(),
+        before,
+        "a warm digest-pinned pull made requests"
+    );
+}
+
+#[test]
+fn versions_and_constraints_follow_helm() {
+    let reg = Registries::shared();
+    let repo = "constraints";
+    push_hello(
+        reg,
+        &reg.plain,
+        repo,
+        &["0.1.0", "0.2.0", "1.0.0+build.7"],
+        false,
+    );
+    let fx = Fixture::new();
+    let client = fx.plain();
+    let reference = oci(&reg.plain, repo, "").parse().unwrap();
+    assert_eq!(
+        client.versions(&reference).unwrap(),
+        ["1.0.0+build.7", "0.2.0", "0.1.0"]
+    );
+
+    let pull = |version: &str| {
+        client.pull(&ChartSource::oci(&oci(&reg.plain, repo, ""), Some(version)).unwrap())
+    };
+    assert_eq!(pull("^0.1").unwrap().version, "0.1.0");
+    assert_eq!(pull("<1.0.0").unwrap().version, "0.2.0");
+    let build = pull("1.0.0+build.7").unwrap();
+    assert_eq!(build.version, "1.0.0+build.7");
+    assert!(
+        build.reference.contains(":1.0.0_build.7@"),
+        "+ maps to _ in tags: {}",
+        build.reference
+    );
+    let err = pull(">=3.0.0").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(
+        err.message().contains("1.0.0+build.7"),
+        "nearest versions listed: {err}"
+    );
+}
+
+#[test]
+fn a_corrupt_cache_entry_is_pulled_again() {
+    let reg = Registries::shared();
+    let repo = "corrupt";
+    push_hello(reg, &reg.plain, repo, &["0.1.0"], false);
+    let fx = Fixture::new();
+    let source = ChartSource::oci(&oci(&reg.plain, repo, ":0.1.0"), None).unwrap();
+    let first = fx.plain().pull(&source).unwrap();
+    std::fs::write(&first.path, b"bit rot").unwrap();
+    let again = fx.plain().pull(&source).unwrap();
+    assert!(!again.cached, "the corrupt entry was used");
+    assert_ne!(std::fs::read(&again.path).unwrap(), b"bit rot");
+    assert_eq!(again.chart_digest, first.chart_digest);
+}
+
+#[test]
+fn tls_and_auth_errors_say_what_to_do() {
+    let reg = Registries::shared();
+    let repo = "secure";
+    push_hello(reg, &reg.tls, repo, &["0.1.0"], true);
+    let fx = Fixture::new();
+    let source = ChartSource::oci(&oci(&reg.tls, repo, ":0.1.0"), None).unwrap();
+    let creds = |ca: Option<&Path>, insecure: bool, password: &str| RegistryOptions {
+        ca_file: ca.map(Path::to_path_buf),
+        insecure_skip_tls_verify: insecure,
+        username: Some(reg.username.clone()),
+        password: Some(password.to_string()),
+        ..Default::default()
+    };
+
+    let ok = fx
+        .client(creds(Some(&reg.ca_file), false, &reg.password))
+        .pull(&source)
+        .unwrap();
+    assert_eq!(ok.version, "0.1.0");
+
+    let fresh = Fixture::new();
+    let err = fresh
+        .client(creds(None, false, &reg.password))
+        .pull(&source)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Registry, "{err}");
+    assert!(err.message().contains("--ca-file"), "{err}");
+
+    let insecure = Fixture::new();
+    assert!(
+        insecure
+            .client(creds(None, true, &reg.password))
+            .pull(&source)
+            .is_ok()
+    );
+
+    let wrong = Fixture::new();
+    let err = wrong
+        .client(creds(Some(&reg.ca_file), false, "not-the-password"))
+        .pull(&source)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(
+        !err.to_string().contains("not-the-password"),
+        "the password leaked: {err}"
+    );
+
+    let anonymous = Fixture::new();
+    let err = anonymous
+        .client(RegistryOptions {
+            ca_file: Some(reg.ca_file.clone()),
+            ..Default::default()
+        })
+        .pull(&source)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.message().contains("login"), "{err}");
+}
+
+#[test]
+fn install_from_oci_records_the_digests() {
+    let reg = Registries::shared();
+    let repo = "install";
+    push_hello(reg, &reg.plain, repo, &["0.3.0"], false);
+    let fx = Fixture::new();
+    let source = ChartSource::oci(&oci(&reg.plain, repo, ""), Some("0.3.0")).unwrap();
+    let opts = ReleaseOptions::builder("hello", "demo").build().unwrap();
+    let mut record = ExecutionStateRecord::for_chart(Action::Install, &source, &opts).unwrap();
+    let result = fx.plain().install(&source, &opts);
+    record.finish_with_report(&result);
+    let report = result.unwrap();
+    assert_eq!(report.release.chart.version, "0.3.0");
+    let pulled = report.pulled.expect("an OCI install reports its pull");
+    let Some(RecordSource::Oci(recorded)) = &record.source else {
+        panic!("{:?}", record.source)
+    };
+    assert_eq!(recorded.requested_version.as_deref(), Some("0.3.0"));
+    assert_eq!(recorded.resolved_version.as_deref(), Some("0.3.0"));
+    assert_eq!(
+        recorded.manifest_digest.as_deref(),
+        Some(pulled.manifest_digest.as_str())
+    );
+    assert_eq!(
+        recorded.chart_digest.as_deref(),
+        Some(pulled.chart_digest.as_str())
+    );
+}

@@ -1,0 +1,278 @@
+//! The OCI registries the integration tests talk to, run by the Go program in
+//! tests/testenv: a plain-HTTP one and a TLS + basic-auth one, on 127.0.0.1.
+//!
+//! Include with `#[path = "support/testenv.rs"] mod testenv;`, then use
+//! `Registries::shared()` (one instance per test binary) or
+//! `Registries::start()` (a private instance, stopped on drop).
+#![allow(dead_code)] // each test binary uses part of this module
+
+use std::collections::hash_map::{DefaultHasher, RandomState};
+use std::fs::{self, File};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{OnceLock, mpsc};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+pub struct Registries {
+    /// host:port of the plain-HTTP registry (no auth).
+    pub plain: String,
+    /// host:port of the HTTPS registry (basic auth, certificate from `ca_file`).
+    pub tls: String,
+    pub ca_file: PathBuf,
+    pub username: String,
+    pub password: String,
+    /// One line per request to either registry: "REGISTRY METHOD PATH STATUS".
+    pub access_log: PathBuf,
+    child: Child,
+    dir: TempDir,
+}
+
+/// One line of the access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// "plain" or "tls".
+    pub registry: String,
+    pub method: String,
+    /// The URL path, escaped, without the query.
+    pub path: String,
+    pub status: u16,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Ready {
+    plain: String,
+    tls: String,
+    ca_file: PathBuf,
+    username: String,
+    password: String,
+}
+
+impl Registries {
+    /// The instance shared by every test of this binary, started on first use.
+    ///
+    /// Statics are never dropped, so `Drop` never runs for it. It still dies
+    /// with us: the child holds the read end of a pipe as stdin and exits at
+    /// EOF, and the kernel closes our write end when this process exits,
+    /// however it exits (even SIGKILL). `-rm-dir` makes the child delete the
+    /// directory that `TempDir` would have. Tests sharing it run in parallel:
+    /// use repository names of their own, and count only their own requests.
+    pub fn shared() -> &'static Registries {
+        static SHARED: OnceLock<Registries> = OnceLock::new();
+        SHARED.get_or_init(|| Self::spawn(true))
+    }
+
+    /// A private instance, stopped (and its files removed) when dropped.
+    /// Costs a process start, ~0.1 s, once the binary is built.
+    pub fn start() -> Registries {
+        Self::spawn(false)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The access log so far (a line still being written is left out).
+    pub fn requests(&self) -> Vec<Request> {
+        let log = fs::read_to_string(&self.access_log).unwrap_or_default();
+        let complete = &log[..log.rfind('\n').map_or(0, |i| i + 1)];
+        complete
+            .lines()
+            .map(|line| {
+                let f: Vec<&str> = line.split(' ').collect();
+                assert_eq!(f.len(), 4, "access log line {line:?}");
+                Request {
+                    registry: f[0].to_owned(),
+                    method: f[1].to_owned(),
+                    path: f[2].to_owned(),
+                    status: f[3].parse().expect("status in access log"),
+                }
+            })
+            .collect()
+    }
+
+    fn spawn(rm_dir: bool) -> Registries {
+        let bin = binary();
+        let dir = tempfile::Builder::new()
+            .prefix("chainctl-testenv-")
+            .tempdir()
+            .expect("create a temporary directory for the test registries");
+        let access_log = dir.path().join("access.log");
+        let stderr_path = dir.path().join("stderr.log");
+        // A file, not a pipe: nobody has to drain it, and we can show it
+        // if start-up fails.
+        let stderr = File::create(&stderr_path).expect("create stderr.log");
+        let password = format!(
+            "pw-{:016x}",
+            RandomState::new().hash_one(std::process::id())
+        );
+
+        let mut cmd = Command::new(&bin);
+        cmd.arg("-dir")
+            .arg(dir.path())
+            .args(["-password", &password])
+            .arg("-access-log")
+            .arg(&access_log)
+            .stdin(Stdio::piped()) // kept open in `child` until we exit or drop
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        if rm_dir {
+            cmd.arg("-rm-dir");
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = tx.send(r.read_line(&mut line).map(|_| line));
+            let _ = io::copy(&mut r, &mut io::sink());
+        });
+        let ready = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(line)) if !line.is_empty() => serde_json::from_str::<Ready>(&line)
+                .unwrap_or_else(|e| panic!("test registries printed {line:?}: {e}")),
+            outcome => {
+                let _ = child.kill();
+                let status = child.wait();
+                panic!(
+                    "the test registries did not start ({outcome:?}, exit {status:?}); stderr:\n{}",
+                    fs::read_to_string(&stderr_path).unwrap_or_default()
+                );
+            }
+        };
+        Registries {
+            plain: ready.plain,
+            tls: ready.tls,
+            ca_file: ready.ca_file,
+            username: ready.username,
+            password: ready.password,
+            access_log,
+            child,
+            dir,
+        }
+    }
+}
+
+impl Drop for Registries {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `go` command: `$GO` if set.
+pub fn go_command() -> Command {
+    Command::new(std::env::var_os("GO").unwrap_or_else(|| "go".into()))
+}
+
+/// The tests/testenv Go module.
+pub fn source_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testenv")
+}
+
+/// The testenv binary, built once per source version and cached under the
+/// user cache directory, not target/, so that fresh clones and `cargo clean`
+/// reuse it.
+pub fn binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(build).clone()
+}
+
+fn build() -> PathBuf {
+    let src = source_dir();
+    let mut files: Vec<PathBuf> = fs::read_dir(&src)
+        .unwrap_or_else(|e| panic!("read {}: {e}", src.display()))
+        .map(|entry| entry.expect("read tests/testenv").path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name == "go.mod" || name == "go.sum" || name.ends_with(".go")
+        })
+        .collect();
+    files.sort();
+    let mut hasher = DefaultHasher::new();
+    for f in &files {
+        f.file_name().hash(&mut hasher);
+        fs::read(f)
+            .expect("read a testenv source")
+            .hash(&mut hasher);
+    }
+    let hash = hasher.finish();
+
+    let cache = cache_dir().join("chainctl-testenv");
+    let bin = cache.join(format!("testenv-{hash:016x}"));
+    if bin.exists() {
+        return bin;
+    }
+    fs::create_dir_all(&cache).unwrap_or_else(|e| panic!("create {}: {e}", cache.display()));
+    // Built under a name of our own and renamed into place, so a test binary
+    // running alongside never executes a half-written file.
+    let tmp = cache.join(format!(".testenv-{hash:016x}.{}.tmp", std::process::id()));
+
+    // Straight to stderr: the test harness captures eprintln! from tests.
+    let started = Instant::now();
+    let _ = writeln!(
+        io::stderr(),
+        "building the test registry ({}) from the Go module proxy; the first build takes a few minutes",
+        distribution_version(&src)
+    );
+    let out = go_command()
+        .args(["build", "-trimpath", "-o"])
+        .arg(&tmp)
+        .arg(".")
+        .current_dir(&src)
+        .env("GOWORK", "off")
+        .env("CGO_ENABLED", "0")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run go ({e}): Go (1.26 or newer) is needed to build the test registry in tests/testenv; set GO to its path if it is not on PATH")
+        });
+    if !out.status.success() {
+        let _ = fs::remove_file(&tmp);
+        panic!(
+            "building the test registry in {} failed:\n{}{}",
+            src.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    fs::rename(&tmp, &bin).unwrap_or_else(|e| panic!("rename to {}: {e}", bin.display()));
+    let _ = writeln!(
+        io::stderr(),
+        "built the test registry in {:.0?}: {}",
+        started.elapsed(),
+        bin.display()
+    );
+    bin
+}
+
+fn cache_dir() -> PathBuf {
+    let from = |var| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    from("XDG_CACHE_HOME")
+        .or_else(|| from("HOME").map(|home| home.join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// "distribution v3.1.1", as required by tests/testenv/go.mod.
+fn distribution_version(src: &Path) -> String {
+    let go_mod = fs::read_to_string(src.join("go.mod")).unwrap_or_default();
+    let version = go_mod
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("github.com/distribution/distribution/v3 ")
+        })
+        .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
+        .unwrap_or_default();
+    format!("distribution {version}")
+}
