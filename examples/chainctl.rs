@@ -26,8 +26,9 @@ use chainctl_core::state::{
     Action, ExecutionStateRecord, StateFile, StateLocation, StateStoreOptions,
 };
 use chainctl_core::{
-    ChartSource, Client, DryRun, Error, ErrorKind, Event, EventLevel, ReleaseInfo, ReleaseOptions,
-    ReleaseRef, RollbackOptions, StateFileConfig, StateStore, Storage, UninstallOptions,
+    ChartSource, Client, DryRun, Error, ErrorKind, Event, EventLevel, OciReference,
+    RegistryOptions, ReleaseInfo, ReleaseOptions, ReleaseRef, RollbackOptions, StateFileConfig,
+    StateStore, Storage, UninstallOptions,
 };
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use serde_json::json;
@@ -63,6 +64,141 @@ enum Command {
     /// Inspect the state file: what chainctl deployed.
     #[command(subcommand)]
     State(StateCommand),
+    /// Work with charts in OCI registries.
+    #[command(subcommand)]
+    Chart(ChartCommand),
+    /// Log in to and out of OCI registries (shares helm's credentials).
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ChartCommand {
+    /// Pull a chart into the cache; print its version and digests.
+    Pull(ChartPullArgs),
+    /// List a repository's chart versions, newest first.
+    Versions(ChartVersionsArgs),
+}
+
+#[derive(Args, Debug)]
+struct ChartPullArgs {
+    /// OCI reference, oci://host/path/chart[:tag][@digest].
+    #[arg(value_name = "REF")]
+    reference: String,
+
+    /// Chart version or semver constraint.
+    #[arg(long, value_name = "VERSION")]
+    version: Option<String>,
+
+    #[command(flatten)]
+    registry: RegistryArgs,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    output: Output,
+}
+
+#[derive(Args, Debug)]
+struct ChartVersionsArgs {
+    /// OCI repository, oci://host/path/chart.
+    #[arg(value_name = "REF")]
+    reference: String,
+
+    #[command(flatten)]
+    registry: RegistryArgs,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    output: Output,
+}
+
+#[derive(Subcommand, Debug)]
+enum RegistryCommand {
+    /// Check credentials and store them in the registry config file.
+    Login(RegistryHostArgs),
+    /// Remove a registry's stored credentials.
+    Logout(RegistryHostArgs),
+}
+
+#[derive(Args, Debug)]
+struct RegistryHostArgs {
+    /// Registry host[:port].
+    #[arg(value_name = "HOST")]
+    host: String,
+
+    #[command(flatten)]
+    registry: RegistryArgs,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    output: Output,
+}
+
+/// How to reach an OCI registry.
+#[derive(Args, Debug, Clone, Default)]
+struct RegistryArgs {
+    /// Talk plain HTTP to the registry.
+    #[arg(long)]
+    plain_http: bool,
+
+    /// Do not verify the registry's TLS certificate.
+    #[arg(long)]
+    insecure_skip_tls_verify: bool,
+
+    /// CA certificate (PEM) to verify the registry with.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+
+    /// Client certificate (PEM), with --key-file.
+    #[arg(long, value_name = "FILE")]
+    cert_file: Option<PathBuf>,
+
+    /// Client certificate key (PEM).
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+
+    /// Registry user name.
+    #[arg(long, value_name = "NAME")]
+    username: Option<String>,
+
+    /// Read the registry password from stdin (or set CHAINCTL_REGISTRY_PASSWORD).
+    #[arg(long)]
+    password_stdin: bool,
+
+    /// Registry config file (default: helm's registry/config.json).
+    #[arg(long, value_name = "FILE")]
+    registry_config: Option<PathBuf>,
+}
+
+impl RegistryArgs {
+    /// The library's registry options; the password comes from stdin or the
+    /// environment, never from argv.
+    fn options(&self) -> Result<RegistryOptions, Failure> {
+        let password = if self.password_stdin {
+            let mut line = String::new();
+            io::stdin().lock().read_line(&mut line)?;
+            Some(line.trim_end_matches(['\n', '\r']).to_string())
+        } else {
+            std::env::var("CHAINCTL_REGISTRY_PASSWORD").ok()
+        };
+        Ok(RegistryOptions {
+            plain_http: self.plain_http,
+            insecure_skip_tls_verify: self.insecure_skip_tls_verify,
+            ca_file: self.ca_file.clone(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            username: self.username.clone(),
+            password: password.filter(|p| !p.is_empty()),
+            config_file: self.registry_config.clone(),
+        })
+    }
+
+    fn client(&self) -> Result<Client, Failure> {
+        Ok(Client::builder()
+            .storage(Storage::Memory)
+            .registry(self.options()?)
+            .build()?)
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -250,6 +386,9 @@ struct ChartArgs {
     /// Description recorded with the revision.
     #[arg(long, value_name = "TEXT")]
     description: Option<String>,
+
+    #[command(flatten)]
+    registry: RegistryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -442,6 +581,11 @@ impl Command {
             Command::State(StateCommand::Show(a)) => return a.state.output,
             Command::State(StateCommand::Path(a)) => return a.output,
             Command::State(StateCommand::Validate(a)) => return a.state.output,
+            Command::Chart(ChartCommand::Pull(a)) => return a.output,
+            Command::Chart(ChartCommand::Versions(a)) => return a.output,
+            Command::Registry(RegistryCommand::Login(a) | RegistryCommand::Logout(a)) => {
+                return a.output;
+            }
         };
         match app {
             AppCommand::Install(a) => a.common.output,
@@ -457,6 +601,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let app = match cli.command {
         Command::App(app) => app,
         Command::State(state) => return run_state(state),
+        Command::Chart(chart) => return run_chart(chart),
+        Command::Registry(registry) => return run_registry(registry),
     };
     match app {
         AppCommand::Install(args) => deploy(Action::Install, &args, |o| o),
@@ -532,6 +678,81 @@ fn run(cli: Cli) -> Result<(), Failure> {
             )
         }
     }
+}
+
+fn run_chart(command: ChartCommand) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    match command {
+        ChartCommand::Pull(args) => {
+            let source = ChartSource::oci(&args.reference, args.version.as_deref())?;
+            let pulled = args.registry.client()?.pull(&source)?;
+            match args.output {
+                Output::Json => writeln!(out, "{:#}", json!(pulled))?,
+                Output::Text => {
+                    writeln!(out, "reference: {}", pulled.reference)?;
+                    writeln!(out, "version: {}", pulled.version)?;
+                    writeln!(out, "manifest digest: {}", pulled.manifest_digest)?;
+                    writeln!(out, "chart digest: {}", pulled.chart_digest)?;
+                    let from = if pulled.cached {
+                        " (from the cache)"
+                    } else {
+                        ""
+                    };
+                    writeln!(out, "path: {}{from}", pulled.path.display())?;
+                }
+            }
+        }
+        ChartCommand::Versions(args) => {
+            let reference: OciReference = args.reference.parse()?;
+            let versions = args.registry.client()?.versions(&reference)?;
+            match args.output {
+                Output::Json => writeln!(
+                    out,
+                    "{:#}",
+                    json!({ "reference": args.reference, "versions": versions })
+                )?,
+                Output::Text => {
+                    for version in versions {
+                        writeln!(out, "{version}")?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_registry(command: RegistryCommand) -> Result<(), Failure> {
+    let (login, args) = match command {
+        RegistryCommand::Login(args) => (true, args),
+        RegistryCommand::Logout(args) => (false, args),
+    };
+    let client = args.registry.client()?;
+    let file = if login {
+        client.registry_login(&args.host)?
+    } else {
+        client.registry_logout(&args.host)?
+    };
+    let mut out = io::stdout().lock();
+    let what = if login {
+        "logged in to"
+    } else {
+        "logged out of"
+    };
+    match args.output {
+        Output::Json => writeln!(
+            out,
+            "{:#}",
+            json!({ "host": args.host, "loggedIn": login, "configFile": file })
+        )?,
+        Output::Text => writeln!(
+            out,
+            "{what} {} (credentials in {})",
+            args.host,
+            file.display()
+        )?,
+    }
+    Ok(())
 }
 
 /// Where the state file is, by the flags and CHAINCTL_STATE_PATH.
@@ -753,13 +974,13 @@ fn word(value: &impl serde::Serialize) -> String {
 }
 
 /// Builds the client the common flags describe.
-fn client(common: &CommonArgs) -> Result<Client, Failure> {
+fn client(common: &CommonArgs, registry: RegistryOptions) -> Result<Client, Failure> {
     let storage = match common.driver {
         Driver::Secret => Storage::Secret,
         Driver::Configmap => Storage::ConfigMap,
         Driver::Memory => Storage::Memory,
     };
-    let mut builder = Client::builder().storage(storage);
+    let mut builder = Client::builder().storage(storage).registry(registry);
     if let Some(path) = &common.kubeconfig {
         builder = builder.kubeconfig(path);
     }
@@ -779,7 +1000,7 @@ fn client(common: &CommonArgs) -> Result<Client, Failure> {
 
 fn connect(common: &CommonArgs) -> Result<(Client, ReleaseRef), Failure> {
     let release = ReleaseRef::new(&common.release, &common.namespace)?;
-    Ok((client(common)?, release))
+    Ok((client(common, RegistryOptions::default())?, release))
 }
 
 /// Asks on the terminal before a change; --confirm approves in advance.
@@ -835,7 +1056,7 @@ fn deploy(
         builder = builder.description(description);
     }
     let opts = extra(builder).build()?;
-    let client = client(common)?;
+    let client = client(common, args.registry.options()?)?;
     let dry_run = opts.dry_run();
     let verb = if action == Action::Install {
         "install"

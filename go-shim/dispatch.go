@@ -53,6 +53,8 @@ var ops = map[string]opFunc{
 	"registry.resolve":  opRegistryResolve,
 	"registry.pull":     opRegistryPull,
 	"registry.push":     opRegistryPush,
+	"registry.login":    opRegistryLogin,
+	"registry.logout":   opRegistryLogout,
 	"chart.package":     opChartPackage,
 }
 

@@ -276,3 +276,39 @@ func opChartPackage(_ context.Context, request json.RawMessage, _ eventSink) (an
 	abs, _ := filepath.Abs(path)
 	return map[string]string{"path": abs, "name": ch.Metadata.Name, "version": ch.Metadata.Version}, nil
 }
+
+// opRegistryLogin checks credentials against the registry and stores them
+// in the registry config file, as `helm registry login` does, so a login
+// with either tool serves both. Ref is the registry host[:port].
+func opRegistryLogin(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
+	req, client, host, err := decodeRegistryRequest(request)
+	if err != nil {
+		return nil, err
+	}
+	if req.Registry.Username == "" || req.Registry.Password == "" {
+		return nil, errorf(kindInvalidInput, "registry login needs a username and a password (--username, and --password-stdin or CHAINCTL_REGISTRY_PASSWORD)")
+	}
+	opts := []registry.LoginOption{
+		registry.LoginOptBasicAuth(req.Registry.Username, req.Registry.Password),
+		registry.LoginOptPlainText(req.Registry.PlainHTTP),
+	}
+	if err := client.Login(host, opts...); err != nil {
+		return nil, registryError(err, host, req.Registry)
+	}
+	return map[string]string{"host": host, "configFile": req.Registry.ConfigFile}, nil
+}
+
+// opRegistryLogout removes the stored credentials of a registry host.
+func opRegistryLogout(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
+	req, client, host, err := decodeRegistryRequest(request)
+	if err != nil {
+		return nil, err
+	}
+	if err := client.Logout(host); err != nil {
+		if strings.Contains(err.Error(), "not found") {
+			return nil, errorf(kindNotFound, "no credentials for %s in %s", host, req.Registry.ConfigFile)
+		}
+		return nil, errorf(kindRegistry, "cannot remove the credentials of %s: %v", host, err)
+	}
+	return map[string]string{"host": host, "configFile": req.Registry.ConfigFile}, nil
+}

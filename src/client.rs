@@ -370,6 +370,18 @@ impl Client {
         registry::pull(oci, &self.registry, &cache, &self.options(None), &mut warn)
     }
 
+    /// Logs in to a registry (`host[:port]`) with the client's
+    /// [`RegistryOptions`] username and password, storing the credentials in
+    /// the registry config file; returns that file's path.
+    pub fn registry_login(&self, host: &str) -> Result<PathBuf> {
+        registry::login(host, &self.registry, &self.options(None))
+    }
+
+    /// Removes a registry's stored credentials; returns the config file's path.
+    pub fn registry_logout(&self, host: &str) -> Result<PathBuf> {
+        registry::logout(host, &self.registry, &self.options(None))
+    }
+
     /// The chart versions in an OCI repository, newest first.
     pub fn versions(&self, reference: &OciReference) -> Result<Vec<String>> {
         let repository = format!("{}/{}", reference.registry(), reference.repository());

@@ -242,3 +242,30 @@ pub(crate) fn pull(
     let path = cache.insert(&temp, &manifest_digest, &entry)?;
     Ok(report(entry, path, false))
 }
+
+/// Checks credentials against `host` and stores them in the registry config
+/// file (Helm's format: a login here serves helm too, and the reverse).
+pub(crate) fn login(
+    host: &str,
+    registry: &RegistryOptions,
+    call: &CallOptions<'_>,
+) -> Result<PathBuf> {
+    let request = json!({ "ref": host, "registry": registry.to_wire()? });
+    let result: serde_json::Value = bridge::call("registry.login", &request, call)?;
+    Ok(PathBuf::from(
+        result["configFile"].as_str().unwrap_or_default(),
+    ))
+}
+
+/// Removes the stored credentials of `host` from the registry config file.
+pub(crate) fn logout(
+    host: &str,
+    registry: &RegistryOptions,
+    call: &CallOptions<'_>,
+) -> Result<PathBuf> {
+    let request = json!({ "ref": host, "registry": registry.to_wire()? });
+    let result: serde_json::Value = bridge::call("registry.logout", &request, call)?;
+    Ok(PathBuf::from(
+        result["configFile"].as_str().unwrap_or_default(),
+    ))
+}

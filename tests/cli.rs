@@ -7,41 +7,11 @@ use std::path::PathBuf;
 #[allow(dead_code)]
 #[path = "../examples/chainctl.rs"]
 mod chainctl_main;
-use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-/// The chainctl example binary. `cargo test` builds it along with the
-/// tests; a filtered run (`cargo test --test cli`) does not, so build it then.
-fn chainctl() -> Command {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    let binary = BINARY.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test binary knows its path");
-        let profile_dir = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("tests run from target/<profile>/deps");
-        let binary = profile_dir.join("examples").join("chainctl");
-        if !binary.is_file() {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "--example", "chainctl"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "`cargo build --example chainctl` failed");
-        }
-        assert!(
-            binary.is_file(),
-            "{} is missing after building it",
-            binary.display()
-        );
-        binary
-    });
-    let mut cmd = Command::new(binary);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd.env_remove("KUBECONFIG");
-    cmd
-}
+#[path = "support/chainctl.rs"]
+mod support;
+use std::process::{Command, Output};
+use support::chainctl;
 
 fn run(args: &[&str]) -> Output {
     chainctl().args(args).output().expect("chainctl runs")

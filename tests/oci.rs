@@ -5,6 +5,9 @@
 #[path = "support/testenv.rs"]
 mod testenv;
 
+#[path = "support/chainctl.rs"]
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use chainctl_core::state::{Action, ExecutionStateRecord, RecordSource};
@@ -297,5 +300,208 @@ fn install_from_oci_records_the_digests() {
     assert_eq!(
         recorded.chart_digest.as_deref(),
         Some(pulled.chart_digest.as_str())
+    );
+}
+
+// ---- the same through chainctl ----
+
+/// chainctl with its cache and registry config in `fx`'s directories.
+fn chainctl_in(fx: &Fixture) -> std::process::Command {
+    let mut cmd = support::chainctl();
+    cmd.env("XDG_CACHE_HOME", fx.cache_dir.path())
+        .env_remove("CHAINCTL_REGISTRY_PASSWORD");
+    cmd
+}
+
+fn json_out(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+#[test]
+fn cli_pull_versions_and_install_from_oci() {
+    let reg = Registries::shared();
+    let repo = "cli";
+    push_hello(reg, &reg.plain, repo, &["0.1.0", "0.4.0"], false);
+    let fx = Fixture::new();
+    let config = fx.config_file();
+    let reference = oci(&reg.plain, repo, "");
+
+    let out = chainctl_in(&fx)
+        .args([
+            "chart",
+            "versions",
+            &reference,
+            "--plain-http",
+            "-o",
+            "json",
+            "--registry-config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(json_out(&out)["versions"], json!(["0.4.0", "0.1.0"]));
+
+    let pull = |fx: &Fixture| {
+        chainctl_in(fx)
+            .args([
+                "chart",
+                "pull",
+                &reference,
+                "--version",
+                "^0.4",
+                "--plain-http",
+                "-o",
+                "json",
+                "--registry-config",
+            ])
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let first = json_out(&pull(&fx));
+    assert_eq!(first["version"], "0.4.0");
+    assert_eq!(first["cached"], false);
+    assert!(
+        first["manifestDigest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert_eq!(json_out(&pull(&fx))["cached"], true);
+
+    let state = fx.config_dir.path().join("state.json");
+    let out = chainctl_in(&fx)
+        .args([
+            "app",
+            "install",
+            "--chart",
+            &reference,
+            "--version",
+            "0.4.0",
+            "--plain-http",
+            "--release",
+            "web",
+        ])
+        .args([
+            "-n",
+            "demo",
+            "--driver",
+            "memory",
+            "--confirm",
+            "-o",
+            "json",
+            "--registry-config",
+        ])
+        .arg(&config)
+        .arg("--state-path")
+        .arg(&state)
+        .output()
+        .unwrap();
+    let body = json_out(&out);
+    let source = &body["record"]["source"];
+    assert_eq!(source["type"], "oci");
+    assert_eq!(source["requestedVersion"], "0.4.0");
+    assert_eq!(source["resolvedVersion"], "0.4.0");
+    assert_eq!(source["manifestDigest"], first["manifestDigest"]);
+    assert_eq!(source["chartDigest"], first["chartDigest"]);
+}
+
+#[test]
+fn cli_login_then_pull_with_no_credential_flags() {
+    use std::io::Write;
+    let reg = Registries::shared();
+    let repo = "login";
+    push_hello(reg, &reg.tls, repo, &["0.1.0"], true);
+    let fx = Fixture::new();
+    let config = fx.config_file();
+    let ca = reg.ca_file.to_str().unwrap();
+
+    let login = |password: &str| {
+        let mut child = chainctl_in(&fx)
+            .args([
+                "registry",
+                "login",
+                &reg.tls,
+                "--username",
+                &reg.username,
+                "--password-stdin",
+                "--ca-file",
+                ca,
+            ])
+            .arg("--registry-config")
+            .arg(&config)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let wrong = login("wrong-password-123");
+    assert_eq!(
+        wrong.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&wrong.stderr).contains("wrong-password-123"));
+    assert!(login(&reg.password).status.success());
+    let stored = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        stored.contains(&reg.tls),
+        "helm's config file names the registry: {stored}"
+    );
+
+    let out = chainctl_in(&fx)
+        .args([
+            "chart",
+            "pull",
+            &oci(&reg.tls, repo, ":0.1.0"),
+            "--ca-file",
+            ca,
+            "-o",
+            "json",
+            "--registry-config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(json_out(&out)["version"], "0.1.0");
+
+    let out = chainctl_in(&fx)
+        .args(["registry", "logout", &reg.tls, "--registry-config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let empty_cache = tempfile::tempdir().unwrap();
+    let out = chainctl_in(&fx)
+        .args([
+            "chart",
+            "pull",
+            &oci(&reg.tls, repo, ":0.1.0"),
+            "--ca-file",
+            ca,
+            "--registry-config",
+        ])
+        .arg(&config)
+        .env("XDG_CACHE_HOME", empty_cache.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "after logout: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
