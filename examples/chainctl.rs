@@ -23,12 +23,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chainctl_core::state::{
-    Action, ExecutionStateRecord, StateFile, StateLocation, StateStoreOptions,
+    Action, ExecutionStateRecord, RecordSource, StateFile, StateLocation, StateStoreOptions,
 };
 use chainctl_core::{
     ChartSource, Client, DryRun, Error, ErrorKind, Event, EventLevel, OciReference,
     RegistryOptions, ReleaseInfo, ReleaseOptions, ReleaseRef, RollbackOptions, StateFileConfig,
-    StateStore, Storage, UninstallOptions,
+    StateStore, Storage, UninstallOptions, version_to_tag,
 };
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use serde_json::json;
@@ -168,6 +168,10 @@ struct RegistryArgs {
     /// Registry config file (default: helm's registry/config.json).
     #[arg(long, value_name = "FILE")]
     registry_config: Option<PathBuf>,
+
+    /// Use only the chart cache: no network for OCI charts.
+    #[arg(long)]
+    offline: bool,
 }
 
 impl RegistryArgs {
@@ -197,6 +201,7 @@ impl RegistryArgs {
         Ok(Client::builder()
             .storage(Storage::Memory)
             .registry(self.options()?)
+            .offline(self.offline)
             .build()?)
     }
 }
@@ -407,6 +412,10 @@ struct UpgradeArgs {
     /// Reset values to the chart's defaults before applying these.
     #[arg(long)]
     reset_values: bool,
+
+    /// Install the chart digest recorded in state; fail if its tag moved.
+    #[arg(long, conflicts_with_all = ["bundle", "chart", "version"])]
+    locked: bool,
 }
 
 #[derive(Args, Debug)]
@@ -605,8 +614,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Registry(registry) => return run_registry(registry),
     };
     match app {
-        AppCommand::Install(args) => deploy(Action::Install, &args, |o| o),
-        AppCommand::Upgrade(args) => deploy(Action::Upgrade, &args.chart, |o| {
+        AppCommand::Install(args) => deploy(Action::Install, &args, false, |o| o),
+        AppCommand::Upgrade(args) => deploy(Action::Upgrade, &args.chart, args.locked, |o| {
             o.install_if_missing(args.install)
                 .reuse_values(args.reuse_values)
                 .reset_values(args.reset_values)
@@ -809,7 +818,12 @@ fn save(
 
 /// The source recorded for a release, for `upgrade` without --bundle or
 /// --chart.
-fn recorded_source(common: &CommonArgs) -> Result<ChartSource, Failure> {
+fn invalid_input(message: String) -> Error {
+    Error::InvalidInput { message }
+}
+
+/// The source recorded for a release's current deployment.
+fn recorded(common: &CommonArgs) -> Result<RecordSource, Failure> {
     let location = state_location(&common.state_file, &common.state_path)?;
     let no_record = || {
         Failure::from(Error::InvalidInput {
@@ -826,17 +840,70 @@ fn recorded_source(common: &CommonArgs) -> Result<ChartSource, Failure> {
         Err(Error::NotFound { .. }) => return Err(no_record()),
         Err(err) => return Err(err.into()),
     };
-    let source = state
+    state
         .release(&common.release, &common.namespace)
         .and_then(|r| r.current.as_ref())
-        .and_then(|rec| rec.source.as_ref())
-        .ok_or_else(no_record)?;
-    let chart = source.to_chart_source()?;
+        .and_then(|rec| rec.source.clone())
+        .ok_or_else(no_record)
+}
+
+/// The source recorded for a release, for `upgrade` without --bundle or
+/// --chart.
+fn recorded_source(common: &CommonArgs) -> Result<ChartSource, Failure> {
+    let chart = recorded(common)?.to_chart_source()?;
     eprintln!(
         "chainctl: no --bundle or --chart given: reusing the source recorded for {}/{}: {chart}",
         common.namespace, common.release
     );
     Ok(chart)
+}
+
+/// `upgrade --locked`: the digest recorded in state, provided the recorded
+/// tag still points at it.
+fn locked_source(common: &CommonArgs, client: &Client) -> Result<ChartSource, Failure> {
+    let release = format!("{}/{}", common.namespace, common.release);
+    let RecordSource::Oci(oci) = recorded(common)? else {
+        return Err(invalid_input(format!(
+            "--locked pins OCI charts by digest, but {release} was deployed from a local bundle"
+        ))
+        .into());
+    };
+    let recorded_digest = oci.manifest_digest.clone().ok_or_else(|| {
+        invalid_input(format!(
+            "no manifest digest is recorded for {release}: upgrade once without --locked"
+        ))
+    })?;
+    let reference: OciReference = oci.reference.parse()?;
+    let tag = match (reference.tag(), &oci.resolved_version) {
+        (Some(tag), _) => tag.to_string(),
+        (None, Some(version)) => version_to_tag(version),
+        (None, None) => {
+            return Err(
+                invalid_input(format!("no tag or version is recorded for {release}")).into(),
+            );
+        }
+    };
+    let tagged: OciReference = format!(
+        "oci://{}/{}:{tag}",
+        reference.registry(),
+        reference.repository()
+    )
+    .parse()?;
+    let current = client.resolve_tag(&tagged)?;
+    if current != recorded_digest {
+        return Err(invalid_input(format!(
+            "--locked: {tagged} now points to {current}, but the state file records {recorded_digest} for {release}; \
+             upgrade without --locked to take the new digest"
+        ))
+        .into());
+    }
+    eprintln!(
+        "chainctl: --locked: installing {tagged}@{recorded_digest}, as recorded for {release}"
+    );
+    Ok(ChartSource::oci(
+        &format!("{tagged}@{recorded_digest}"),
+        None,
+    )?)
 }
 
 fn run_state(command: StateCommand) -> Result<(), Failure> {
@@ -974,13 +1041,20 @@ fn word(value: &impl serde::Serialize) -> String {
 }
 
 /// Builds the client the common flags describe.
-fn client(common: &CommonArgs, registry: RegistryOptions) -> Result<Client, Failure> {
+fn client(
+    common: &CommonArgs,
+    registry: RegistryOptions,
+    offline: bool,
+) -> Result<Client, Failure> {
     let storage = match common.driver {
         Driver::Secret => Storage::Secret,
         Driver::Configmap => Storage::ConfigMap,
         Driver::Memory => Storage::Memory,
     };
-    let mut builder = Client::builder().storage(storage).registry(registry);
+    let mut builder = Client::builder()
+        .storage(storage)
+        .registry(registry)
+        .offline(offline);
     if let Some(path) = &common.kubeconfig {
         builder = builder.kubeconfig(path);
     }
@@ -1000,7 +1074,7 @@ fn client(common: &CommonArgs, registry: RegistryOptions) -> Result<Client, Fail
 
 fn connect(common: &CommonArgs) -> Result<(Client, ReleaseRef), Failure> {
     let release = ReleaseRef::new(&common.release, &common.namespace)?;
-    Ok((client(common, RegistryOptions::default())?, release))
+    Ok((client(common, RegistryOptions::default(), false)?, release))
 }
 
 /// Asks on the terminal before a change; --confirm approves in advance.
@@ -1026,10 +1100,13 @@ fn confirm(approved: bool, plan: &str) -> Result<(), Failure> {
 fn deploy(
     action: Action,
     args: &ChartArgs,
+    locked: bool,
     extra: impl FnOnce(chainctl_core::ReleaseOptionsBuilder) -> chainctl_core::ReleaseOptionsBuilder,
 ) -> Result<(), Failure> {
     let common = &args.common;
+    let client = client(common, args.registry.options()?, args.registry.offline)?;
     let source = match (&args.bundle, &args.chart) {
+        _ if locked => locked_source(common, &client)?,
         (None, None) if action == Action::Upgrade => recorded_source(common)?,
         _ => ChartSource::from_flags(
             args.bundle.as_deref(),
@@ -1056,7 +1133,6 @@ fn deploy(
         builder = builder.description(description);
     }
     let opts = extra(builder).build()?;
-    let client = client(common, args.registry.options()?)?;
     let dry_run = opts.dry_run();
     let verb = if action == Action::Install {
         "install"

@@ -7,6 +7,7 @@
 //! ```text
 //! blobs/sha256/<hex>            chart archives (.tgz), named by their digest
 //! manifests/sha256/<hex>.json   manifest digest -> chart digest and metadata
+//! tags/<sha256 of repo>/<tag>   the manifest digest a tag pointed at when last resolved
 //! tmp/                          downloads in progress
 //! ```
 
@@ -89,7 +90,7 @@ impl ChartCache {
     /// Opens (creating, 0700) the cache at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<ChartCache> {
         let root = root.into();
-        for dir in ["blobs/sha256", "manifests/sha256", "tmp"] {
+        for dir in ["blobs/sha256", "manifests/sha256", "tags", "tmp"] {
             create_private_dir(&root.join(dir)).map_err(|e| {
                 Error::invalid(format!(
                     "cannot create the chart cache {}: {e}",
@@ -114,6 +115,36 @@ impl ChartCache {
             .root
             .join("manifests/sha256")
             .join(format!("{}.json", sha256_hex(digest)?)))
+    }
+
+    fn tag_path(&self, repository: &str, tag: &str) -> PathBuf {
+        let repo = format!("{:x}", Sha256::digest(repository.as_bytes()));
+        self.root.join("tags").join(repo).join(tag)
+    }
+
+    /// The manifest digest `repository:tag` pointed at when last resolved
+    /// online, for offline use.
+    pub(crate) fn tag(&self, repository: &str, tag: &str) -> Option<String> {
+        let digest = fs::read_to_string(self.tag_path(repository, tag)).ok()?;
+        let digest = digest.trim().to_string();
+        sha256_hex(&digest).is_ok().then_some(digest)
+    }
+
+    /// Remembers what `repository:tag` resolved to (atomically).
+    pub(crate) fn remember_tag(&self, repository: &str, tag: &str, digest: &str) -> Result<()> {
+        let path = self.tag_path(repository, tag);
+        let io_err = |e: io::Error| {
+            Error::internal(format!(
+                "cannot write to the chart cache {}: {e}",
+                self.root.display()
+            ))
+        };
+        if let Some(dir) = path.parent() {
+            create_private_dir(dir).map_err(io_err)?;
+        }
+        let temp = self.temp_path();
+        fs::write(&temp, digest).map_err(io_err)?;
+        fs::rename(&temp, &path).map_err(io_err)
     }
 
     /// A fresh path under the cache's `tmp/` for a download in progress.

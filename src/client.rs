@@ -83,6 +83,7 @@ pub struct Client {
     target: KubeTarget,
     registry: RegistryOptions,
     cache: Option<ChartCache>,
+    offline: bool,
     events: Option<EventHandler>,
     call_timeout: Option<Duration>,
     cancel: Option<CancelToken>,
@@ -124,9 +125,17 @@ pub struct ClientBuilder {
     cancel: Option<CancelToken>,
     registry: RegistryOptions,
     cache: Option<ChartCache>,
+    offline: bool,
 }
 
 impl ClientBuilder {
+    /// Use only the chart cache for OCI charts: no network at all, and an
+    /// error naming what is missing.
+    pub fn offline(mut self, offline: bool) -> Self {
+        self.offline = offline;
+        self
+    }
+
     /// How to reach OCI registries (TLS, credentials); see [`RegistryOptions`].
     pub fn registry(mut self, options: RegistryOptions) -> Self {
         self.registry = options;
@@ -212,6 +221,7 @@ impl ClientBuilder {
         Ok(Client {
             registry: self.registry,
             cache: self.cache,
+            offline: self.offline,
             target: KubeTarget {
                 kubeconfig,
                 context: self.context,
@@ -367,7 +377,14 @@ impl Client {
                 });
             }
         };
-        registry::pull(oci, &self.registry, &cache, &self.options(None), &mut warn)
+        registry::pull(
+            oci,
+            &self.registry,
+            &cache,
+            &self.options(None),
+            self.offline,
+            &mut warn,
+        )
     }
 
     /// Logs in to a registry (`host[:port]`) with the client's
@@ -380,6 +397,22 @@ impl Client {
     /// Removes a registry's stored credentials; returns the config file's path.
     pub fn registry_logout(&self, host: &str) -> Result<PathBuf> {
         registry::logout(host, &self.registry, &self.options(None))
+    }
+
+    /// The manifest digest a tagged reference points at now: one manifest
+    /// request, nothing downloaded.
+    pub fn resolve_tag(&self, reference: &OciReference) -> Result<String> {
+        let tag = reference
+            .tag()
+            .ok_or_else(|| Error::invalid(format!("{reference} has no tag to resolve")))?;
+        let repository = format!("{}/{}", reference.registry(), reference.repository());
+        registry::resolve(
+            &repository,
+            tag,
+            &self.registry,
+            &self.cache()?,
+            &self.options(None),
+        )
     }
 
     /// The chart versions in an OCI repository, newest first.

@@ -161,10 +161,14 @@ pub(crate) fn pull(
     registry: &RegistryOptions,
     cache: &ChartCache,
     call: &CallOptions<'_>,
+    offline: bool,
     warn: &mut dyn FnMut(String),
 ) -> Result<PullReport> {
     let oci = source.reference();
     let repository = format!("{}/{}", oci.registry(), oci.repository());
+    if offline {
+        return pull_offline(source, &repository, cache, warn);
+    }
     let wire = registry.to_wire()?;
 
     // The tag to resolve: from the reference, the exact version, or the
@@ -185,12 +189,13 @@ pub(crate) fn pull(
 
     let manifest_digest = match oci.digest() {
         Some(digest) => digest.to_string(),
-        None => {
-            let tag = tag.as_deref().unwrap_or("latest");
-            let request = json!({ "ref": format!("{repository}:{tag}"), "registry": wire });
-            let resolved: ResolveResult = bridge::call("registry.resolve", &request, call)?;
-            resolved.digest
-        }
+        None => resolve(
+            &repository,
+            tag.as_deref().unwrap_or("latest"),
+            registry,
+            cache,
+            call,
+        )?,
     };
     let pinned = match &tag {
         Some(tag) => format!("oci://{repository}:{tag}@{manifest_digest}"),
@@ -241,6 +246,70 @@ pub(crate) fn pull(
     };
     let path = cache.insert(&temp, &manifest_digest, &entry)?;
     Ok(report(entry, path, false))
+}
+
+/// The manifest digest `repository:tag` points at now (one manifest
+/// request); remembered in the cache for offline use.
+pub(crate) fn resolve(
+    repository: &str,
+    tag: &str,
+    registry: &RegistryOptions,
+    cache: &ChartCache,
+    call: &CallOptions<'_>,
+) -> Result<String> {
+    let request = json!({ "ref": format!("{repository}:{tag}"), "registry": registry.to_wire()? });
+    let resolved: ResolveResult = bridge::call("registry.resolve", &request, call)?;
+    cache.remember_tag(repository, tag, &resolved.digest)?;
+    Ok(resolved.digest)
+}
+
+/// A pull that uses only the cache: a digest, or a tag (or exact version)
+/// resolved online before; anything else is named as missing.
+fn pull_offline(
+    source: &OciSource,
+    repository: &str,
+    cache: &ChartCache,
+    warn: &mut dyn FnMut(String),
+) -> Result<PullReport> {
+    let oci = source.reference();
+    let tag = oci
+        .tag()
+        .map(str::to_string)
+        .or_else(|| source.version().map(version_to_tag));
+    let missing = |what: String| Error::NotFound {
+        message: format!(
+            "{what} is not in the chart cache ({}), and --offline forbids the network: pull it once online (chainctl chart pull)",
+            cache.root().display()
+        ),
+    };
+    let manifest_digest = match (oci.digest(), &tag) {
+        (Some(digest), _) => digest.to_string(),
+        (None, Some(tag)) => cache
+            .tag(repository, tag)
+            .ok_or_else(|| missing(format!("oci://{repository}:{tag}")))?,
+        (None, None) => {
+            return Err(Error::invalid(format!(
+                "oci://{repository}: --offline needs a tag, an exact --version or a digest"
+            )));
+        }
+    };
+    let (entry, path) = cache
+        .manifest(&manifest_digest, warn)?
+        .ok_or_else(|| missing(format!("oci://{repository}@{manifest_digest}")))?;
+    let reference = match &tag {
+        Some(tag) => format!("oci://{repository}:{tag}@{manifest_digest}"),
+        None => format!("oci://{repository}@{manifest_digest}"),
+    };
+    Ok(PullReport {
+        reference,
+        requested_version: source.version().map(str::to_string),
+        version: entry.chart.version.clone(),
+        manifest_digest,
+        chart_digest: entry.chart_digest,
+        chart: entry.chart,
+        path,
+        cached: true,
+    })
 }
 
 /// Checks credentials against `host` and stores them in the registry config

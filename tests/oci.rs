@@ -25,6 +25,11 @@ fn hello_dir() -> PathBuf {
 /// Packages examples/charts/hello at each version and pushes it to
 /// `host/<repo>` (plain HTTP or TLS with the test credentials).
 fn push_hello(reg: &Registries, host: &str, repo: &str, versions: &[&str], tls: bool) {
+    push_chart(reg, host, repo, &hello_dir(), versions, tls);
+}
+
+/// Packages the chart in `dir` at each version and pushes it.
+fn push_chart(reg: &Registries, host: &str, repo: &str, dir: &Path, versions: &[&str], tls: bool) {
     let work = tempfile::tempdir().unwrap();
     let mut registry = json!({ "configFile": work.path().join("config.json") });
     if tls {
@@ -37,7 +42,7 @@ fn push_hello(reg: &Registries, host: &str, repo: &str, versions: &[&str], tls: 
     for version in versions {
         let packaged = diagnostic_call(
             "chart.package",
-            &json!({ "path": hello_dir(), "version": version, "destDir": work.path() }).to_string(),
+            &json!({ "path": dir, "version": version, "destDir": work.path() }).to_string(),
             None,
         )
         .unwrap();
@@ -503,5 +508,151 @@ fn cli_login_then_pull_with_no_credential_flags() {
         Some(4),
         "after logout: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn offline_uses_only_the_cache_and_names_what_is_missing() {
+    let reg = Registries::shared();
+    let repo = "offline";
+    push_hello(reg, &reg.plain, repo, &["0.1.0"], false);
+    let fx = Fixture::new();
+    let offline = Client::builder()
+        .registry(RegistryOptions {
+            plain_http: true,
+            config_file: Some(fx.config_file()),
+            ..Default::default()
+        })
+        .chart_cache(ChartCache::open(fx.cache_dir.path()).unwrap())
+        .offline(true)
+        .build()
+        .unwrap();
+    let tagged = ChartSource::oci(&oci(&reg.plain, repo, ":0.1.0"), None).unwrap();
+
+    let err = offline.pull(&tagged).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(
+        err.message().contains(":0.1.0") && err.message().contains("--offline"),
+        "{err}"
+    );
+
+    let online = fx.plain().pull(&tagged).unwrap();
+    let before = requests_for(reg, repo).len();
+    let warm = offline.pull(&tagged).unwrap();
+    assert!(warm.cached);
+    assert_eq!(warm.manifest_digest, online.manifest_digest);
+    let pinned = ChartSource::oci(
+        &oci(&reg.plain, repo, &format!("@{}", online.manifest_digest)),
+        None,
+    )
+    .unwrap();
+    assert!(offline.pull(&pinned).unwrap().cached);
+    assert_eq!(
+        requests_for(reg, repo).len(),
+        before,
+        "offline pulls made requests"
+    );
+
+    let constraint = ChartSource::oci(&oci(&reg.plain, repo, ""), Some("^0.1")).unwrap();
+    assert_eq!(
+        offline.pull(&constraint).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn upgrade_locked_installs_the_recorded_digest_and_refuses_a_moved_tag() {
+    let reg = Registries::shared();
+    let repo = "locked";
+    push_hello(reg, &reg.plain, repo, &["0.1.0"], false);
+    let fx = Fixture::new();
+    let config = fx.config_file();
+    let state = fx.config_dir.path().join("state.json");
+    let reference = oci(&reg.plain, repo, "");
+    let deploy = |args: &[&str]| {
+        chainctl_in(&fx)
+            .args(args)
+            .args([
+                "--release",
+                "web",
+                "-n",
+                "demo",
+                "--plain-http",
+                "--driver",
+                "memory",
+                "--confirm",
+            ])
+            .arg("--registry-config")
+            .arg(&config)
+            .arg("--state-path")
+            .arg(&state)
+            .output()
+            .unwrap()
+    };
+    let out = deploy(&[
+        "app",
+        "install",
+        "--chart",
+        &reference,
+        "--version",
+        "0.1.0",
+        "-o",
+        "json",
+    ]);
+    let recorded = json_out(&out)["record"]["source"]["manifestDigest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let out = deploy(&["app", "upgrade", "--locked", "--install"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&recorded));
+
+    // Someone pushes different content under the same tag.
+    let changed = tempfile::tempdir().unwrap();
+    for entry in ["Chart.yaml", "values.schema.json", ".helmignore"] {
+        std::fs::copy(hello_dir().join(entry), changed.path().join(entry)).unwrap();
+    }
+    std::fs::create_dir(changed.path().join("templates")).unwrap();
+    for entry in std::fs::read_dir(hello_dir().join("templates")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            changed.path().join("templates").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    let values = std::fs::read_to_string(hello_dir().join("values.yaml")).unwrap();
+    std::fs::write(
+        changed.path().join("values.yaml"),
+        values.replace("hello from chainctl", "moved"),
+    )
+    .unwrap();
+    push_chart(reg, &reg.plain, repo, changed.path(), &["0.1.0"], false);
+
+    let out = deploy(&["app", "upgrade", "--locked", "--install"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&recorded),
+        "names the recorded digest: {stderr}"
+    );
+    let moved = stderr
+        .split("now points to ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or("");
+    assert!(
+        moved.starts_with("sha256:") && moved != recorded,
+        "names the new digest: {stderr}"
     );
 }
