@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,9 +14,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/registry"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
 )
 
 // registryOptions mirrors the Rust registry settings. Credentials come in
@@ -214,8 +218,8 @@ func opRegistryPull(_ context.Context, request json.RawMessage, sink eventSink) 
 	progress(sink, "pull", "pulling %s", req.Ref)
 	res, err := client.Pull(req.Ref)
 	if err != nil {
-		if strings.Contains(err.Error(), "media type") || strings.Contains(err.Error(), "mediatype") {
-			return nil, errorf(kindInvalidInput, "%s is not a Helm chart: %v", req.Ref, err)
+		if strings.Contains(err.Error(), "minimum number of descriptors") || strings.Contains(err.Error(), "media type") {
+			return nil, errorf(kindInvalidInput, "%s is not a Helm chart: %s", req.Ref, describeArtifact(req.Ref, req.Registry))
 		}
 		return nil, registryError(err, host, req.Registry)
 	}
@@ -311,4 +315,41 @@ func opRegistryLogout(_ context.Context, request json.RawMessage, _ eventSink) (
 		return nil, errorf(kindRegistry, "cannot remove the credentials of %s: %v", host, err)
 	}
 	return map[string]string{"host": host, "configFile": req.Registry.ConfigFile}, nil
+}
+
+// describeArtifact names the media types of what ref points at, for the
+// error when it is not a Helm chart. It is only called after a pull failed,
+// so it costs nothing on the way that works.
+func describeArtifact(ref string, o registryOptions) string {
+	unknown := "Helm found no chart layer in it"
+	repo, err := remote.NewRepository(ref)
+	if err != nil {
+		return unknown
+	}
+	tlsConf, err := o.tlsConfig()
+	if err != nil {
+		return unknown
+	}
+	authClient := &auth.Client{Client: &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}}}
+	if o.Username != "" {
+		authClient.Credential = auth.StaticCredential(repo.Reference.Registry, auth.Credential{Username: o.Username, Password: o.Password})
+	}
+	repo.Client = authClient
+	repo.PlainHTTP = o.PlainHTTP
+	ctx := context.Background()
+	_, body, err := repo.FetchReference(ctx, repo.Reference.Reference)
+	if err != nil {
+		return unknown
+	}
+	defer body.Close()
+	var manifest ocispec.Manifest
+	if err := json.NewDecoder(io.LimitReader(body, 4<<20)).Decode(&manifest); err != nil {
+		return unknown
+	}
+	layers := make([]string, 0, len(manifest.Layers))
+	for _, l := range manifest.Layers {
+		layers = append(layers, l.MediaType)
+	}
+	return fmt.Sprintf("its config has media type %q and its layers %q; a Helm chart has config %q and a layer %q",
+		manifest.Config.MediaType, layers, registry.ConfigMediaType, registry.ChartLayerMediaType)
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,4 +141,58 @@ func TestRegistryErrorsNameTheWayOut(t *testing.T) {
 	}
 	reply = call(t, "registry.tags", registryRequest{Ref: addr + "/charts/hello", Registry: registryOptions{ConfigFile: "x", CertFile: "a"}}, time.Minute)
 	wantKind(t, reply, kindInvalidInput)
+}
+
+// pushBlob uploads content to repo on a plain-HTTP registry (monolithic).
+func pushBlob(t *testing.T, host, repo string, content []byte) string {
+	t.Helper()
+	digest := fmt.Sprintf("sha256:%x", sha256.Sum256(content))
+	resp, err := http.Post(fmt.Sprintf("http://%s/v2/%s/blobs/uploads/", host, repo), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	location := resp.Header.Get("Location")
+	if !strings.HasPrefix(location, "http") {
+		location = "http://" + host + location
+	}
+	sep := "?"
+	if strings.Contains(location, "?") {
+		sep = "&"
+	}
+	req, _ := http.NewRequest(http.MethodPut, location+sep+"digest="+digest, bytes.NewReader(content))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("blob upload: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	return digest
+}
+
+func TestPullingSomethingThatIsNotAChartNamesItsMediaTypes(t *testing.T) {
+	host := startRegistry(t)
+	repo := "things/widget"
+	config := []byte(`{"kind":"widget"}`)
+	layer := []byte("not a chart")
+	manifest := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
+		`"config":{"mediaType":"application/vnd.example.widget.config.v1+json","digest":%q,"size":%d},`+
+		`"layers":[{"mediaType":"application/vnd.example.widget.layer.v1","digest":%q,"size":%d}]}`,
+		pushBlob(t, host, repo, config), len(config), pushBlob(t, host, repo, layer), len(layer))
+	req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("http://%s/v2/%s/manifests/1.0.0", host, repo), strings.NewReader(manifest))
+	req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("manifest upload: %v %v", err, resp)
+	}
+	resp.Body.Close()
+
+	opts := registryOptions{PlainHTTP: true, ConfigFile: filepath.Join(t.TempDir(), "config.json")}
+	reply := call(t, "registry.pull", registryRequest{Ref: host + "/" + repo + ":1.0.0", Dest: filepath.Join(t.TempDir(), "x"), Registry: opts}, time.Minute)
+	wantKind(t, reply, kindInvalidInput)
+	for _, want := range []string{"not a Helm chart", "application/vnd.example.widget.config.v1+json", "application/vnd.cncf.helm.config.v1+json"} {
+		if !strings.Contains(reply.Error.Message, want) {
+			t.Fatalf("%q missing from %q", want, reply.Error.Message)
+		}
+	}
 }
