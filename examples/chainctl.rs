@@ -202,6 +202,7 @@ impl RegistryArgs {
             .storage(Storage::Memory)
             .registry(self.options()?)
             .offline(self.offline)
+            .on_event(print_events(EventLevel::Warn))
             .build()?)
     }
 }
@@ -1061,15 +1062,26 @@ fn client(
     if let Some(context) = &common.kube_context {
         builder = builder.kube_context(context);
     }
-    if common.verbose || common.debug {
-        let debug = common.debug;
-        builder = builder.on_event(move |event: &Event| {
-            if debug || event.level >= EventLevel::Info {
-                eprintln!("chainctl: {event}");
-            }
-        });
+    let least = match (common.debug, common.verbose) {
+        (true, _) => EventLevel::Debug,
+        (false, true) => EventLevel::Info,
+        (false, false) => EventLevel::Warn,
+    };
+    Ok(builder.on_event(print_events(least)).build()?)
+}
+
+/// Prints events of at least `least` importance to stderr; warnings always.
+fn print_events(least: EventLevel) -> impl Fn(&Event) + Send + Sync + 'static {
+    move |event: &Event| {
+        if event.level >= least {
+            let prefix = if event.level == EventLevel::Warn {
+                "warning: "
+            } else {
+                ""
+            };
+            eprintln!("chainctl: {prefix}{event}");
+        }
     }
-    Ok(builder.build()?)
 }
 
 fn connect(common: &CommonArgs) -> Result<(Client, ReleaseRef), Failure> {

@@ -379,6 +379,16 @@ fn cli_pull_versions_and_install_from_oci() {
     );
     assert_eq!(json_out(&pull(&fx))["cached"], true);
 
+    // A corrupt cache entry is dropped with a warning and pulled again.
+    std::fs::write(first["path"].as_str().unwrap(), b"bit rot").unwrap();
+    let out = pull(&fx);
+    assert_eq!(json_out(&out)["cached"], false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning:") && stderr.contains("corrupt"),
+        "{stderr}"
+    );
+
     let state = fx.config_dir.path().join("state.json");
     let out = chainctl_in(&fx)
         .args([

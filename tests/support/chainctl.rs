@@ -1,11 +1,12 @@
-//! Finds (building it if a filtered test run did not) the chainctl example.
+//! Finds the chainctl example binary, up to date.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
 /// The chainctl example binary. `cargo test` builds it along with the
-/// tests; a filtered run (`cargo test --test cli`) does not, so build it then.
+/// tests, but a filtered run (`cargo test --test cli`) neither builds nor
+/// rebuilds it, so ask cargo once per test process (a no-op when current).
 pub fn chainctl() -> Command {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     let binary = BINARY.get_or_init(|| {
@@ -15,15 +16,13 @@ pub fn chainctl() -> Command {
             .and_then(|deps| deps.parent())
             .expect("tests run from target/<profile>/deps");
         let binary = profile_dir.join("examples").join("chainctl");
-        if !binary.is_file() {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "--example", "chainctl"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "`cargo build --example chainctl` failed");
-        }
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "--example", "chainctl"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "`cargo build --example chainctl` failed");
         assert!(
             binary.is_file(),
             "{} is missing after building it",
