@@ -296,6 +296,25 @@ func newInstall(cfg *action.Configuration, o releaseOptions, t *timer) (*action.
 	return inst, nil
 }
 
+func newUpgrade(cfg *action.Configuration, o releaseOptions, t *timer) (*action.Upgrade, error) {
+	dry, mode, err := dryRunFlags(o.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	up := action.NewUpgrade(cfg)
+	up.Namespace = o.Namespace
+	up.Install = o.InstallIfMissing
+	up.DryRun, up.DryRunOption = dry, mode
+	up.Wait = o.Wait
+	up.Atomic = o.Atomic
+	up.Timeout = o.timeout()
+	up.Description = o.Description
+	up.ReuseValues = o.ReuseValues
+	up.ResetValues = o.ResetValues
+	up.PostRenderer = &t.mark
+	return up, nil
+}
+
 func opInstall(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
 	req, err := decodeChartRequest(request)
 	if err != nil {
@@ -355,21 +374,10 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 		}
 	} else {
 		what = "upgrading " + o.Release
-		dry, mode, err := dryRunFlags(o.DryRun)
+		up, err := newUpgrade(cfg, o, t)
 		if err != nil {
 			return nil, err
 		}
-		up := action.NewUpgrade(cfg)
-		up.Namespace = o.Namespace
-		up.Install = o.InstallIfMissing
-		up.DryRun, up.DryRunOption = dry, mode
-		up.Wait = o.Wait
-		up.Atomic = o.Atomic
-		up.Timeout = o.timeout()
-		up.Description = o.Description
-		up.ReuseValues = o.ReuseValues
-		up.ResetValues = o.ResetValues
-		up.PostRenderer = &t.mark
 		progress(sink, "apply", "upgrading %s to %s %s in namespace %s", o.Release, ch.Metadata.Name, ch.Metadata.Version, o.Namespace)
 		rel, err = up.RunWithContext(ctx, o.Release, ch, o.Values)
 		if err != nil {
