@@ -1,9 +1,14 @@
-//! The OCI registries the integration tests talk to, run by the Go program in
-//! tests/testenv: a plain-HTTP one and a TLS + basic-auth one, on 127.0.0.1.
+//! What the integration tests talk to, run by the Go program in
+//! tests/testenv on 127.0.0.1: two OCI registries (plain HTTP; TLS + basic
+//! auth) and, for `Cluster`, a Kubernetes API server (etcd + kube-apiserver
+//! built from the Go module proxy, cached by version under the user cache
+//! directory).
 //!
 //! Include with `#[path = "support/testenv.rs"] mod testenv;`, then use
-//! `Registries::shared()` (one instance per test binary) or
-//! `Registries::start()` (a private instance, stopped on drop).
+//! `Registries::shared()` / `Cluster::shared()` (one instance per test
+//! binary) or `Registries::start()` / `Cluster::start()` (a private
+//! instance, stopped on drop). `CHAINCTL_TEST_KUBECONFIG` points
+//! `Cluster::shared()` at an existing cluster instead of starting one.
 #![allow(dead_code)] // each test binary uses part of this module
 
 use std::collections::hash_map::{DefaultHasher, RandomState};
@@ -27,8 +32,27 @@ pub struct Registries {
     pub password: String,
     /// One line per request to either registry: "REGISTRY METHOD PATH STATUS".
     pub access_log: PathBuf,
+    /// The API server, when started with one.
+    pub kube: Option<KubeInfo>,
     child: Child,
     dir: TempDir,
+}
+
+/// The API server testenv started (its half of the ready line).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeInfo {
+    pub kubeconfig: PathBuf,
+    /// https://127.0.0.1:PORT
+    pub server: String,
+    /// The Kubernetes version, "v1.36.3".
+    pub version: String,
+    /// The kubeconfig's current context: user "admin" (system:masters).
+    pub context: String,
+    /// A context whose user ("nobody") has no RBAC rights at all.
+    pub nobody_context: String,
+    pub etcd_pid: u32,
+    pub apiserver_pid: u32,
 }
 
 /// One line of the access log.
@@ -50,6 +74,8 @@ struct Ready {
     ca_file: PathBuf,
     username: String,
     password: String,
+    #[serde(default)]
+    kube: Option<KubeInfo>,
 }
 
 impl Registries {
@@ -63,13 +89,13 @@ impl Registries {
     /// use repository names of their own, and count only their own requests.
     pub fn shared() -> &'static Registries {
         static SHARED: OnceLock<Registries> = OnceLock::new();
-        SHARED.get_or_init(|| Self::spawn(true))
+        SHARED.get_or_init(|| Self::spawn(true, false))
     }
 
     /// A private instance, stopped (and its files removed) when dropped.
     /// Costs a process start, ~0.1 s, once the binary is built.
     pub fn start() -> Registries {
-        Self::spawn(false)
+        Self::spawn(false, false)
     }
 
     pub fn pid(&self) -> u32 {
@@ -95,8 +121,26 @@ impl Registries {
             .collect()
     }
 
-    fn spawn(rm_dir: bool) -> Registries {
+    fn spawn(rm_dir: bool, kube: bool) -> Registries {
         let bin = binary();
+        if kube {
+            // In the foreground with stderr on ours (child output is not
+            // captured by the test harness), so a first build that takes
+            // minutes says what it is doing.
+            let out = Command::new(&bin)
+                .arg("build-kube")
+                .arg("-kube-src")
+                .arg(source_dir().join("kube"))
+                .arg("-bin-cache")
+                .arg(bin_cache())
+                .stderr(Stdio::inherit())
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+            assert!(
+                out.status.success(),
+                "building kube-apiserver and etcd failed (see the messages above); `go -C tests/testenv run . build-kube` repeats it"
+            );
+        }
         let dir = tempfile::Builder::new()
             .prefix("chainctl-testenv-")
             .tempdir()
@@ -123,6 +167,13 @@ impl Registries {
         if rm_dir {
             cmd.arg("-rm-dir");
         }
+        if kube {
+            cmd.arg("-kube")
+                .arg("-kube-src")
+                .arg(source_dir().join("kube"))
+                .arg("-bin-cache")
+                .arg(bin_cache());
+        }
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
@@ -135,7 +186,9 @@ impl Registries {
             let _ = tx.send(r.read_line(&mut line).map(|_| line));
             let _ = io::copy(&mut r, &mut io::sink());
         });
-        let ready = match rx.recv_timeout(Duration::from_secs(60)) {
+        // The API server takes about 5 s to become ready, more on a busy machine.
+        let wait = Duration::from_secs(if kube { 240 } else { 60 });
+        let ready = match rx.recv_timeout(wait) {
             Ok(Ok(line)) if !line.is_empty() => serde_json::from_str::<Ready>(&line)
                 .unwrap_or_else(|e| panic!("test registries printed {line:?}: {e}")),
             outcome => {
@@ -154,10 +207,112 @@ impl Registries {
             username: ready.username,
             password: ready.password,
             access_log,
+            kube: ready.kube,
             child,
             dir,
         }
     }
+}
+
+/// A Kubernetes API server to install into, with the registries beside it.
+pub struct Cluster {
+    pub kubeconfig: PathBuf,
+    /// The context to use (None: the kubeconfig's current one).
+    pub context: Option<String>,
+    /// A context with no RBAC rights, for the forbidden tests: ours, or
+    /// `CHAINCTL_TEST_NOBODY_CONTEXT` with an existing cluster.
+    pub nobody_context: Option<String>,
+    /// The registries (and, unless the cluster is external, the API
+    /// server's processes).
+    pub env: Registries,
+}
+
+impl Cluster {
+    /// The cluster shared by every test of this binary: started on first
+    /// use, or the one `CHAINCTL_TEST_KUBECONFIG` names. Tests sharing it
+    /// run in parallel: each uses namespaces of its own.
+    pub fn shared() -> &'static Cluster {
+        static SHARED: OnceLock<Cluster> = OnceLock::new();
+        SHARED.get_or_init(|| match std::env::var_os("CHAINCTL_TEST_KUBECONFIG") {
+            Some(path) => {
+                let kubeconfig = PathBuf::from(path);
+                assert!(
+                    kubeconfig.is_file(),
+                    "CHAINCTL_TEST_KUBECONFIG={} is not a file",
+                    kubeconfig.display()
+                );
+                Cluster {
+                    kubeconfig,
+                    context: std::env::var("CHAINCTL_TEST_KUBE_CONTEXT").ok(),
+                    nobody_context: std::env::var("CHAINCTL_TEST_NOBODY_CONTEXT").ok(),
+                    env: Registries::spawn(true, false),
+                }
+            }
+            None => Cluster::from_env(Registries::spawn(true, true)),
+        })
+    }
+
+    /// A private API server (and registries), stopped when dropped.
+    pub fn start() -> Cluster {
+        Cluster::from_env(Registries::spawn(false, true))
+    }
+
+    fn from_env(env: Registries) -> Cluster {
+        let kube = env
+            .kube
+            .clone()
+            .expect("testenv -kube reports the API server");
+        Cluster {
+            kubeconfig: kube.kubeconfig,
+            context: Some(kube.context),
+            nobody_context: Some(kube.nobody_context),
+            env,
+        }
+    }
+
+    /// The processes of our API server: (etcd, kube-apiserver).
+    pub fn pids(&self) -> Option<(u32, u32)> {
+        self.env
+            .kube
+            .as_ref()
+            .map(|k| (k.etcd_pid, k.apiserver_pid))
+    }
+
+    /// The context without rights; fails the test, saying what to set,
+    /// when an external cluster gives none.
+    pub fn nobody(&self) -> &str {
+        self.nobody_context.as_deref().expect(
+            "this test needs a kubeconfig context without RBAC rights: set CHAINCTL_TEST_NOBODY_CONTEXT when using CHAINCTL_TEST_KUBECONFIG",
+        )
+    }
+
+    /// GETs an API path as the admin context: (HTTP status, JSON body).
+    pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.get_as(self.context.as_deref(), path)
+    }
+
+    /// GETs an API path with the given context.
+    pub fn get_as(&self, context: Option<&str>, path: &str) -> (u16, serde_json::Value) {
+        let mut cmd = Command::new(binary());
+        cmd.arg("get").arg("-kubeconfig").arg(&self.kubeconfig);
+        if let Some(context) = context {
+            cmd.args(["-context", context]);
+        }
+        let out = cmd.arg(path).output().expect("run testenv get");
+        assert!(
+            out.status.success(),
+            "testenv get {path} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("testenv get prints JSON");
+        (v["status"].as_u64().unwrap_or(0) as u16, v["body"].clone())
+    }
+}
+
+/// Where kube-apiserver and etcd are built, by version.
+pub fn bin_cache() -> PathBuf {
+    cache_dir().join("chainctl-testenv")
 }
 
 impl Drop for Registries {

@@ -6,6 +6,7 @@ require (
 	github.com/distribution/distribution/v3 v3.1.1
 	github.com/sirupsen/logrus v1.9.4
 	golang.org/x/crypto v0.49.0
+	gopkg.in/yaml.v2 v2.4.0
 )
 
 require (
@@ -69,5 +70,4 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260401024825-9d38bb4040a9 // indirect
 	google.golang.org/grpc v1.80.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
-	gopkg.in/yaml.v2 v2.4.0 // indirect
 )

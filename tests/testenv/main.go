@@ -1,14 +1,25 @@
-// Command testenv runs the OCI registries that chainctl-core's integration
-// tests push charts to and pull them from: two distribution registries (the
-// registry Helm's own tests use) in this process, with in-memory storage, on
-// 127.0.0.1 with ports chosen by the kernel.
+// Command testenv runs what chainctl-core's integration tests talk to, on
+// 127.0.0.1 with ports chosen by the kernel:
 //
-//   - plain: plain HTTP, no auth;
-//   - tls: HTTPS with a CA generated per run, htpasswd basic auth.
+//   - two OCI registries (distribution, the registry Helm's own tests use),
+//     in this process with in-memory storage: "plain" (plain HTTP, no auth)
+//     and "tls" (HTTPS with a CA generated per run, htpasswd basic auth);
+//   - with -kube, a Kubernetes API server: etcd and kube-apiserver, built
+//     from the Go module proxy by version (see kube/ and kube.go), with a
+//     serving certificate from the same CA, token auth and RBAC, and a
+//     kubeconfig written to -dir.
 //
-// When both answer on /v2/ it prints one line of JSON (see env) to stdout,
+// When everything answers it prints one line of JSON (see env) to stdout,
 // then runs until stdin reaches EOF or it gets SIGINT/SIGTERM. The test
-// harness keeps our stdin open, so we die with the process that spawned us.
+// harness keeps our stdin open, so we die with the process that spawned us;
+// etcd and kube-apiserver die with us (Pdeathsig), however we die.
+//
+// Subcommands, for people and for the harness:
+//
+//	testenv up          start everything in the background; print the kubeconfig and registries
+//	testenv down        stop what `up` started
+//	testenv build-kube  build (or find) kube-apiserver and etcd; print their paths as JSON
+//	testenv get PATH    GET an API path with a kubeconfig's credentials; print {"status","body"}
 package main
 
 import (
@@ -52,6 +63,9 @@ type options struct {
 	dir       string // receives ca.pem, server.pem, server-key.pem, htpasswd
 	password  string // Username's password on the TLS registry
 	accessLog string // if set, one line per request is appended here
+	kube      bool   // also run etcd and kube-apiserver
+	kubeSrc   string // tests/testenv/kube: the modules that pin them
+	binCache  string // where built kube binaries are kept, by version
 }
 
 // env is the running environment; its JSON form is the line we print.
@@ -61,39 +75,76 @@ type env struct {
 	CAFile   string `json:"caFile"`
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// PID is ours: `testenv down` signals it.
+	PID  int       `json:"pid"`
+	Kube *kubeInfo `json:"kube,omitempty"`
 
 	servers []*http.Server
+	cluster *kubeCluster
 	log     *os.File
 	logging atomic.Bool // off during our own readiness probes
 }
 
 func main() {
+	if len(os.Args) > 1 {
+		commands := map[string]func([]string) int{
+			"up": up, "down": down, "build-kube": buildKubeCommand, "get": get,
+		}
+		if run, ok := commands[os.Args[1]]; ok {
+			os.Exit(run(os.Args[2:]))
+		}
+	}
+	serve(os.Args[1:])
+}
+
+// defaultCache is where built binaries are kept: the user cache directory,
+// not the repository, so fresh clones and `cargo clean` reuse them.
+func defaultCache() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "chainctl-testenv")
+}
+
+func serve(args []string) {
 	var opts options
-	flag.StringVar(&opts.dir, "dir", "", "directory for ca.pem, the server certificate and htpasswd (required)")
-	flag.StringVar(&opts.password, "password", "", "password of user "+Username+" on the TLS registry (required)")
-	flag.StringVar(&opts.accessLog, "access-log", "", "append a line \"REGISTRY METHOD PATH STATUS\" per HTTP request to this file")
-	rmDir := flag.Bool("rm-dir", false, "remove -dir when exiting on EOF or a signal")
-	flag.Parse()
-	if opts.dir == "" || opts.password == "" || flag.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: testenv -dir DIR -password PASSWORD [-access-log FILE] [-rm-dir]")
+	fs := flag.NewFlagSet("testenv", flag.ExitOnError)
+	fs.StringVar(&opts.dir, "dir", "", "directory for ca.pem, the server certificate and htpasswd (required)")
+	fs.StringVar(&opts.password, "password", "", "password of user "+Username+" on the TLS registry (required)")
+	fs.StringVar(&opts.accessLog, "access-log", "", "append a line \"REGISTRY METHOD PATH STATUS\" per HTTP request to this file")
+	fs.BoolVar(&opts.kube, "kube", false, "also run etcd and kube-apiserver, and write DIR/kubeconfig")
+	fs.StringVar(&opts.kubeSrc, "kube-src", "kube", "the modules that pin kube-apiserver and etcd (tests/testenv/kube)")
+	fs.StringVar(&opts.binCache, "bin-cache", defaultCache(), "where kube-apiserver and etcd are built, by version")
+	rmDir := fs.Bool("rm-dir", false, "remove -dir when exiting on EOF or a signal")
+	detached := fs.Bool("detached", false, "ignore stdin: run until SIGINT or SIGTERM (for `testenv up`)")
+	_ = fs.Parse(args)
+	if opts.dir == "" || opts.password == "" || fs.NArg() != 0 {
+		fmt.Fprintln(os.Stderr, "usage: testenv -dir DIR -password PASSWORD [-access-log FILE] [-kube] [-rm-dir] [-detached]\n       testenv up|down|build-kube|get ...")
 		os.Exit(2)
 	}
 
 	e, err := start(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testenv:", err)
+		if *rmDir {
+			_ = os.RemoveAll(opts.dir)
+		}
 		os.Exit(1)
 	}
 	line, _ := json.Marshal(e)
 	if _, err := fmt.Printf("%s\n", line); err != nil {
+		e.close()
 		os.Exit(1)
 	}
 
 	done := make(chan struct{}, 2)
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		done <- struct{}{}
-	}()
+	if !*detached {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			done <- struct{}{}
+		}()
+	}
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	select {
@@ -120,6 +171,7 @@ func start(opts options) (*env, error) {
 		CAFile:   filepath.Join(opts.dir, "ca.pem"),
 		Username: Username,
 		Password: opts.password,
+		PID:      os.Getpid(),
 	}
 	serverCert, err := writeCerts(opts.dir)
 	if err != nil {
@@ -154,6 +206,25 @@ func start(opts options) (*env, error) {
 	if err := e.waitReady(); err != nil {
 		e.close()
 		return nil, err
+	}
+	if opts.kube {
+		bins, err := buildKube(opts.kubeSrc, opts.binCache, os.Stderr)
+		if err != nil {
+			e.close()
+			return nil, err
+		}
+		dir := filepath.Join(opts.dir, "kube")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			e.close()
+			return nil, err
+		}
+		e.cluster, err = startKube(dir, bins, e.CAFile,
+			filepath.Join(opts.dir, "server.pem"), filepath.Join(opts.dir, "server-key.pem"))
+		if err != nil {
+			e.close()
+			return nil, err
+		}
+		e.Kube = &e.cluster.info
 	}
 	e.logging.Store(true)
 	return e, nil
@@ -246,6 +317,9 @@ func (e *env) waitReady() error {
 }
 
 func (e *env) close() {
+	if e.cluster != nil {
+		e.cluster.stop()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for _, srv := range e.servers {
