@@ -1,6 +1,7 @@
 //! What Helm actions report back: releases, hooks, phase timings.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// A chart's identity as recorded in a release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +104,34 @@ impl ReleaseInfo {
         }
         out
     }
+
+    /// `sha256:<hex>` of [`manifest`](Self::manifest) exactly as Helm stored
+    /// it (hooks are not part of it), or `None` when the manifest is empty
+    /// (a history listing, or a chart with no resources). The state file
+    /// records it (`manifestDigest`), and `chainctl app status --check`
+    /// compares it with the cluster's to see whether the resources changed
+    /// outside chainctl.
+    ///
+    /// ```
+    /// use chainctl_core::ReleaseInfo;
+    /// let mut rel: ReleaseInfo = serde_json::from_str(r#"{"name":"a","namespace":"b","revision":1,
+    ///     "status":"deployed","chart":{"name":"c","version":"1.0.0"}}"#).unwrap();
+    /// assert_eq!(rel.manifest_digest(), None);
+    /// rel.manifest = "kind: ConfigMap\n".into();
+    /// let digest = rel.manifest_digest().unwrap();
+    /// assert!(digest.starts_with("sha256:") && digest.len() == 7 + 64);
+    /// rel.manifest.push(' ');
+    /// assert_ne!(rel.manifest_digest().unwrap(), digest, "any change to the text counts");
+    /// ```
+    pub fn manifest_digest(&self) -> Option<String> {
+        if self.manifest.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "sha256:{:x}",
+            Sha256::digest(self.manifest.as_bytes())
+        ))
+    }
 }
 
 /// Milliseconds spent in each phase of an action.
@@ -161,4 +190,27 @@ pub struct ShimVersion {
     pub helm: String,
     /// The Go version the shim was built with.
     pub go: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_digest_is_the_sha256_of_the_manifest_text() {
+        let mut rel: ReleaseInfo = serde_json::from_value(serde_json::json!({
+            "name": "a", "namespace": "b", "revision": 1, "status": "deployed",
+            "chart": {"name": "c", "version": "1.0.0"}, "manifest": "abc",
+            "hooks": [{"name": "t", "kind": "Pod", "path": "c/templates/t.yaml",
+                       "events": ["test"], "manifest": "kind: Pod\n"}]
+        }))
+        .unwrap();
+        // sha256("abc"), FIPS 180-2 appendix B.1; hooks are not part of it.
+        let abc = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(rel.manifest_digest().as_deref(), Some(abc));
+        rel.hooks.clear();
+        assert_eq!(rel.manifest_digest().as_deref(), Some(abc));
+        rel.manifest.clear();
+        assert_eq!(rel.manifest_digest(), None);
+    }
 }

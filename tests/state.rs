@@ -14,9 +14,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chainctl_core::state::{
-    Action, DefaultDir, ExecutionStateRecord, LocationRule, LockInfo, StateEnv, StateFile,
-    StateFileConfig, StateLocation, StateStore, StateStoreOptions, Timestamp, state_schema_json,
-    values_digest,
+    Action, DefaultDir, ExecutionStateRecord, LocationRule, LockInfo, SCHEMA_VERSION, StateEnv,
+    StateFile, StateFileConfig, StateLocation, StateStore, StateStoreOptions, Timestamp,
+    state_schema_json, values_digest,
 };
 use chainctl_core::{Error, ErrorKind};
 
@@ -609,7 +609,7 @@ const INVALID: &[(&str, &str, Option<bool>)] = &[
     ("releases-not-an-object.json", "at $.releases:", Some(true)),
     (
         "newer-schema-version.json",
-        "schemaVersion 2, written by a newer chainctl",
+        "schemaVersion 3, written by a newer chainctl",
         Some(true),
     ),
     (
@@ -628,10 +628,16 @@ const INVALID: &[(&str, &str, Option<bool>)] = &[
         Some(true),
     ),
     ("missing-schema-version.json", "schemaVersion", Some(true)),
-    // Only the loader knows that a record must sit under its own key.
+    // Only the loader knows that a record must sit under its own key...
     (
         "record-under-wrong-key.json",
         "a record of release demo/hello is filed under prod/hello",
+        Some(false),
+    ),
+    // ...and that a version 1 file holds no field of version 2.
+    (
+        "manifest-digest-in-version-1.json",
+        r#"at $.releases["default/web"].current.manifestDigest: manifestDigest needs schemaVersion 2"#,
         Some(false),
     ),
 ];
@@ -720,6 +726,37 @@ fn unusable_files_are_never_overwritten() {
         assert_eq!(fs::read(&path).unwrap(), corrupt, "{name}: bytes changed");
         assert!(!store.backup_path().exists(), "{name}: nothing was rotated");
     }
+}
+
+#[test]
+fn a_version_1_file_is_read_and_rewritten_as_version_2_keeping_it_as_the_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let v1 = fs::read(fixtures().join("valid/full.json")).unwrap();
+    fs::write(&path, &v1).unwrap();
+    let before = StateStore::load(&path).unwrap();
+    assert_eq!(before.schema_version, 1);
+
+    let mut store = StateStore::open(&path, options(100)).unwrap();
+    assert_eq!(store.state().schema_version, 1);
+    let mut rec = record("hello", "demo", 2);
+    rec.manifest_digest = Some(format!("sha256:{}", "c".repeat(64)));
+    store.record(rec.clone()).unwrap();
+
+    let after = StateStore::load(&path).unwrap();
+    assert_eq!(after.schema_version, SCHEMA_VERSION);
+    assert_eq!(store.current("hello", "demo"), Some(&rec));
+    assert_eq!(
+        after.releases["staging/api.v2"], before.releases["staging/api.v2"],
+        "the other releases are kept as they were"
+    );
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("{\n  \"schemaVersion\": 2,"), "{text}");
+    assert_eq!(
+        fs::read(store.backup_path()).unwrap(),
+        v1,
+        "the .bak is the version 1 file, for an older chainctl"
+    );
 }
 
 #[test]

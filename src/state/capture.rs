@@ -139,11 +139,26 @@ impl ExecutionStateRecord {
         record
     }
 
-    /// Fills in Helm's view of the release and finishes the record.
+    /// Fills in Helm's view of the release (chart, revision, status and the
+    /// digest of its manifest, when it has one) and finishes the record.
+    ///
+    /// ```
+    /// use chainctl_core::{ReleaseInfo, ReleaseRef};
+    /// use chainctl_core::state::{Action, ExecutionStateRecord};
+    /// let rel: ReleaseInfo = serde_json::from_str(r#"{"name":"hello","namespace":"demo",
+    ///     "revision":3,"status":"deployed","chart":{"name":"hello","version":"0.1.0"},
+    ///     "manifest":"kind: ConfigMap\n"}"#).unwrap();
+    /// let mut rec = ExecutionStateRecord::for_release(Action::Rollback, &ReleaseRef::new("hello", "demo").unwrap());
+    /// rec.finish_with_release(&rel);
+    /// assert_eq!(rec.helm_revision, Some(3));
+    /// assert_eq!(rec.manifest_digest, rel.manifest_digest());
+    /// assert!(rec.drift(&rel).is_empty());
+    /// ```
     pub fn finish_with_release(&mut self, release: &ReleaseInfo) {
         self.chart = Some(RecordChart::from(&release.chart));
         self.helm_revision = Some(release.revision).filter(|r| *r > 0);
         self.helm_status = Some(release.status.clone()).filter(|s| !s.is_empty());
+        self.manifest_digest = release.manifest_digest();
         self.finish_ok();
     }
 

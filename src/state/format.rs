@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! {
-//!   "schemaVersion": 1,
+//!   "schemaVersion": 2,
 //!   "releases": {
 //!     "demo/hello": {
 //!       "current": {"action":"install","outcome":"succeeded",...},
@@ -31,7 +31,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::record::{ExecutionStateRecord, ReleaseState, SCHEMA_VERSION, StateFile, json_string};
+use super::record::{
+    ExecutionStateRecord, OLDEST_SCHEMA_VERSION, ReleaseState, SCHEMA_VERSION, StateFile,
+    json_string,
+};
 use super::schema::{self, Problem};
 
 /// A state file parsed, with the text of each release as it is written.
@@ -57,13 +60,21 @@ impl Snapshot {
     /// from it as it is; any other release is validated against the schema
     /// and the key rule. Whatever fails is diagnosed by the full check
     /// ([`schema::parse_validated`]) so the message is the same either way.
+    ///
+    /// The snapshot keeps the file's `schemaVersion`; the next
+    /// [`apply`](Self::apply) makes it [`SCHEMA_VERSION`].
     pub(crate) fn parse(bytes: &[u8], known: Option<Snapshot>) -> Result<Snapshot, Problem> {
         let outline = match serde_json::from_slice::<Outline<'_>>(bytes) {
-            Ok(outline) if outline.schema_version == SCHEMA_VERSION => outline,
+            Ok(outline)
+                if (OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&outline.schema_version) =>
+            {
+                outline
+            }
             _ => return Err(schema::diagnose(bytes)),
         };
         let mut known = known.unwrap_or_default();
         let mut snapshot = Snapshot::default();
+        snapshot.state.schema_version = outline.schema_version;
         for (key, raw) in outline.releases {
             let text = raw.get();
             let (release, fragment) = match known.take_if_same(&key, text) {
@@ -76,6 +87,9 @@ impl Snapshot {
             };
             snapshot.state.releases.insert(key.clone(), release);
             snapshot.fragments.insert(key, fragment);
+        }
+        if snapshot.state.check_version_fields().is_err() {
+            return Err(schema::diagnose(bytes));
         }
         Ok(snapshot)
     }
@@ -90,14 +104,17 @@ impl Snapshot {
     }
 
     /// Adds a record (see [`StateFile::apply`]) and renders its release
-    /// again. Returns what [`undo`](Self::undo) needs.
+    /// again; the file becomes [`SCHEMA_VERSION`] (an older one is a subset).
+    /// Returns what [`undo`](Self::undo) needs.
     pub(crate) fn apply(&mut self, record: ExecutionStateRecord, history_limit: usize) -> Undo {
         let key = StateFile::key(&record.release, &record.namespace);
         let undo = Undo {
             release: self.state.releases.get(&key).cloned(),
             fragment: self.fragments.get(&key).cloned(),
             key: key.clone(),
+            schema_version: self.state.schema_version,
         };
+        self.state.schema_version = SCHEMA_VERSION;
         self.state.apply(record, history_limit);
         let fragment = render_release(&self.state.releases[&key]);
         self.fragments.insert(key, fragment);
@@ -106,6 +123,7 @@ impl Snapshot {
 
     /// Takes back an [`apply`](Self::apply) whose write failed.
     pub(crate) fn undo(&mut self, undo: Undo) {
+        self.state.schema_version = undo.schema_version;
         match (undo.release, undo.fragment) {
             (Some(release), Some(fragment)) => {
                 self.state.releases.insert(undo.key.clone(), release);
@@ -153,6 +171,7 @@ pub(crate) struct Undo {
     key: String,
     release: Option<ReleaseState>,
     fragment: Option<String>,
+    schema_version: u32,
 }
 
 /// Validates one release's text as the schema would inside the whole file,
@@ -238,13 +257,13 @@ mod tests {
             3 * 3 + 3,
             "each history entry and each current on a line"
         );
-        assert!(text.starts_with("{\n  \"schemaVersion\": 1,\n  \"releases\": {\n    \"demo/hello\": {\n      \"current\": {\"action\""));
+        assert!(text.starts_with("{\n  \"schemaVersion\": 2,\n  \"releases\": {\n    \"demo/hello\": {\n      \"current\": {\"action\""));
         assert!(text.ends_with("]\n    }\n  }\n}\n"));
 
         let empty = Snapshot::default().to_bytes();
         assert_eq!(
             empty,
-            b"{\n  \"schemaVersion\": 1,\n  \"releases\": {}\n}\n"
+            b"{\n  \"schemaVersion\": 2,\n  \"releases\": {}\n}\n"
         );
         assert_eq!(
             serde_json::from_slice::<StateFile>(&empty).unwrap(),
@@ -306,6 +325,54 @@ mod tests {
         );
         snap.undo(undo);
         assert_eq!(snap.to_bytes(), before);
+    }
+
+    #[test]
+    fn a_version_1_file_is_read_as_it_is_and_written_as_version_2() {
+        let mut v1 = String::from_utf8(sample().to_bytes()).unwrap().replacen(
+            "\"schemaVersion\": 2",
+            "\"schemaVersion\": 1",
+            1,
+        );
+        let mut snap = Snapshot::parse(v1.as_bytes(), None).unwrap();
+        assert_eq!(snap.state.schema_version, 1);
+        assert_eq!(snap.to_bytes(), v1.as_bytes(), "unchanged until written");
+
+        let mut rec = ExecutionStateRecord::new(Action::Install, "new", "demo");
+        rec.manifest_digest = Some(format!("sha256:{}", "0".repeat(64)));
+        let undo = snap.apply(rec, 100);
+        assert_eq!(snap.state.schema_version, SCHEMA_VERSION);
+        let v2 = snap.to_bytes();
+        assert!(v2.starts_with(b"{\n  \"schemaVersion\": 2,"));
+        assert_eq!(schema::parse_validated(&v2).unwrap(), snap.state);
+        snap.undo(undo);
+        assert_eq!(
+            snap.to_bytes(),
+            v1.as_bytes(),
+            "undo restores the version too"
+        );
+
+        // A version 1 file with a version 2 field is refused, however it is read.
+        v1 = String::from_utf8(v2).unwrap().replacen(
+            "\"schemaVersion\": 2",
+            "\"schemaVersion\": 1",
+            1,
+        );
+        let known = Snapshot::parse(
+            v1.replacen("\"schemaVersion\": 1", "\"schemaVersion\": 2", 1)
+                .as_bytes(),
+            None,
+        )
+        .unwrap();
+        for known in [None, Some(known)] {
+            let err = Snapshot::parse(v1.as_bytes(), known)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("manifestDigest needs schemaVersion 2"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! * [`StateFileConfig`] finds the file (`--state-file`, `--state-path`,
 //!   `CHAINCTL_STATE_PATH`, the platform config directory);
 //! * [`ExecutionStateRecord`] is one action, [`StateFile`] the whole file;
+//! * [`ExecutionStateRecord::drift`] compares a record with the release in
+//!   the cluster ([`Drift`]);
 //! * [`StateStore`] reads, locks and writes it safely;
 //! * [`state_schema`] is the JSON Schema every file is checked against
 //!   (committed as `schemas/state.schema.json`).
@@ -37,6 +39,7 @@
 
 mod capture;
 mod config;
+mod drift;
 mod format;
 mod lock;
 mod record;
@@ -48,11 +51,12 @@ pub use config::{
     DEFAULT_STATE_FILE_NAME, DefaultDir, LocationRule, STATE_PATH_ENV, StateEnv, StateFileConfig,
     StateLocation,
 };
+pub use drift::{Drift, DriftField};
 pub use lock::LockInfo;
 pub use record::{
-    Action, BundleSource, ChartInfo, ExecutionStateRecord, OciSource, Outcome, PhaseDurations,
-    RecordError, RecordSource, ReleaseState, SCHEMA_VERSION, StateFile, ToolVersions,
-    current_operator, values_digest,
+    Action, BundleSource, ChartInfo, ExecutionStateRecord, OLDEST_SCHEMA_VERSION, OciSource,
+    Outcome, PhaseDurations, RecordError, RecordSource, ReleaseState, SCHEMA_VERSION, StateFile,
+    ToolVersions, current_operator, values_digest,
 };
 pub use schema::{state_schema, state_schema_json};
 pub use store::{StateStore, StateStoreOptions};

@@ -11,13 +11,32 @@ use sha2::{Digest, Sha256};
 use super::time::Timestamp;
 use crate::error::{Error, ErrorKind};
 
-/// The `schemaVersion` this build reads and writes. A file with a higher
-/// one is refused, never rewritten.
+/// The `schemaVersion` this build writes. It reads every version from
+/// [`OLDEST_SCHEMA_VERSION`] up to this one; a file with a higher one is
+/// refused, never rewritten.
+///
+/// * 1: the first format.
+/// * 2: records may hold `manifestDigest` (see
+///   [`ExecutionStateRecord::manifest_digest`]). A version 1 file is
+///   version 2 without it: it is read as it is, and the first record
+///   written rewrites it as version 2 (the `.bak` beside it keeps the
+///   version 1 file, for an older chainctl).
 ///
 /// ```
-/// assert_eq!(chainctl_core::state::SCHEMA_VERSION, 1);
+/// assert_eq!(chainctl_core::state::SCHEMA_VERSION, 2);
 /// ```
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest `schemaVersion` this build reads.
+///
+/// ```
+/// use chainctl_core::state::{OLDEST_SCHEMA_VERSION, SCHEMA_VERSION};
+/// assert!(OLDEST_SCHEMA_VERSION == 1 && OLDEST_SCHEMA_VERSION <= SCHEMA_VERSION);
+/// ```
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
+
+/// The `schemaVersion` that introduced `manifestDigest` in records.
+const MANIFEST_DIGEST_SINCE: u32 = 2;
 
 /// Helm's rule for release names (`helm install` refuses others).
 pub(crate) const RELEASE_NAME_PATTERN: &str =
@@ -37,7 +56,7 @@ const SHA256_PATTERN: &str = r"^sha256:[0-9a-f]{64}$";
 ///
 /// ```text
 /// {
-///   "schemaVersion": 1,
+///   "schemaVersion": 2,
 ///   "releases": {
 ///     "demo/hello": {
 ///       "current": {"action":"install","outcome":"succeeded","release":"hello",...},
@@ -59,7 +78,7 @@ const SHA256_PATTERN: &str = r"^sha256:[0-9a-f]{64}$";
 /// assert_eq!(empty.schema_version, SCHEMA_VERSION);
 /// assert_eq!(
 ///     serde_json::to_string(&empty).unwrap(),
-///     r#"{"schemaVersion":1,"releases":{}}"#
+///     r#"{"schemaVersion":2,"releases":{}}"#
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -69,9 +88,12 @@ const SHA256_PATTERN: &str = r"^sha256:[0-9a-f]{64}$";
     description = "What chainctl deployed: per release the current record and a bounded history of every action, failures included. Written by chainctl-core; see schemas/state.schema.json in its repository."
 )]
 pub struct StateFile {
-    /// Version of this format. A chainctl that knows an older version
-    /// refuses the file rather than rewrite it.
-    #[schemars(extend("const" = 1))]
+    /// Version of this format: 1, or 2 since records may hold
+    /// `manifestDigest`. chainctl reads older versions and writes the
+    /// newest it knows; one that knows only older versions refuses the file
+    /// rather than rewrite it. A file read keeps its version here until it
+    /// is written.
+    #[schemars(range(min = OLDEST_SCHEMA_VERSION, max = SCHEMA_VERSION))]
     pub schema_version: u32,
     /// Per release, keyed `<namespace>/<release>`.
     #[schemars(extend("propertyNames" = { "pattern": RELEASE_KEY_PATTERN }))]
@@ -140,15 +162,47 @@ impl StateFile {
         let excess = entry.history.len().saturating_sub(history_limit.max(1));
         entry.history.drain(..excess);
     }
+
+    /// The rule of [`SCHEMA_VERSION`]s that the schema does not express: a
+    /// version 1 file holds no field that version 2 added, so that any
+    /// chainctl that reads version 1 reads it. Returns the JSON path and the
+    /// problem.
+    pub(crate) fn check_version_fields(&self) -> Result<(), (String, String)> {
+        if self.schema_version >= MANIFEST_DIGEST_SINCE {
+            return Ok(());
+        }
+        for (key, release) in &self.releases {
+            for (record, at) in release.records_with_paths() {
+                if record.manifest_digest.is_some() {
+                    return Err((
+                        format!("$.releases[{}].{at}.manifestDigest", json_string(key)),
+                        format!(
+                            "manifestDigest needs schemaVersion {MANIFEST_DIGEST_SINCE}, but the \
+                             file says schemaVersion {}: set it to {MANIFEST_DIGEST_SINCE}, or \
+                             remove the field",
+                            self.schema_version
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ReleaseState {
+    /// Each record with its JSON path below the release: `current`, then
+    /// `history[i]`.
+    fn records_with_paths(&self) -> impl Iterator<Item = (&ExecutionStateRecord, String)> {
+        let current = self.current.iter().map(|r| (r, "current".to_string()));
+        let history = (self.history.iter().enumerate()).map(|(i, r)| (r, format!("history[{i}]")));
+        current.chain(history)
+    }
+
     /// The rule the schema cannot express: each record sits under its own
     /// `<namespace>/<release>` key. Returns the JSON path and the problem.
     pub(crate) fn check_key(&self, key: &str) -> Result<(), (String, String)> {
-        let current = self.current.iter().map(|r| (r, "current".to_string()));
-        let history = (self.history.iter().enumerate()).map(|(i, r)| (r, format!("history[{i}]")));
-        for (record, at) in current.chain(history) {
+        for (record, at) in self.records_with_paths() {
             let own = StateFile::key(&record.release, &record.namespace);
             if own != key {
                 return Err((
@@ -239,6 +293,14 @@ pub struct ExecutionStateRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(SHA256_PATTERN))]
     pub values_digest: Option<String>,
+    /// `sha256:<hex>` of the release's rendered manifest as Helm stored it
+    /// (see [`ReleaseInfo::manifest_digest`](crate::ReleaseInfo::manifest_digest));
+    /// absent when the manifest was empty or unknown. `chainctl app status
+    /// --check` compares it with the cluster's. New in schemaVersion 2:
+    /// records written before do not have it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(SHA256_PATTERN))]
+    pub manifest_digest: Option<String>,
     /// When the action started.
     pub started_at: Timestamp,
     /// When it finished.
@@ -287,6 +349,7 @@ impl ExecutionStateRecord {
             helm_revision: None,
             helm_status: None,
             values_digest: None,
+            manifest_digest: None,
             started_at: now,
             finished_at: now,
             duration_ms: 0,

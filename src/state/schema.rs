@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 use jsonschema::ValidationError;
 use serde_json::Value;
 
-use super::record::{ExecutionStateRecord, SCHEMA_VERSION, StateFile, json_string};
+use super::record::{
+    ExecutionStateRecord, OLDEST_SCHEMA_VERSION, SCHEMA_VERSION, StateFile, json_string,
+};
 
 /// The JSON Schema (draft 2020-12) of the state file, generated from
 /// [`StateFile`] and the types in it. `schemas/state.schema.json` in the
@@ -16,7 +18,8 @@ use super::record::{ExecutionStateRecord, SCHEMA_VERSION, StateFile, json_string
 /// ```
 /// let schema = chainctl_core::state::state_schema();
 /// assert_eq!(schema["title"], "chainctl state file");
-/// assert_eq!(schema["properties"]["schemaVersion"]["const"], 1);
+/// assert_eq!(schema["properties"]["schemaVersion"]["minimum"], 1);
+/// assert_eq!(schema["properties"]["schemaVersion"]["maximum"], 2);
 /// ```
 pub fn state_schema() -> Value {
     let mut schema = schemars::schema_for!(StateFile).to_value();
@@ -149,7 +152,7 @@ impl fmt::Display for Problem {
             Problem::Syntax(e) => write!(f, "not valid JSON: {e}"),
             Problem::Newer(v) => write!(
                 f,
-                "it has schemaVersion {v}, written by a newer chainctl; this one reads schemaVersion {SCHEMA_VERSION}"
+                "it has schemaVersion {v}, written by a newer chainctl; this one reads schemaVersion {OLDEST_SCHEMA_VERSION} to {SCHEMA_VERSION}"
             ),
             Problem::Invalid { path, message } => write!(f, "at {path}: {message}"),
         }
@@ -157,7 +160,8 @@ impl fmt::Display for Problem {
 }
 
 /// Everything a file must pass: JSON, not newer than this build, valid
-/// against [`state_schema`], and each record under its own key. The whole
+/// against [`state_schema`], each record under its own key, and no field
+/// newer than the file's `schemaVersion`. The whole
 /// file at once: the reference that the incremental reader
 /// (`format::Snapshot::parse`) must agree with, and its diagnosis.
 pub(crate) fn parse_validated(bytes: &[u8]) -> Result<StateFile, Problem> {
@@ -178,6 +182,9 @@ pub(crate) fn parse_validated(bytes: &[u8]) -> Result<StateFile, Problem> {
         message: e.to_string(),
     })?;
     check_keys(&state)?;
+    state
+        .check_version_fields()
+        .map_err(|(path, message)| Problem::Invalid { path, message })?;
     Ok(state)
 }
 
@@ -389,10 +396,63 @@ mod tests {
 
     #[test]
     fn newer_version_is_named_before_anything_else() {
-        let v = json!({"schemaVersion": 2, "releases": [], "somethingNew": true});
+        let v = json!({"schemaVersion": 3, "releases": [], "somethingNew": true});
         let p = parse_validated(v.to_string().as_bytes()).unwrap_err();
         assert!(p.is_newer());
-        assert!(p.to_string().contains("schemaVersion 2"), "{p}");
+        assert!(
+            p.to_string().contains(
+                "schemaVersion 3, written by a newer chainctl; this one reads schemaVersion 1 to 2"
+            ),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn version_1_and_2_are_read_and_only_2_has_manifest_digests() {
+        assert_eq!(
+            parse_validated(file_with(record()).to_string().as_bytes())
+                .unwrap()
+                .schema_version,
+            1
+        );
+        let mut v2 = file_with(record());
+        v2["schemaVersion"] = json!(2);
+        assert_eq!(
+            parse_validated(v2.to_string().as_bytes())
+                .unwrap()
+                .schema_version,
+            2
+        );
+
+        let mut r = record();
+        r["manifestDigest"] = json!(format!("sha256:{}", "ab".repeat(32)));
+        let mut v2 = file_with(r.clone());
+        v2["schemaVersion"] = json!(2);
+        let state = parse_validated(v2.to_string().as_bytes()).unwrap();
+        let digest = state.releases["demo/hello"].history[0]
+            .manifest_digest
+            .clone();
+        assert_eq!(digest.unwrap(), format!("sha256:{}", "ab".repeat(32)));
+
+        // A version 1 file must stay readable by a chainctl that knows only version 1.
+        let p = problem(&file_with(r));
+        assert_eq!(
+            p,
+            r#"at $.releases["demo/hello"].history[0].manifestDigest: manifestDigest needs schemaVersion 2, but the file says schemaVersion 1: set it to 2, or remove the field"#
+        );
+
+        let mut r = record();
+        r["manifestDigest"] = json!("md5:abc");
+        let mut v2 = file_with(r);
+        v2["schemaVersion"] = json!(2);
+        assert!(problem(&v2).contains("manifestDigest"));
+
+        for bad in [0, 1000] {
+            let mut f = file_with(record());
+            f["schemaVersion"] = json!(bad);
+            let p = problem(&f);
+            assert!(p.contains("schemaVersion"), "{p}");
+        }
     }
 
     #[test]
