@@ -21,6 +21,10 @@ func classify(err error) *replyError {
 		return &replyError{Kind: kindTimeout, Message: err.Error()}
 	case errors.Is(err, context.Canceled):
 		return &replyError{Kind: kindCancelled, Message: err.Error()}
+	case apierrors.IsForbidden(err) || strings.Contains(err.Error(), " is forbidden: User "):
+		return &replyError{Kind: kindAuth, Message: err.Error() + "; the cluster accepted the credentials but RBAC does not allow this: " +
+			"ask an administrator for a Role that grants it, or use a --kube-context that has it " +
+			"(Helm keeps each release in Secrets of its namespace, so it also needs get, list, create and update on secrets there)"}
 	case apierrors.IsUnauthorized(err):
 		return &replyError{Kind: kindAuth, Message: err.Error() + " (check the credentials in your kubeconfig)"}
 	default:

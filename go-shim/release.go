@@ -5,20 +5,25 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/kube"
 	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/releaseutil"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/yaml"
 )
 
 // releaseOptions mirrors chainctl_core::ReleaseOptions on the wire.
@@ -215,6 +220,14 @@ func actionError(err error, t *timer, what string) error {
 	if errors.As(err, &se) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return err
 	}
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "another operation (install/upgrade/rollback) is in progress"):
+		// The release's last revision is pending-*: a state of the cluster,
+		// which the Rust side explains with the way out.
+		return errorf(kindKube, "%s: %v", what, err)
+	case strings.Contains(msg, "cannot re-use a name that is still in use"):
+		return errorf(kindInvalidInput, "%s: %v: the release already exists in this namespace; upgrade it instead, or choose another name", what, err)
+	}
 	if !t.mark.done() && !isClusterError(err) && !errors.Is(err, driver.ErrReleaseNotFound) && !errors.Is(err, driver.ErrNoDeployedReleases) {
 		return errorf(kindInvalidInput, "%s: %v", what, err)
 	}
@@ -347,6 +360,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 		return nil, err
 	}
 	defer done()
+	waiting := watchWaitLog(cfg)
 
 	install := !upgrade
 	if upgrade && o.InstallIfMissing {
@@ -370,7 +384,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 		progress(sink, "apply", "installing %s %s as %s in namespace %s", ch.Metadata.Name, ch.Metadata.Version, o.Release, o.Namespace)
 		rel, err = inst.RunWithContext(ctx, ch, o.Values)
 		if err != nil {
-			return nil, actionError(err, t, what)
+			return nil, waitError(actionError(err, t, what), o, waiting, rel, what)
 		}
 	} else {
 		what = "upgrading " + o.Release
@@ -384,7 +398,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 			if errors.Is(err, driver.ErrNoDeployedReleases) || errors.Is(err, driver.ErrReleaseNotFound) {
 				return nil, errorf(kindNotFound, "release %q has no deployed revision in namespace %q: install it first, or upgrade with install-if-missing (--install)", o.Release, o.Namespace)
 			}
-			return nil, actionError(err, t, what)
+			return nil, waitError(actionError(err, t, what), o, waiting, rel, what)
 		}
 	}
 	return actionResult{Release: toDTO(rel, true), Installed: install, Phases: t.phases(time.Now())}, nil
@@ -491,4 +505,81 @@ func opUninstall(_ context.Context, request json.RawMessage, sink eventSink) (an
 		}
 		return out, nil
 	})
+}
+
+// waitLog remembers the last thing Helm's wait said was not ready, to name
+// it when the wait times out.
+type waitLog struct {
+	mu   sync.Mutex
+	last string
+}
+
+func (w *waitLog) lastNotReady() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
+}
+
+// watchWaitLog wraps cfg's logger (and its Kubernetes client's, which
+// reports readiness) to keep the last "... is not ready: ..." line.
+func watchWaitLog(cfg *action.Configuration) *waitLog {
+	w := &waitLog{}
+	next := cfg.Log
+	logf := func(format string, args ...any) {
+		if msg := fmt.Sprintf(format, args...); strings.Contains(msg, " is not ready: ") {
+			w.mu.Lock()
+			w.last = msg
+			w.mu.Unlock()
+		}
+		if next != nil {
+			next(format, args...)
+		}
+	}
+	cfg.Log = logf
+	if kc, ok := cfg.KubeClient.(*kube.Client); ok {
+		kc.Log = logf
+	}
+	return w
+}
+
+// waitError says what a timed-out --wait was waiting for.
+func waitError(err error, o releaseOptions, w *waitLog, rel *release.Release, what string) error {
+	if !(o.Wait || o.Atomic) || !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	pending := ""
+	if last := w.lastNotReady(); last != "" {
+		pending = " (last check: " + strings.TrimSuffix(last, ".") + ")"
+	} else if rel != nil {
+		// Helm's check says nothing about a Deployment that has no
+		// ReplicaSet yet (no controller has seen it): name the workloads.
+		if workloads := workloadsIn(rel.Manifest); len(workloads) > 0 {
+			pending = " (it waits for the pods of " + strings.Join(workloads, ", ") + ": check that the cluster can schedule and run them)"
+		}
+	}
+	return errorf(kindTimeout, "%s: the release's resources were not ready within %s (--timeout)%s: %v",
+		what, o.timeout(), pending, err)
+}
+
+// workloadsIn lists the resources of a manifest whose readiness depends on
+// pods, as "Kind name".
+func workloadsIn(manifest string) []string {
+	var out []string
+	for _, doc := range releaseutil.SplitManifests(manifest) {
+		var obj struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+		}
+		if yaml.Unmarshal([]byte(doc), &obj) != nil {
+			continue
+		}
+		switch obj.Kind {
+		case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod", "Job", "PersistentVolumeClaim":
+			out = append(out, obj.Kind+" "+obj.Metadata.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -458,6 +458,7 @@ impl Client {
             return self.render(source, opts);
         }
         self.chart_action("release.install", source, opts)
+            .map_err(|err| self.explain_pending(opts.release(), err))
     }
 
     /// Upgrades a release to the chart and values given; with
@@ -468,6 +469,36 @@ impl Client {
             return self.render(source, opts);
         }
         self.chart_action("release.upgrade", source, opts)
+            .map_err(|err| self.explain_pending(opts.release(), err))
+    }
+
+    /// Whether the release's last revision is stuck in a `pending-*`
+    /// status, and if so how to recover. `Ok(None)` when it is not (or the
+    /// release does not exist).
+    pub fn pending(&self, release: &ReleaseRef) -> Result<Option<PendingRelease>> {
+        match self.history(release) {
+            Ok(history) => Ok(PendingRelease::from_history(release, &history)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Helm refuses to act on a release whose last revision is pending
+    /// ("another operation is in progress") without saying which revision
+    /// or what to do: say both.
+    fn explain_pending(&self, release: &ReleaseRef, err: Error) -> Error {
+        if !err
+            .message()
+            .contains("another operation (install/upgrade/rollback) is in progress")
+        {
+            return err;
+        }
+        match self.pending(release) {
+            Ok(Some(pending)) => Error::Kube {
+                message: format!("{}: {pending}", err.message()),
+            },
+            _ => err,
+        }
     }
 
     fn release_request(&self, release: &ReleaseRef, extra: serde_json::Value) -> serde_json::Value {
@@ -511,6 +542,19 @@ impl Client {
             &request,
             &self.options(Some(opts.timeout)),
         )
+        .map_err(|err| {
+            if !err.message().contains("has no 0 version") {
+                return self.explain_pending(release, err);
+            }
+            let mut message = format!(
+                "release {} has no revision before its first one to roll back to",
+                release
+            );
+            if let Ok(Some(pending)) = self.pending(release) {
+                message = format!("{message}: {pending}");
+            }
+            Error::InvalidInput { message }
+        })
     }
 
     /// Uninstalls a release.
@@ -537,6 +581,90 @@ impl Client {
             "release.uninstall",
             &request,
             &self.options(Some(opts.timeout)),
+        )
+    }
+}
+
+/// A release whose last revision is stuck in `pending-install`,
+/// `pending-upgrade` or `pending-rollback`: an install, upgrade or rollback
+/// was interrupted (the process was killed, the machine lost power), or is
+/// still running somewhere. Helm refuses every further action until it is
+/// recovered.
+///
+/// ```
+/// use chainctl_core::{PendingRelease, ReleaseInfo, ReleaseRef};
+///
+/// let revision = |revision, status: &str| -> ReleaseInfo {
+///     serde_json::from_value(serde_json::json!({"name": "web", "namespace": "prod",
+///         "revision": revision, "status": status, "chart": {"name": "web", "version": "1.0.0"}}))
+///     .unwrap()
+/// };
+/// let release = ReleaseRef::new("web", "prod").unwrap();
+/// let history = [revision(1, "superseded"), revision(2, "deployed"), revision(3, "pending-upgrade")];
+/// let pending = PendingRelease::from_history(&release, &history).unwrap();
+/// assert_eq!(pending.rollback_to, Some(2));
+/// assert_eq!(pending.recovery, "chainctl app rollback --release web -n prod --revision 2");
+///
+/// let first = [revision(1, "pending-install")];
+/// let pending = PendingRelease::from_history(&release, &first).unwrap();
+/// assert_eq!(pending.recovery, "chainctl app uninstall --release web -n prod");
+/// assert!(PendingRelease::from_history(&release, &history[..2]).is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingRelease {
+    /// The stuck revision.
+    pub revision: u32,
+    /// Its status (`pending-upgrade`, ...).
+    pub status: String,
+    /// The last revision before it that was deployed, to roll back to;
+    /// `None` when there is none and the release must be uninstalled.
+    pub rollback_to: Option<u32>,
+    /// The chainctl command that recovers the release.
+    pub recovery: String,
+}
+
+impl PendingRelease {
+    /// Looks at a release's history (any order): `Some` when its newest
+    /// revision is pending.
+    pub fn from_history(release: &ReleaseRef, history: &[ReleaseInfo]) -> Option<PendingRelease> {
+        let last = history.iter().max_by_key(|r| r.revision)?;
+        if !last.status.starts_with("pending-") {
+            return None;
+        }
+        let rollback_to = history
+            .iter()
+            .filter(|r| r.revision < last.revision)
+            .filter(|r| r.status == "deployed" || r.status == "superseded")
+            .map(|r| r.revision)
+            .max();
+        let (name, namespace) = (release.name(), release.namespace());
+        let recovery = match rollback_to {
+            Some(to) => {
+                format!("chainctl app rollback --release {name} -n {namespace} --revision {to}")
+            }
+            None => format!("chainctl app uninstall --release {name} -n {namespace}"),
+        };
+        Some(PendingRelease {
+            revision: last.revision,
+            status: last.status.clone(),
+            rollback_to,
+            recovery,
+        })
+    }
+}
+
+impl std::fmt::Display for PendingRelease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let way = match self.rollback_to {
+            Some(to) => format!("roll back to revision {to}, the last one deployed"),
+            None => "uninstall it (no earlier revision was deployed)".to_string(),
+        };
+        write!(
+            f,
+            "the release is stuck in {} at revision {} (an install, upgrade or rollback was interrupted, or is still running elsewhere); \
+             if nothing else is working on it, {way}: {}",
+            self.status, self.revision, self.recovery
         )
     }
 }

@@ -40,8 +40,10 @@ pub enum Error {
         /// What the registry said, and which option may help.
         message: String,
     },
-    /// The registry or cluster refused the credentials (or none were given).
-    #[error("authentication failed: {message}")]
+    /// The registry or cluster refused the credentials (or none were
+    /// given), or accepted them but does not allow the request (Kubernetes
+    /// RBAC: "forbidden").
+    #[error("access denied: {message}")]
     Auth {
         /// Which credentials were refused and how to supply others.
         message: String,

@@ -49,7 +49,9 @@ pub use bridge::{
     outstanding_replies,
 };
 pub use cache::{CachedManifest, ChartCache};
-pub use client::{Client, ClientBuilder, RollbackOptions, Storage, UninstallOptions};
+pub use client::{
+    Client, ClientBuilder, PendingRelease, RollbackOptions, Storage, UninstallOptions,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use registry::{PullReport, RegistryOptions};
 pub use release::{DryRun, ReleaseOptions, ReleaseOptionsBuilder, ReleaseRef};
