@@ -11,10 +11,11 @@
 //! | 1 | Helm or the cluster failed the action (kube, internal) |
 //! | 2 | bad usage or invalid input (flags, chart, values), conflicting sources |
 //! | 3 | release, revision or chart not found |
-//! | 4 | registry or authentication failure |
+//! | 4 | registry or authentication failure, or the cluster forbids the request (RBAC) |
 //! | 5 | timed out or cancelled |
 //! | 6 | the state file cannot be read, locked or written |
 //! | 7 | the action succeeded but its record could not be written (printed to stderr) |
+//! | 8 | drift: the cluster does not match the state file (`app status --check`) |
 //! | 10 | refused: confirmation needed (no terminal and no --confirm) or declined |
 
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chainctl_core::state::{
-    Action, ExecutionStateRecord, RecordSource, StateFile, StateLocation, StateStoreOptions,
+    Action, Drift, ExecutionStateRecord, RecordSource, StateFile, StateLocation, StateStoreOptions,
 };
 use chainctl_core::{
     ChartSource, Client, DryRun, Error, ErrorKind, Event, EventLevel, OciReference,
@@ -39,11 +40,13 @@ Exit codes:
   1   Helm or the cluster failed the action
   2   bad usage or invalid input (flags, chart, values), conflicting sources
   3   release, revision or chart not found
-  4   registry or authentication failure
+  4   registry or authentication failure, or the cluster forbids the
+      request (RBAC)
   5   timed out or cancelled
   6   the state file cannot be read, locked or written
   7   the action succeeded but its record could not be written (the record
       is printed to stderr as JSON: keep it)
+  8   drift: the cluster does not match the state file (app status --check)
   10  refused: confirmation needed (no terminal and no --confirm) or declined";
 
 /// Deploy Helm charts with the Helm SDK in-process.
@@ -275,8 +278,8 @@ enum AppCommand {
     Install(ChartArgs),
     /// Upgrade a release to a chart and values (--install: install if missing).
     Upgrade(UpgradeArgs),
-    /// Show a release's current revision.
-    Status(ReleaseArgs),
+    /// Show a release's current revision (--check: compare with the state file).
+    Status(StatusArgs),
     /// List a release's revisions, oldest first.
     History(ReleaseArgs),
     /// Roll a release back to an earlier revision.
@@ -426,6 +429,25 @@ struct ReleaseArgs {
 }
 
 #[derive(Args, Debug)]
+struct StatusArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// Compare with the state file's record; exit 8 if the cluster differs.
+    ///
+    /// Compares the release in the cluster with the record of its last
+    /// install, upgrade or rollback in the state file (read, never written):
+    /// revision, chart name and version, the digest of the rendered
+    /// manifest, and a status other than deployed. Each difference is
+    /// printed; exit 8 means the cluster does not match, exit 3 that the
+    /// state file records no deployment of the release. For example:
+    ///
+    ///   chainctl app status --release hello -n demo --check
+    #[arg(long, verbatim_doc_comment)]
+    check: bool,
+}
+
+#[derive(Args, Debug)]
 struct RollbackArgs {
     #[command(flatten)]
     common: CommonArgs,
@@ -545,6 +567,10 @@ impl From<io::Error> for Failure {
     }
 }
 
+/// The kind of the failure `app status --check` ends with when the cluster
+/// differs from the state file (exit code 8).
+const DRIFT: &str = "drift";
+
 fn refused(message: String) -> Failure {
     Failure {
         code: 10,
@@ -567,7 +593,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(failure) => {
-            if json_output {
+            // A drift report is on stdout already.
+            if json_output && failure.kind != DRIFT {
                 let body = json!({ "error": { "kind": failure.kind, "message": failure.message } });
                 let _ = writeln!(io::stdout(), "{body:#}");
             }
@@ -600,7 +627,8 @@ impl Command {
         match app {
             AppCommand::Install(a) => a.common.output,
             AppCommand::Upgrade(a) => a.chart.common.output,
-            AppCommand::Status(a) | AppCommand::History(a) => a.common.output,
+            AppCommand::Status(a) => a.common.output,
+            AppCommand::History(a) => a.common.output,
             AppCommand::Rollback(a) => a.common.output,
             AppCommand::Uninstall(a) => a.common.output,
         }
@@ -623,8 +651,29 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }),
         AppCommand::Status(args) => {
             let (client, release) = connect(&args.common)?;
+            if args.check {
+                return check_status(&args.common, &client, &release);
+            }
             let info = client.status(&release)?;
-            print_release(args.common.output, "status", &info, None)
+            // A pending revision blocks every further action: say how out.
+            let pending = match info.status.starts_with("pending-") {
+                true => client.pending(&release).ok().flatten(),
+                false => None,
+            };
+            match (args.common.output, &pending) {
+                (Output::Json, Some(pending)) => writeln!(
+                    io::stdout(),
+                    "{:#}",
+                    json!({ "action": "status", "release": info, "pending": pending })
+                )?,
+                (_, pending) => {
+                    print_release(args.common.output, "status", &info, None)?;
+                    if let Some(pending) = pending {
+                        writeln!(io::stdout(), "stuck: {pending}")?;
+                    }
+                }
+            }
+            Ok(())
         }
         AppCommand::History(args) => {
             let (client, release) = connect(&args.common)?;
@@ -641,6 +690,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             confirm(
                 args.confirm,
                 &format!("roll back release {release} to {target}"),
+                || Ok(rollback_plan(&client, &release, args.revision)),
             )?;
             let opts = RollbackOptions {
                 revision: args.revision,
@@ -661,7 +711,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         AppCommand::Uninstall(args) => {
             let (client, release) = connect(&args.common)?;
-            confirm(args.confirm, &format!("uninstall release {release}"))?;
+            confirm(
+                args.confirm,
+                &format!("uninstall release {release}"),
+                || Ok(uninstall_plan(&client, &release, args.keep_history)),
+            )?;
             let opts = UninstallOptions {
                 keep_history: args.keep_history,
                 wait: args.wait,
@@ -1089,23 +1143,197 @@ fn connect(common: &CommonArgs) -> Result<(Client, ReleaseRef), Failure> {
     Ok((client(common, RegistryOptions::default(), false)?, release))
 }
 
-/// Asks on the terminal before a change; --confirm approves in advance.
-fn confirm(approved: bool, plan: &str) -> Result<(), Failure> {
+/// What a mutating command is about to do, shown on a terminal before it
+/// asks.
+struct Plan {
+    /// The action, as a verb: `install`, `upgrade`, `roll back`, `uninstall`.
+    verb: &'static str,
+    release: ReleaseRef,
+    /// The chart deployed now, or why that is not known.
+    from: String,
+    /// What the release will hold afterwards.
+    to: String,
+    /// Further lines (label, value): where the chart comes from and its
+    /// digests. An empty label continues the line above.
+    details: Vec<(&'static str, String)>,
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "chainctl will {} release {} in namespace {}",
+            self.verb,
+            self.release.name(),
+            self.release.namespace()
+        )?;
+        let line = |f: &mut std::fmt::Formatter<'_>, label: &str, value: &str| {
+            let label = if label.is_empty() {
+                String::new()
+            } else {
+                format!("{label}:")
+            };
+            writeln!(f, "  {label:<10}{value}")
+        };
+        line(f, "chart", &format!("{} -> {}", self.from, self.to))?;
+        for (label, value) in &self.details {
+            line(f, label, value)?;
+        }
+        Ok(())
+    }
+}
+
+/// A revision's chart, for a plan: `hello 0.1.0`.
+fn chart_words(rel: &ReleaseInfo) -> String {
+    format!("{} {}", rel.chart.name, rel.chart.version)
+}
+
+/// The release as it is now, for a plan's "from". A failed lookup shows
+/// its reason: the plan informs, and Helm reports the real error later.
+fn describe_current(current: &Result<ReleaseInfo, Error>) -> String {
+    match current {
+        Ok(rel) => format!(
+            "{} (revision {}, {})",
+            chart_words(rel),
+            rel.revision,
+            rel.status
+        ),
+        Err(err) if err.kind() == ErrorKind::NotFound => "not installed".to_string(),
+        Err(err) => format!("unknown ({err})"),
+    }
+}
+
+/// The plan of an install or upgrade, and for an OCI chart the source pinned
+/// to the digest the plan shows, so that what is approved is what is
+/// installed even if the tag moves meanwhile. Fails when the chart cannot be
+/// had: nothing has changed yet.
+fn deploy_plan(
+    client: &Client,
+    verb: &'static str,
+    source: &ChartSource,
+    opts: &ReleaseOptions,
+) -> Result<(Plan, Option<ChartSource>), Failure> {
+    let current = client.status(opts.release());
+    let verb = match &current {
+        Err(err) if err.kind() == ErrorKind::NotFound && opts.install_if_missing() => "install",
+        _ => verb,
+    };
+    let (to, details, pinned) = match source {
+        ChartSource::Oci(_) => {
+            // Fills the chart cache: the install right after reads it.
+            let pulled = client.pull(source)?;
+            let shown = pulled.reference.split('@').next().unwrap_or_default();
+            let details = vec![
+                ("source", shown.to_string()),
+                ("digest", format!("{} (manifest)", pulled.manifest_digest)),
+                ("", format!("{} (chart archive)", pulled.chart_digest)),
+            ];
+            let pinned = ChartSource::oci(&pulled.reference, None)?;
+            (
+                format!("{} {}", pulled.chart.name, pulled.version),
+                details,
+                Some(pinned),
+            )
+        }
+        ChartSource::Bundle(bundle) => {
+            let rendered = client.render(source, opts)?;
+            let details = vec![
+                ("source", bundle.path().display().to_string()),
+                (
+                    "digest",
+                    format!("{} (bundle content)", bundle.content_digest()?),
+                ),
+            ];
+            (chart_words(&rendered.release), details, None)
+        }
+    };
+    let plan = Plan {
+        verb,
+        release: opts.release().clone(),
+        from: describe_current(&current),
+        to,
+        details,
+    };
+    Ok((plan, pinned))
+}
+
+/// The plan of a rollback: from the current revision to the target's chart.
+fn rollback_plan(client: &Client, release: &ReleaseRef, revision: Option<u32>) -> Plan {
+    let current = client.status(release);
+    // Helm rolls back to the revision before the last one by default.
+    let target = revision.or_else(|| {
+        current
+            .as_ref()
+            .ok()
+            .map(|rel| rel.revision.saturating_sub(1))
+    });
+    let wanted = target.map_or("the previous revision".to_string(), |n| {
+        format!("revision {n}")
+    });
+    let history = match client.history(release) {
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(Vec::new()),
+        other => other,
+    };
+    let to = match (history, target) {
+        (Ok(revisions), Some(n)) => match revisions.iter().find(|rel| rel.revision == n) {
+            Some(rel) => format!("{} ({wanted})", chart_words(rel)),
+            None => format!("{wanted}, which is not in the history"),
+        },
+        (Ok(_), None) => wanted,
+        (Err(err), _) => format!("{wanted} (unknown: {err})"),
+    };
+    Plan {
+        verb: "roll back",
+        release: release.clone(),
+        from: describe_current(&current),
+        to,
+        details: Vec::new(),
+    }
+}
+
+/// The plan of an uninstall.
+fn uninstall_plan(client: &Client, release: &ReleaseRef, keep_history: bool) -> Plan {
+    let to = if keep_history {
+        "removed, history kept"
+    } else {
+        "removed"
+    };
+    Plan {
+        verb: "uninstall",
+        release: release.clone(),
+        from: describe_current(&client.status(release)),
+        to: to.to_string(),
+        details: Vec::new(),
+    }
+}
+
+/// Asks on the terminal before a change, after showing the plan `gather`
+/// builds. --confirm approves in advance; with no terminal to ask on, the
+/// change is refused. Either way the plan is not gathered: those paths
+/// cost nothing.
+fn confirm(
+    approved: bool,
+    intent: &str,
+    gather: impl FnOnce() -> Result<Plan, Failure>,
+) -> Result<(), Failure> {
     if approved {
         return Ok(());
     }
     if !(io::stdin().is_terminal() && io::stderr().is_terminal()) {
         return Err(refused(format!(
-            "refusing to {plan} without confirmation: there is no terminal to ask on; pass --confirm to approve"
+            "refusing to {intent} without confirmation: there is no terminal to ask on; pass --confirm to approve"
         )));
     }
-    eprint!("chainctl will {plan}.\nProceed? [y/N] ");
+    let plan = gather()?;
+    eprint!("{plan}Proceed? [y/N] ");
     let mut answer = String::new();
     io::stdin().lock().read_line(&mut answer)?;
     if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
         Ok(())
     } else {
-        Err(refused(format!("did not {plan}: not confirmed")))
+        Err(refused(format!(
+            "did not {intent}: not confirmed (answer y to proceed, or pass --confirm)"
+        )))
     }
 }
 
@@ -1152,18 +1380,27 @@ fn deploy(
         "upgrade"
     };
     let mut store = None;
+    let mut pinned = None;
     if dry_run == DryRun::None {
         confirm(
             args.confirm,
             &format!("{verb} release {} from {source}", opts.release()),
+            || {
+                let (plan, pin) = deploy_plan(&client, verb, &source, &opts)?;
+                pinned = pin;
+                Ok(plan)
+            },
         )?;
         store = Some(open_store(common)?);
     }
+    // The record names the source as given; the action installs what the
+    // plan showed.
     let mut record = ExecutionStateRecord::for_chart(action, &source, &opts)?;
     record.kube_context = common.kube_context.clone();
+    let deployed = pinned.as_ref().unwrap_or(&source);
     let result = match action {
-        Action::Install => client.install(&source, &opts),
-        _ => client.upgrade(&source, &opts),
+        Action::Install => client.install(deployed, &opts),
+        _ => client.upgrade(deployed, &opts),
     };
     record.finish_with_report(&result);
     if let Some(store) = &mut store {
@@ -1218,6 +1455,139 @@ fn deploy(
         }
     }
     Ok(())
+}
+
+/// `app status --check`: the release in the cluster against the current
+/// record of it in the state file, which is read, never written or locked.
+/// Prints the status and each difference; a difference exits 8.
+fn check_status(common: &CommonArgs, client: &Client, release: &ReleaseRef) -> Result<(), Failure> {
+    let location = state_location(&common.state_file, &common.state_path)?;
+    let state_file = location.path.display().to_string();
+    let nothing_to_compare = |why: String| {
+        Failure::from(Error::NotFound {
+            message: format!(
+                "{why}, so there is nothing to compare the cluster with: the state file records \
+                 what chainctl installs, upgrades and rolls back (pass --state-path or \
+                 --state-file if the release was recorded in another file)"
+            ),
+        })
+    };
+    let state = match StateStore::load(&location.path) {
+        Ok(state) => state,
+        Err(Error::NotFound { .. }) => {
+            return Err(nothing_to_compare(format!(
+                "there is no state file at {state_file}"
+            )));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let Some(record) = state
+        .release(release.name(), release.namespace())
+        .and_then(|r| r.current.as_ref())
+    else {
+        return Err(nothing_to_compare(format!(
+            "{state_file} records no deployment of {release}"
+        )));
+    };
+    let (cluster, differences) = match client.status(release) {
+        Ok(info) => {
+            let differences = record.drift(&info);
+            (Some(info), differences)
+        }
+        Err(err) if err.kind() == ErrorKind::NotFound => {
+            (None, vec![Drift::release_missing(record)])
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let hint = (!differences.is_empty()).then(|| drift_hint(common, record, cluster.is_none()));
+
+    let mut out = io::stdout().lock();
+    match common.output {
+        Output::Json => writeln!(
+            out,
+            "{:#}",
+            json!({
+                "action": "status",
+                "release": cluster,
+                "check": {
+                    "matches": differences.is_empty(),
+                    "stateFile": state_file,
+                    "differences": differences,
+                    "hint": hint,
+                },
+            })
+        )?,
+        Output::Text => {
+            match &cluster {
+                // Stdout's lock is reentrant: print_release takes it again.
+                Some(info) => print_release(Output::Text, "status", info, None)?,
+                None => writeln!(
+                    out,
+                    "release: {}\nnamespace: {}\nstatus: not in the cluster",
+                    release.name(),
+                    release.namespace()
+                )?,
+            }
+            if differences.is_empty() {
+                writeln!(out, "check: the cluster matches the record in {state_file}")?;
+            } else {
+                writeln!(
+                    out,
+                    "check: the cluster differs from the record in {state_file}:"
+                )?;
+                for difference in &differences {
+                    writeln!(out, "  {difference}")?;
+                }
+            }
+            if let Some(hint) = &hint {
+                writeln!(out, "hint: {hint}")?;
+            }
+        }
+    }
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(Failure {
+        code: 8,
+        kind: DRIFT,
+        message: format!(
+            "drift: {release} in the cluster does not match the state file {state_file} ({} {})",
+            differences.len(),
+            if differences.len() == 1 {
+                "difference"
+            } else {
+                "differences"
+            }
+        ),
+    })
+}
+
+/// What to do about drift: the commands that inspect it and that deploy
+/// again what the state file records.
+fn drift_hint(common: &CommonArgs, record: &ExecutionStateRecord, missing: bool) -> String {
+    let target = format!("--release {} -n {}", common.release, common.namespace);
+    let values = "with the values you used (the state file keeps only their digest)";
+    if missing {
+        let context = match (&record.kube_context, &common.kube_context) {
+            (Some(recorded), Some(now)) if recorded == now => String::new(),
+            (Some(recorded), _) => format!(" (it records kube context {recorded})"),
+            (None, Some(_)) => " (it records the kubeconfig's current context)".to_string(),
+            (None, None) => String::new(),
+        };
+        return format!(
+            "the release was uninstalled outside chainctl, or the record is of another \
+             cluster{context}: run `chainctl app upgrade --install {target}` {values} to deploy \
+             the recorded chart again"
+        );
+    }
+    let rollback = record.helm_revision.map_or(String::new(), |revision| {
+        format!("`chainctl app rollback {target} --revision {revision}` or ")
+    });
+    format!(
+        "someone changed the release outside chainctl: run {rollback}`chainctl app upgrade \
+         {target}` {values} to redeploy what is recorded, or inspect with `chainctl app history \
+         {target}`"
+    )
 }
 
 fn chart_line(rel: &ReleaseInfo) -> String {
@@ -1404,6 +1774,118 @@ mod tests {
             panic!()
         };
         assert_eq!(args.common.namespace, "default");
+    }
+
+    #[test]
+    fn status_check_is_a_flag_off_by_default_and_takes_the_state_flags() {
+        let cli = parse(&["app", "status", "--release", "a"]).unwrap();
+        let Command::App(AppCommand::Status(args)) = cli.command else {
+            panic!()
+        };
+        assert!(!args.check);
+        let cli = parse(&[
+            "app",
+            "status",
+            "--release",
+            "a",
+            "-n",
+            "prod",
+            "--check",
+            "--state-path",
+            "/srv/state.json",
+            "-o",
+            "json",
+        ])
+        .unwrap();
+        let Command::App(AppCommand::Status(args)) = cli.command else {
+            panic!()
+        };
+        assert!(args.check);
+        assert_eq!(
+            args.common.state_path,
+            Some(PathBuf::from("/srv/state.json"))
+        );
+        assert_eq!(args.common.output, Output::Json);
+        assert_eq!(
+            cli_output(&["app", "status", "--release", "a", "-o", "json"]),
+            Output::Json
+        );
+        assert!(parse(&["app", "status", "--release", "a", "--check=yes"]).is_err());
+        assert!(parse(&["app", "history", "--release", "a", "--check"]).is_err());
+        assert!(
+            parse(&[
+                "app",
+                "status",
+                "--release",
+                "a",
+                "--check",
+                "--state-file",
+                "x.json",
+                "--state-path",
+                "/y.json"
+            ])
+            .is_err()
+        );
+    }
+
+    fn cli_output(args: &[&str]) -> Output {
+        parse(args).unwrap().command.output()
+    }
+
+    #[test]
+    fn drift_hint_names_the_commands_that_repair_it() {
+        let cli = parse(&["app", "status", "--release", "web", "-n", "prod", "--check"]).unwrap();
+        let Command::App(AppCommand::Status(args)) = cli.command else {
+            panic!()
+        };
+        let mut record = ExecutionStateRecord::new(Action::Upgrade, "web", "prod");
+        record.helm_revision = Some(3);
+        let hint = drift_hint(&args.common, &record, false);
+        for part in [
+            "outside chainctl",
+            "`chainctl app rollback --release web -n prod --revision 3`",
+            "`chainctl app upgrade --release web -n prod`",
+            "`chainctl app history --release web -n prod`",
+        ] {
+            assert!(hint.contains(part), "{part:?} missing from {hint}");
+        }
+        record.kube_context = Some("staging".into());
+        let hint = drift_hint(&args.common, &record, true);
+        assert!(
+            hint.contains("`chainctl app upgrade --install --release web -n prod`"),
+            "{hint}"
+        );
+        assert!(hint.contains("it records kube context staging"), "{hint}");
+    }
+
+    #[test]
+    fn exit_code_8_is_documented() {
+        assert!(EXIT_CODES.contains("\n  8   drift: the cluster does not match the state file"));
+        let module_doc = include_str!("chainctl.rs");
+        assert!(module_doc.contains("//! | 8 | drift: the cluster does not match the state file"));
+    }
+
+    #[test]
+    fn a_plan_lines_up_its_labels_and_continues_lines() {
+        let plan = Plan {
+            verb: "upgrade",
+            release: ReleaseRef::new("hello", "demo").unwrap(),
+            from: "hello 0.1.0 (revision 2, deployed)".into(),
+            to: "hello 0.2.0".into(),
+            details: vec![
+                ("source", "oci://r.example/charts/hello:0.2.0".into()),
+                ("digest", "sha256:aa (manifest)".into()),
+                ("", "sha256:bb (chart archive)".into()),
+            ],
+        };
+        assert_eq!(
+            plan.to_string(),
+            "chainctl will upgrade release hello in namespace demo\n\
+             \x20 chart:    hello 0.1.0 (revision 2, deployed) -> hello 0.2.0\n\
+             \x20 source:   oci://r.example/charts/hello:0.2.0\n\
+             \x20 digest:   sha256:aa (manifest)\n\
+             \x20           sha256:bb (chart archive)\n"
+        );
     }
 
     #[test]

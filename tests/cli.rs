@@ -156,24 +156,36 @@ fn no_go_stack_trace_reaches_the_user() {
 
 #[test]
 fn mutating_without_a_terminal_or_confirm_refuses_and_changes_nothing() {
-    let out = chainctl()
-        .args([
-            "app",
-            "install",
-            "--bundle",
-            "examples/charts/hello",
-            "--release",
-            "hello",
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(10), "stderr: {}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("--confirm"),
-        "{}",
-        text(&out.stderr)
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let state_path = dir.path().join("state").join("state.json");
+    let mutations: [&[&str]; 4] = [
+        &["app", "install", "--bundle", "examples/charts/hello"],
+        &["app", "upgrade", "--bundle", "examples/charts/hello"],
+        &["app", "rollback"],
+        &["app", "uninstall"],
+    ];
+    for args in mutations {
+        // The default secret driver and no kubeconfig: a refusal that came
+        // after any cluster call would fail differently.
+        let out = chainctl()
+            .args(args)
+            .args(["--release", "hello", "--state-path"])
+            .arg(&state_path)
+            .stdin(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(10), "{args:?}: {stderr}");
+        assert!(stderr.contains("pass --confirm"), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("Proceed?"),
+            "{args:?} asked with no terminal"
+        );
+        assert!(
+            !dir.path().join("state").exists(),
+            "{args:?} touched the state file"
+        );
+    }
 }
 
 #[test]
@@ -497,4 +509,100 @@ fn state_path_follows_flags_then_the_environment() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+// ---- app status --check (the memory driver's cluster is empty in each new process) ----
+
+#[test]
+fn status_check_without_a_record_exits_3_naming_the_state_file() {
+    let state = StateDir::new();
+    let check = [
+        "app",
+        "status",
+        "--release",
+        "hello",
+        "-n",
+        "demo",
+        "--driver",
+        "memory",
+        "--check",
+    ];
+    let out = state.run(&check);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(state.path().to_str().unwrap()) && stderr.contains("nothing to compare"),
+        "{stderr}"
+    );
+
+    // A file that records other releases only: the same.
+    assert!(state.run(MEMORY_INSTALL).status.success());
+    let other = check.map(|arg| if arg == "hello" { "other" } else { arg });
+    let out = state.run(&other);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("records no deployment of demo/other"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn status_check_of_a_recorded_release_missing_from_the_cluster_is_drift() {
+    let state = StateDir::new();
+    assert!(state.run(MEMORY_INSTALL).status.success());
+    let digest = state.show("hello", "demo")["current"]["manifestDigest"].clone();
+    assert!(
+        digest
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:") && d.len() == 71),
+        "the install records its manifest digest: {digest}"
+    );
+    let check = [
+        "app",
+        "status",
+        "--release",
+        "hello",
+        "-n",
+        "demo",
+        "--driver",
+        "memory",
+        "--check",
+    ];
+    let before = std::fs::read(state.path()).unwrap();
+
+    let out = state.run(&check);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("  release: recorded demo/hello revision 1, none in the cluster"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("hint: the release was uninstalled outside chainctl"),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("drift: demo/hello"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = state.run(&[&check[..], &["-o", "json"]].concat());
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    let body: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    assert!(body["release"].is_null(), "{body:#}");
+    let check = &body["check"];
+    assert_eq!(check["matches"], false);
+    assert_eq!(check["stateFile"], state.path().to_str().unwrap());
+    assert_eq!(check["differences"][0]["field"], "release");
+    assert_eq!(check["differences"][0]["recorded"], "demo/hello revision 1");
+    assert!(check["differences"][0]["cluster"].is_null());
+
+    assert_eq!(
+        std::fs::read(state.path()).unwrap(),
+        before,
+        "--check only reads the state file"
+    );
 }

@@ -1,0 +1,1490 @@
+//! Every release action against a real Kubernetes API server (etcd and
+//! kube-apiserver built from the Go module proxy by tests/testenv), through
+//! the library and through the CLI.
+//!
+//! The cluster has no controller-manager, scheduler or kubelet: objects are
+//! stored and validated, but nothing runs them, so a Deployment never
+//! becomes ready (which the --wait tests rely on) and a deleted namespace
+//! stays Terminating. Every test uses namespaces of its own.
+
+#[path = "support/pty.rs"]
+mod pty;
+#[path = "support/chainctl.rs"]
+mod support;
+#[path = "support/testenv.rs"]
+mod testenv;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use chainctl_core::state::{Action, Outcome};
+use chainctl_core::{
+    ChartSource, Client, Error, ReleaseOptions, ReleaseRef, RollbackOptions, StateStore, Storage,
+    UninstallOptions, diagnostic_call,
+};
+use serde_json::{Value, json};
+use support::chainctl;
+use testenv::Cluster;
+
+fn hello_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/charts/hello")
+}
+
+fn no_workloads_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charts/no-workloads")
+}
+
+/// A namespace of this test's own: unique per run, so an external cluster
+/// (CHAINCTL_TEST_KUBECONFIG) can be reused.
+fn namespace(name: &str) -> String {
+    use std::hash::BuildHasher;
+    let salt = std::collections::hash_map::RandomState::new().hash_one(name) as u16;
+    format!("{name}-{salt:04x}")
+}
+
+fn client_for(cluster: &Cluster, context: Option<&str>) -> Client {
+    let mut b = Client::builder()
+        .storage(Storage::Secret)
+        .kubeconfig(&cluster.kubeconfig);
+    if let Some(context) = context {
+        b = b.kube_context(context);
+    }
+    b.build().unwrap()
+}
+
+fn client(cluster: &Cluster) -> Client {
+    client_for(cluster, cluster.context.as_deref())
+}
+
+fn bundle(dir: &Path) -> ChartSource {
+    ChartSource::bundle(dir).unwrap()
+}
+
+fn opts(release: &str, ns: &str) -> chainctl_core::ReleaseOptionsBuilder {
+    ReleaseOptions::builder(release, ns).create_namespace(true)
+}
+
+fn release(name: &str, ns: &str) -> ReleaseRef {
+    ReleaseRef::new(name, ns).unwrap()
+}
+
+/// The ConfigMap as the API server has it (None: 404).
+fn configmap(cluster: &Cluster, ns: &str, name: &str) -> Option<Value> {
+    let (status, body) = cluster.get(&format!("/api/v1/namespaces/{ns}/configmaps/{name}"));
+    match status {
+        200 => Some(body),
+        404 => None,
+        other => panic!("GET configmap {ns}/{name}: {other} {body}"),
+    }
+}
+
+/// Packages a chart at each version and pushes it to the plain registry.
+fn push(cluster: &Cluster, dir: &Path, repo: &str, versions: &[&str]) -> String {
+    let work = tempfile::tempdir().unwrap();
+    let name = if dir.ends_with("hello") {
+        "hello"
+    } else {
+        "no-workloads"
+    };
+    for version in versions {
+        let packaged = diagnostic_call(
+            "chart.package",
+            &json!({ "path": dir, "version": version, "destDir": work.path() }).to_string(),
+            None,
+        )
+        .unwrap();
+        let request = json!({
+            "ref": format!("{}/{repo}/{name}:{version}", cluster.env.plain),
+            "chart": packaged["path"],
+            "registry": { "plainHttp": true, "configFile": work.path().join("config.json") },
+        });
+        diagnostic_call("registry.push", &request.to_string(), None).unwrap();
+    }
+    format!("oci://{}/{repo}/{name}", cluster.env.plain)
+}
+
+// ---------------------------------------------------------------- library
+
+#[test]
+fn library_install_upgrade_history_rollback_uninstall_from_a_bundle() {
+    let cluster = Cluster::shared();
+    let c = client(cluster);
+    let ns = namespace("lib-bundle");
+    let rel = release("web", &ns);
+
+    let installed = c
+        .install(
+            &bundle(&hello_dir()),
+            &opts("web", &ns).set("greeting=one").build().unwrap(),
+        )
+        .unwrap();
+    assert!(installed.installed);
+    assert_eq!(
+        (
+            installed.release.revision,
+            installed.release.status.as_str()
+        ),
+        (1, "deployed")
+    );
+    let cm = configmap(cluster, &ns, "web-hello").expect("the ConfigMap was created");
+    assert_eq!(cm["data"]["greeting"], "one");
+    // The namespace was created (--create-namespace).
+    assert_eq!(cluster.get(&format!("/api/v1/namespaces/{ns}")).0, 200);
+
+    // Upgrade: values change.
+    let upgraded = c
+        .upgrade(
+            &bundle(&hello_dir()),
+            &opts("web", &ns).set("greeting=two").build().unwrap(),
+        )
+        .unwrap();
+    assert!(!upgraded.installed);
+    assert_eq!(upgraded.release.revision, 2);
+    assert_eq!(
+        configmap(cluster, &ns, "web-hello").unwrap()["data"]["greeting"],
+        "two"
+    );
+
+    let status = c.status(&rel).unwrap();
+    assert_eq!((status.revision, status.status.as_str()), (2, "deployed"));
+    let history = c.history(&rel).unwrap();
+    let summary: Vec<(u32, &str)> = history
+        .iter()
+        .map(|r| (r.revision, r.status.as_str()))
+        .collect();
+    assert_eq!(summary, [(1, "superseded"), (2, "deployed")]);
+
+    // Rollback to a given revision.
+    let rolled = c
+        .rollback(
+            &rel,
+            &RollbackOptions {
+                revision: Some(1),
+                ..RollbackOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(rolled.revision, 3);
+    assert_eq!(
+        configmap(cluster, &ns, "web-hello").unwrap()["data"]["greeting"],
+        "one"
+    );
+    assert_eq!(c.status(&rel).unwrap().description, "Rollback to 1");
+
+    // Uninstall keeping history: the revisions stay, the objects go.
+    let report = c
+        .uninstall(
+            &rel,
+            &UninstallOptions {
+                keep_history: true,
+                ..UninstallOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(report.release.name, "web");
+    assert!(configmap(cluster, &ns, "web-hello").is_none());
+    let kept = c.history(&rel).unwrap();
+    assert_eq!(kept.len(), 3);
+    assert_eq!(kept.last().unwrap().status, "uninstalled");
+    assert_eq!(c.status(&rel).unwrap().status, "uninstalled");
+
+    // Without keeping history: the release is gone.
+    c.uninstall(&rel, &UninstallOptions::default()).unwrap();
+    assert!(matches!(c.status(&rel), Err(Error::NotFound { .. })));
+    assert!(matches!(c.history(&rel), Err(Error::NotFound { .. })));
+    let (status, _) = cluster.get(&format!(
+        "/api/v1/namespaces/{ns}/secrets?labelSelector=owner%3Dhelm,name%3Dweb"
+    ));
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn library_install_from_oci_then_upgrade_the_chart_version() {
+    let cluster = Cluster::shared();
+    let cache = tempfile::tempdir().unwrap();
+    let mut builder = Client::builder()
+        .storage(Storage::Secret)
+        .kubeconfig(&cluster.kubeconfig)
+        .registry(chainctl_core::RegistryOptions {
+            plain_http: true,
+            config_file: Some(cache.path().join("config.json")),
+            ..Default::default()
+        })
+        .chart_cache(chainctl_core::ChartCache::open(cache.path().join("charts")).unwrap());
+    if let Some(context) = &cluster.context {
+        builder = builder.kube_context(context);
+    }
+    let c = builder.build().unwrap();
+    let oci = push(cluster, &hello_dir(), "lib-oci", &["0.1.0", "0.2.0"]);
+    let ns = namespace("lib-oci");
+
+    let first = c
+        .install(
+            &ChartSource::oci(&oci, Some("0.1.0")).unwrap(),
+            &opts("shop", &ns).build().unwrap(),
+        )
+        .unwrap();
+    assert_eq!(first.release.chart.version, "0.1.0");
+    let pulled = first.pulled.expect("an OCI install reports the pull");
+    assert!(pulled.manifest_digest.starts_with("sha256:"));
+    let cm = configmap(cluster, &ns, "shop-hello").unwrap();
+    assert_eq!(cm["metadata"]["labels"]["helm.sh/chart"], "hello-0.1.0");
+
+    // Upgrade: the chart version changes (a constraint picks the newest).
+    let second = c
+        .upgrade(
+            &ChartSource::oci(&oci, Some("^0.2")).unwrap(),
+            &opts("shop", &ns).build().unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            second.release.revision,
+            second.release.chart.version.as_str()
+        ),
+        (2, "0.2.0")
+    );
+    let cm = configmap(cluster, &ns, "shop-hello").unwrap();
+    assert_eq!(cm["metadata"]["labels"]["helm.sh/chart"], "hello-0.2.0");
+}
+
+#[test]
+fn library_upgrade_with_install_if_missing_installs_then_upgrades() {
+    let cluster = Cluster::shared();
+    let c = client(cluster);
+    let ns = namespace("lib-upinst");
+    let o = opts("auto", &ns).install_if_missing(true).build().unwrap();
+    let source = bundle(&no_workloads_dir());
+    let first = c.upgrade(&source, &o).unwrap();
+    assert!(first.installed, "the missing release is installed");
+    assert_eq!(first.release.revision, 1);
+    let second = c.upgrade(&source, &o).unwrap();
+    assert!(!second.installed);
+    assert_eq!(second.release.revision, 2);
+
+    // Without install-if-missing, upgrading a missing release is NotFound.
+    let err = c
+        .upgrade(&source, &opts("never", &ns).build().unwrap())
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains("--install"), "{err}");
+}
+
+#[test]
+fn library_server_dry_run_validates_and_stores_nothing() {
+    let cluster = Cluster::shared();
+    let c = client(cluster);
+    let ns = namespace("lib-dry");
+    // The namespace must exist for the server to validate into it.
+    c.install(
+        &bundle(&no_workloads_dir()),
+        &opts("base", &ns).build().unwrap(),
+    )
+    .unwrap();
+
+    let report = c
+        .install(
+            &bundle(&hello_dir()),
+            &ReleaseOptions::builder("dry", &ns)
+                .dry_run(chainctl_core::DryRun::Server)
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+    assert!(report.release.manifest.contains("kind: ConfigMap"));
+    assert!(matches!(
+        c.status(&release("dry", &ns)),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(
+        configmap(cluster, &ns, "dry-hello").is_none(),
+        "a dry run creates nothing"
+    );
+
+    // With the server, a chart's `lookup` sees what is in the cluster; a
+    // client-side render sees nothing.
+    let probe = |mode| {
+        c.install(
+            &bundle(&no_workloads_dir()),
+            &ReleaseOptions::builder("probe", &ns)
+                .dry_run(mode)
+                .set("lookup=base-settings")
+                .build()
+                .unwrap(),
+        )
+        .unwrap()
+        .release
+        .manifest
+    };
+    let server = probe(chainctl_core::DryRun::Server);
+    assert!(server.contains(r#"lookedUp: "ready at once""#), "{server}");
+    let client_side = probe(chainctl_core::DryRun::Client);
+    assert!(
+        client_side.contains(r#"lookedUp: "nothing""#),
+        "{client_side}"
+    );
+
+    // An upgrade dry run against the server reports the next revision and
+    // changes nothing.
+    let report = c
+        .upgrade(
+            &bundle(&no_workloads_dir()),
+            &ReleaseOptions::builder("base", &ns)
+                .dry_run(chainctl_core::DryRun::Server)
+                .set("message=changed")
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(report.release.revision, 2);
+    assert!(report.release.manifest.contains(r#"message: "changed""#));
+    assert_eq!(c.status(&release("base", &ns)).unwrap().revision, 1);
+    let cm = configmap(cluster, &ns, "base-settings").unwrap();
+    assert_eq!(cm["data"]["message"], "ready at once");
+    assert!(matches!(
+        c.status(&release("probe", &ns)),
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[test]
+fn library_wait_succeeds_when_everything_is_ready() {
+    let cluster = Cluster::shared();
+    let c = client(cluster);
+    let ns = namespace("lib-wait");
+    let started = Instant::now();
+    let report = c
+        .install(
+            &bundle(&no_workloads_dir()),
+            &opts("ready", &ns)
+                .wait(true)
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(report.release.status, "deployed");
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "ConfigMaps and Services are ready at once; --wait should not use up its timeout"
+    );
+    let (status, svc) = cluster.get(&format!("/api/v1/namespaces/{ns}/services/ready-svc"));
+    assert_eq!(status, 200);
+    assert!(
+        svc["spec"]["clusterIP"]
+            .as_str()
+            .is_some_and(|ip| !ip.is_empty())
+    );
+}
+
+#[test]
+fn library_wait_times_out_on_a_deployment_and_atomic_rolls_back() {
+    let cluster = Cluster::shared();
+    let c = client(cluster);
+    let ns = namespace("lib-timeout");
+    let short = |b: chainctl_core::ReleaseOptionsBuilder| b.timeout(Duration::from_secs(5));
+
+    // --wait: the Deployment never becomes ready (no kubelet).
+    let err = c
+        .install(
+            &bundle(&hello_dir()),
+            &short(opts("slow", &ns).wait(true)).build().unwrap(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("not ready within 5s"), "{message}");
+    assert!(message.contains("Deployment slow-hello"), "{message}");
+    assert_eq!(c.status(&release("slow", &ns)).unwrap().status, "failed");
+
+    // --atomic on install: the failed release is uninstalled.
+    let err = c
+        .install(
+            &bundle(&hello_dir()),
+            &short(opts("atom", &ns).atomic(true)).build().unwrap(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("uninstalled due to atomic"),
+        "{err}"
+    );
+    assert!(matches!(
+        c.status(&release("atom", &ns)),
+        Err(Error::NotFound { .. })
+    ));
+
+    // --atomic on upgrade: rolled back to the last good revision.
+    c.install(
+        &bundle(&no_workloads_dir()),
+        &opts("up", &ns).build().unwrap(),
+    )
+    .unwrap();
+    let err = c
+        .upgrade(
+            &bundle(&hello_dir()),
+            &short(ReleaseOptions::builder("up", &ns).atomic(true))
+                .build()
+                .unwrap(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("rolled back due to atomic"),
+        "{err}"
+    );
+    let status = c.status(&release("up", &ns)).unwrap();
+    assert_eq!(
+        (
+            status.revision,
+            status.status.as_str(),
+            status.chart.name.as_str()
+        ),
+        (3, "deployed", "no-workloads")
+    );
+}
+
+#[test]
+fn library_releases_are_scoped_to_their_namespace() {
+    let cluster = Cluster::shared();
+    let c = client(cluster);
+    let (a, b) = (namespace("scope-a"), namespace("scope-b"));
+    c.install(
+        &bundle(&no_workloads_dir()),
+        &opts("same", &a).build().unwrap(),
+    )
+    .unwrap();
+    c.install(
+        &bundle(&no_workloads_dir()),
+        &opts("other", &b).build().unwrap(),
+    )
+    .unwrap();
+    assert!(matches!(
+        c.status(&release("same", &b)),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        c.history(&release("same", &b)),
+        Err(Error::NotFound { .. })
+    ));
+    let err = c
+        .uninstall(&release("same", &b), &UninstallOptions::default())
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    // The same name installs independently in b.
+    c.install(
+        &bundle(&no_workloads_dir()),
+        &opts("same", &b).build().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(c.status(&release("same", &a)).unwrap().namespace, a);
+    assert_eq!(c.status(&release("same", &b)).unwrap().namespace, b);
+}
+
+#[test]
+fn library_a_token_without_rights_is_forbidden_naming_verb_and_resource() {
+    let cluster = Cluster::shared();
+    let ns = namespace("forbidden");
+    client(cluster)
+        .install(
+            &bundle(&no_workloads_dir()),
+            &opts("mine", &ns).build().unwrap(),
+        )
+        .unwrap();
+    let nobody = client_for(cluster, Some(cluster.nobody()));
+
+    let err = nobody.status(&release("mine", &ns)).unwrap_err();
+    assert!(matches!(err, Error::Auth { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("forbidden"), "{message}");
+    assert!(
+        message.contains(r#"cannot list resource "secrets""#),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(r#"in the namespace "{ns}""#)),
+        "{message}"
+    );
+    assert!(message.contains("RBAC"), "{message}");
+
+    let err = nobody
+        .install(
+            &bundle(&no_workloads_dir()),
+            &ReleaseOptions::builder("theirs", &ns).build().unwrap(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Auth { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("is forbidden: User \"nobody\" cannot"),
+        "{err}"
+    );
+    // Nothing was created.
+    assert!(configmap(cluster, &ns, "theirs-settings").is_none());
+}
+
+// -------------------------------------------------------------------- CLI
+
+/// chainctl pointed at the cluster, with a state file of the test's own.
+struct Cli<'a> {
+    cluster: &'a Cluster,
+    state: tempfile::TempDir,
+}
+
+impl<'a> Cli<'a> {
+    fn new(cluster: &'a Cluster) -> Cli<'a> {
+        Cli {
+            cluster,
+            state: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.state.path().join("state").join("state.json")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = chainctl();
+        cmd.args(args)
+            .arg("--kubeconfig")
+            .arg(&self.cluster.kubeconfig)
+            .arg("--state-path")
+            .arg(self.state_path())
+            .stdin(Stdio::null());
+        if let Some(context) = &self.cluster.context {
+            cmd.args(["--kube-context", context]);
+        }
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Runs and expects exit code `code`; returns stdout.
+    fn expect(&self, code: i32, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "chainctl {args:?}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        serde_json::from_str(&self.expect(0, &all)).unwrap()
+    }
+
+    fn state(&self) -> chainctl_core::state::StateFile {
+        StateStore::load(self.state_path()).unwrap()
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn cli_every_action_against_the_api_server_is_recorded() {
+    let cluster = Cluster::shared();
+    let cli = Cli::new(cluster);
+    let ns = namespace("cli-matrix");
+    let hello = hello_dir();
+    let hello = hello.to_str().unwrap();
+    let base = ["--release", "app", "-n", ns.as_str()];
+    let with = |extra: &[&str]| -> Vec<String> {
+        extra
+            .iter()
+            .map(|s| s.to_string())
+            .chain(base.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let run = |code: i32, args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli.expect(code, &args)
+    };
+
+    let out = run(
+        0,
+        with(&[
+            "app",
+            "install",
+            "--bundle",
+            hello,
+            "--create-namespace",
+            "--confirm",
+            "--set",
+            "greeting=first",
+        ]),
+    );
+    assert!(out.contains("install succeeded"), "{out}");
+    assert!(out.contains("revision 1 (deployed)"), "{out}");
+    assert_eq!(
+        configmap(cluster, &ns, "app-hello").unwrap()["data"]["greeting"],
+        "first"
+    );
+
+    let out = run(
+        0,
+        with(&[
+            "app",
+            "upgrade",
+            "--bundle",
+            hello,
+            "--confirm",
+            "--set",
+            "greeting=second",
+        ]),
+    );
+    assert!(out.contains("revision 2 (deployed)"), "{out}");
+    assert_eq!(
+        configmap(cluster, &ns, "app-hello").unwrap()["data"]["greeting"],
+        "second"
+    );
+
+    let out = run(0, with(&["app", "history"]));
+    assert!(
+        out.contains("superseded") && out.contains("deployed"),
+        "{out}"
+    );
+    let out = run(
+        0,
+        with(&["app", "rollback", "--revision", "1", "--confirm"]),
+    );
+    assert!(out.contains("revision: 3"), "{out}");
+    assert_eq!(
+        configmap(cluster, &ns, "app-hello").unwrap()["data"]["greeting"],
+        "first"
+    );
+    let out = run(0, with(&["app", "status"]));
+    assert!(
+        out.contains("status: deployed") && out.contains("revision: 3"),
+        "{out}"
+    );
+
+    // Every action is in the state file; current is the rollback.
+    let state = cli.state();
+    let rel = state.release("app", &ns).unwrap();
+    let actions: Vec<Action> = rel.history.iter().map(|r| r.action).collect();
+    assert_eq!(
+        actions,
+        [Action::Install, Action::Upgrade, Action::Rollback]
+    );
+    let current = rel.current.as_ref().unwrap();
+    assert_eq!(
+        (current.action, current.helm_revision),
+        (Action::Rollback, Some(3))
+    );
+    assert_eq!(current.kube_context, cluster.context);
+
+    // Uninstall, keeping history, then for good.
+    run(
+        0,
+        with(&["app", "uninstall", "--keep-history", "--confirm"]),
+    );
+    assert!(configmap(cluster, &ns, "app-hello").is_none());
+    let out = run(0, with(&["app", "status"]));
+    assert!(out.contains("status: uninstalled"), "{out}");
+    run(0, with(&["app", "uninstall", "--confirm"]));
+    let out = cli.run(&["app", "status", "--release", "app", "-n", &ns]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let state = cli.state();
+    let rel = state.release("app", &ns).unwrap();
+    assert!(rel.current.is_none(), "uninstalled: nothing is current");
+    assert_eq!(rel.history.len(), 5);
+
+    // --dry-run=server: validated by the API server, nothing stored or recorded.
+    let v = cli.json(&[
+        "app",
+        "install",
+        "--bundle",
+        hello,
+        "--release",
+        "dry",
+        "-n",
+        &ns,
+        "--dry-run=server",
+    ]);
+    assert_eq!(v["dryRun"], "server");
+    assert!(v["wouldRecord"].is_object(), "{v}");
+    assert!(cli.state().release("dry", &ns).is_none());
+    assert!(configmap(cluster, &ns, "dry-hello").is_none());
+}
+
+#[test]
+fn cli_wait_timeout_is_recorded_and_atomic_says_it_rolled_back() {
+    let cluster = Cluster::shared();
+    let cli = Cli::new(cluster);
+    let ns = namespace("cli-wait");
+    let hello = hello_dir();
+    let hello = hello.to_str().unwrap();
+    let fixture = no_workloads_dir();
+    let fixture = fixture.to_str().unwrap();
+
+    // A chart of a ConfigMap and a Service succeeds with --wait.
+    cli.expect(
+        0,
+        &[
+            "app",
+            "install",
+            "--bundle",
+            fixture,
+            "--release",
+            "calm",
+            "-n",
+            &ns,
+            "--create-namespace",
+            "--wait",
+            "--timeout",
+            "60s",
+            "--confirm",
+        ],
+    );
+
+    // A Deployment never becomes ready: exit 5, the timeout kind, recorded.
+    let out = cli.run(&[
+        "app",
+        "install",
+        "--bundle",
+        hello,
+        "--release",
+        "stuck",
+        "-n",
+        &ns,
+        "--wait",
+        "--timeout",
+        "10s",
+        "--confirm",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "timeout", "{v}");
+    let state = cli.state();
+    let rec = state
+        .release("stuck", &ns)
+        .unwrap()
+        .history
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(rec.outcome, Outcome::Failed);
+    assert_eq!(
+        rec.error.as_ref().unwrap().kind,
+        chainctl_core::ErrorKind::Timeout
+    );
+    assert!(state.release("stuck", &ns).unwrap().current.is_none());
+
+    // --atomic upgrade of the calm release to the chart with a Deployment:
+    // rolled back, and chainctl says so.
+    let out = cli.run(&[
+        "app",
+        "upgrade",
+        "--bundle",
+        hello,
+        "--release",
+        "calm",
+        "-n",
+        &ns,
+        "--atomic",
+        "--timeout",
+        "10s",
+        "--confirm",
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("rolled back due to atomic"),
+        "{}",
+        stderr(&out)
+    );
+    let status = cli.json(&["app", "status", "--release", "calm", "-n", &ns]);
+    assert_eq!(status["release"]["revision"], 3, "{status}");
+    assert_eq!(status["release"]["status"], "deployed");
+    assert_eq!(status["release"]["chart"]["name"], "no-workloads");
+    let state = cli.state();
+    let calm = state.release("calm", &ns).unwrap();
+    assert_eq!(calm.history.last().unwrap().outcome, Outcome::Failed);
+    assert_eq!(
+        calm.current.as_ref().unwrap().helm_revision,
+        Some(1),
+        "the failed upgrade does not replace current"
+    );
+}
+
+#[test]
+fn cli_forbidden_and_namespace_scoping() {
+    let cluster = Cluster::shared();
+    let cli = Cli::new(cluster);
+    let ns = namespace("cli-forbid");
+    let fixture = no_workloads_dir();
+    let fixture = fixture.to_str().unwrap();
+    cli.expect(
+        0,
+        &[
+            "app",
+            "install",
+            "--bundle",
+            fixture,
+            "--release",
+            "svc",
+            "-n",
+            &ns,
+            "--create-namespace",
+            "--confirm",
+        ],
+    );
+
+    // Another namespace does not see it.
+    let out = cli.run(&["app", "status", "--release", "svc", "-n", "default"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not found"), "{}", stderr(&out));
+
+    // A token without rights: exit 4, naming the verb and the resource.
+    let mut cmd = chainctl();
+    cmd.args([
+        "app",
+        "upgrade",
+        "--bundle",
+        fixture,
+        "--release",
+        "svc",
+        "-n",
+        &ns,
+        "--confirm",
+    ])
+    .arg("--kubeconfig")
+    .arg(&cluster.kubeconfig)
+    .args(["--kube-context", cluster.nobody()])
+    .arg("--state-path")
+    .arg(cli.state_path());
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("access denied"), "{err}");
+    assert!(
+        err.contains(r#"User "nobody" cannot"#) && err.contains(r#"resource "secrets""#),
+        "{err}"
+    );
+    assert!(!err.contains("goroutine"), "no Go stack trace: {err}");
+    // The failure is recorded; the release is untouched.
+    let state = cli.state();
+    let svc = state.release("svc", &ns).unwrap();
+    assert_eq!(svc.history.last().unwrap().outcome, Outcome::Failed);
+    assert_eq!(
+        cli.json(&["app", "status", "--release", "svc", "-n", &ns])["release"]["revision"],
+        1
+    );
+}
+
+/// Polls until the release reaches `status`.
+fn wait_for_status(c: &Client, rel: &ReleaseRef, status: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match c.status(rel) {
+            Ok(info) if info.status == status => return,
+            other => {
+                assert!(
+                    Instant::now() < deadline,
+                    "{rel} never reached {status}: {other:?}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_release_stuck_pending_is_reported_with_the_command_that_recovers_it() {
+    let cluster = Cluster::shared();
+    let cli = Cli::new(cluster);
+    let c = client(cluster);
+    let ns = namespace("pending");
+    let hello = hello_dir();
+    let hello = hello.to_str().unwrap();
+
+    // An install killed while it waits stays pending-install.
+    let mut child = cli
+        .cmd(&[
+            "app",
+            "install",
+            "--bundle",
+            hello,
+            "--release",
+            "cut",
+            "-n",
+            &ns,
+            "--create-namespace",
+            "--wait",
+            "--timeout",
+            "5m",
+            "--confirm",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rel = release("cut", &ns);
+    wait_for_status(&c, &rel, "pending-install");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let pending = c.pending(&rel).unwrap().expect("the release is pending");
+    assert_eq!((pending.revision, pending.rollback_to), (1, None));
+    let err = c
+        .upgrade(
+            &bundle(&hello_dir()),
+            &ReleaseOptions::builder("cut", &ns).build().unwrap(),
+        )
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("stuck in pending-install at revision 1"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("chainctl app uninstall --release cut -n {ns}")),
+        "{message}"
+    );
+    let out = cli.run(&["app", "status", "--release", "cut", "-n", &ns]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("pending-install"), "{text}");
+    assert!(
+        text.contains(&format!("chainctl app uninstall --release cut -n {ns}")),
+        "status names the recovery: {text}"
+    );
+    // Following the advice recovers.
+    cli.expect(
+        0,
+        &[
+            "app",
+            "uninstall",
+            "--release",
+            "cut",
+            "-n",
+            &ns,
+            "--confirm",
+        ],
+    );
+    cli.expect(
+        0,
+        &[
+            "app",
+            "install",
+            "--bundle",
+            hello,
+            "--release",
+            "cut",
+            "-n",
+            &ns,
+            "--confirm",
+        ],
+    );
+
+    // An upgrade killed while it waits stays pending-upgrade: roll back.
+    let mut child = cli
+        .cmd(&[
+            "app",
+            "upgrade",
+            "--bundle",
+            hello,
+            "--release",
+            "cut",
+            "-n",
+            &ns,
+            "--set",
+            "greeting=x",
+            "--wait",
+            "--timeout",
+            "5m",
+            "--confirm",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_status(&c, &rel, "pending-upgrade");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = cli.run(&[
+        "app",
+        "upgrade",
+        "--bundle",
+        hello,
+        "--release",
+        "cut",
+        "-n",
+        &ns,
+        "--confirm",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let recovery = format!("chainctl app rollback --release cut -n {ns} --revision 1");
+    assert!(stderr(&out).contains(&recovery), "{}", stderr(&out));
+    cli.expect(
+        0,
+        &[
+            "app",
+            "rollback",
+            "--release",
+            "cut",
+            "-n",
+            &ns,
+            "--revision",
+            "1",
+            "--confirm",
+        ],
+    );
+    assert_eq!(c.status(&rel).unwrap().status, "deployed");
+}
+
+#[test]
+fn five_identical_upgrades_give_consecutive_deployed_revisions_matching_state() {
+    let cluster = Cluster::shared();
+    let cli = Cli::new(cluster);
+    let c = client(cluster);
+    let ns = namespace("idem");
+    let fixture = no_workloads_dir();
+    let fixture = fixture.to_str().unwrap();
+    let args = [
+        "app",
+        "upgrade",
+        "--install",
+        "--bundle",
+        fixture,
+        "--release",
+        "same",
+        "-n",
+        &ns,
+        "--create-namespace",
+        "--set",
+        "message=steady",
+        "--confirm",
+    ];
+    for run in 1..=5u32 {
+        cli.expect(0, &args);
+        let status = c.status(&release("same", &ns)).unwrap();
+        assert_eq!((status.revision, status.status.as_str()), (run, "deployed"));
+        let state = cli.state();
+        let current = state.release("same", &ns).unwrap().current.clone().unwrap();
+        assert_eq!(current.helm_revision, Some(status.revision));
+        assert_eq!(current.helm_status.as_deref(), Some("deployed"));
+        assert_eq!(
+            current.chart.as_ref().unwrap().version,
+            status.chart.version
+        );
+        // And the CLI's own comparison agrees.
+        cli.expect(
+            0,
+            &["app", "status", "--check", "--release", "same", "-n", &ns],
+        );
+    }
+    let history = c.history(&release("same", &ns)).unwrap();
+    let revisions: Vec<u32> = history.iter().map(|r| r.revision).collect();
+    assert_eq!(revisions, [1, 2, 3, 4, 5]);
+    assert!(history[..4].iter().all(|r| r.status == "superseded"));
+    assert_eq!(
+        configmap(cluster, &ns, "same-settings").unwrap()["data"]["message"],
+        "steady"
+    );
+}
+
+#[test]
+fn status_check_names_each_difference_after_a_change_outside_chainctl() {
+    let cluster = Cluster::shared();
+    let cli = Cli::new(cluster);
+    let c = client(cluster);
+    let ns = namespace("drift");
+    let hello = hello_dir();
+    let hello = hello.to_str().unwrap();
+    cli.expect(
+        0,
+        &[
+            "app",
+            "install",
+            "--bundle",
+            hello,
+            "--release",
+            "d",
+            "-n",
+            &ns,
+            "--create-namespace",
+            "--confirm",
+        ],
+    );
+    cli.expect(
+        0,
+        &[
+            "app",
+            "upgrade",
+            "--bundle",
+            hello,
+            "--release",
+            "d",
+            "-n",
+            &ns,
+            "--set",
+            "greeting=v2",
+            "--confirm",
+        ],
+    );
+    let out = cli.expect(
+        0,
+        &["app", "status", "--check", "--release", "d", "-n", &ns],
+    );
+    assert!(out.contains("matches"), "{out}");
+
+    // Someone rolls back by hand (the library here, as `helm rollback` would):
+    // nothing is recorded.
+    c.rollback(
+        &release("d", &ns),
+        &RollbackOptions {
+            revision: Some(1),
+            ..RollbackOptions::default()
+        },
+    )
+    .unwrap();
+    let out = cli.run(&["app", "status", "--check", "--release", "d", "-n", &ns]);
+    assert_eq!(
+        out.status.code(),
+        Some(8),
+        "drift exits 8: {}",
+        stderr(&out)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out);
+    assert!(text.contains("revision"), "{text}");
+    assert!(
+        text.contains('2') && text.contains('3'),
+        "recorded 2, cluster 3: {text}"
+    );
+    assert!(
+        text.contains("manifest"),
+        "the rollback changed the manifest: {text}"
+    );
+
+    let out = cli.run(&[
+        "app",
+        "status",
+        "--check",
+        "--release",
+        "d",
+        "-n",
+        &ns,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(8));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["check"]["matches"], false, "{v}");
+    let fields: Vec<&str> = v["check"]["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"revision"), "{v}");
+
+    // Uninstalled behind our back: drift too.
+    c.uninstall(&release("d", &ns), &UninstallOptions::default())
+        .unwrap();
+    let out = cli.run(&["app", "status", "--check", "--release", "d", "-n", &ns]);
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+
+    // No record at all: nothing to compare (exit 3).
+    let out = cli.run(&["app", "status", "--check", "--release", "never", "-n", &ns]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}
+
+#[test]
+fn dozens_of_namespaces_and_releases_in_one_state_file() {
+    let cluster = Cluster::shared();
+    let cli = Cli::new(cluster);
+    let fixture = no_workloads_dir();
+    let fixture = fixture.to_str().unwrap();
+    let namespaces: Vec<String> = (0..24)
+        .map(|i| namespace(&format!("fleet{i:02}")))
+        .collect();
+    // Two at a time: the state file's lock serialises the writes.
+    std::thread::scope(|s| {
+        for pair in namespaces.chunks(12) {
+            let cli = &cli;
+            s.spawn(move || {
+                for ns in pair {
+                    for name in ["api", "worker"] {
+                        cli.expect(
+                            0,
+                            &[
+                                "app",
+                                "install",
+                                "--bundle",
+                                fixture,
+                                "--release",
+                                name,
+                                "-n",
+                                ns,
+                                "--create-namespace",
+                                "--confirm",
+                            ],
+                        );
+                    }
+                }
+            });
+        }
+    });
+    let state = cli.state();
+    assert_eq!(state.releases.len(), 48);
+    let c = client(cluster);
+    for ns in &namespaces {
+        for name in ["api", "worker"] {
+            let current = state.release(name, ns).unwrap().current.clone().unwrap();
+            assert_eq!(current.helm_revision, Some(1));
+            assert_eq!(c.status(&release(name, ns)).unwrap().status, "deployed");
+        }
+    }
+    let out = chainctl()
+        .args(["state", "validate"])
+        .arg(cli.state_path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("48 releases"),
+        "{text}{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn confirm_on_a_terminal_shows_the_upgrade_from_and_to_with_the_digest() {
+    let cluster = Cluster::shared();
+    let cli = Cli::new(cluster);
+    let ns = namespace("confirm");
+    let oci = push(cluster, &hello_dir(), "confirm", &["0.1.0", "0.2.0"]);
+    let cache = cli.state.path().join("cache");
+    let on_cluster = |cmd: &mut Command| {
+        cmd.arg("--kubeconfig")
+            .arg(&cluster.kubeconfig)
+            .arg("--state-path")
+            .arg(cli.state_path())
+            .env("XDG_CACHE_HOME", &cache);
+        if let Some(context) = &cluster.context {
+            cmd.args(["--kube-context", context]);
+        }
+    };
+    let deploy = |version: &str| {
+        let mut cmd = chainctl();
+        cmd.args([
+            "app",
+            "upgrade",
+            "--install",
+            "--chart",
+            &oci,
+            "--version",
+            version,
+        ])
+        .args([
+            "--release",
+            "shop",
+            "-n",
+            &ns,
+            "--create-namespace",
+            "--plain-http",
+        ]);
+        on_cluster(&mut cmd);
+        cmd
+    };
+    let mut first = deploy("0.1.0");
+    first.arg("--confirm");
+    let out = first.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // No terminal, no --confirm: refused, nothing changes.
+    let out = deploy("0.2.0").stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--confirm"), "{}", stderr(&out));
+    let c = client(cluster);
+    assert_eq!(c.status(&release("shop", &ns)).unwrap().revision, 1);
+
+    // On a terminal: the plan, from -> to with the digest, then the question.
+    let mut session = pty::Pty::spawn(deploy("0.2.0")).expect("a pseudo-terminal");
+    let plan = session.expect("Proceed? [y/N]");
+    assert!(plan.contains("release shop in namespace"), "{plan}");
+    assert!(plan.contains(&ns), "{plan}");
+    assert!(
+        plan.contains("hello 0.1.0 (revision 1, deployed) -> hello 0.2.0"),
+        "{plan}"
+    );
+    let digest = Client::builder()
+        .registry(chainctl_core::RegistryOptions {
+            plain_http: true,
+            config_file: Some(cli.state.path().join("registry.json")),
+            ..Default::default()
+        })
+        .build()
+        .unwrap()
+        .resolve_tag(&format!("{oci}:0.2.0").parse().unwrap())
+        .unwrap();
+    assert!(
+        plan.contains(&digest),
+        "the plan names the manifest digest {digest}: {plan}"
+    );
+    // Declined: nothing changes.
+    session.send("n\n");
+    let (status, _) = session.finish();
+    assert_eq!(status.code(), Some(10));
+    assert_eq!(c.status(&release("shop", &ns)).unwrap().revision, 1);
+
+    // Approved: upgraded to what the plan showed, and recorded.
+    let mut session = pty::Pty::spawn(deploy("0.2.0")).expect("a pseudo-terminal");
+    session.expect("Proceed? [y/N]");
+    session.send("y\n");
+    let (status, output) = session.finish();
+    assert!(status.success(), "{output}");
+    let now = c.status(&release("shop", &ns)).unwrap();
+    assert_eq!((now.revision, now.chart.version.as_str()), (2, "0.2.0"));
+    let state = cli.state();
+    let current = state.release("shop", &ns).unwrap().current.clone().unwrap();
+    match current.source {
+        Some(chainctl_core::state::RecordSource::Oci(src)) => {
+            assert_eq!(src.manifest_digest.as_deref(), Some(digest.as_str()))
+        }
+        other => panic!("recorded source {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- harness
+
+fn alive(pid: u32) -> bool {
+    // A zombie still has /proc/<pid>; its state letter is Z.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+fn wait_gone(pids: &[u32]) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pids.iter().any(|&p| alive(p)) {
+        assert!(
+            Instant::now() < deadline,
+            "processes still running 20 s after their owner died: {:?}",
+            pids.iter().filter(|&&p| alive(p)).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn no_api_server_or_etcd_outlives_the_harness() {
+    // Our own, even with CHAINCTL_TEST_KUBECONFIG: this tests the harness.
+    let cluster = Cluster::start();
+    let (etcd, apiserver) = cluster.pids().unwrap();
+    let testenv = cluster.env.pid();
+    assert!(alive(etcd) && alive(apiserver) && alive(testenv));
+    assert_eq!(cluster.get("/version").1["gitVersion"], "v1.36.3");
+    // Drop SIGKILLs testenv (no chance to clean up): the kernel kills its
+    // children (Pdeathsig).
+    drop(cluster);
+    wait_gone(&[testenv, etcd, apiserver]);
+}
+
+#[test]
+fn testenv_up_and_down_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_dir = dir.path().join("env");
+    let testenv = testenv::binary();
+    let kube_src = testenv::source_dir().join("kube");
+    let out = Command::new(&testenv)
+        .arg("up")
+        .arg("-dir")
+        .arg(&env_dir)
+        .arg("-kube-src")
+        .arg(&kube_src)
+        .arg("-bin-cache")
+        .arg(testenv::bin_cache())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    // Whatever happens below, take it down again: `up` detaches it from us.
+    struct Down<'a>(&'a Path, &'a Path);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new(self.0)
+                .arg("down")
+                .arg("-dir")
+                .arg(self.1)
+                .output();
+        }
+    }
+    let _down = Down(&testenv, &env_dir);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "testenv up: {text}{}", stderr(&out));
+    let kubeconfig = env_dir.join("kube").join("kubeconfig");
+    assert!(
+        text.contains(kubeconfig.to_str().unwrap()),
+        "up prints the kubeconfig: {text}"
+    );
+    assert!(text.contains("registry:"), "{text}");
+    let env: Value =
+        serde_json::from_slice(&std::fs::read(env_dir.join("env.json")).unwrap()).unwrap();
+    let pids: Vec<u32> = [
+        &env["pid"],
+        &env["kube"]["etcdPid"],
+        &env["kube"]["apiserverPid"],
+    ]
+    .iter()
+    .map(|v| v.as_u64().unwrap() as u32)
+    .collect();
+
+    // chainctl works against it, as the README shows.
+    let state = dir.path().join("state.json");
+    let out = chainctl()
+        .args([
+            "app",
+            "install",
+            "--bundle",
+            "examples/charts/hello",
+            "--release",
+            "hello",
+            "--namespace",
+            "demo",
+            "--create-namespace",
+            "--confirm",
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg("--state-path")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // `up` again while it runs says so and starts nothing new.
+    let again = Command::new(&testenv)
+        .arg("up")
+        .arg("-dir")
+        .arg(&env_dir)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already up"));
+
+    let out = Command::new(&testenv)
+        .arg("down")
+        .arg("-dir")
+        .arg(&env_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_gone(&pids);
+    assert!(!env_dir.exists(), "down removes its directory");
+}
