@@ -95,12 +95,20 @@ pub fn state_schema_json() -> String {
     text
 }
 
+/// The schema the loader checks files against: schemas/state.schema.json
+/// as committed (a test keeps it equal to [`state_schema`]), parsed rather
+/// than generated, which spares every run of the CLI the schemars pass.
+fn committed_schema() -> Value {
+    serde_json::from_str(include_str!("../../schemas/state.schema.json"))
+        .expect("schemas/state.schema.json is JSON")
+}
+
 fn validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
         jsonschema::options()
             .should_validate_formats(true)
-            .build(&state_schema())
+            .build(&committed_schema())
             .expect("the generated state schema compiles")
     })
 }
@@ -111,7 +119,7 @@ fn validator() -> &'static jsonschema::Validator {
 fn record_validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
-        let mut schema = state_schema();
+        let mut schema = committed_schema();
         let root = schema.as_object_mut().expect("a schema is an object");
         root.retain(|k, _| k == "$schema" || k == "$defs");
         root.insert("$ref".into(), "#/$defs/ExecutionStateRecord".into());
