@@ -3,7 +3,7 @@
 against the helm CLI of the same Helm version, in one run.
 
 Starts the test environment (tests/testenv: etcd and kube-apiserver built
-from the Go module proxy, on loopback; the first build takes 10-15 minutes),
+from the Go module proxy, on loopback; the first build takes 5-10 minutes),
 then runs each pair of equivalent commands RUNS times, interleaved, against
 the same API server, each tool in namespaces of its own:
 

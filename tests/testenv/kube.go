@@ -134,8 +134,8 @@ func buildKube(src, cache string, progress io.Writer) (*binaries, error) {
 	builds := []struct {
 		name, version, dir, pkg, ldflags, dest, estimate string
 	}{
-		{"etcd", etcdVersion, "etcd", "go.etcd.io/etcd/server/v3", "-s -w", b.Etcd, "2-4 minutes"},
-		{"kube-apiserver", kubeVersion, "apiserver", "k8s.io/kubernetes/cmd/kube-apiserver", ldflags, b.APIServer, "10-15 minutes"},
+		{"etcd", etcdVersion, "etcd", "go.etcd.io/etcd/server/v3", "-s -w", b.Etcd, "1-4 minutes"},
+		{"kube-apiserver", kubeVersion, "apiserver", "k8s.io/kubernetes/cmd/kube-apiserver", ldflags, b.APIServer, "5-10 minutes"},
 	}
 	for _, build := range builds {
 		if exists(build.dest) {
