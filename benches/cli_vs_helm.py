@@ -78,6 +78,16 @@ def measure(cmd: list[str]) -> tuple[float, int, bytes]:
     return wall, usage.ru_maxrss * 1024, b"".join(chunks)
 
 
+def row(name: str, ours: list, theirs: list) -> str:
+    """A table row from measure() samples: median wall, peak RSS, ratios."""
+    wall_o = statistics.median(s[0] for s in ours)
+    wall_t = statistics.median(s[0] for s in theirs)
+    rss_o = max(s[1] for s in ours)
+    rss_t = max(s[1] for s in theirs)
+    return (f"| {name} | {wall_o * 1000:.1f} ms | {wall_t * 1000:.1f} ms | {wall_o / wall_t:.2f}x "
+            f"| {rss_o / 2**20:.1f} MiB | {rss_t / 2**20:.1f} MiB | {rss_o / rss_t:.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -109,12 +119,7 @@ def main() -> None:
         for _ in range(args.runs):
             samples["ours"].append(measure(ours))
             samples["theirs"].append(measure(theirs))
-        wall_o = statistics.median(s[0] for s in samples["ours"])
-        wall_t = statistics.median(s[0] for s in samples["theirs"])
-        rss_o = max(s[1] for s in samples["ours"])
-        rss_t = max(s[1] for s in samples["theirs"])
-        print(f"| {name} | {wall_o * 1000:.1f} ms | {wall_t * 1000:.1f} ms | {wall_o / wall_t:.2f}x "
-              f"| {rss_o / 2**20:.1f} MiB | {rss_t / 2**20:.1f} MiB | {rss_o / rss_t:.2f}x |")
+        print(row(name, samples["ours"], samples["theirs"]))
     same = measure(pairs[0][1])[2] == measure(pairs[0][2])[2]
     print(f"\nmanifests identical: {'yes' if same else 'NO'}")
 

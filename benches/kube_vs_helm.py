@@ -23,14 +23,13 @@ Wall times on a shared machine are noisy: read the ratios, not the absolutes.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cli_vs_helm import CACHE, ROOT, build_chainctl, build_helm, measure  # noqa: E402
+from cli_vs_helm import CACHE, ROOT, build_chainctl, build_helm, measure, row  # noqa: E402
 
 TESTENV = ROOT / "tests" / "testenv"
 BIN_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "chainctl-testenv"
@@ -115,12 +114,7 @@ def main() -> None:
                     else:
                         samples["theirs"].append(measure(b))
                         samples["ours"].append(measure(a))
-                wall_o = statistics.median(s[0] for s in samples["ours"])
-                wall_t = statistics.median(s[0] for s in samples["theirs"])
-                rss_o = max(s[1] for s in samples["ours"])
-                rss_t = max(s[1] for s in samples["theirs"])
-                print(f"| {name} | {wall_o * 1000:.1f} ms | {wall_t * 1000:.1f} ms | {wall_o / wall_t:.2f}x "
-                      f"| {rss_o / 2**20:.1f} MiB | {rss_t / 2**20:.1f} MiB | {rss_o / rss_t:.2f}x |")
+                print(row(name, samples["ours"], samples["theirs"]))
         finally:
             proc.stdin.close()
             proc.wait(timeout=60)

@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use chainctl_core::state::{Action, Outcome};
 use chainctl_core::{
     ChartSource, Client, Error, ReleaseOptions, ReleaseRef, RollbackOptions, StateStore, Storage,
-    UninstallOptions, diagnostic_call,
+    UninstallOptions,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use support::chainctl;
 use testenv::Cluster;
 
@@ -79,28 +79,11 @@ fn configmap(cluster: &Cluster, ns: &str, name: &str) -> Option<Value> {
     }
 }
 
-/// Packages a chart at each version and pushes it to the plain registry.
+/// Packages a chart at each version, pushes it to the plain registry and
+/// returns its oci:// reference (without a tag).
 fn push(cluster: &Cluster, dir: &Path, repo: &str, versions: &[&str]) -> String {
-    let work = tempfile::tempdir().unwrap();
-    let name = if dir.ends_with("hello") {
-        "hello"
-    } else {
-        "no-workloads"
-    };
-    for version in versions {
-        let packaged = diagnostic_call(
-            "chart.package",
-            &json!({ "path": dir, "version": version, "destDir": work.path() }).to_string(),
-            None,
-        )
-        .unwrap();
-        let request = json!({
-            "ref": format!("{}/{repo}/{name}:{version}", cluster.env.plain),
-            "chart": packaged["path"],
-            "registry": { "plainHttp": true, "configFile": work.path().join("config.json") },
-        });
-        diagnostic_call("registry.push", &request.to_string(), None).unwrap();
-    }
+    let name = dir.file_name().unwrap().to_str().unwrap();
+    cluster.env.push_chart(false, repo, name, dir, versions);
     format!("oci://{}/{repo}/{name}", cluster.env.plain)
 }
 

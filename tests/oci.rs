@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use chainctl_core::state::{Action, ExecutionStateRecord, RecordSource};
 use chainctl_core::{
     ChartCache, ChartSource, Client, ErrorKind, RegistryOptions, ReleaseOptions, Storage,
-    diagnostic_call,
 };
 use serde_json::json;
 use testenv::{Registries, Request};
@@ -28,31 +27,10 @@ fn push_hello(reg: &Registries, host: &str, repo: &str, versions: &[&str], tls: 
     push_chart(reg, host, repo, &hello_dir(), versions, tls);
 }
 
-/// Packages the chart in `dir` at each version and pushes it.
+/// Packages the chart in `dir` at each version and pushes it as `hello`.
 fn push_chart(reg: &Registries, host: &str, repo: &str, dir: &Path, versions: &[&str], tls: bool) {
-    let work = tempfile::tempdir().unwrap();
-    let mut registry = json!({ "configFile": work.path().join("config.json") });
-    if tls {
-        registry["caFile"] = json!(reg.ca_file);
-        registry["username"] = json!(reg.username);
-        registry["password"] = json!(reg.password);
-    } else {
-        registry["plainHttp"] = json!(true);
-    }
-    for version in versions {
-        let packaged = diagnostic_call(
-            "chart.package",
-            &json!({ "path": dir, "version": version, "destDir": work.path() }).to_string(),
-            None,
-        )
-        .unwrap();
-        let request = json!({
-            "ref": format!("{host}/{repo}/hello:{version}"),
-            "chart": packaged["path"],
-            "registry": registry,
-        });
-        diagnostic_call("registry.push", &request.to_string(), None).unwrap();
-    }
+    assert_eq!(host, if tls { &reg.tls } else { &reg.plain });
+    reg.push_chart(tls, repo, "hello", dir, versions);
 }
 
 struct Fixture {

@@ -102,6 +102,38 @@ impl Registries {
         self.child.id()
     }
 
+    /// Packages the chart in `dir` at each version (the shim's
+    /// `chart.package`) and pushes it as `host/<repo>/<name>:<version>`:
+    /// to the plain registry, or with `tls` to the TLS one with our CA and
+    /// credentials.
+    pub fn push_chart(&self, tls: bool, repo: &str, name: &str, dir: &Path, versions: &[&str]) {
+        use serde_json::json;
+        let work = tempfile::tempdir().expect("a temporary directory");
+        let mut registry = json!({ "configFile": work.path().join("config.json") });
+        let host = if tls {
+            registry["caFile"] = json!(self.ca_file);
+            registry["username"] = json!(self.username);
+            registry["password"] = json!(self.password);
+            &self.tls
+        } else {
+            registry["plainHttp"] = json!(true);
+            &self.plain
+        };
+        for version in versions {
+            let request = json!({ "path": dir, "version": version, "destDir": work.path() });
+            let packaged =
+                chainctl_core::diagnostic_call("chart.package", &request.to_string(), None)
+                    .unwrap_or_else(|e| panic!("packaging {} at {version}: {e}", dir.display()));
+            let request = json!({
+                "ref": format!("{host}/{repo}/{name}:{version}"),
+                "chart": packaged["path"],
+                "registry": registry,
+            });
+            chainctl_core::diagnostic_call("registry.push", &request.to_string(), None)
+                .unwrap_or_else(|e| panic!("pushing {host}/{repo}/{name}:{version}: {e}"));
+        }
+    }
+
     /// The access log so far (a line still being written is left out).
     pub fn requests(&self) -> Vec<Request> {
         let log = fs::read_to_string(&self.access_log).unwrap_or_default();
