@@ -11,7 +11,7 @@ mod chainctl_main;
 #[path = "support/chainctl.rs"]
 mod support;
 use std::process::{Command, Output};
-use support::chainctl;
+use support::{Sandbox as StateDir, chainctl};
 
 fn run(args: &[&str]) -> Output {
     chainctl().args(args).output().expect("chainctl runs")
@@ -220,43 +220,6 @@ fn version_names_chainctl_and_helm() {
 
 // ---- the state file, through the CLI (Helm's memory driver: a fake cluster) ----
 
-struct StateDir {
-    dir: tempfile::TempDir,
-}
-
-impl StateDir {
-    fn new() -> StateDir {
-        StateDir {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("state").join("state.json")
-    }
-    fn run(&self, args: &[&str]) -> Output {
-        let path = self.path();
-        chainctl()
-            .args(args)
-            .args(["--state-path", path.to_str().unwrap()])
-            .output()
-            .unwrap()
-    }
-    fn show(&self, release: &str, ns: &str) -> serde_json::Value {
-        let out = self.run(&[
-            "state",
-            "show",
-            "--release",
-            release,
-            "-n",
-            ns,
-            "-o",
-            "json",
-        ]);
-        assert!(out.status.success(), "state show: {}", text(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-}
-
 const MEMORY_INSTALL: &[&str] = &[
     "app",
     "install",
@@ -292,9 +255,9 @@ fn install_records_the_action_in_a_private_file_without_the_values() {
     let out = state.run(&[MEMORY_INSTALL, &["--set", "greeting=hunter2-secret"]].concat());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&state.path()), 0o600);
-    assert_eq!(mode(state.path().parent().unwrap()), 0o700);
-    let bytes = std::fs::read_to_string(state.path()).unwrap();
+    assert_eq!(mode(&state.state_path()), 0o600);
+    assert_eq!(mode(state.state_path().parent().unwrap()), 0o700);
+    let bytes = std::fs::read_to_string(state.state_path()).unwrap();
     assert!(
         !bytes.contains("hunter2"),
         "values leaked into the state file"
@@ -337,7 +300,10 @@ fn dry_runs_write_nothing_and_show_the_record_they_would_write() {
     let state = StateDir::new();
     let out = state.run(&[DRY_RUN, &["-o", "json"]].concat());
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(!state.path().exists(), "a dry run wrote the state file");
+    assert!(
+        !state.state_path().exists(),
+        "a dry run wrote the state file"
+    );
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["wouldRecord"]["action"], "install");
     assert_eq!(body["wouldRecord"]["release"], "hello");
@@ -398,15 +364,18 @@ fn upgrade_without_a_source_reuses_the_recorded_one_and_says_so() {
 #[test]
 fn a_corrupt_state_file_stops_actions_and_is_left_as_it_was() {
     let state = StateDir::new();
-    std::fs::create_dir_all(state.path().parent().unwrap()).unwrap();
+    std::fs::create_dir_all(state.state_path().parent().unwrap()).unwrap();
     let corrupt = b"{\"schemaVersion\":1,\"releases\":{\"demo/hel";
-    std::fs::write(state.path(), corrupt).unwrap();
+    std::fs::write(state.state_path(), corrupt).unwrap();
     let out = state.run(MEMORY_INSTALL);
     assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains(state.path().to_str().unwrap()), "{stderr}");
+    assert!(
+        stderr.contains(state.state_path().to_str().unwrap()),
+        "{stderr}"
+    );
     assert!(stderr.contains("chainctl state validate"), "{stderr}");
-    assert_eq!(std::fs::read(state.path()).unwrap(), corrupt);
+    assert_eq!(std::fs::read(state.state_path()).unwrap(), corrupt);
     assert_eq!(state.run(&["state", "validate"]).status.code(), Some(6));
 }
 
@@ -449,9 +418,9 @@ impl Drop for ReadOnlyDir {
 fn an_action_whose_record_cannot_be_written_exits_7_and_prints_the_record() {
     let state = StateDir::new();
     assert!(state.run(MEMORY_INSTALL).status.success());
-    let before = std::fs::read(state.path()).unwrap();
+    let before = std::fs::read(state.state_path()).unwrap();
     let out = {
-        let _read_only = ReadOnlyDir::new(state.path().parent().unwrap().to_path_buf());
+        let _read_only = ReadOnlyDir::new(state.state_path().parent().unwrap().to_path_buf());
         state.run(&[MEMORY_UPGRADE, &["--bundle", "examples/charts/hello"]].concat())
     };
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
@@ -464,7 +433,7 @@ fn an_action_whose_record_cannot_be_written_exits_7_and_prints_the_record() {
     assert_eq!(record["release"], "hello");
     assert_eq!(record["outcome"], "succeeded");
     assert_eq!(
-        std::fs::read(state.path()).unwrap(),
+        std::fs::read(state.state_path()).unwrap(),
         before,
         "the state file changed"
     );
@@ -531,7 +500,8 @@ fn status_check_without_a_record_exits_3_naming_the_state_file() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains(state.path().to_str().unwrap()) && stderr.contains("nothing to compare"),
+        stderr.contains(state.state_path().to_str().unwrap())
+            && stderr.contains("nothing to compare"),
         "{stderr}"
     );
 
@@ -569,7 +539,7 @@ fn status_check_of_a_recorded_release_missing_from_the_cluster_is_drift() {
         "memory",
         "--check",
     ];
-    let before = std::fs::read(state.path()).unwrap();
+    let before = std::fs::read(state.state_path()).unwrap();
 
     let out = state.run(&check);
     assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
@@ -595,13 +565,13 @@ fn status_check_of_a_recorded_release_missing_from_the_cluster_is_drift() {
     assert!(body["release"].is_null(), "{body:#}");
     let check = &body["check"];
     assert_eq!(check["matches"], false);
-    assert_eq!(check["stateFile"], state.path().to_str().unwrap());
+    assert_eq!(check["stateFile"], state.state_path().to_str().unwrap());
     assert_eq!(check["differences"][0]["field"], "release");
     assert_eq!(check["differences"][0]["recorded"], "demo/hello revision 1");
     assert!(check["differences"][0]["cluster"].is_null());
 
     assert_eq!(
-        std::fs::read(state.path()).unwrap(),
+        std::fs::read(state.state_path()).unwrap(),
         before,
         "--check only reads the state file"
     );

@@ -24,7 +24,7 @@ use chainctl_core::{
     UninstallOptions,
 };
 use serde_json::Value;
-use support::chainctl;
+use support::{Sandbox, chainctl};
 use testenv::Cluster;
 
 fn hello_dir() -> PathBuf {
@@ -512,32 +512,35 @@ fn library_a_token_without_rights_is_forbidden_naming_verb_and_resource() {
 /// chainctl pointed at the cluster, with a state file of the test's own.
 struct Cli<'a> {
     cluster: &'a Cluster,
-    state: tempfile::TempDir,
+    sandbox: Sandbox,
 }
 
 impl<'a> Cli<'a> {
     fn new(cluster: &'a Cluster) -> Cli<'a> {
         Cli {
             cluster,
-            state: tempfile::tempdir().unwrap(),
+            sandbox: Sandbox::new(),
         }
     }
 
     fn state_path(&self) -> PathBuf {
-        self.state.path().join("state").join("state.json")
+        self.sandbox.state_path()
     }
 
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = chainctl();
-        cmd.args(args)
-            .arg("--kubeconfig")
-            .arg(&self.cluster.kubeconfig)
-            .arg("--state-path")
-            .arg(self.state_path())
-            .stdin(Stdio::null());
+    /// chainctl in the sandbox, pointed at the cluster.
+    fn on_cluster(&self, args: &[&str]) -> Command {
+        let mut cmd = self.sandbox.command(args);
+        cmd.arg("--kubeconfig").arg(&self.cluster.kubeconfig);
         if let Some(context) = &self.cluster.context {
             cmd.args(["--kube-context", context]);
         }
+        cmd
+    }
+
+    /// As [`on_cluster`](Self::on_cluster), with no terminal to ask on.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = self.on_cluster(args);
+        cmd.stdin(Stdio::null());
         cmd
     }
 
@@ -830,8 +833,8 @@ fn cli_forbidden_and_namespace_scoping() {
     assert!(stderr(&out).contains("not found"), "{}", stderr(&out));
 
     // A token without rights: exit 4, naming the verb and the resource.
-    let mut cmd = chainctl();
-    cmd.args([
+    // (Not cli.on_cluster: that adds the admin context.)
+    let mut cmd = cli.sandbox.command(&[
         "app",
         "upgrade",
         "--bundle",
@@ -841,12 +844,10 @@ fn cli_forbidden_and_namespace_scoping() {
         "-n",
         &ns,
         "--confirm",
-    ])
-    .arg("--kubeconfig")
-    .arg(&cluster.kubeconfig)
-    .args(["--kube-context", cluster.nobody()])
-    .arg("--state-path")
-    .arg(cli.state_path());
+    ]);
+    cmd.arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .args(["--kube-context", cluster.nobody()]);
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let err = stderr(&out);
@@ -1248,20 +1249,8 @@ fn confirm_on_a_terminal_shows_the_upgrade_from_and_to_with_the_digest() {
     let cli = Cli::new(cluster);
     let ns = namespace("confirm");
     let oci = push(cluster, &hello_dir(), "confirm", &["0.1.0", "0.2.0"]);
-    let cache = cli.state.path().join("cache");
-    let on_cluster = |cmd: &mut Command| {
-        cmd.arg("--kubeconfig")
-            .arg(&cluster.kubeconfig)
-            .arg("--state-path")
-            .arg(cli.state_path())
-            .env("XDG_CACHE_HOME", &cache);
-        if let Some(context) = &cluster.context {
-            cmd.args(["--kube-context", context]);
-        }
-    };
     let deploy = |version: &str| {
-        let mut cmd = chainctl();
-        cmd.args([
+        cli.on_cluster(&[
             "app",
             "upgrade",
             "--install",
@@ -1269,17 +1258,13 @@ fn confirm_on_a_terminal_shows_the_upgrade_from_and_to_with_the_digest() {
             &oci,
             "--version",
             version,
-        ])
-        .args([
             "--release",
             "shop",
             "-n",
             &ns,
             "--create-namespace",
             "--plain-http",
-        ]);
-        on_cluster(&mut cmd);
-        cmd
+        ])
     };
     let mut first = deploy("0.1.0");
     first.arg("--confirm");
@@ -1305,7 +1290,7 @@ fn confirm_on_a_terminal_shows_the_upgrade_from_and_to_with_the_digest() {
     let digest = Client::builder()
         .registry(chainctl_core::RegistryOptions {
             plain_http: true,
-            config_file: Some(cli.state.path().join("registry.json")),
+            config_file: Some(cli.sandbox.dir.path().join("registry.json")),
             ..Default::default()
         })
         .build()

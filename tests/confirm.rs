@@ -8,75 +8,25 @@ mod chainctl_bin;
 #[path = "support/pty.rs"]
 mod pty;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
-use chainctl_bin::chainctl;
+use chainctl_bin::Sandbox;
 use chainctl_core::ChartSource;
 use pty::Pty;
 
 const PROMPT: &str = "Proceed? [y/N] ";
 
-/// A temporary state file (not created until an action writes it) and chart
-/// cache, so nothing touches the user's.
-struct Sandbox {
-    dir: tempfile::TempDir,
+/// chainctl on a pseudo-terminal, in the sandbox.
+fn on_terminal(sandbox: &Sandbox, args: &[&str]) -> Pty {
+    Pty::spawn(sandbox.command(args)).unwrap_or_else(|err| {
+        panic!("cannot open a pseudo-terminal to run chainctl on ({err}): these tests need one")
+    })
 }
 
-impl Sandbox {
-    fn new() -> Sandbox {
-        Sandbox {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn state_path(&self) -> PathBuf {
-        self.dir.path().join("state").join("state.json")
-    }
-
-    /// chainctl with `args`, a `--state-path` in the sandbox, and the
-    /// sandbox's chart cache.
-    fn command(&self, args: &[&str]) -> std::process::Command {
-        let mut cmd = chainctl();
-        cmd.args(args)
-            .args(["--state-path", self.state_path().to_str().unwrap()])
-            .env("XDG_CACHE_HOME", self.dir.path().join("cache"));
-        cmd
-    }
-
-    /// chainctl on a pseudo-terminal.
-    fn on_terminal(&self, args: &[&str]) -> Pty {
-        Pty::spawn(self.command(args)).unwrap_or_else(|err| {
-            panic!("cannot open a pseudo-terminal to run chainctl on ({err}): these tests need one")
-        })
-    }
-
-    /// The state file's bytes, or None when it does not exist.
-    fn state_bytes(&self) -> Option<Vec<u8>> {
-        std::fs::read(self.state_path()).ok()
-    }
-
-    fn show(&self, release: &str, ns: &str) -> serde_json::Value {
-        let out = self
-            .command(&[
-                "state",
-                "show",
-                "--release",
-                release,
-                "-n",
-                ns,
-                "-o",
-                "json",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "state show: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
+/// The state file's bytes, or None when it does not exist.
+fn state_bytes(sandbox: &Sandbox) -> Option<Vec<u8>> {
+    std::fs::read(sandbox.state_path()).ok()
 }
 
 const INSTALL: &[&str] = &[
@@ -103,7 +53,7 @@ fn hello_digest() -> String {
 #[test]
 fn install_on_a_terminal_shows_the_plan_and_installs_on_yes() {
     let sandbox = Sandbox::new();
-    let mut session = sandbox.on_terminal(INSTALL);
+    let mut session = on_terminal(&sandbox, INSTALL);
     let plan = session.expect(PROMPT);
     assert!(
         plan.contains("chainctl will install release hello in namespace demo\n"),
@@ -122,7 +72,7 @@ fn install_on_a_terminal_shows_the_plan_and_installs_on_yes() {
         "{plan}"
     );
     assert!(
-        sandbox.state_bytes().is_none(),
+        state_bytes(&sandbox).is_none(),
         "the state file was written before the answer"
     );
 
@@ -146,15 +96,15 @@ fn install_on_a_terminal_shows_the_plan_and_installs_on_yes() {
 
 /// Declines with `answer`: exit 10, "not confirmed", the state file as it was.
 fn declined_changes_nothing(sandbox: &Sandbox, args: &[&str], answer: &str) -> String {
-    let before = sandbox.state_bytes();
-    let mut session = sandbox.on_terminal(args);
+    let before = state_bytes(sandbox);
+    let mut session = on_terminal(sandbox, args);
     session.expect(PROMPT);
     session.send(answer);
     let (status, output) = session.finish();
     assert_eq!(status.code(), Some(10), "{output}");
     assert!(output.contains("not confirmed"), "{output}");
     assert_eq!(
-        sandbox.state_bytes(),
+        state_bytes(sandbox),
         before,
         "declining changed the state file"
     );
@@ -186,7 +136,7 @@ fn just_enter_means_no_and_leaves_an_existing_state_file_as_it_was() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(sandbox.state_bytes().is_some());
+    assert!(state_bytes(&sandbox).is_some());
 
     declined_changes_nothing(&sandbox, INSTALL, "\n");
 }
@@ -195,7 +145,7 @@ fn just_enter_means_no_and_leaves_an_existing_state_file_as_it_was() {
 fn confirm_on_a_terminal_asks_nothing_and_installs() {
     let sandbox = Sandbox::new();
     let confirmed = [INSTALL, &["--confirm"]].concat();
-    let (status, output) = sandbox.on_terminal(&confirmed).finish();
+    let (status, output) = on_terminal(&sandbox, &confirmed).finish();
     assert_eq!(status.code(), Some(0), "{output}");
     assert!(!output.contains("Proceed?"), "{output}");
     assert!(!output.contains("chainctl will"), "{output}");
@@ -234,11 +184,11 @@ fn upgrade_plan_names_the_action_and_declines() {
 fn a_chart_that_cannot_be_rendered_fails_before_asking() {
     let sandbox = Sandbox::new();
     let args = [INSTALL, &["--set", "replicaCount=-1"]].concat();
-    let (status, output) = sandbox.on_terminal(&args).finish();
+    let (status, output) = on_terminal(&sandbox, &args).finish();
     assert_eq!(status.code(), Some(2), "{output}");
     assert!(!output.contains("Proceed?"), "{output}");
     assert!(output.contains("replicaCount"), "{output}");
-    assert!(sandbox.state_bytes().is_none());
+    assert!(state_bytes(&sandbox).is_none());
 }
 
 #[test]
@@ -260,11 +210,11 @@ fn an_oci_chart_that_cannot_be_pulled_fails_before_asking() {
         "--driver",
         "memory",
     ];
-    let (status, output) = sandbox.on_terminal(&args).finish();
+    let (status, output) = on_terminal(&sandbox, &args).finish();
     assert_eq!(status.code(), Some(4), "{output}");
     assert!(!output.contains("Proceed?"), "{output}");
     assert!(output.contains("127.0.0.1:1"), "{output}");
-    assert!(sandbox.state_bytes().is_none());
+    assert!(state_bytes(&sandbox).is_none());
 }
 
 #[test]
@@ -328,11 +278,11 @@ fn uninstall_on_a_terminal_shows_the_plan_and_declines() {
 fn dry_runs_on_a_terminal_ask_nothing() {
     let sandbox = Sandbox::new();
     let args = [INSTALL, &["--dry-run"]].concat();
-    let (status, output) = sandbox.on_terminal(&args).finish();
+    let (status, output) = on_terminal(&sandbox, &args).finish();
     assert_eq!(status.code(), Some(0), "{output}");
     assert!(!output.contains("Proceed?"), "{output}");
     assert!(output.contains("kind: ConfigMap"), "{output}");
-    assert!(sandbox.state_bytes().is_none());
+    assert!(state_bytes(&sandbox).is_none());
 }
 
 // ---- the pseudo-terminal helper itself ----

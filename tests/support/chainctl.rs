@@ -1,7 +1,9 @@
-//! Finds the chainctl example binary, up to date.
+//! Finds the chainctl example binary, up to date, and runs it in a sandbox
+//! of its own.
+#![allow(dead_code)] // each test binary uses part of this module
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// The chainctl example binary. `cargo test` builds it along with the
@@ -34,4 +36,57 @@ pub fn chainctl() -> Command {
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd.env_remove("KUBECONFIG");
     cmd
+}
+
+/// A temporary state file (not created until an action writes it) and chart
+/// cache, so that nothing a test runs touches the user's.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The state file, in a directory chainctl creates with its first record.
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.path().join("state").join("state.json")
+    }
+
+    /// chainctl with `args`, the sandbox's `--state-path` and chart cache.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = chainctl();
+        cmd.args(args)
+            .arg("--state-path")
+            .arg(self.state_path())
+            .env("XDG_CACHE_HOME", self.dir.path().join("cache"));
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// `state show` of one release, as JSON.
+    pub fn show(&self, release: &str, ns: &str) -> serde_json::Value {
+        let out = self.run(&[
+            "state",
+            "show",
+            "--release",
+            release,
+            "-n",
+            ns,
+            "-o",
+            "json",
+        ]);
+        assert!(
+            out.status.success(),
+            "state show: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
 }
