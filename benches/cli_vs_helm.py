@@ -14,6 +14,7 @@ Wall times on a shared machine are noisy: read the ratios, not the absolutes.
 """
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -50,6 +51,26 @@ def build_helm() -> Path:
             check=True, env=env, cwd=CACHE.parent,
         )
     return helm
+
+
+def build_testenv() -> Path:
+    """Builds tests/testenv (the registries and the API server of the tests)."""
+    binary = CACHE / "testenv"
+    subprocess.run(["go", "build", "-trimpath", "-o", str(binary), "."], check=True, cwd=ROOT / "tests" / "testenv")
+    return binary
+
+
+def start_testenv(binary: Path, *flags: str) -> tuple[subprocess.Popen, dict]:
+    """Starts the test environment with `flags`; returns it and its ready line.
+    It stops when its stdin is closed."""
+    proc = subprocess.Popen(
+        [str(binary), "-password", "bench-password", *flags],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    line = proc.stdout.readline()
+    if not line:
+        sys.exit("the test environment did not start")
+    return proc, json.loads(line)
 
 
 def build_chainctl() -> Path:

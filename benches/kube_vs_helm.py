@@ -21,7 +21,6 @@ Wall times on a shared machine are noisy: read the ratios, not the absolutes.
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -29,26 +28,20 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cli_vs_helm import CACHE, ROOT, build_chainctl, build_helm, measure, row  # noqa: E402
+from cli_vs_helm import (  # noqa: E402
+    CACHE, ROOT, build_chainctl, build_helm, build_testenv, measure, row, start_testenv,
+)
 
 TESTENV = ROOT / "tests" / "testenv"
 BIN_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "chainctl-testenv"
 
 
 def start_cluster(work: Path) -> tuple[subprocess.Popen, dict]:
-    binary = CACHE / "testenv"
-    subprocess.run(["go", "build", "-trimpath", "-o", str(binary), "."], check=True, cwd=TESTENV)
+    binary = build_testenv()
     kube = ["-kube-src", str(TESTENV / "kube"), "-bin-cache", str(BIN_CACHE)]
     # In the foreground first: the first build prints its progress.
     subprocess.run([str(binary), "build-kube", *kube], check=True, stdout=subprocess.DEVNULL)
-    proc = subprocess.Popen(
-        [str(binary), "-dir", str(work / "env"), "-password", "bench-password", "-kube", *kube],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    line = proc.stdout.readline()
-    if not line:
-        sys.exit("the test environment did not start")
-    return proc, json.loads(line)
+    return start_testenv(binary, "-dir", str(work / "env"), "-kube", *kube)
 
 
 def main() -> None:

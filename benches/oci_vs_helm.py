@@ -22,18 +22,14 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cli_vs_helm import CACHE, ROOT, build_chainctl, build_helm, measure  # noqa: E402
+from cli_vs_helm import (  # noqa: E402
+    CACHE, ROOT, build_chainctl, build_helm, build_testenv, measure, start_testenv,
+)
 
 
 def start_registry(work: Path) -> tuple[subprocess.Popen, dict, Path]:
-    binary = CACHE / "testenv"
-    subprocess.run(["go", "build", "-trimpath", "-o", str(binary), "."], check=True, cwd=ROOT / "tests" / "testenv")
     log = work / "access.log"
-    proc = subprocess.Popen(
-        [str(binary), "-dir", str(work / "registry"), "-password", "bench-password", "-access-log", str(log)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    ready = json.loads(proc.stdout.readline())
+    proc, ready = start_testenv(build_testenv(), "-dir", str(work / "registry"), "-access-log", str(log))
     return proc, ready, log
 
 
