@@ -580,7 +580,15 @@ fn refused(message: String) -> Failure {
 }
 
 fn main() -> ExitCode {
-    let version: &'static str = long_version().leak();
+    // The long version asks the Go shim for Helm's and Go's versions: build
+    // it only when the arguments may ask for it, not on every start.
+    let wants_version = std::env::args_os()
+        .skip(1)
+        .any(|arg| arg == "--version" || arg == "-V");
+    let version: &'static str = match wants_version {
+        true => long_version().leak(),
+        false => env!("CARGO_PKG_VERSION"),
+    };
     let matches = Cli::command().version(version).get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

@@ -526,7 +526,10 @@ func watchWaitLog(cfg *action.Configuration) *waitLog {
 	w := &waitLog{}
 	next := cfg.Log
 	logf := func(format string, args ...any) {
-		if msg := fmt.Sprintf(format, args...); strings.Contains(msg, " is not ready: ") {
+		// Helm's readiness checks put the words in the format itself:
+		// only those lines are formatted here (next formats every line).
+		if strings.Contains(format, " is not ready: ") {
+			msg := fmt.Sprintf(format, args...)
 			w.mu.Lock()
 			w.last = msg
 			w.mu.Unlock()
