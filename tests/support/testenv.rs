@@ -320,14 +320,9 @@ impl Cluster {
 
     /// GETs an API path as the admin context: (HTTP status, JSON body).
     pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        self.get_as(self.context.as_deref(), path)
-    }
-
-    /// GETs an API path with the given context.
-    pub fn get_as(&self, context: Option<&str>, path: &str) -> (u16, serde_json::Value) {
         let mut cmd = Command::new(binary());
         cmd.arg("get").arg("-kubeconfig").arg(&self.kubeconfig);
-        if let Some(context) = context {
+        if let Some(context) = &self.context {
             cmd.args(["-context", context]);
         }
         let out = cmd.arg(path).output().expect("run testenv get");
