@@ -356,8 +356,13 @@ struct ChartArgs {
     #[arg(long, value_name = "VERSION")]
     version: Option<String>,
 
-    /// Values file (repeatable; later files win).
-    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    /// Values file, URL or - for stdin (repeatable or comma-separated).
+    #[arg(
+        short = 'f',
+        long = "values",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
     values: Vec<PathBuf>,
 
     /// Set a value, e.g. --set image.tag=1.2,replicaCount=3 (repeatable).
@@ -367,6 +372,18 @@ struct ChartArgs {
     /// Set a value, always as a string (repeatable).
     #[arg(long, value_name = "KEY=VAL")]
     set_string: Vec<String>,
+
+    /// Set a value to a file's content, e.g. --set-file cfg=app.conf.
+    #[arg(long, value_name = "KEY=PATH")]
+    set_file: Vec<String>,
+
+    /// Set a JSON value, e.g. --set-json 'ports=[80,443]'.
+    #[arg(long, value_name = "KEY=JSON")]
+    set_json: Vec<String>,
+
+    /// Set one value as a literal string, commas and all.
+    #[arg(long, value_name = "KEY=VAL")]
+    set_literal: Vec<String>,
 
     /// Create the namespace if it does not exist.
     #[arg(long)]
@@ -1376,6 +1393,15 @@ fn deploy(
     }
     for expr in &args.set_string {
         builder = builder.set_string(expr);
+    }
+    for expr in &args.set_file {
+        builder = builder.set_file(expr);
+    }
+    for expr in &args.set_json {
+        builder = builder.set_json(expr);
+    }
+    for expr in &args.set_literal {
+        builder = builder.set_literal(expr);
     }
     if let Some(description) = &args.description {
         builder = builder.description(description);

@@ -56,6 +56,7 @@ var ops = map[string]opFunc{
 	"registry.login":    opRegistryLogin,
 	"registry.logout":   opRegistryLogout,
 	"chart.package":     opChartPackage,
+	"values.merge":      opValuesMerge,
 }
 
 type replyEnvelope struct {

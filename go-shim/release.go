@@ -28,18 +28,18 @@ import (
 
 // releaseOptions mirrors chainctl_core::ReleaseOptions on the wire.
 type releaseOptions struct {
-	Release          string         `json:"release"`
-	Namespace        string         `json:"namespace"`
-	Values           map[string]any `json:"values"`
-	CreateNamespace  bool           `json:"createNamespace"`
-	DryRun           string         `json:"dryRun"`
-	Wait             bool           `json:"wait"`
-	TimeoutSeconds   float64        `json:"timeoutSeconds"`
-	Atomic           bool           `json:"atomic"`
-	InstallIfMissing bool           `json:"installIfMissing"`
-	Description      string         `json:"description,omitempty"`
-	ReuseValues      bool           `json:"reuseValues"`
-	ResetValues      bool           `json:"resetValues"`
+	Release          string        `json:"release"`
+	Namespace        string        `json:"namespace"`
+	Values           valuesRequest `json:"values"`
+	CreateNamespace  bool          `json:"createNamespace"`
+	DryRun           string        `json:"dryRun"`
+	Wait             bool          `json:"wait"`
+	TimeoutSeconds   float64       `json:"timeoutSeconds"`
+	Atomic           bool          `json:"atomic"`
+	InstallIfMissing bool          `json:"installIfMissing"`
+	Description      string        `json:"description,omitempty"`
+	ReuseValues      bool          `json:"reuseValues"`
+	ResetValues      bool          `json:"resetValues"`
 }
 
 func (o releaseOptions) timeout() time.Duration {
@@ -107,9 +107,10 @@ type phaseTimes struct {
 }
 
 type actionResult struct {
-	Release   releaseDTO `json:"release"`
-	Installed bool       `json:"installed"`
-	Phases    phaseTimes `json:"phases"`
+	Release      releaseDTO `json:"release"`
+	Installed    bool       `json:"installed"`
+	Phases       phaseTimes `json:"phases"`
+	ValuesDigest string     `json:"valuesDigest"`
 }
 
 type uninstallResult struct {
@@ -234,6 +235,23 @@ func actionError(err error, t *timer, what string) error {
 	return err
 }
 
+// loadChartAndValues loads the chart of req and merges its values, as helm
+// does before every install, upgrade or template.
+func loadChartAndValues(req chartRequest, sink eventSink) (*chart.Chart, mergedValues, error) {
+	// helm merges the values before it loads the chart, so a command
+	// with both wrong reports the values.
+	vals, err := req.Options.Values.merge()
+	if err != nil {
+		return nil, mergedValues{}, err
+	}
+	progress(sink, "load", "loading chart %s", req.Chart.Path)
+	ch, err := loadChart(req.Chart.Path)
+	if err != nil {
+		return nil, mergedValues{}, err
+	}
+	return ch, vals, nil
+}
+
 func decodeChartRequest(request json.RawMessage) (chartRequest, error) {
 	var req chartRequest
 	if err := decode(request, &req); err != nil {
@@ -241,9 +259,6 @@ func decodeChartRequest(request json.RawMessage) (chartRequest, error) {
 	}
 	if req.Options.Release == "" || req.Options.Namespace == "" {
 		return req, errorf(kindInvalidInput, "malformed request: release and namespace are required")
-	}
-	if req.Options.Values == nil {
-		req.Options.Values = map[string]any{}
 	}
 	return req, nil
 }
@@ -255,8 +270,7 @@ func opRender(ctx context.Context, request json.RawMessage, sink eventSink) (any
 		return nil, err
 	}
 	t := &timer{start: time.Now()}
-	progress(sink, "load", "loading chart %s", req.Chart.Path)
-	ch, err := loadChart(req.Chart.Path)
+	ch, vals, err := loadChartAndValues(req, sink)
 	if err != nil {
 		return nil, err
 	}
@@ -273,11 +287,11 @@ func opRender(ctx context.Context, request json.RawMessage, sink eventSink) (any
 	inst.Description = req.Options.Description
 	inst.PostRenderer = &t.mark
 	progress(sink, "render", "rendering %s for release %s", ch.Metadata.Name, req.Options.Release)
-	rel, err := inst.RunWithContext(ctx, ch, req.Options.Values)
+	rel, err := inst.RunWithContext(ctx, ch, vals.values)
 	if err != nil {
 		return nil, errorf(kindInvalidInput, "rendering chart %s failed: %v", ch.Metadata.Name, err)
 	}
-	return actionResult{Release: toDTO(rel, true), Phases: t.phases(time.Now())}, nil
+	return actionResult{Release: toDTO(rel, true), Phases: t.phases(time.Now()), ValuesDigest: vals.digest}, nil
 }
 
 func dryRunFlags(mode string) (bool, string, error) {
@@ -349,8 +363,7 @@ func opUpgrade(ctx context.Context, request json.RawMessage, sink eventSink) (an
 func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgrade bool) (any, error) {
 	o := req.Options
 	t := &timer{start: time.Now()}
-	progress(sink, "load", "loading chart %s", req.Chart.Path)
-	ch, err := loadChart(req.Chart.Path)
+	ch, vals, err := loadChartAndValues(req, sink)
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +395,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 			return nil, err
 		}
 		progress(sink, "apply", "installing %s %s as %s in namespace %s", ch.Metadata.Name, ch.Metadata.Version, o.Release, o.Namespace)
-		rel, err = inst.RunWithContext(ctx, ch, o.Values)
+		rel, err = inst.RunWithContext(ctx, ch, vals.values)
 		if err != nil {
 			return nil, waitError(actionError(err, t, what), o, waiting, rel, what)
 		}
@@ -393,7 +406,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 			return nil, err
 		}
 		progress(sink, "apply", "upgrading %s to %s %s in namespace %s", o.Release, ch.Metadata.Name, ch.Metadata.Version, o.Namespace)
-		rel, err = up.RunWithContext(ctx, o.Release, ch, o.Values)
+		rel, err = up.RunWithContext(ctx, o.Release, ch, vals.values)
 		if err != nil {
 			if errors.Is(err, driver.ErrNoDeployedReleases) || errors.Is(err, driver.ErrReleaseNotFound) {
 				return nil, errorf(kindNotFound, "release %q has no deployed revision in namespace %q: install it first, or upgrade with install-if-missing (--install)", o.Release, o.Namespace)
@@ -401,7 +414,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 			return nil, waitError(actionError(err, t, what), o, waiting, rel, what)
 		}
 	}
-	return actionResult{Release: toDTO(rel, true), Installed: install, Phases: t.phases(time.Now())}, nil
+	return actionResult{Release: toDTO(rel, true), Installed: install, Phases: t.phases(time.Now()), ValuesDigest: vals.digest}, nil
 }
 
 func decodeReleaseRequest(request json.RawMessage) (releaseRequest, error) {

@@ -144,7 +144,7 @@ func TestReleaseLifecycleInMemory(t *testing.T) {
 	chartReq := func(greeting string) chartRequest {
 		return chartRequest{Kube: kube, Chart: chartRef{Path: helloChart(t)}, Options: releaseOptions{
 			Release: "hello", Namespace: "demo", DryRun: "none", TimeoutSeconds: 60,
-			Values: map[string]any{"greeting": greeting},
+			Values: valuesRequest{Set: []string{"greeting=" + greeting}},
 		}}
 	}
 	revision := func(reply testReply) int {
@@ -198,7 +198,7 @@ func TestReleaseLifecycleInMemory(t *testing.T) {
 
 func TestRenderReportsTemplateErrorsAsInvalidInput(t *testing.T) {
 	req := chartRequest{Kube: kubeTarget{Storage: "memory", MemoryStore: t.Name()}, Chart: chartRef{Path: helloChart(t)},
-		Options: releaseOptions{Release: "hello", Namespace: "demo", Values: map[string]any{"service": map[string]any{"port": 0}}}}
+		Options: releaseOptions{Release: "hello", Namespace: "demo", Values: valuesRequest{Set: []string{"service.port=0"}}}}
 	reply := call(t, "release.render", req, time.Minute)
 	wantKind(t, reply, kindInvalidInput)
 	if !strings.Contains(reply.Error.Message, "port") {

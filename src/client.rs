@@ -15,6 +15,7 @@ use crate::release::{DryRun, ReleaseOptions, ReleaseRef};
 use crate::report::{ActionReport, ReleaseInfo, ShimVersion, UninstallReport};
 use crate::source::ChartSource;
 use crate::source::OciReference;
+use crate::values::MergedValues;
 
 /// Where Helm keeps its release records.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -442,6 +443,34 @@ impl Client {
             bridge::call(op, &request, &self.options(Some(opts.timeout())))?;
         report.pulled = pulled;
         Ok(report)
+    }
+
+    /// Merges the values of `opts` as Helm does for an action (Helm's own
+    /// code: YAML 1.1 files, every `--set*` form, helm's order), without
+    /// running one: to show them, or to learn their digest early. Files and
+    /// URLs are read now, and again by the action.
+    ///
+    /// ```
+    /// use chainctl_core::{Client, ReleaseOptions};
+    ///
+    /// # fn main() -> chainctl_core::Result<()> {
+    /// let opts = ReleaseOptions::builder("web", "prod")
+    ///     .values_yaml("base", "ingress: {enabled: no}\nimage: {tag: latest}\n")
+    ///     .set("image.tag=20230101")
+    ///     .build()?;
+    /// let merged = Client::builder().build()?.merge_values(&opts)?;
+    /// assert_eq!(merged.values["ingress"]["enabled"], false); // YAML 1.1, as in Helm
+    /// assert_eq!(merged.values["image"]["tag"], 20230101); // an integer, not 2.0230101e+07
+    /// assert!(merged.digest.starts_with("sha256:"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn merge_values(&self, opts: &ReleaseOptions) -> Result<MergedValues> {
+        bridge::call(
+            "values.merge",
+            &opts.value_inputs().to_wire(),
+            &self.query_options(),
+        )
     }
 
     /// Renders the chart without any cluster, like `helm template` (a

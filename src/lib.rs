@@ -60,3 +60,4 @@ pub use report::{
 };
 pub use source::{BundleSource, ChartSource, OciReference, OciSource, version_to_tag};
 pub use state::{ExecutionStateRecord, StateFileConfig, StateStore};
+pub use values::MergedValues;

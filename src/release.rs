@@ -5,7 +5,7 @@
 //! malformed `--set` never reaches the cluster.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
-use crate::values;
+use crate::values::{SetKind, ValueInputs};
 
 /// Helm's limit on release names (`releaseNameMaxLen`): the name ends up in
 /// resource names and labels that Kubernetes caps at 63 characters.
@@ -270,8 +270,8 @@ impl FromStr for DryRun {
 }
 
 /// Everything about one install or upgrade except the chart: the release, the
-/// merged values, and Helm's action flags. Built and validated by
-/// [`ReleaseOptionsBuilder`].
+/// values as given (Helm merges them when the action runs), and Helm's action
+/// flags. Built and validated by [`ReleaseOptionsBuilder`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -284,8 +284,6 @@ impl FromStr for DryRun {
 ///     .build()?;
 ///
 /// assert_eq!(options.release().to_string(), "prod/web");
-/// assert_eq!(options.values()["image"]["tag"], "1.2.3");
-/// assert_eq!(options.values()["replicas"], 3);
 /// assert!(options.wait(), "atomic implies wait");
 /// assert_eq!(options.dry_run(), DryRun::None);
 /// # Ok::<(), chainctl_core::Error>(())
@@ -293,8 +291,7 @@ impl FromStr for DryRun {
 #[derive(Debug, Clone)]
 pub struct ReleaseOptions {
     release: ReleaseRef,
-    values: Map<String, Value>,
-    values_files: Vec<PathBuf>,
+    values: ValueInputs,
     create_namespace: bool,
     dry_run: DryRun,
     wait: bool,
@@ -355,31 +352,17 @@ impl ReleaseOptions {
         self.release.namespace()
     }
 
-    /// The user-supplied values, merged in Helm's order: values files, then
-    /// [`ReleaseOptionsBuilder::values`] maps, then `--set`, then
-    /// `--set-string`. The chart's own defaults are not included. They may
-    /// hold secrets: do not log or record them.
+    /// The paths and URLs given as values files (`-f`), in order; standard
+    /// input and in-memory values are not listed.
     ///
     /// ```
     /// # use chainctl_core::ReleaseOptions;
-    /// let options = ReleaseOptions::builder("web", "prod").set("a.b=1").build()?;
-    /// assert_eq!(options.values()["a"]["b"], 1);
+    /// let options = ReleaseOptions::builder("web", "prod").values_file("prod.yaml").build()?;
+    /// assert_eq!(options.values_files(), [std::path::Path::new("prod.yaml")]);
     /// # Ok::<(), chainctl_core::Error>(())
     /// ```
-    pub fn values(&self) -> &Map<String, Value> {
-        &self.values
-    }
-
-    /// The values files, in the order given.
-    ///
-    /// ```
-    /// # use chainctl_core::ReleaseOptions;
-    /// let options = ReleaseOptions::builder("web", "prod").build()?;
-    /// assert!(options.values_files().is_empty());
-    /// # Ok::<(), chainctl_core::Error>(())
-    /// ```
-    pub fn values_files(&self) -> &[PathBuf] {
-        &self.values_files
+    pub fn values_files(&self) -> Vec<&Path> {
+        self.values.file_paths().map(Path::new).collect()
     }
 
     /// Whether the namespace is created when it does not exist.
@@ -494,12 +477,17 @@ impl ReleaseOptions {
         self.reset_values
     }
 
+    /// The values as given, for the shim.
+    pub(crate) fn value_inputs(&self) -> &ValueInputs {
+        &self.values
+    }
+
     /// The request the Go shim reads (camelCase; `description` only when set).
     pub(crate) fn to_wire(&self) -> Value {
         let mut wire = json!({
             "release": self.name(),
             "namespace": self.namespace(),
-            "values": self.values,
+            "values": self.values.to_wire(),
             "createNamespace": self.create_namespace,
             "dryRun": self.dry_run.as_str(),
             "wait": self.wait,
@@ -527,7 +515,7 @@ impl ReleaseOptions {
 ///     builder = builder.set(expr);
 /// }
 /// let options = builder.dry_run(DryRun::Client).build()?;
-/// assert_eq!(options.values()["replicas"], 2);
+/// assert_eq!(options.dry_run(), DryRun::Client);
 /// # Ok::<(), chainctl_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -535,10 +523,9 @@ impl ReleaseOptions {
 pub struct ReleaseOptionsBuilder {
     name: String,
     namespace: String,
-    values_files: Vec<PathBuf>,
-    values: Vec<Map<String, Value>>,
-    set: Vec<String>,
-    set_string: Vec<String>,
+    values: ValueInputs,
+    /// The first values input that could not be taken, reported by build.
+    values_error: Option<String>,
     create_namespace: bool,
     dry_run: DryRun,
     wait: bool,
@@ -555,10 +542,8 @@ impl ReleaseOptionsBuilder {
         ReleaseOptionsBuilder {
             name,
             namespace,
-            values_files: Vec::new(),
-            values: Vec::new(),
-            set: Vec::new(),
-            set_string: Vec::new(),
+            values: ValueInputs::default(),
+            values_error: None,
             create_namespace: false,
             dry_run: DryRun::None,
             wait: false,
@@ -571,56 +556,43 @@ impl ReleaseOptionsBuilder {
         }
     }
 
-    /// Adds a YAML values file (`-f`/`--values`); files merge in the order
-    /// added, later ones winning.
+    /// Adds a values file (`-f`/`--values`): a path, an `http(s)://` URL,
+    /// or `-` for standard input (read once, by [`build`](Self::build)).
+    /// Helm reads it when the action runs, as YAML 1.1 (`no` is false,
+    /// `0644` is 420); files merge in the order added, later ones winning.
     ///
     /// ```
     /// # use chainctl_core::ReleaseOptions;
-    /// let dir = tempfile::tempdir()?;
-    /// let file = dir.path().join("prod.yaml");
-    /// std::fs::write(&file, "replicas: 3\n")?;
-    ///
-    /// let options = ReleaseOptions::builder("web", "prod").values_file(&file).build()?;
-    /// assert_eq!(options.values()["replicas"], 3);
-    /// assert_eq!(options.values_files(), [file]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn values_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.values_files.push(path.into());
-        self
-    }
-
-    /// Adds a `--set` expression (`a.b=1,list[0]=x,tags={a,b}`): `true`,
-    /// `false`, `null` and integers are typed, everything else is a string.
-    ///
-    /// ```
-    /// # use chainctl_core::ReleaseOptions;
-    /// let options = ReleaseOptions::builder("web", "prod").set("debug=true,port=8080").build()?;
-    /// assert_eq!(options.values()["debug"], true);
-    /// assert_eq!(options.values()["port"], 8080);
+    /// let options = ReleaseOptions::builder("web", "prod").values_file("prod.yaml").build()?;
+    /// assert_eq!(options.values_files(), [std::path::Path::new("prod.yaml")]);
     /// # Ok::<(), chainctl_core::Error>(())
     /// ```
-    pub fn set(mut self, expr: impl Into<String>) -> Self {
-        self.set.push(expr.into());
+    pub fn values_file(mut self, path: impl AsRef<Path>) -> Self {
+        if let Err(err) = self.values.add_file(path.as_ref()) {
+            self.values_error.get_or_insert(err.to_string());
+        }
         self
     }
 
-    /// Adds a `--set-string` expression: like [`set`](Self::set), but every
-    /// value stays a string. Applied after all `set` expressions, as in Helm.
+    /// Adds values as YAML text held in memory, merged like a values file
+    /// at this point among them; `name` is how messages refer to it.
     ///
     /// ```
     /// # use chainctl_core::ReleaseOptions;
-    /// let options = ReleaseOptions::builder("web", "prod").set_string("tag=007,n=1").build()?;
-    /// assert_eq!(options.values()["n"], "1");
+    /// let options = ReleaseOptions::builder("web", "prod")
+    ///     .values_yaml("defaults", "replicas: 2\nenabled: yes\n")
+    ///     .build()?;
     /// # Ok::<(), chainctl_core::Error>(())
     /// ```
-    pub fn set_string(mut self, expr: impl Into<String>) -> Self {
-        self.set_string.push(expr.into());
+    pub fn values_yaml(mut self, name: impl Into<String>, yaml: impl Into<Vec<u8>>) -> Self {
+        self.values.add_yaml(name.into(), yaml.into());
         self
     }
 
-    /// Adds a map of values, merged after the values files and before any
-    /// `set`: the library form of `-f` for values already in memory.
+    /// Adds a map of values, merged like a values file holding it, at this
+    /// point among the values files: the library form of `-f` for values
+    /// already in memory. Numbers become what they would in a file (Helm
+    /// reads file numbers as `float64`).
     ///
     /// ```
     /// # use chainctl_core::ReleaseOptions;
@@ -629,13 +601,77 @@ impl ReleaseOptionsBuilder {
     /// };
     /// let options = ReleaseOptions::builder("web", "prod")
     ///     .values(map)
-    ///     .set("image.tag=v2")
+    ///     .set("image.tag=v2") // --set is applied after every file and map
     ///     .build()?;
-    /// assert_eq!(options.values()["image"]["tag"], "v2");
     /// # Ok::<(), chainctl_core::Error>(())
     /// ```
     pub fn values(mut self, values: Map<String, Value>) -> Self {
-        self.values.push(values);
+        self.values.add_map(&values);
+        self
+    }
+
+    /// Adds a `--set` expression (`a.b=1,list[0]=x,tags={a,b}`), parsed by
+    /// Helm: `true`, `false`, `null` and integers (as `int64`) are typed,
+    /// everything else is a string.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").set("debug=true,port=8080").build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn set(self, expr: impl Into<String>) -> Self {
+        self.set_kind(SetKind::Set, expr)
+    }
+
+    /// Adds a `--set-string` expression: like [`set`](Self::set), but every
+    /// value stays a string.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").set_string("tag=007").build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn set_string(self, expr: impl Into<String>) -> Self {
+        self.set_kind(SetKind::String, expr)
+    }
+
+    /// Adds a `--set-file` expression (`key=path`): the key gets the file's
+    /// content as a string.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").set_file("config=app.conf").build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn set_file(self, expr: impl Into<String>) -> Self {
+        self.set_kind(SetKind::File, expr)
+    }
+
+    /// Adds a `--set-json` expression (`key=<JSON>`, or a JSON object).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").set_json(r#"ports=[80,443]"#).build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn set_json(self, expr: impl Into<String>) -> Self {
+        self.set_kind(SetKind::Json, expr)
+    }
+
+    /// Adds a `--set-literal` expression: one key, whose value is taken
+    /// as it is (commas, braces and all).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").set_literal("motd=a,b={c}").build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn set_literal(self, expr: impl Into<String>) -> Self {
+        self.set_kind(SetKind::Literal, expr)
+    }
+
+    fn set_kind(mut self, kind: SetKind, expr: impl Into<String>) -> Self {
+        self.values.add_set(kind, expr.into());
         self
     }
 
@@ -765,21 +801,22 @@ impl ReleaseOptionsBuilder {
         self
     }
 
-    /// Validates everything and merges the values (files, then
-    /// [`values`](Self::values) maps, then `set`, then `set_string`).
+    /// Validates everything Rust can check exactly as Helm would, and reads
+    /// standard input for `-f -`. The values themselves are merged by Helm
+    /// when the action runs (see [`Client::merge_values`](crate::Client::merge_values)
+    /// to merge them earlier), so a malformed `--set` is reported then.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] for the first problem found: the release name,
-    /// the namespace, a zero timeout, `reuse_values` with `reset_values`, then
-    /// values files and `--set` expressions in the order they are applied.
+    /// the namespace, a zero timeout, `reuse_values` with `reset_values`, a
+    /// values file name that is not UTF-8, standard input that cannot be read.
     ///
     /// ```
     /// use chainctl_core::{ErrorKind, ReleaseOptions};
     ///
-    /// let err = ReleaseOptions::builder("web", "prod").set("replicas").build().unwrap_err();
+    /// let err = ReleaseOptions::builder("web", "Prod").build().unwrap_err();
     /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    /// assert!(err.to_string().contains("key \"replicas\" has no value"));
     /// ```
     pub fn build(self) -> Result<ReleaseOptions> {
         let release = ReleaseRef::new(self.name, self.namespace)?;
@@ -794,16 +831,14 @@ impl ReleaseOptionsBuilder {
                  set: reuse keeps the previous release's values, reset drops them; pick one",
             ));
         }
-        let values = values::compose_values(
-            &self.values_files,
-            &self.values,
-            &self.set,
-            &self.set_string,
-        )?;
+        if let Some(message) = self.values_error {
+            return Err(Error::invalid(message));
+        }
+        let mut values = self.values;
+        values.read_stdin()?;
         Ok(ReleaseOptions {
             release,
             values,
-            values_files: self.values_files,
             create_namespace: self.create_namespace,
             dry_run: self.dry_run,
             wait: self.wait || self.atomic,
@@ -987,7 +1022,7 @@ mod tests {
         let options = ReleaseOptions::builder("web", "prod").build().unwrap();
         assert_eq!(options.timeout(), Duration::from_secs(300));
         assert_eq!(options.dry_run(), DryRun::None);
-        assert!(options.values().is_empty() && options.values_files().is_empty());
+        assert!(options.values_files().is_empty());
         assert!(!options.wait() && !options.atomic() && !options.create_namespace());
         assert!(
             !options.install_if_missing() && !options.reuse_values() && !options.reset_values()
@@ -1037,50 +1072,6 @@ mod tests {
     }
 
     #[test]
-    fn builder_merges_values_in_helm_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("v.yaml");
-        std::fs::write(&file, "a: file\nb: file\nc: file\nd: file\n").unwrap();
-        let serde_json::Value::Object(map) = json!({"b": "map", "c": "map", "d": "map"}) else {
-            unreachable!()
-        };
-        let options = ReleaseOptions::builder("web", "prod")
-            .set_string("d=7")
-            .set("c=set,d=set")
-            .values(map)
-            .values_file(&file)
-            .build()
-            .unwrap();
-        assert_eq!(
-            Value::Object(options.values().clone()),
-            json!({"a": "file", "b": "map", "c": "set", "d": "7"})
-        );
-        assert_eq!(options.values_files(), [file]);
-    }
-
-    #[test]
-    fn builder_surfaces_values_errors() {
-        let msg = ReleaseOptions::builder("web", "prod")
-            .values_file("/nonexistent/values.yaml")
-            .build()
-            .unwrap_err()
-            .to_string();
-        assert!(
-            msg.contains("/nonexistent/values.yaml") && msg.contains("not found"),
-            "{msg}"
-        );
-        let msg = ReleaseOptions::builder("web", "prod")
-            .set_string("a[")
-            .build()
-            .unwrap_err()
-            .to_string();
-        assert!(
-            msg.starts_with("invalid --set-string expression \"a[\""),
-            "{msg}"
-        );
-    }
-
-    #[test]
     fn wire_format_for_the_go_shim() {
         let options = ReleaseOptions::builder("web", "prod")
             .set("replicas=2")
@@ -1098,7 +1089,7 @@ mod tests {
             json!({
                 "release": "web",
                 "namespace": "prod",
-                "values": {"replicas": 2},
+                "values": {"set": ["replicas=2"]},
                 "createNamespace": true,
                 "dryRun": "server",
                 "wait": true,

@@ -160,6 +160,10 @@ pub struct ActionReport {
     pub installed: bool,
     /// Where the time went.
     pub phases: PhaseTimes,
+    /// `sha256:` digest of the values Helm merged for the action (see
+    /// [`MergedValues`](crate::MergedValues)); never the values.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub values_digest: String,
     /// For a chart from an OCI registry: what was pulled (or found cached).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pulled: Option<crate::registry::PullReport>,

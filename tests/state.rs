@@ -16,9 +16,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use chainctl_core::state::{
     Action, DefaultDir, ExecutionStateRecord, LocationRule, LockInfo, SCHEMA_VERSION, StateEnv,
     StateFile, StateFileConfig, StateLocation, StateStore, StateStoreOptions, Timestamp,
-    state_schema_json, values_digest,
+    state_schema_json,
 };
-use chainctl_core::{Error, ErrorKind};
+use chainctl_core::{ChartSource, Client, Error, ErrorKind, ReleaseOptions, Storage};
 
 const CHILD_ENV: &str = "CHAINCTL_STATE_TEST_CHILD";
 
@@ -458,13 +458,23 @@ fn values_digest_is_recorded_not_values() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.json");
     let mut store = StateStore::open(&path, options(100)).unwrap();
-    let values = serde_json::json!({"db": {"password": "hunter2"}, "replicas": 3});
-    let mut rec = record("hello", "demo", 1);
-    rec.values_digest = Some(values_digest(values.as_object().unwrap()));
+    // A real (in-memory) install: the digest is Helm's merge's, from the report.
+    let chart = ChartSource::bundle(manifest_dir().join("examples/charts/hello")).unwrap();
+    let opts = ReleaseOptions::builder("hello", "demo")
+        .values_yaml("secrets", "db: {password: hunter2}\n")
+        .set("replicas=3")
+        .build()
+        .unwrap();
+    let client = Client::builder().storage(Storage::Memory).build().unwrap();
+    let mut rec = ExecutionStateRecord::for_chart(Action::Install, &chart, &opts).unwrap();
+    let result = client.install(&chart, &opts);
+    rec.finish_with_report(&result);
+    let digest = rec.values_digest.clone().expect("a digest from the report");
+    assert_eq!(digest, client.merge_values(&opts).unwrap().digest);
     store.record(rec).unwrap();
     let text = fs::read_to_string(&path).unwrap();
     assert!(
-        !text.contains("hunter2") && text.contains("\"valuesDigest\":\"sha256:"),
+        !text.contains("hunter2") && text.contains(&format!("\"valuesDigest\":\"{digest}\"")),
         "{text}"
     );
 }

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use super::record::{
     Action, BundleSource as RecordBundle, ChartInfo as RecordChart, ExecutionStateRecord,
-    OciSource as RecordOci, PhaseDurations, RecordSource, ToolVersions, values_digest,
+    OciSource as RecordOci, PhaseDurations, RecordSource, ToolVersions,
 };
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -103,7 +103,9 @@ impl RecordSource {
 
 impl ExecutionStateRecord {
     /// A record of installing or upgrading `source` with `opts`, started now:
-    /// source, values digest (never the values) and tool versions filled in.
+    /// source and tool versions filled in. The values digest (never the
+    /// values) comes from Helm's merge, with the report
+    /// ([`finish_with_report`](Self::finish_with_report)).
     ///
     /// ```
     /// use chainctl_core::{ChartSource, ReleaseOptions};
@@ -111,7 +113,7 @@ impl ExecutionStateRecord {
     /// let chart = ChartSource::bundle(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello")).unwrap();
     /// let opts = ReleaseOptions::builder("hello", "demo").set("password=hunter2").build().unwrap();
     /// let rec = ExecutionStateRecord::for_chart(Action::Install, &chart, &opts).unwrap();
-    /// assert!(rec.values_digest.unwrap().starts_with("sha256:"));
+    /// assert!(rec.source.is_some() && rec.values_digest.is_none());
     /// ```
     pub fn for_chart(
         action: Action,
@@ -120,7 +122,6 @@ impl ExecutionStateRecord {
     ) -> Result<ExecutionStateRecord> {
         let mut record = ExecutionStateRecord::new(action, opts.name(), opts.namespace());
         record.source = Some(RecordSource::from_chart_source(source)?);
-        record.values_digest = Some(values_digest(opts.values()));
         record.tool_versions = tool_versions();
         Ok(record)
     }
@@ -177,6 +178,7 @@ impl ExecutionStateRecord {
                     oci.chart_digest = Some(pulled.chart_digest.clone());
                 }
                 self.phases_ms = report.phases.into();
+                self.values_digest = Some(report.values_digest.clone()).filter(|d| !d.is_empty());
                 self.finish_with_release(&report.release);
             }
             Err(err) => self.finish_err(err),

@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use chainctl_core::state::{
-//!     values_digest, Action, ExecutionStateRecord, OciSource, RecordSource, StateStore,
+//!     Action, ExecutionStateRecord, OciSource, RecordSource, StateStore,
 //!     StateStoreOptions,
 //! };
 //!
@@ -27,8 +27,7 @@
 //!     manifest_digest: None,
 //!     chart_digest: None,
 //! }));
-//! let values = serde_json::json!({"replicas": 2});
-//! rec.values_digest = Some(values_digest(values.as_object().unwrap()));
+//! rec.values_digest = Some(format!("sha256:{}", "0".repeat(64)));
 //! rec.helm_revision = Some(1);
 //! rec.finish_ok();
 //! store.record(rec)?;
@@ -56,7 +55,7 @@ pub use lock::LockInfo;
 pub use record::{
     Action, BundleSource, ChartInfo, ExecutionStateRecord, OLDEST_SCHEMA_VERSION, OciSource,
     Outcome, PhaseDurations, RecordError, RecordSource, ReleaseState, SCHEMA_VERSION, StateFile,
-    ToolVersions, current_operator, values_digest,
+    ToolVersions, current_operator,
 };
 pub use schema::{state_schema, state_schema_json};
 pub use store::{StateStore, StateStoreOptions};

@@ -2,11 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::time::Timestamp;
 use crate::error::{Error, ErrorKind};
@@ -47,7 +45,7 @@ pub(crate) const NAMESPACE_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 const RELEASE_KEY_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /// An OCI content digest, `algorithm:encoded` (OCI image spec, descriptor.md).
 const DIGEST_PATTERN: &str = r"^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$";
-/// What [`values_digest`] returns.
+/// A `sha256:` digest (values, manifest).
 const SHA256_PATTERN: &str = r"^sha256:[0-9a-f]{64}$";
 
 /// The whole state file: what `state.json` holds. [`StateStore`] writes it
@@ -288,8 +286,8 @@ pub struct ExecutionStateRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub helm_status: Option<String>,
-    /// `sha256:<hex>` of the merged values the chart was rendered with, as
-    /// canonical JSON (see [`values_digest`]); never the values themselves.
+    /// `sha256:<hex>` of the values Helm merged and rendered the chart with
+    /// (their JSON, map keys sorted); never the values themselves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(SHA256_PATTERN))]
     pub values_digest: Option<String>,
@@ -686,75 +684,6 @@ fn error_kind_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "string", "enum": kinds })
 }
 
-/// The digest recorded for a set of values: `sha256:` and the hex SHA-256
-/// of their canonical JSON (no whitespace, object keys sorted by their
-/// UTF-8 bytes at every level, strings and numbers as `serde_json` writes
-/// them). The same values give the same digest whatever order their keys
-/// came in; the values themselves never reach the state file.
-///
-/// ```
-/// use chainctl_core::state::values_digest;
-///
-/// let a = serde_json::json!({"image": {"tag": "1.2", "pullPolicy": "Always"}, "replicas": 2});
-/// let b = serde_json::json!({"replicas": 2, "image": {"pullPolicy": "Always", "tag": "1.2"}});
-/// let d = values_digest(a.as_object().unwrap());
-/// assert_eq!(d, values_digest(b.as_object().unwrap()));
-/// assert!(d.starts_with("sha256:") && d.len() == 7 + 64);
-/// ```
-pub fn values_digest(values: &serde_json::Map<String, serde_json::Value>) -> String {
-    let mut hasher = HashWriter(Sha256::new());
-    write_canonical_object(&mut hasher, values);
-    format!("sha256:{:x}", hasher.0.finalize())
-}
-
-struct HashWriter(Sha256);
-
-impl Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-// serde_json's Map is insertion-ordered when any crate in the build enables
-// its `preserve_order` feature, so the order is imposed here, not assumed.
-fn write_canonical(out: &mut HashWriter, value: &serde_json::Value) {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => write_canonical_object(out, map),
-        Value::Array(items) => {
-            out.0.update(b"[");
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.0.update(b",");
-                }
-                write_canonical(out, item);
-            }
-            out.0.update(b"]");
-        }
-        scalar => serde_json::to_writer(out, scalar).expect("hashing cannot fail"),
-    }
-}
-
-fn write_canonical_object(out: &mut HashWriter, map: &serde_json::Map<String, serde_json::Value>) {
-    let mut entries: Vec<_> = map.iter().collect();
-    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    out.0.update(b"{");
-    for (i, (key, value)) in entries.into_iter().enumerate() {
-        if i > 0 {
-            out.0.update(b",");
-        }
-        serde_json::to_writer(&mut *out, key).expect("hashing cannot fail");
-        out.0.update(b":");
-        write_canonical(out, value);
-    }
-    out.0.update(b"}");
-}
-
 /// Who is running this process, for [`ExecutionStateRecord::operator`]:
 /// `$USER`, else `$USERNAME`, else `uid:<uid>`.
 ///
@@ -814,23 +743,6 @@ mod tests {
         let (path, problem) = release.check_key("other/hello").unwrap_err();
         assert_eq!(path, r#"$.releases["other/hello"].current"#);
         assert!(problem.contains("demo/hello"), "{problem}");
-    }
-
-    #[test]
-    fn values_digest_is_canonical() {
-        let empty = serde_json::Map::new();
-        // sha256 of "{}"
-        assert_eq!(
-            values_digest(&empty),
-            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
-        );
-        let v = serde_json::json!({"b": [1, {"y": "é\n", "x": null}], "a": 1.5, "B": true});
-        let mut expected = Sha256::new();
-        expected.update(r#"{"B":true,"a":1.5,"b":[1,{"x":null,"y":"é\n"}]}"#.as_bytes());
-        assert_eq!(
-            values_digest(v.as_object().unwrap()),
-            format!("sha256:{:x}", expected.finalize())
-        );
     }
 
     #[test]
