@@ -188,7 +188,10 @@ pub(crate) fn pull(
     };
 
     let manifest_digest = match oci.digest() {
-        Some(digest) => digest.to_string(),
+        Some(digest) => {
+            check_pinned_tag(source, &repository, digest, registry, cache, call)?;
+            digest.to_string()
+        }
         None => resolve(
             &repository,
             tag.as_deref().unwrap_or("latest"),
@@ -261,6 +264,53 @@ pub(crate) fn resolve(
     let resolved: ResolveResult = bridge::call("registry.resolve", &request, call)?;
     cache.remember_tag(repository, tag, &resolved.digest)?;
     Ok(resolved.digest)
+}
+
+/// A reference that pins a digest and names a tag too (`chart:1.2.3@sha256:…`,
+/// or `--version 1.2.3` with `chart@sha256:…`) must mean one chart: as helm
+/// does, the tag is resolved and a different digest is refused before
+/// anything is pulled or installed. A tag the registry does not have is no
+/// conflict (the digest alone decides, as with helm); nor is a version
+/// constraint, which is no tag.
+fn check_pinned_tag(
+    source: &OciSource,
+    repository: &str,
+    digest: &str,
+    registry: &RegistryOptions,
+    cache: &ChartCache,
+    call: &CallOptions<'_>,
+) -> Result<()> {
+    let Some(tag) = source
+        .reference()
+        .tag()
+        .or(source.version())
+        .filter(|t| is_tag(t))
+    else {
+        return Ok(());
+    };
+    match resolve(repository, tag, registry, cache, call) {
+        Ok(resolved) if resolved == digest => Ok(()),
+        Ok(resolved) => Err(Error::InvalidInput {
+            message: format!(
+                "oci://{repository}:{tag} is {resolved} in the registry, but the reference pins \
+                 {digest}: they are different charts, and nothing was pulled or installed \
+                 (helm refuses this too). Drop the tag to install the digest, or drop the \
+                 digest to install what the tag points at now"
+            ),
+        }),
+        Err(Error::NotFound { .. }) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// An OCI tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+fn is_tag(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && text.len() <= 128
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 /// A pull that uses only the cache: a digest, or a tag (or exact version)

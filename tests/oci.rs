@@ -644,3 +644,107 @@ fn upgrade_locked_installs_the_recorded_digest_and_refuses_a_moved_tag() {
         "names the new digest: {stderr}"
     );
 }
+
+#[test]
+fn a_digest_that_does_not_match_its_tag_is_refused_before_anything_is_installed() {
+    let reg = Registries::shared();
+    let repo = "mismatch";
+    push_hello(reg, &reg.plain, repo, &["6.14.1", "6.14.2"], false);
+    let fx = Fixture::new();
+    let client = fx.plain();
+    let old = client
+        .pull(&ChartSource::oci(&oci(&reg.plain, repo, ":6.14.1"), None).unwrap())
+        .unwrap();
+    let new = client
+        .pull(&ChartSource::oci(&oci(&reg.plain, repo, ":6.14.2"), None).unwrap())
+        .unwrap();
+    assert_ne!(old.manifest_digest, new.manifest_digest);
+    let opts = ReleaseOptions::builder("hello", "demo").build().unwrap();
+
+    // The tag in the reference, and --version beside a digest-only reference.
+    let lying = [
+        ChartSource::oci(
+            &oci(
+                &reg.plain,
+                repo,
+                &format!(":6.14.2@{}", old.manifest_digest),
+            ),
+            None,
+        )
+        .unwrap(),
+        ChartSource::oci(
+            &oci(&reg.plain, repo, &format!("@{}", old.manifest_digest)),
+            Some("6.14.2"),
+        )
+        .unwrap(),
+    ];
+    for source in &lying {
+        let err = client.install(source, &opts).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{source}: {err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&old.manifest_digest) && msg.contains(&new.manifest_digest),
+            "names both digests: {msg}"
+        );
+        assert!(client.pull(source).is_err(), "{source}: pull refused too");
+    }
+    assert_eq!(
+        client
+            .status(&chainctl_core::ReleaseRef::new("hello", "demo").unwrap())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound,
+        "nothing was installed"
+    );
+
+    // The matching pair, a constraint beside a digest, and a tag the
+    // registry lacks all install by the digest, as with helm.
+    let fine = [
+        (format!(":6.14.1@{}", old.manifest_digest), None),
+        (format!("@{}", old.manifest_digest), Some("^6")),
+        (format!(":9.9.9@{}", old.manifest_digest), None),
+    ];
+    for (suffix, version) in &fine {
+        let source = ChartSource::oci(&oci(&reg.plain, repo, suffix), *version).unwrap();
+        let report = client.render(&source, &opts).unwrap();
+        assert_eq!(report.release.chart.version, "6.14.1", "{source}");
+    }
+
+    // chainctl: exit 2, both digests named, nothing recorded.
+    let sandbox = support::Sandbox::new();
+    let reference = oci(
+        &reg.plain,
+        repo,
+        &format!(":6.14.2@{}", old.manifest_digest),
+    );
+    let install = [
+        "app",
+        "install",
+        "--chart",
+        &reference,
+        "--release",
+        "hello",
+        "-n",
+        "demo",
+        "--plain-http",
+        "--driver",
+        "memory",
+        "--confirm",
+    ];
+    let pull = ["chart", "pull", &reference, "--plain-http"];
+    for out in [
+        sandbox.run(&install),
+        chainctl_in(&fx).args(pull).output().unwrap(),
+    ] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&old.manifest_digest) && stderr.contains(&new.manifest_digest),
+            "{stderr}"
+        );
+    }
+    assert!(
+        !sandbox.state_path().exists() || sandbox.show("hello", "demo")["current"].is_null(),
+        "no deployment recorded"
+    );
+}
