@@ -281,7 +281,7 @@ enum AppCommand {
     /// Show a release's current revision (--check: compare with the state file).
     Status(StatusArgs),
     /// List a release's revisions, oldest first.
-    History(ReleaseArgs),
+    History(HistoryArgs),
     /// Roll a release back to an earlier revision.
     Rollback(RollbackArgs),
     /// Uninstall a release.
@@ -413,8 +413,60 @@ struct ChartArgs {
     #[arg(long, value_name = "TEXT")]
     description: Option<String>,
 
+    /// Leave the chart's crds/ out.
+    #[arg(long)]
+    skip_crds: bool,
+
+    /// Run no hooks.
+    #[arg(long)]
+    no_hooks: bool,
+
+    /// With --wait, also wait for Jobs to complete.
+    #[arg(long)]
+    wait_for_jobs: bool,
+
+    /// Replace resources that cannot be updated in place.
+    #[arg(long)]
+    force: bool,
+
+    /// Adopt existing resources that no release owns.
+    #[arg(long)]
+    take_ownership: bool,
+
+    /// Do not check values against the chart's values.schema.json.
+    #[arg(long)]
+    skip_schema_validation: bool,
+
+    /// Labels on the release's storage object, e.g. --labels team=a,tier=b.
+    #[arg(long, value_name = "K=V", value_delimiter = ',', value_parser = parse_label)]
+    labels: Vec<(String, String)>,
+
+    /// Program the rendered manifest is piped through before it is applied.
+    #[arg(long, value_name = "PROGRAM")]
+    post_renderer: Option<String>,
+
+    /// An argument of the post-renderer (repeatable).
+    #[arg(long, value_name = "ARG", requires = "post_renderer")]
+    post_renderer_args: Vec<String>,
+
+    /// With --dry-run: an API version .Capabilities.APIVersions has.
+    #[arg(short = 'a', long, value_name = "GROUP/VERSION", value_delimiter = ',')]
+    api_versions: Vec<String>,
+
+    /// With --dry-run: the Kubernetes version .Capabilities.KubeVersion has.
+    #[arg(long, value_name = "VERSION")]
+    kube_version: Option<String>,
+
     #[command(flatten)]
     registry: RegistryArgs,
+}
+
+/// `k=v`, as helm's --labels.
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("invalid label {text:?}: write key=value")),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -434,15 +486,31 @@ struct UpgradeArgs {
     #[arg(long)]
     reset_values: bool,
 
+    /// Reset to the chart's defaults, then merge the last values and these.
+    #[arg(long)]
+    reset_then_reuse_values: bool,
+
+    /// Revisions Helm keeps per release (0: no limit).
+    #[arg(long, value_name = "N", env = "HELM_MAX_HISTORY", default_value_t = chainctl_core::DEFAULT_HISTORY_MAX)]
+    history_max: u32,
+
+    /// On failure, delete the resources this upgrade created.
+    #[arg(long)]
+    cleanup_on_fail: bool,
+
     /// Install the chart digest recorded in state; fail if its tag moved.
     #[arg(long, conflicts_with_all = ["bundle", "chart", "version"])]
     locked: bool,
 }
 
 #[derive(Args, Debug)]
-struct ReleaseArgs {
+struct HistoryArgs {
     #[command(flatten)]
     common: CommonArgs,
+
+    /// At most this many revisions, the newest.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max: u32,
 }
 
 #[derive(Args, Debug)]
@@ -460,8 +528,12 @@ struct StatusArgs {
     /// state file records no deployment of the release. For example:
     ///
     ///   chainctl app status --release hello -n demo --check
-    #[arg(long, verbatim_doc_comment)]
+    #[arg(long, verbatim_doc_comment, conflicts_with = "revision")]
     check: bool,
+
+    /// Show this revision instead of the current one.
+    #[arg(long, value_name = "N")]
+    revision: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -484,6 +556,22 @@ struct RollbackArgs {
     /// How long Helm waits, e.g. 90s, 5m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
     timeout: Duration,
+
+    /// Simulate the rollback: nothing changes, nothing is recorded.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Replace resources that cannot be updated in place.
+    #[arg(long)]
+    force: bool,
+
+    /// Run no hooks.
+    #[arg(long)]
+    no_hooks: bool,
+
+    /// Revisions Helm keeps per release (0: no limit).
+    #[arg(long, value_name = "N", env = "HELM_MAX_HISTORY", default_value_t = chainctl_core::DEFAULT_HISTORY_MAX)]
+    history_max: u32,
 }
 
 #[derive(Args, Debug)]
@@ -506,6 +594,27 @@ struct UninstallArgs {
     /// How long Helm waits, e.g. 90s, 5m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
     timeout: Duration,
+
+    /// Simulate the uninstall: nothing changes, nothing is recorded.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Run no hooks.
+    #[arg(long)]
+    no_hooks: bool,
+
+    /// A release that does not exist is not an error.
+    #[arg(long)]
+    ignore_not_found: bool,
+
+    /// How dependents are deleted: background, foreground or orphan.
+    #[arg(long, value_name = "MODE", default_value = "background",
+          value_parser = ["background", "foreground", "orphan"])]
+    cascade: String,
+
+    /// Description recorded with the uninstalled revision.
+    #[arg(long, value_name = "TEXT")]
+    description: Option<String>,
 }
 
 /// Parses durations as Helm writes them: `300`, `90s`, `5m`, `1h30m`, `500ms`.
@@ -673,13 +782,19 @@ fn run(cli: Cli) -> Result<(), Failure> {
             o.install_if_missing(args.install)
                 .reuse_values(args.reuse_values)
                 .reset_values(args.reset_values)
+                .reset_then_reuse_values(args.reset_then_reuse_values)
+                .history_max(args.history_max)
+                .cleanup_on_fail(args.cleanup_on_fail)
         }),
         AppCommand::Status(args) => {
             let (client, release) = connect(&args.common)?;
             if args.check {
                 return check_status(&args.common, &client, &release);
             }
-            let info = client.status(&release)?;
+            let info = match args.revision {
+                Some(revision) => client.revision(&release, revision)?,
+                None => client.status(&release)?,
+            };
             // A pending revision blocks every further action: say how out.
             let pending = match info.status.starts_with("pending-") {
                 true => client.pending(&release).ok().flatten(),
@@ -702,7 +817,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         AppCommand::History(args) => {
             let (client, release) = connect(&args.common)?;
-            let revisions = client.history(&release)?;
+            let mut revisions = client.history(&release)?;
+            let keep = revisions.len().saturating_sub(args.max as usize);
+            revisions.drain(..keep);
             print_history(args.common.output, &revisions)
         }
         AppCommand::Rollback(args) => {
@@ -712,17 +829,24 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .map_or("the previous revision".to_string(), |r| {
                     format!("revision {r}")
                 });
+            let opts = RollbackOptions {
+                revision: args.revision,
+                wait: args.wait,
+                timeout: args.timeout,
+                force: args.force,
+                dry_run: args.dry_run,
+                no_hooks: args.no_hooks,
+                history_max: args.history_max,
+            };
+            if args.dry_run {
+                let info = client.rollback(&release, &opts)?;
+                return print_release(args.common.output, "rollback --dry-run", &info, None);
+            }
             confirm(
                 args.confirm,
                 &format!("roll back release {release} to {target}"),
                 || Ok(rollback_plan(&client, &release, args.revision)),
             )?;
-            let opts = RollbackOptions {
-                revision: args.revision,
-                wait: args.wait,
-                timeout: args.timeout,
-                ..RollbackOptions::default()
-            };
             let mut store = open_store(&args.common)?;
             let mut record = ExecutionStateRecord::for_release(Action::Rollback, &release);
             record.kube_context = args.common.kube_context.clone();
@@ -736,17 +860,30 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         AppCommand::Uninstall(args) => {
             let (client, release) = connect(&args.common)?;
+            let opts = UninstallOptions {
+                keep_history: args.keep_history,
+                wait: args.wait,
+                timeout: args.timeout,
+                description: args.description.clone(),
+                dry_run: args.dry_run,
+                no_hooks: args.no_hooks,
+                ignore_not_found: args.ignore_not_found,
+                cascade: Some(args.cascade.clone()),
+            };
+            if args.dry_run {
+                let report = client.uninstall(&release, &opts)?;
+                return print_release(
+                    args.common.output,
+                    "uninstall --dry-run",
+                    &report.release,
+                    None,
+                );
+            }
             confirm(
                 args.confirm,
                 &format!("uninstall release {release}"),
                 || Ok(uninstall_plan(&client, &release, args.keep_history)),
             )?;
-            let opts = UninstallOptions {
-                keep_history: args.keep_history,
-                wait: args.wait,
-                timeout: args.timeout,
-                ..UninstallOptions::default()
-            };
             let mut store = open_store(&args.common)?;
             let mut record = ExecutionStateRecord::for_release(Action::Uninstall, &release);
             record.kube_context = args.common.kube_context.clone();
@@ -1406,6 +1543,23 @@ fn deploy(
     if let Some(description) = &args.description {
         builder = builder.description(description);
     }
+    for (key, value) in &args.labels {
+        builder = builder.label(key, value);
+    }
+    for version in &args.api_versions {
+        builder = builder.api_version(version);
+    }
+    if let Some(program) = &args.post_renderer {
+        builder = builder.post_renderer(program, &args.post_renderer_args);
+    }
+    builder = builder
+        .skip_crds(args.skip_crds)
+        .no_hooks(args.no_hooks)
+        .wait_for_jobs(args.wait_for_jobs)
+        .force(args.force)
+        .take_ownership(args.take_ownership)
+        .skip_schema_validation(args.skip_schema_validation)
+        .kube_version(args.kube_version.clone().unwrap_or_default());
     let opts = extra(builder).build()?;
     let dry_run = opts.dry_run();
     let verb = if action == Action::Install {

@@ -18,7 +18,9 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/kube"
+	"helm.sh/helm/v3/pkg/postrender"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"helm.sh/helm/v3/pkg/storage/driver"
@@ -40,6 +42,47 @@ type releaseOptions struct {
 	Description      string        `json:"description,omitempty"`
 	ReuseValues      bool          `json:"reuseValues"`
 	ResetValues      bool          `json:"resetValues"`
+	// The rest are helm's flags of the same names, set on Helm's actions.
+	ResetThenReuseValues bool              `json:"resetThenReuseValues,omitempty"`
+	HistoryMax           int               `json:"historyMax"`
+	SkipCRDs             bool              `json:"skipCrds,omitempty"`
+	NoHooks              bool              `json:"noHooks,omitempty"`
+	WaitForJobs          bool              `json:"waitForJobs,omitempty"`
+	CleanupOnFail        bool              `json:"cleanupOnFail,omitempty"`
+	Force                bool              `json:"force,omitempty"`
+	TakeOwnership        bool              `json:"takeOwnership,omitempty"`
+	SkipSchemaValidation bool              `json:"skipSchemaValidation,omitempty"`
+	Labels               map[string]string `json:"labels,omitempty"`
+	PostRenderer         string            `json:"postRenderer,omitempty"`
+	PostRendererArgs     []string          `json:"postRendererArgs,omitempty"`
+	// For client-only renders, as helm template's flags.
+	APIVersions []string `json:"apiVersions,omitempty"`
+	KubeVersion string   `json:"kubeVersion,omitempty"`
+}
+
+// postRenderer is the user's post-renderer (helm's --post-renderer) if
+// any, followed by the mark that times the render.
+func (o releaseOptions) postRenderer(t *timer) (postrender.PostRenderer, error) {
+	if o.PostRenderer == "" {
+		return &t.mark, nil
+	}
+	user, err := postrender.NewExec(o.PostRenderer, o.PostRendererArgs...)
+	if err != nil {
+		return nil, errorf(kindInvalidInput, "post-renderer %s: %v", o.PostRenderer, err)
+	}
+	return chainedRenderer{user, &t.mark}, nil
+}
+
+type chainedRenderer []postrender.PostRenderer
+
+func (c chainedRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+	var err error
+	for _, r := range c {
+		if in, err = r.Run(in); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
 }
 
 func (o releaseOptions) timeout() time.Duration {
@@ -67,6 +110,13 @@ type releaseRequest struct {
 	KeepHistory bool       `json:"keepHistory,omitempty"`
 	Description string     `json:"description,omitempty"`
 	Force       bool       `json:"force,omitempty"`
+	// rollback and uninstall
+	DryRun     bool `json:"dryRun,omitempty"`
+	NoHooks    bool `json:"noHooks,omitempty"`
+	HistoryMax int  `json:"historyMax,omitempty"`
+	// uninstall
+	IgnoreNotFound bool   `json:"ignoreNotFound,omitempty"`
+	Cascade        string `json:"cascade,omitempty"`
 }
 
 type chartMetaDTO struct {
@@ -285,7 +335,17 @@ func opRender(ctx context.Context, request json.RawMessage, sink eventSink) (any
 	inst.ReleaseName = req.Options.Release
 	inst.Namespace = req.Options.Namespace
 	inst.Description = req.Options.Description
-	inst.PostRenderer = &t.mark
+	if err := setInstallFlags(inst, req.Options, t); err != nil {
+		return nil, err
+	}
+	if v := req.Options.KubeVersion; v != "" {
+		kv, err := chartutil.ParseKubeVersion(v)
+		if err != nil {
+			return nil, errorf(kindInvalidInput, "invalid kube version %q: %v", v, err)
+		}
+		inst.KubeVersion = kv
+	}
+	inst.APIVersions = chartutil.VersionSet(req.Options.APIVersions)
 	progress(sink, "render", "rendering %s for release %s", ch.Metadata.Name, req.Options.Release)
 	rel, err := inst.RunWithContext(ctx, ch, vals.values)
 	if err != nil {
@@ -319,8 +379,28 @@ func newInstall(cfg *action.Configuration, o releaseOptions, t *timer) (*action.
 	inst.Atomic = o.Atomic
 	inst.Timeout = o.timeout()
 	inst.Description = o.Description
-	inst.PostRenderer = &t.mark
+	if err := setInstallFlags(inst, o, t); err != nil {
+		return nil, err
+	}
 	return inst, nil
+}
+
+// setInstallFlags sets what helm's install (and upgrade --install, which
+// copies them onto its install) take from the same flags.
+func setInstallFlags(inst *action.Install, o releaseOptions, t *timer) error {
+	pr, err := o.postRenderer(t)
+	if err != nil {
+		return err
+	}
+	inst.PostRenderer = pr
+	inst.SkipCRDs = o.SkipCRDs
+	inst.DisableHooks = o.NoHooks
+	inst.WaitForJobs = o.WaitForJobs
+	inst.Force = o.Force
+	inst.TakeOwnership = o.TakeOwnership
+	inst.SkipSchemaValidation = o.SkipSchemaValidation
+	inst.Labels = o.Labels
+	return nil
 }
 
 func newUpgrade(cfg *action.Configuration, o releaseOptions, t *timer) (*action.Upgrade, error) {
@@ -338,7 +418,21 @@ func newUpgrade(cfg *action.Configuration, o releaseOptions, t *timer) (*action.
 	up.Description = o.Description
 	up.ReuseValues = o.ReuseValues
 	up.ResetValues = o.ResetValues
-	up.PostRenderer = &t.mark
+	up.ResetThenReuseValues = o.ResetThenReuseValues
+	up.MaxHistory = o.HistoryMax
+	up.SkipCRDs = o.SkipCRDs
+	up.DisableHooks = o.NoHooks
+	up.WaitForJobs = o.WaitForJobs
+	up.CleanupOnFail = o.CleanupOnFail
+	up.Force = o.Force
+	up.TakeOwnership = o.TakeOwnership
+	up.SkipSchemaValidation = o.SkipSchemaValidation
+	up.Labels = o.Labels
+	pr, err := o.postRenderer(t)
+	if err != nil {
+		return nil, err
+	}
+	up.PostRenderer = pr
 	return up, nil
 }
 
@@ -488,6 +582,9 @@ func opRollback(_ context.Context, request json.RawMessage, sink eventSink) (any
 		rb.Wait = req.Wait
 		rb.Timeout = time.Duration(req.Timeout * float64(time.Second))
 		rb.Force = req.Force
+		rb.DryRun = req.DryRun
+		rb.DisableHooks = req.NoHooks
+		rb.MaxHistory = req.HistoryMax
 		progress(sink, "apply", "rolling back %s to revision %d", req.Release, req.Revision)
 		if err := rb.Run(req.Release); err != nil {
 			return nil, err
@@ -507,10 +604,21 @@ func opUninstall(_ context.Context, request json.RawMessage, sink eventSink) (an
 		un.Wait = req.Wait
 		un.Timeout = time.Duration(req.Timeout * float64(time.Second))
 		un.Description = req.Description
+		un.DryRun = req.DryRun
+		un.DisableHooks = req.NoHooks
+		un.IgnoreNotFound = req.IgnoreNotFound
+		un.DeletionPropagation = req.Cascade
+		if un.DeletionPropagation == "" {
+			un.DeletionPropagation = "background"
+		}
 		progress(sink, "apply", "uninstalling %s", req.Release)
 		res, err := un.Run(req.Release)
 		if err != nil {
 			return nil, err
+		}
+		if res == nil {
+			// --ignore-not-found, and there was nothing to uninstall.
+			return uninstallResult{}, nil
 		}
 		out := uninstallResult{Info: res.Info}
 		if res.Release != nil {

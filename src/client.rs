@@ -269,6 +269,12 @@ pub struct RollbackOptions {
     pub timeout: Duration,
     /// Replace resources that cannot be updated in place.
     pub force: bool,
+    /// Simulate the rollback; nothing changes (`--dry-run`).
+    pub dry_run: bool,
+    /// Run no hooks (`--no-hooks`).
+    pub no_hooks: bool,
+    /// How many revisions Helm keeps (`--history-max`, default 10; 0: all).
+    pub history_max: u32,
 }
 
 impl Default for RollbackOptions {
@@ -278,6 +284,9 @@ impl Default for RollbackOptions {
             wait: false,
             timeout: Duration::from_secs(300),
             force: false,
+            dry_run: false,
+            no_hooks: false,
+            history_max: crate::DEFAULT_HISTORY_MAX,
         }
     }
 }
@@ -299,6 +308,15 @@ pub struct UninstallOptions {
     pub timeout: Duration,
     /// Recorded as the uninstalled revision's description.
     pub description: Option<String>,
+    /// Simulate the uninstall; nothing changes (`--dry-run`).
+    pub dry_run: bool,
+    /// Run no hooks (`--no-hooks`).
+    pub no_hooks: bool,
+    /// A release that does not exist is no error (`--ignore-not-found`).
+    pub ignore_not_found: bool,
+    /// How dependents are deleted: `background` (default), `foreground` or
+    /// `orphan` (`--cascade`).
+    pub cascade: Option<String>,
 }
 
 impl Default for UninstallOptions {
@@ -308,6 +326,10 @@ impl Default for UninstallOptions {
             wait: false,
             timeout: Duration::from_secs(300),
             description: None,
+            dry_run: false,
+            no_hooks: false,
+            ignore_not_found: false,
+            cascade: None,
         }
     }
 }
@@ -544,6 +566,13 @@ impl Client {
         bridge::call("release.status", &request, &self.query_options())
     }
 
+    /// One stored revision of a release, manifest and hooks included
+    /// (`helm status --revision N`).
+    pub fn revision(&self, release: &ReleaseRef, revision: u32) -> Result<ReleaseInfo> {
+        let request = self.release_request(release, json!({ "revision": revision }));
+        bridge::call("release.status", &request, &self.query_options())
+    }
+
     /// Every stored revision of a release, oldest first (manifests left out).
     pub fn history(&self, release: &ReleaseRef) -> Result<Vec<ReleaseInfo>> {
         let request = self.release_request(release, json!({}));
@@ -564,6 +593,9 @@ impl Client {
                 "wait": opts.wait,
                 "timeoutSeconds": opts.timeout.as_secs_f64(),
                 "force": opts.force,
+                "dryRun": opts.dry_run,
+                "noHooks": opts.no_hooks,
+                "historyMax": opts.history_max,
             }),
         );
         bridge::call(
@@ -597,6 +629,13 @@ impl Client {
                 "the uninstall timeout must be longer than zero",
             ));
         }
+        if let Some(cascade) = &opts.cascade
+            && !matches!(cascade.as_str(), "background" | "foreground" | "orphan")
+        {
+            return Err(Error::invalid(format!(
+                "invalid cascade value {cascade:?}: use background, foreground or orphan (as helm)"
+            )));
+        }
         let request = self.release_request(
             release,
             json!({
@@ -604,6 +643,10 @@ impl Client {
                 "wait": opts.wait,
                 "timeoutSeconds": opts.timeout.as_secs_f64(),
                 "description": opts.description.clone().unwrap_or_default(),
+                "dryRun": opts.dry_run,
+                "noHooks": opts.no_hooks,
+                "ignoreNotFound": opts.ignore_not_found,
+                "cascade": opts.cascade.clone().unwrap_or_default(),
             }),
         );
         bridge::call(

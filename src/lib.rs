@@ -54,7 +54,7 @@ pub use client::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use registry::{PullReport, RegistryOptions};
-pub use release::{DryRun, ReleaseOptions, ReleaseOptionsBuilder, ReleaseRef};
+pub use release::{DEFAULT_HISTORY_MAX, DryRun, ReleaseOptions, ReleaseOptionsBuilder, ReleaseRef};
 pub use report::{
     ActionReport, ChartInfo, Hook, PhaseTimes, ReleaseInfo, ShimVersion, UninstallReport,
 };

@@ -4,6 +4,7 @@
 //! Everything here is validated in Rust before any Go call, so a bad name or a
 //! malformed `--set` never reaches the cluster.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -301,6 +302,58 @@ pub struct ReleaseOptions {
     description: Option<String>,
     reuse_values: bool,
     reset_values: bool,
+    flags: DeployFlags,
+}
+
+/// Helm's install and upgrade flags that change what is deployed, beyond
+/// the common ones: set through [`ReleaseOptionsBuilder`], passed to Helm's
+/// actions unchanged.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeployFlags {
+    history_max: u32,
+    reset_then_reuse_values: bool,
+    skip_crds: bool,
+    no_hooks: bool,
+    wait_for_jobs: bool,
+    cleanup_on_fail: bool,
+    force: bool,
+    take_ownership: bool,
+    skip_schema_validation: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    post_renderer: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    post_renderer_args: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    api_versions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kube_version: Option<String>,
+}
+
+/// Helm's default for `--history-max` (and `HELM_MAX_HISTORY`).
+pub const DEFAULT_HISTORY_MAX: u32 = 10;
+
+impl Default for DeployFlags {
+    fn default() -> Self {
+        DeployFlags {
+            history_max: DEFAULT_HISTORY_MAX,
+            reset_then_reuse_values: false,
+            skip_crds: false,
+            no_hooks: false,
+            wait_for_jobs: false,
+            cleanup_on_fail: false,
+            force: false,
+            take_ownership: false,
+            skip_schema_validation: false,
+            labels: BTreeMap::new(),
+            post_renderer: None,
+            post_renderer_args: Vec::new(),
+            api_versions: Vec::new(),
+            kube_version: None,
+        }
+    }
 }
 
 impl ReleaseOptions {
@@ -500,6 +553,11 @@ impl ReleaseOptions {
         if let Some(description) = &self.description {
             wire["description"] = Value::String(description.clone());
         }
+        if let (Some(wire), Ok(Value::Object(flags))) =
+            (wire.as_object_mut(), serde_json::to_value(&self.flags))
+        {
+            wire.extend(flags);
+        }
         wire
     }
 }
@@ -535,6 +593,7 @@ pub struct ReleaseOptionsBuilder {
     description: Option<String>,
     reuse_values: bool,
     reset_values: bool,
+    flags: DeployFlags,
 }
 
 impl ReleaseOptionsBuilder {
@@ -553,7 +612,182 @@ impl ReleaseOptionsBuilder {
             description: None,
             reuse_values: false,
             reset_values: false,
+            flags: DeployFlags::default(),
         }
+    }
+
+    /// How many revisions of the release Helm keeps (`--history-max`,
+    /// default [`DEFAULT_HISTORY_MAX`], as helm); 0 keeps every one. Older
+    /// revisions' Secrets are deleted by an upgrade.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").history_max(3).build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn history_max(mut self, max: u32) -> Self {
+        self.flags.history_max = max;
+        self
+    }
+
+    /// On upgrade, resets to the chart's defaults and merges the last
+    /// release's values and these over them (`--reset-then-reuse-values`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").reset_then_reuse_values(true).build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn reset_then_reuse_values(mut self, on: bool) -> Self {
+        self.flags.reset_then_reuse_values = on;
+        self
+    }
+
+    /// Leaves the chart's `crds/` out (`--skip-crds`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").skip_crds(true).build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn skip_crds(mut self, on: bool) -> Self {
+        self.flags.skip_crds = on;
+        self
+    }
+
+    /// Runs no hooks (`--no-hooks`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").no_hooks(true).build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn no_hooks(mut self, on: bool) -> Self {
+        self.flags.no_hooks = on;
+        self
+    }
+
+    /// With [`wait`](Self::wait), also waits for Jobs to complete
+    /// (`--wait-for-jobs`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").wait(true).wait_for_jobs(true).build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn wait_for_jobs(mut self, on: bool) -> Self {
+        self.flags.wait_for_jobs = on;
+        self
+    }
+
+    /// On a failed upgrade, deletes the resources it created
+    /// (`--cleanup-on-fail`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").cleanup_on_fail(true).build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn cleanup_on_fail(mut self, on: bool) -> Self {
+        self.flags.cleanup_on_fail = on;
+        self
+    }
+
+    /// Replaces resources that cannot be updated in place (`--force`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").force(true).build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn force(mut self, on: bool) -> Self {
+        self.flags.force = on;
+        self
+    }
+
+    /// Adopts existing resources not owned by any release
+    /// (`--take-ownership`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").take_ownership(true).build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn take_ownership(mut self, on: bool) -> Self {
+        self.flags.take_ownership = on;
+        self
+    }
+
+    /// Does not check the values against the chart's `values.schema.json`
+    /// (`--skip-schema-validation`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").skip_schema_validation(true).build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn skip_schema_validation(mut self, on: bool) -> Self {
+        self.flags.skip_schema_validation = on;
+        self
+    }
+
+    /// Adds a label to the release's storage object (`--labels k=v`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").label("team", "payments").build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.flags.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Pipes the rendered manifest through a program before it is applied
+    /// (`--post-renderer`, `--post-renderer-args`); a bare name is looked up
+    /// in `PATH`, as helm does.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod")
+    ///     .post_renderer("kustomize-wrapper", ["--overlay", "prod"])
+    ///     .build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn post_renderer<I, S>(mut self, program: impl Into<String>, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.flags.post_renderer = Some(program.into()).filter(|p| !p.is_empty());
+        self.flags.post_renderer_args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// An API version `.Capabilities.APIVersions` has in a client-only
+    /// render (`--api-versions`, as `helm template`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").api_version("monitoring.coreos.com/v1").build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn api_version(mut self, version: impl Into<String>) -> Self {
+        self.flags.api_versions.push(version.into());
+        self
+    }
+
+    /// The Kubernetes version a client-only render assumes
+    /// (`--kube-version`, as `helm template`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").kube_version("1.30.0").build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn kube_version(mut self, version: impl Into<String>) -> Self {
+        self.flags.kube_version = Some(version.into()).filter(|v| !v.is_empty());
+        self
     }
 
     /// Adds a values file (`-f`/`--values`): a path, an `http(s)://` URL,
@@ -848,6 +1082,7 @@ impl ReleaseOptionsBuilder {
             description: self.description,
             reuse_values: self.reuse_values,
             reset_values: self.reset_values,
+            flags: self.flags,
         })
     }
 }
@@ -1098,7 +1333,16 @@ mod tests {
                 "installIfMissing": true,
                 "description": "deploy 42",
                 "reuseValues": false,
-                "resetValues": true
+                "resetValues": true,
+                "historyMax": 10,
+                "resetThenReuseValues": false,
+                "skipCrds": false,
+                "noHooks": false,
+                "waitForJobs": false,
+                "cleanupOnFail": false,
+                "force": false,
+                "takeOwnership": false,
+                "skipSchemaValidation": false
             })
         );
         let plain = ReleaseOptions::builder("web", "prod")

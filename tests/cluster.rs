@@ -1456,3 +1456,78 @@ fn testenv_up_and_down_by_hand() {
     wait_gone(&pids);
     assert!(!env_dir.exists(), "down removes its directory");
 }
+
+/// The release Secrets Helm keeps for `name` in `ns`, read through the API server.
+fn release_secrets(cluster: &Cluster, ns: &str, name: &str) -> Vec<String> {
+    let (status, body) = cluster.get(&format!(
+        "/api/v1/namespaces/{ns}/secrets?labelSelector=owner%3Dhelm,name%3D{name}"
+    ));
+    assert_eq!(status, 200, "{body}");
+    let mut names: Vec<String> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn upgrades_keep_at_most_history_max_release_secrets() {
+    let cluster = Cluster::shared();
+    let ns = namespace("history-max");
+    let c = client(cluster);
+    let chart = bundle(&no_workloads_dir());
+    // The library default is helm's: 10.
+    c.install(&chart, &opts("hist", &ns).build().unwrap())
+        .unwrap();
+    for i in 0..14 {
+        let o = opts("hist", &ns).set(format!("n={i}")).build().unwrap();
+        c.upgrade(&chart, &o).unwrap();
+    }
+    let kept = release_secrets(cluster, &ns, "hist");
+    assert_eq!(kept.len(), 10, "{kept:?}");
+    assert!(kept.iter().any(|s| s.ends_with(".v15")), "{kept:?}");
+    assert!(!kept.iter().any(|s| s.ends_with(".v5")), "{kept:?}");
+
+    // The CLI: --history-max, and HELM_MAX_HISTORY as helm reads it.
+    let sandbox = Sandbox::new();
+    let kubeconfig = cluster.kubeconfig.to_str().unwrap();
+    let upgrade = |extra: &[&str], env: Option<&str>| {
+        let mut args = vec![
+            "app",
+            "upgrade",
+            "--bundle",
+            "tests/fixtures/charts/no-workloads",
+            "--release",
+            "hist",
+            "-n",
+            &ns,
+            "--kubeconfig",
+            kubeconfig,
+            "--confirm",
+        ];
+        args.extend_from_slice(extra);
+        let mut cmd = sandbox.command(&args);
+        if let Some(context) = &cluster.context {
+            cmd.args(["--kube-context", context]);
+        }
+        match env {
+            Some(v) => cmd.env("HELM_MAX_HISTORY", v),
+            None => cmd.env_remove("HELM_MAX_HISTORY"),
+        };
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    upgrade(&["--history-max", "3"], Some("7"));
+    assert_eq!(release_secrets(cluster, &ns, "hist").len(), 3);
+    upgrade(&[], Some("2"));
+    assert_eq!(release_secrets(cluster, &ns, "hist").len(), 2);
+    upgrade(&["--history-max", "0"], None);
+    assert_eq!(
+        release_secrets(cluster, &ns, "hist").len(),
+        3,
+        "0 keeps all"
+    );
+}
