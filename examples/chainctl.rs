@@ -264,8 +264,10 @@ struct StateValidateArgs {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum Driver {
     /// Kubernetes Secrets (Helm's default).
+    #[value(alias = "secrets")]
     Secret,
     /// Kubernetes ConfigMaps.
+    #[value(alias = "configmaps")]
     Configmap,
     /// This process's memory and a fake cluster: a rehearsal, nothing
     /// reaches any cluster.
@@ -301,17 +303,30 @@ struct CommonArgs {
     #[arg(long, value_name = "NAME")]
     release: String,
 
-    /// Namespace of the release.
-    #[arg(short = 'n', long, value_name = "NS", default_value = "default")]
+    /// Namespace of the release (default: the context's, else default).
+    #[arg(
+        short = 'n',
+        long = "namespace",
+        value_name = "NS",
+        env = "HELM_NAMESPACE"
+    )]
+    namespace_flag: Option<String>,
+
+    /// The namespace in use: --namespace, else what helm would take from
+    /// the kubeconfig (filled in by `resolve_namespace`).
+    #[arg(skip)]
     namespace: String,
 
-    /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    /// Kubeconfig file (default: $KUBECONFIG's files merged, ~/.kube/config).
     #[arg(long, value_name = "PATH")]
     kubeconfig: Option<PathBuf>,
 
     /// Kubeconfig context to use instead of the current one.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", env = "HELM_KUBECONTEXT")]
     kube_context: Option<String>,
+
+    #[command(flatten)]
+    kube: KubeArgs,
 
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
@@ -322,11 +337,11 @@ struct CommonArgs {
     verbose: bool,
 
     /// Print Helm's debug log to stderr (implies --verbose).
-    #[arg(long)]
+    #[arg(long, env = "HELM_DEBUG", value_parser = clap::builder::FalseyValueParser::new())]
     debug: bool,
 
-    /// Release storage driver (as HELM_DRIVER); memory is a rehearsal.
-    #[arg(long, value_enum, default_value = "secret")]
+    /// Release storage driver; memory is a rehearsal.
+    #[arg(long, value_enum, default_value = "secret", env = "HELM_DRIVER")]
     driver: Driver,
 
     /// State file name in the default directory (instead of state.json).
@@ -336,6 +351,61 @@ struct CommonArgs {
     /// Full path of the state file.
     #[arg(long, value_name = "PATH")]
     state_path: Option<PathBuf>,
+}
+
+/// helm's flags for reaching the API server, with their HELM_* variables.
+#[derive(Args, Debug, Default)]
+struct KubeArgs {
+    /// Bearer token for the API server.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "HELM_KUBETOKEN",
+        hide_env_values = true
+    )]
+    kube_token: Option<String>,
+
+    /// User to impersonate.
+    #[arg(long, value_name = "USER", env = "HELM_KUBEASUSER")]
+    kube_as_user: Option<String>,
+
+    /// Group to impersonate (repeatable).
+    #[arg(
+        long,
+        value_name = "GROUP",
+        env = "HELM_KUBEASGROUPS",
+        value_delimiter = ','
+    )]
+    kube_as_group: Vec<String>,
+
+    /// The API server's address, instead of the kubeconfig's.
+    #[arg(long, value_name = "URL", env = "HELM_KUBEAPISERVER")]
+    kube_apiserver: Option<String>,
+
+    /// CA file to verify the API server with.
+    #[arg(long, value_name = "FILE", env = "HELM_KUBECAFILE")]
+    kube_ca_file: Option<PathBuf>,
+
+    /// Do not verify the API server's certificate (insecure).
+    #[arg(long, env = "HELM_KUBEINSECURE_SKIP_TLS_VERIFY", value_parser = clap::builder::FalseyValueParser::new())]
+    kube_insecure_skip_tls_verify: bool,
+
+    /// Name to check the API server's certificate against.
+    #[arg(long, value_name = "NAME", env = "HELM_KUBETLS_SERVER_NAME")]
+    kube_tls_server_name: Option<String>,
+
+    /// Client-side throttling burst.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "HELM_BURST_LIMIT",
+        default_value_t = 100
+    )]
+    burst_limit: u32,
+
+    /// Queries per second to the API server (0: client-go's default).
+    #[arg(long, value_name = "QPS", env = "HELM_QPS", default_value_t = 0.0)]
+    qps: f32,
 }
 
 /// Flags of commands that deploy a chart.
@@ -746,6 +816,21 @@ fn long_version() -> String {
 }
 
 impl Command {
+    /// The flags every app command has.
+    fn common_mut(&mut self) -> Option<&mut CommonArgs> {
+        let Command::App(app) = self else {
+            return None;
+        };
+        Some(match app {
+            AppCommand::Install(a) => &mut a.common,
+            AppCommand::Upgrade(a) => &mut a.chart.common,
+            AppCommand::Status(a) => &mut a.common,
+            AppCommand::History(a) => &mut a.common,
+            AppCommand::Rollback(a) => &mut a.common,
+            AppCommand::Uninstall(a) => &mut a.common,
+        })
+    }
+
     fn output(&self) -> Output {
         let app = match self {
             Command::App(app) => app,
@@ -769,7 +854,10 @@ impl Command {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
+fn run(mut cli: Cli) -> Result<(), Failure> {
+    if let Some(common) = cli.command.common_mut() {
+        resolve_namespace(common)?;
+    }
     let app = match cli.command {
         Command::App(app) => app,
         Command::State(state) => return run_state(state),
@@ -1278,6 +1366,32 @@ fn client(
     if let Some(context) = &common.kube_context {
         builder = builder.kube_context(context);
     }
+    let kube = &common.kube;
+    if let Some(token) = &kube.kube_token {
+        builder = builder.kube_token(token);
+    }
+    if let Some(user) = &kube.kube_as_user {
+        builder = builder.kube_as_user(user);
+    }
+    for group in &kube.kube_as_group {
+        builder = builder.kube_as_group(group);
+    }
+    if let Some(url) = &kube.kube_apiserver {
+        builder = builder.kube_apiserver(url);
+    }
+    if let Some(file) = &kube.kube_ca_file {
+        builder = builder.kube_ca_file(file);
+    }
+    if let Some(name) = &kube.kube_tls_server_name {
+        builder = builder.kube_tls_server_name(name);
+    }
+    if let Some(dir) = kube_cache_dir() {
+        builder = builder.cache_dir(dir);
+    }
+    builder = builder
+        .kube_insecure_skip_tls_verify(kube.kube_insecure_skip_tls_verify)
+        .burst_limit(kube.burst_limit)
+        .qps(kube.qps);
     let least = match (common.debug, common.verbose) {
         (true, _) => EventLevel::Debug,
         (false, true) => EventLevel::Info,
@@ -1298,6 +1412,29 @@ fn print_events(least: EventLevel) -> impl Fn(&Event) + Send + Sync + 'static {
             eprintln!("chainctl: {prefix}{event}");
         }
     }
+}
+
+/// Where helm (client-go) keeps its discovery cache: `KUBECACHEDIR`, else
+/// `~/.kube/cache`.
+fn kube_cache_dir() -> Option<PathBuf> {
+    match std::env::var_os("KUBECACHEDIR") {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".kube").join("cache")),
+    }
+}
+
+/// Fills in the namespace as helm chooses it: -n (or HELM_NAMESPACE), else
+/// the kubeconfig context's, else `default` (read by client-go, in the shim).
+fn resolve_namespace(common: &mut CommonArgs) -> Result<(), Failure> {
+    common.namespace = match &common.namespace_flag {
+        Some(ns) => ns.clone(),
+        None => {
+            client(common, RegistryOptions::default(), false)?
+                .resolve_kube(None)?
+                .namespace
+        }
+    };
+    Ok(())
 }
 
 fn connect(common: &CommonArgs) -> Result<(Client, ReleaseRef), Failure> {
@@ -1850,8 +1987,14 @@ fn print_history(output: Output, revisions: &[ReleaseInfo]) -> Result<(), Failur
 mod tests {
     use super::*;
 
+    /// Parses as main does; a given -n is the namespace in use (resolving
+    /// one from a kubeconfig is tested against real files in tests/cli.rs).
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("chainctl").chain(args.iter().copied()))
+        let mut cli = Cli::try_parse_from(std::iter::once("chainctl").chain(args.iter().copied()))?;
+        if let Some(common) = cli.command.common_mut() {
+            common.namespace = common.namespace_flag.clone().unwrap_or_default();
+        }
+        Ok(cli)
     }
 
     #[test]
@@ -1961,7 +2104,10 @@ mod tests {
         let Command::App(AppCommand::Status(args)) = cli.command else {
             panic!()
         };
-        assert_eq!(args.common.namespace, "default");
+        assert_eq!(
+            args.common.namespace_flag, None,
+            "resolved from the kubeconfig later"
+        );
     }
 
     #[test]

@@ -9,21 +9,17 @@ import (
 	kubefake "helm.sh/helm/v3/pkg/kube/fake"
 	"helm.sh/helm/v3/pkg/storage"
 	"helm.sh/helm/v3/pkg/storage/driver"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 )
 
 // kubeTarget says which cluster, and which release storage, a call uses.
 // Everything is explicit: the shim reads nothing from the environment.
 type kubeTarget struct {
-	Kubeconfig string `json:"kubeconfig,omitempty"`
-	Context    string `json:"context,omitempty"`
+	kubeSettings
 	// Storage is Helm's release driver: "secret" (Helm's default),
 	// "configmap", or "memory" (releases kept in this process, nothing
 	// applied to any cluster: for tests).
 	Storage     string `json:"storage"`
 	MemoryStore string `json:"memoryStore,omitempty"`
-	// CacheDir holds the Kubernetes discovery cache.
-	CacheDir string `json:"cacheDir,omitempty"`
 }
 
 // memoryStore is one named in-memory release store; calls on it take turns
@@ -69,16 +65,19 @@ func actionConfig(target kubeTarget, namespace string, sink eventSink) (*action.
 		}
 		return cfg, store.mu.Unlock, nil
 	case "secret", "configmap":
-		if target.Kubeconfig == "" {
+		if target.Kubeconfig == "" && len(target.KubeconfigPaths) == 0 && target.APIServer == "" {
 			return nil, nil, errorf(kindInvalidInput, "no kubeconfig was given: pass --kubeconfig PATH or set KUBECONFIG")
 		}
-		flags := genericclioptions.NewConfigFlags(false)
-		flags.KubeConfig = &target.Kubeconfig
-		flags.Context = &target.Context
-		flags.Namespace = &namespace
-		flags.CacheDir = &target.CacheDir
+		settings := target.kubeSettings
+		settings.Namespace = namespace
+		// Building the client config only reads files: an error here is
+		// the kubeconfig's (no such context, a malformed file), which Helm
+		// would report later as "cluster unreachable".
+		if _, err := settings.loader().ClientConfig(); err != nil {
+			return nil, nil, errorf(kindInvalidInput, "kubeconfig: %v", err)
+		}
 		cfg := new(action.Configuration)
-		if err := cfg.Init(flags, namespace, target.Storage, log); err != nil {
+		if err := cfg.Init(newRESTGetter(settings), namespace, target.Storage, log); err != nil {
 			return nil, nil, err
 		}
 		return cfg, func() {}, nil

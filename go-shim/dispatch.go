@@ -57,6 +57,7 @@ var ops = map[string]opFunc{
 	"registry.logout":   opRegistryLogout,
 	"chart.package":     opChartPackage,
 	"values.merge":      opValuesMerge,
+	"kube.resolve":      opKubeResolve,
 }
 
 type replyEnvelope struct {

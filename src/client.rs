@@ -40,19 +40,86 @@ const QUERY_DEADLINE: Duration = Duration::from_secs(60);
 
 static NEXT_MEMORY_STORE: AtomicU64 = AtomicU64::new(1);
 
-/// Which cluster and storage calls go to, as sent to the shim.
-#[derive(Debug, Clone, Serialize)]
+/// Which cluster and storage calls go to, as sent to the shim: helm's kube
+/// flags, resolved here (the shim reads no environment).
+#[derive(Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct KubeTarget {
     #[serde(skip_serializing_if = "Option::is_none")]
     kubeconfig: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    kubeconfig_paths: Vec<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     context: Option<String>,
+    #[serde(flatten)]
+    overrides: KubeOverrides,
     storage: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     memory_store: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cache_dir: Option<PathBuf>,
+}
+
+/// helm's `--kube-*`, `--burst-limit` and `--qps` flags.
+#[derive(Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KubeOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_user: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    as_groups: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    insecure_skip_tls_verify: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_server_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    burst_limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qps: Option<f32>,
+}
+
+// The token is a credential: never in Debug output.
+impl std::fmt::Debug for KubeTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeTarget")
+            .field("kubeconfig", &self.kubeconfig)
+            .field("kubeconfig_paths", &self.kubeconfig_paths)
+            .field("context", &self.context)
+            .field(
+                "token",
+                &self.overrides.token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("api_server", &self.overrides.api_server)
+            .field("storage", &self.storage)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the kubeconfig and kube flags select, read as helm reads them
+/// (client-go's loading rules): see [`Client::resolve_kube`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ResolvedKube {
+    /// The namespace: the one asked for, else the context's, else `default`.
+    pub namespace: String,
+    /// The kubeconfig context in use (empty when there is none).
+    #[serde(default)]
+    pub context: String,
+    /// The kubeconfig's names of the context's cluster and user entries.
+    #[serde(default)]
+    pub cluster: String,
+    /// See [`cluster`](Self::cluster).
+    #[serde(default)]
+    pub user: String,
+    /// The API server's URL (empty when the kubeconfig cannot be read).
+    #[serde(default)]
+    pub server: String,
 }
 
 /// Runs Helm actions in-process.
@@ -118,7 +185,9 @@ impl std::fmt::Debug for Client {
 #[derive(Default)]
 pub struct ClientBuilder {
     kubeconfig: Option<PathBuf>,
+    kubeconfig_paths: Option<Vec<PathBuf>>,
     context: Option<String>,
+    overrides: KubeOverrides,
     storage: Storage,
     cache_dir: Option<PathBuf>,
     events: Option<EventHandler>,
@@ -149,10 +218,88 @@ impl ClientBuilder {
         self
     }
 
-    /// The kubeconfig file to use. Without it the client uses the first file
-    /// named by `KUBECONFIG`, else `~/.kube/config` when it exists.
+    /// The kubeconfig file to use, alone (helm's `--kubeconfig`). Without
+    /// it the client merges the files of
+    /// [`kubeconfig_paths`](Self::kubeconfig_paths), by default those that
+    /// `KUBECONFIG` lists (else `~/.kube/config`), as helm and kubectl do.
     pub fn kubeconfig(mut self, path: impl Into<PathBuf>) -> Self {
         self.kubeconfig = Some(path.into());
+        self
+    }
+
+    /// The kubeconfig files to merge with client-go's rules (the first file
+    /// to set a value wins), instead of those `KUBECONFIG` lists; missing
+    /// files are skipped.
+    ///
+    /// ```
+    /// use chainctl_core::Client;
+    /// let client = Client::builder().kubeconfig_paths(["/etc/kube/base", "/home/me/.kube/dev"]).build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn kubeconfig_paths<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.kubeconfig_paths = Some(paths.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// A bearer token for the API server (helm's `--kube-token`).
+    pub fn kube_token(mut self, token: impl Into<String>) -> Self {
+        self.overrides.token = Some(token.into()).filter(|t| !t.is_empty());
+        self
+    }
+
+    /// A user to impersonate (helm's `--kube-as-user`).
+    pub fn kube_as_user(mut self, user: impl Into<String>) -> Self {
+        self.overrides.as_user = Some(user.into()).filter(|u| !u.is_empty());
+        self
+    }
+
+    /// A group to impersonate; repeatable (helm's `--kube-as-group`).
+    pub fn kube_as_group(mut self, group: impl Into<String>) -> Self {
+        self.overrides.as_groups.push(group.into());
+        self
+    }
+
+    /// The API server's address, instead of the kubeconfig's (helm's
+    /// `--kube-apiserver`).
+    pub fn kube_apiserver(mut self, url: impl Into<String>) -> Self {
+        self.overrides.api_server = Some(url.into()).filter(|u| !u.is_empty());
+        self
+    }
+
+    /// A CA file to verify the API server with (helm's `--kube-ca-file`).
+    pub fn kube_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.overrides.ca_file = Some(path.into());
+        self
+    }
+
+    /// Does not verify the API server's certificate (helm's
+    /// `--kube-insecure-skip-tls-verify`): insecure, for tests only.
+    pub fn kube_insecure_skip_tls_verify(mut self, insecure: bool) -> Self {
+        self.overrides.insecure_skip_tls_verify = insecure;
+        self
+    }
+
+    /// The name the API server's certificate is checked against (helm's
+    /// `--kube-tls-server-name`).
+    pub fn kube_tls_server_name(mut self, name: impl Into<String>) -> Self {
+        self.overrides.tls_server_name = Some(name.into()).filter(|n| !n.is_empty());
+        self
+    }
+
+    /// Client-side throttling: burst (helm's `--burst-limit`, default 100).
+    pub fn burst_limit(mut self, burst: u32) -> Self {
+        self.overrides.burst_limit = Some(burst);
+        self
+    }
+
+    /// Client-side throttling: queries per second (helm's `--qps`; 0 is
+    /// client-go's default).
+    pub fn qps(mut self, qps: f32) -> Self {
+        self.overrides.qps = Some(qps);
         self
     }
 
@@ -214,18 +361,20 @@ impl ClientBuilder {
                 ("memory", Some(format!("{}-{n}", std::process::id())))
             }
         };
-        let kubeconfig = match (self.kubeconfig, &memory_store) {
-            (Some(path), _) => Some(path),
-            (None, None) => default_kubeconfig(),
-            (None, Some(_)) => None,
+        let kubeconfig_paths = match (&self.kubeconfig, self.kubeconfig_paths) {
+            (Some(_), _) => Vec::new(),
+            (None, Some(paths)) => paths,
+            (None, None) => default_kubeconfig_paths(),
         };
         Ok(Client {
             registry: self.registry,
             cache: self.cache,
             offline: self.offline,
             target: KubeTarget {
-                kubeconfig,
+                kubeconfig: self.kubeconfig,
+                kubeconfig_paths,
                 context: self.context,
+                overrides: self.overrides,
                 storage,
                 memory_store,
                 cache_dir: self.cache_dir,
@@ -237,18 +386,16 @@ impl ClientBuilder {
     }
 }
 
-/// The kubeconfig kubectl would use: the first existing file in
-/// `KUBECONFIG`, else `~/.kube/config`. Read here, in Rust, because the Go
-/// shim never reads the environment.
-fn default_kubeconfig() -> Option<PathBuf> {
-    if let Some(list) = std::env::var_os("KUBECONFIG")
-        && let Some(first) = std::env::split_paths(&list).find(|p| p.is_file())
-    {
-        return Some(first);
+/// The kubeconfig files client-go would merge: those `KUBECONFIG` lists,
+/// else `~/.kube/config`. Read here, in Rust, because the Go shim never
+/// reads the environment; the merging is client-go's, in the shim.
+fn default_kubeconfig_paths() -> Vec<PathBuf> {
+    match std::env::var_os("KUBECONFIG") {
+        Some(list) if !list.is_empty() => std::env::split_paths(&list).collect(),
+        _ => std::env::var_os("HOME")
+            .map(|home| vec![Path::new(&home).join(".kube").join("config")])
+            .unwrap_or_default(),
     }
-    let home = std::env::var_os("HOME")?;
-    let path = Path::new(&home).join(".kube").join("config");
-    path.is_file().then_some(path)
 }
 
 /// Options of [`Client::rollback`].
@@ -465,6 +612,38 @@ impl Client {
             bridge::call(op, &request, &self.options(Some(opts.timeout())))?;
         report.pulled = pulled;
         Ok(report)
+    }
+
+    /// The namespace helm would use (`namespace` if given, else the
+    /// kubeconfig context's, else `default`), the context and the API
+    /// server, read from the kubeconfig by client-go's rules. Reads files
+    /// only; never contacts the cluster.
+    ///
+    /// ```
+    /// use chainctl_core::Client;
+    /// let dir = tempfile::tempdir()?;
+    /// let config = dir.path().join("config");
+    /// std::fs::write(&config, "apiVersion: v1\nkind: Config\ncurrent-context: dev\n\
+    ///     clusters: [{name: c, cluster: {server: 'https://k.example'}}]\n\
+    ///     users: [{name: u, user: {}}]\n\
+    ///     contexts: [{name: dev, context: {cluster: c, user: u, namespace: team-a}}]\n")?;
+    /// let client = Client::builder().kubeconfig(&config).build()?;
+    /// let kube = client.resolve_kube(None)?;
+    /// assert_eq!((kube.namespace.as_str(), kube.context.as_str()), ("team-a", "dev"));
+    /// assert_eq!(client.resolve_kube(Some("other"))?.namespace, "other");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resolve_kube(&self, namespace: Option<&str>) -> Result<ResolvedKube> {
+        let mut request = serde_json::to_value(&self.target)
+            .map_err(|err| Error::invalid(format!("kube settings: {err}")))?;
+        if let Some(map) = request.as_object_mut() {
+            map.remove("storage");
+            map.remove("memoryStore");
+            if let Some(ns) = namespace {
+                map.insert("namespace".into(), ns.into());
+            }
+        }
+        bridge::call("kube.resolve", &request, &self.query_options())
     }
 
     /// Merges the values of `opts` as Helm does for an action (Helm's own

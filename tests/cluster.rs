@@ -1531,3 +1531,113 @@ fn upgrades_keep_at_most_history_max_release_secrets() {
         "0 keeps all"
     );
 }
+
+#[test]
+fn namespace_and_kubeconfig_are_resolved_as_helm_resolves_them() {
+    let cluster = Cluster::shared();
+    let resolved = client(cluster).resolve_kube(None).unwrap();
+    assert!(
+        !resolved.cluster.is_empty() && !resolved.user.is_empty(),
+        "{resolved:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let ctx_ns = namespace("from-context");
+    let env_ns = namespace("from-env");
+    let flag_ns = namespace("from-flag");
+    // File 1 selects a context that only file 2 (the cluster's own
+    // kubeconfig) defines: client-go merges the two.
+    let selects = dir.path().join("selects");
+    std::fs::write(
+        &selects,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: {}\n",
+            resolved.context
+        ),
+    )
+    .unwrap();
+    // File 1 defines a context with a namespace over file 2's cluster and user.
+    let defines = dir.path().join("defines");
+    std::fs::write(
+        &defines,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: with-ns\ncontexts:\n- name: with-ns\n  \
+             context: {{cluster: {}, user: {}, namespace: {ctx_ns}}}\n",
+            resolved.cluster, resolved.user
+        ),
+    )
+    .unwrap();
+    let join = |first: &Path| std::env::join_paths([first, cluster.kubeconfig.as_path()]).unwrap();
+
+    let sandbox = Sandbox::new();
+    // (KUBECONFIG first file, HELM_NAMESPACE, -n, the namespace helm uses)
+    let table: [(&Path, Option<&str>, Option<&str>, &str); 5] = [
+        (&selects, None, None, "default"),
+        (&defines, None, None, &ctx_ns),
+        (&defines, Some(&env_ns), None, &env_ns),
+        (&defines, Some(&env_ns), Some(&flag_ns), &flag_ns),
+        (&selects, Some(&env_ns), None, &env_ns),
+    ];
+    for (i, (first, env, flag, want)) in table.into_iter().enumerate() {
+        let name = format!("ns-{i}");
+        let mut args = vec![
+            "app",
+            "install",
+            "--bundle",
+            "tests/fixtures/charts/no-workloads",
+            "--release",
+            &name,
+            "--create-namespace",
+            "--confirm",
+            "-o",
+            "json",
+        ];
+        if let Some(flag) = flag {
+            args.extend(["-n", flag]);
+        }
+        let mut cmd = sandbox.command(&args);
+        cmd.env("KUBECONFIG", join(first));
+        if let Some(env) = env {
+            cmd.env("HELM_NAMESPACE", env);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "case {i}: {}", stderr(&out));
+        let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(body["release"]["namespace"], want, "case {i}");
+        // Really there, through the API server.
+        let (status, _) = cluster.get(&format!(
+            "/api/v1/namespaces/{want}/secrets/sh.helm.release.v1.{name}.v1"
+        ));
+        assert_eq!(status, 200, "case {i}: release secret in {want}");
+    }
+
+    // HELM_KUBECONTEXT picks the context, as --kube-context does; the
+    // library takes the same list explicitly.
+    let out = sandbox
+        .command(&["app", "status", "--release", "ns-1", "-o", "json"])
+        .env("KUBECONFIG", join(&selects))
+        .env("HELM_KUBECONTEXT", "with-ns")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(r#"context "with-ns" does not exist"#),
+        "{}",
+        stderr(&out)
+    );
+    let out = sandbox
+        .command(&["app", "status", "--release", "ns-1", "-o", "json"])
+        .env("KUBECONFIG", join(&defines))
+        .env("HELM_KUBECONTEXT", "with-ns")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let merged = Client::builder()
+        .kubeconfig_paths([defines.as_path(), cluster.kubeconfig.as_path()])
+        .build()
+        .unwrap();
+    assert_eq!(merged.resolve_kube(None).unwrap().namespace, ctx_ns);
+    assert_eq!(
+        merged.status(&release("ns-1", &ctx_ns)).unwrap().status,
+        "deployed"
+    );
+}

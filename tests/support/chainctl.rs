@@ -35,6 +35,12 @@ pub fn chainctl() -> Command {
     let mut cmd = Command::new(binary);
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd.env_remove("KUBECONFIG");
+    // helm's variables, which chainctl reads as helm does.
+    for (var, _) in std::env::vars_os() {
+        if var.to_str().is_some_and(|v| v.starts_with("HELM_")) {
+            cmd.env_remove(var);
+        }
+    }
     cmd
 }
 

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/kube"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/discovery"
+	diskcached "k8s.io/client-go/discovery/cached/disk"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// kubeSettings are helm's kube flags (and their HELM_* variables), resolved
+// by the caller: the shim reads no environment.
+type kubeSettings struct {
+	// Kubeconfig is --kubeconfig: the one file used when set.
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+	// KubeconfigPaths is what client-go would take from KUBECONFIG (or
+	// ~/.kube/config): merged by client-go's loading rules.
+	KubeconfigPaths []string `json:"kubeconfigPaths,omitempty"`
+	Context         string   `json:"context,omitempty"`
+	// Namespace is -n (or HELM_NAMESPACE); empty means the context's.
+	Namespace     string   `json:"namespace,omitempty"`
+	Token         string   `json:"token,omitempty"`
+	AsUser        string   `json:"asUser,omitempty"`
+	AsGroups      []string `json:"asGroups,omitempty"`
+	APIServer     string   `json:"apiServer,omitempty"`
+	CAFile        string   `json:"caFile,omitempty"`
+	Insecure      bool     `json:"insecureSkipTlsVerify,omitempty"`
+	TLSServerName string   `json:"tlsServerName,omitempty"`
+	BurstLimit    int      `json:"burstLimit,omitempty"`
+	QPS           float32  `json:"qps,omitempty"`
+	// CacheDir holds the discovery cache; empty keeps it in memory.
+	CacheDir string `json:"cacheDir,omitempty"`
+}
+
+// helm's defaults (pkg/cli/environment.go).
+const helmDefaultBurstLimit = 100
+
+// loader is the kubeconfig loader helm's EnvSettings builds through
+// genericclioptions.ConfigFlags, with the file list given explicitly
+// instead of read from KUBECONFIG.
+func (k kubeSettings) loader() clientcmd.ClientConfig {
+	rules := &clientcmd.ClientConfigLoadingRules{
+		ExplicitPath:        k.Kubeconfig,
+		Precedence:          dedupe(k.KubeconfigPaths),
+		DefaultClientConfig: &clientcmd.DefaultClientConfig,
+	}
+	overrides := &clientcmd.ConfigOverrides{ClusterDefaults: clientcmd.ClusterDefaults}
+	overrides.AuthInfo.Token = k.Token
+	overrides.AuthInfo.Impersonate = k.AsUser
+	overrides.AuthInfo.ImpersonateGroups = k.AsGroups
+	overrides.ClusterInfo.Server = k.APIServer
+	overrides.ClusterInfo.TLSServerName = k.TLSServerName
+	overrides.ClusterInfo.CertificateAuthority = k.CAFile
+	overrides.ClusterInfo.InsecureSkipTLSVerify = k.Insecure
+	overrides.CurrentContext = k.Context
+	overrides.Context.Namespace = k.Namespace
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
+}
+
+func dedupe(paths []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range paths {
+		if p != "" && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// namespace is helm's: the flag, else the context's, else "default".
+func (k kubeSettings) namespace() string {
+	if ns, _, err := k.loader().Namespace(); err == nil && ns != "" {
+		return ns
+	}
+	return "default"
+}
+
+// restGetter is the genericclioptions.RESTClientGetter Helm's actions use,
+// configured as helm configures its ConfigFlags.
+type restGetter struct {
+	settings kubeSettings
+	loader   clientcmd.ClientConfig
+
+	mu        sync.Mutex
+	discovery discovery.CachedDiscoveryInterface
+}
+
+func newRESTGetter(k kubeSettings) *restGetter {
+	return &restGetter{settings: k, loader: k.loader()}
+}
+
+func (g *restGetter) ToRawKubeConfigLoader() clientcmd.ClientConfig { return g.loader }
+
+func (g *restGetter) ToRESTConfig() (*rest.Config, error) {
+	config, err := g.loader.ClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	config.Burst = g.settings.BurstLimit
+	if config.Burst == 0 {
+		config.Burst = helmDefaultBurstLimit
+	}
+	config.QPS = g.settings.QPS
+	config.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return &kube.RetryingRoundTripper{Wrapped: rt}
+	})
+	config.UserAgent = "Helm/" + strings.TrimPrefix(chartutil.DefaultCapabilities.HelmVersion.Version, "v")
+	return config, nil
+}
+
+var unsafeCacheChars = regexp.MustCompile(`[^(\w/.)]`)
+
+func (g *restGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.discovery != nil {
+		return g.discovery, nil
+	}
+	config, err := g.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	// helm raises the discovery burst only with a non-default burst limit;
+	// otherwise client-go's defaults apply.
+	config.Burst, config.QPS = 0, 0
+	if b := g.settings.BurstLimit; b != 0 && b != helmDefaultBurstLimit {
+		config.Burst = b
+	}
+	if dir := g.settings.CacheDir; dir != "" {
+		host := strings.NewReplacer("https://", "", "http://", "").Replace(config.Host)
+		g.discovery, err = diskcached.NewCachedDiscoveryClientForConfig(config,
+			filepath.Join(dir, "discovery", unsafeCacheChars.ReplaceAllString(host, "_")),
+			filepath.Join(dir, "http"), 6*time.Hour)
+	} else {
+		var dc *discovery.DiscoveryClient
+		dc, err = discovery.NewDiscoveryClientForConfig(config)
+		if err == nil {
+			g.discovery = memory.NewMemCacheClient(dc)
+		}
+	}
+	return g.discovery, err
+}
+
+func (g *restGetter) ToRESTMapper() (meta.RESTMapper, error) {
+	dc, err := g.ToDiscoveryClient()
+	if err != nil {
+		return nil, err
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(dc)
+	return restmapper.NewShortcutExpander(mapper, dc, nil), nil
+}
+
+// kubeResolved is what the kubeconfig says of the target, as helm reads it.
+type kubeResolved struct {
+	Namespace string `json:"namespace"`
+	Context   string `json:"context,omitempty"`
+	// Cluster and User name the kubeconfig entries the context uses.
+	Cluster string `json:"cluster,omitempty"`
+	User    string `json:"user,omitempty"`
+	Server  string `json:"server,omitempty"`
+}
+
+// opKubeResolve resolves the namespace (helm's rule) and names the context
+// and API server the settings select. A kubeconfig that cannot be read is
+// an error only for the server; the namespace then defaults as in helm.
+func opKubeResolve(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
+	var k kubeSettings
+	if err := decode(request, &k); err != nil {
+		return nil, err
+	}
+	out := kubeResolved{Namespace: k.namespace()}
+	loader := k.loader()
+	if raw, err := loader.RawConfig(); err == nil {
+		out.Context = raw.CurrentContext
+		if k.Context != "" {
+			out.Context = k.Context
+		}
+		if c, ok := raw.Contexts[out.Context]; ok {
+			out.Cluster, out.User = c.Cluster, c.AuthInfo
+		}
+	}
+	if config, err := loader.ClientConfig(); err == nil {
+		out.Server = config.Host
+	}
+	return out, nil
+}
