@@ -1,7 +1,7 @@
 //! Parity with the helm CLI of the version the shim links (go-shim/go.mod),
 //! built from the Go module proxy (tests/support/helm.rs): chainctl's dry
-//! run must print what `helm template` prints for the same values
-//! arguments, and fail where helm fails.
+//! run must print what `helm template` prints, for the same values
+//! arguments and for every chart of a corpus, and fail where helm fails.
 //!
 //! Each test runs all of its cases, then fails once listing every one that
 //! differs, with both outputs. `CHAINCTL_PARITY_JOBS` sets how many cases
@@ -825,4 +825,254 @@ fn values_reach_the_chart_as_with_helm() {
     });
     let differences: Vec<_> = results.into_iter().flatten().collect();
     report("values cases", cases.len(), &differences, started);
+}
+
+// ---------------------------------------------------------------------------
+// Charts: Helm's own testdata, and charts of ours for what it lacks.
+
+/// The helm.sh/helm/v3 module in the Go module cache, at the version
+/// go-shim/go.mod requires; downloaded (from the Go module proxy) if need be.
+fn helm_module_dir() -> PathBuf {
+    let out = testenv::go_command()
+        .args(["mod", "download", "-json", "helm.sh/helm/v3"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("go-shim"))
+        .env("GOWORK", "off")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run go ({e}): Go is needed to find Helm's testdata charts; set GO to its path if it is not on PATH"));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let dir = info["Dir"].as_str().map(PathBuf::from);
+    match dir {
+        Some(dir) if out.status.success() && dir.join("pkg").is_dir() => dir,
+        _ => panic!(
+            "the helm.sh/helm/v3 module (the version go-shim/go.mod requires) is not in the Go module cache \
+             and could not be downloaded; `go -C go-shim mod download -json helm.sh/helm/v3` repeats it:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+/// The charts of Helm's testdata under `root`: every directory holding a
+/// Chart.yaml whose path has a testdata component, and every packaged chart
+/// (.tgz) there that is not a dependency inside a charts/ directory.
+/// Symbolic links are not followed.
+fn testdata_charts(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    fn walk(dir: &Path, in_testdata: bool, dirs: &mut Vec<PathBuf>, archives: &mut Vec<PathBuf>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let name = entry.file_name();
+            if meta.is_dir() {
+                walk(&path, in_testdata || name == "testdata", dirs, archives);
+            } else if in_testdata && meta.is_file() {
+                if name == "Chart.yaml" {
+                    dirs.push(dir.to_owned());
+                } else if name.to_string_lossy().ends_with(".tgz")
+                    && dir.file_name().is_none_or(|d| d != "charts")
+                {
+                    archives.push(path);
+                }
+            }
+        }
+    }
+    let (mut dirs, mut archives) = (Vec::new(), Vec::new());
+    walk(root, false, &mut dirs, &mut archives);
+    dirs.sort();
+    archives.sort();
+    (dirs, archives)
+}
+
+fn own_charts() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charts/parity");
+    let mut charts: Vec<PathBuf> = fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("read {}: {e}", root.display()))
+        .map(|e| e.expect("read tests/fixtures/charts/parity").path())
+        .filter(|p| p.join("Chart.yaml").is_file())
+        .collect();
+    charts.sort();
+    charts
+}
+
+/// The values of the second pass over our own charts: what each one's
+/// templates react to (a required value given, a schema satisfied...).
+fn own_chart_values(name: &str) -> &'static [&'static str] {
+    match name {
+        "required-value" => &["--set", "database.host=db.example,database.port=5432"],
+        "fail-unless-enabled" => &["--set", "enabled=true"],
+        "schema-rejects-defaults" => &["--set", "replicas=2,image.tag=v1.2.3"],
+        "large-output" => &["--set", "count=300,prefix=big"],
+        "tpl-values" => &["--set", "name=override", "--set-string", "port=8080"],
+        "hooks-weights" => &["--set", "hooks.enabled=false"],
+        "library-dependency" => &["--set", "common.suffix=custom,replicas=5"],
+        "lookup-empty" => &["--set", "configName=other"],
+        _ => &[
+            "--set",
+            "replicaCount=2,parity.enabled=true,parity.name=second",
+        ],
+    }
+}
+
+/// The values of the second pass over Helm's charts: keys many of them read.
+const CORPUS_VALUES: &[&str] = &["--set", "replicaCount=2,image.tag=parity,name=second"];
+
+/// `first` and `ours` with the lines that differ between `first` and
+/// `second` (two helm runs) replaced by a marker; unchanged where the runs
+/// differ in their number of lines, and `ours` where it does.
+fn mask_varying(first: &str, second: &str, ours: &str) -> (String, String) {
+    let (a, b): (Vec<&str>, Vec<&str>) = (first.lines().collect(), second.lines().collect());
+    let o: Vec<&str> = ours.lines().collect();
+    if a.len() != b.len() {
+        return (first.to_owned(), ours.to_owned());
+    }
+    let mask = |lines: &[&str]| {
+        let mut out = String::new();
+        for (i, line) in lines.iter().enumerate() {
+            out += if a[i] != b[i] {
+                "<varies between helm runs>"
+            } else {
+                line
+            };
+            out.push('\n');
+        }
+        out
+    };
+    let ours = if o.len() == a.len() {
+        mask(&o)
+    } else {
+        ours.to_owned()
+    };
+    (mask(&a), ours)
+}
+
+struct ChartCase {
+    name: String,
+    chart: PathBuf,
+    args: Vec<String>,
+}
+
+#[test]
+fn charts_render_as_with_helm() {
+    let started = Instant::now();
+    helm::binary();
+    chainctl::chainctl();
+    let module = helm_module_dir();
+    let (dirs, archives) = testdata_charts(&module);
+    assert!(
+        dirs.len() >= 100,
+        "only {} charts under the testdata of {}: is the module whole?",
+        dirs.len(),
+        module.display()
+    );
+    let corpus: Vec<&PathBuf> = dirs.iter().chain(&archives).collect();
+    let own = own_charts();
+    assert!(
+        !own.is_empty(),
+        "no charts under tests/fixtures/charts/parity"
+    );
+    let mut cases = Vec::new();
+    let strings = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    for with_values in [false, true] {
+        let pass = if with_values { " (with --set)" } else { "" };
+        for &chart in &corpus {
+            let rel = chart.strip_prefix(&module).unwrap_or(chart);
+            cases.push(ChartCase {
+                name: format!("helm/{}{pass}", rel.display()),
+                chart: chart.clone(),
+                args: if with_values {
+                    strings(CORPUS_VALUES)
+                } else {
+                    Vec::new()
+                },
+            });
+        }
+        for chart in &own {
+            let name = chart.file_name().unwrap().to_string_lossy();
+            cases.push(ChartCase {
+                name: format!("ours/{name}{pass}"),
+                chart: chart.clone(),
+                args: if with_values {
+                    strings(own_chart_values(&name))
+                } else {
+                    Vec::new()
+                },
+            });
+        }
+    }
+    let sandbox = Sandbox::new();
+    let work = tempfile::tempdir().expect("a temporary directory");
+    let both_fail = Mutex::new(Vec::new());
+    let results = parallel(&cases, |c| {
+        let mut helm_args = vec!["--include-crds".to_owned()];
+        helm_args.extend(c.args.iter().cloned());
+        let helm_run = || {
+            run(
+                helm_template(work.path(), "parity", &c.chart, "parity-ns", &helm_args),
+                None,
+            )
+        };
+        let mut theirs = helm_run();
+        let mut ours = run(
+            chainctl_dry_run(
+                &sandbox,
+                work.path(),
+                "parity",
+                &c.chart,
+                "parity-ns",
+                &c.args,
+            ),
+            None,
+        );
+        let mut note = String::new();
+        if theirs.ok && ours.ok && theirs.stdout != ours.stdout {
+            // Random values (randAlphaNum, uuidv4, genCA...) differ between
+            // any two renders: see which lines helm itself does not repeat.
+            let again = helm_run();
+            if again.ok && again.stdout != theirs.stdout {
+                note = "  (lines that differ between two helm runs are masked)\n".to_owned();
+                (theirs.stdout, ours.stdout) =
+                    mask_varying(&theirs.stdout, &again.stdout, &ours.stdout);
+            }
+        }
+        if !theirs.ok && !ours.ok {
+            // The error line, not a warning before it.
+            let error = |stderr: &str, prefix: &str| {
+                let line = stderr.lines().find(|l| l.starts_with(prefix));
+                clip(line.or(stderr.lines().next()).unwrap_or(""), 300)
+            };
+            both_fail.lock().unwrap().push(format!(
+                "{}\n    helm:     {}\n    chainctl: {}",
+                c.name,
+                error(&theirs.stderr, "Error: "),
+                error(&ours.stderr, "chainctl: ")
+            ));
+        }
+        compare(&theirs, &ours, &[]).map(|detail| {
+            let args = if c.args.is_empty() {
+                String::new()
+            } else {
+                format!("  args: {}\n", shown(&c.args))
+            };
+            Difference::new(&c.name, args + &note, detail)
+        })
+    });
+    let mut both_fail = both_fail.into_inner().unwrap();
+    both_fail.sort();
+    eprintln!(
+        "charts that fail with both (first lines of their errors):\n  {}",
+        both_fail.join("\n  ")
+    );
+    let differences: Vec<_> = results.into_iter().flatten().collect();
+    eprintln!(
+        "render corpus: {} chart directories and {} packaged charts from Helm's testdata ({}), {} of ours; two passes",
+        dirs.len(),
+        archives.len(),
+        module.display(),
+        own.len()
+    );
+    report("chart renders", cases.len(), &differences, started);
 }
