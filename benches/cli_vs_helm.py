@@ -2,11 +2,12 @@
 """Compare chainctl with the helm CLI of the same Helm version, in one run.
 
 Builds `chainctl` (release profile) and `helm` from the Go module proxy at the
-version go-shim/go.mod pins, stamped the way Helm's release builds stamp it
-(its version, and the Kubernetes version `helm template` assumes). Then runs
-each pair of equivalent commands RUNS times, interleaved, and reports the
-median wall time, the peak RSS and the chainctl/helm ratios as a Markdown
-table. Also checks that both print the same manifest.
+version go-shim/go.mod pins (`testenv build-helm`, cached by version), stamped
+the way Helm's release builds stamp it (its version, and the Kubernetes
+version `helm template` assumes). Then runs each pair of equivalent commands
+RUNS times, interleaved, and reports the median wall time, the peak RSS and
+the chainctl/helm ratios as a Markdown table. Also checks that both print the
+same manifest.
 
     python3 benches/cli_vs_helm.py [--runs 5]
 
@@ -16,7 +17,6 @@ Wall times on a shared machine are noisy: read the ratios, not the absolutes.
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -27,30 +27,14 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "chainctl-bench"
 
 
-def required(module: str) -> str:
-    go_mod = (ROOT / "go-shim" / "go.mod").read_text()
-    match = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", go_mod, re.M)
-    if not match:
-        sys.exit(f"{module} is not in go-shim/go.mod")
-    return match.group(1)
-
-
 def build_helm() -> Path:
-    helm_version = required("helm.sh/helm/v3")
-    kube_minor = required("k8s.io/client-go").split(".")[1]
-    gobin = CACHE / f"helm-{helm_version}"
-    helm = gobin / "helm"
-    if not helm.exists():
-        print(f"building helm {helm_version} from the Go module proxy into {gobin} ...", file=sys.stderr)
-        flags = ["-s", "-w", f"-X helm.sh/helm/v3/internal/version.version={helm_version}"]
-        for pkg in ("helm.sh/helm/v3/pkg/chartutil", "helm.sh/helm/v3/pkg/lint/rules"):
-            flags += [f"-X {pkg}.k8sVersionMajor=1", f"-X {pkg}.k8sVersionMinor={kube_minor}"]
-        env = dict(os.environ, GOBIN=str(gobin), CGO_ENABLED="0")
-        subprocess.run(
-            ["go", "install", "-trimpath", f"-ldflags={' '.join(flags)}", f"helm.sh/helm/v3/cmd/helm@{helm_version}"],
-            check=True, env=env, cwd=CACHE.parent,
-        )
-    return helm
+    """helm at the version go-shim/go.mod pins, built once and cached by
+    `testenv build-helm`: the one recipe, shared with the parity tests."""
+    out = subprocess.run(
+        [str(build_testenv()), "build-helm", "-go-mod", str(ROOT / "go-shim" / "go.mod")],
+        check=True, stdout=subprocess.PIPE, text=True,
+    )
+    return Path(json.loads(out.stdout)["helm"])
 
 
 def build_testenv() -> Path:

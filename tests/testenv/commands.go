@@ -170,6 +170,24 @@ func buildKubeCommand(args []string) int {
 	return 0
 }
 
+// buildHelmCommand builds (or finds) the helm CLI of the version go-shim
+// links and prints where it is as JSON; progress goes to stderr, as for
+// build-kube.
+func buildHelmCommand(args []string) int {
+	fs := flag.NewFlagSet("testenv build-helm", flag.ExitOnError)
+	goMod := fs.String("go-mod", filepath.Join("..", "..", "go-shim", "go.mod"), "the go.mod that pins helm.sh/helm/v3 and k8s.io/client-go (go-shim/go.mod)")
+	binCache := fs.String("bin-cache", defaultCache(), "where helm is built, by version")
+	_ = fs.Parse(args)
+	h, err := buildHelm(*goMod, *binCache, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv build-helm:", err)
+		return 1
+	}
+	line, _ := json.Marshal(h)
+	fmt.Printf("%s\n", line)
+	return 0
+}
+
 // The part of a kubeconfig that get understands.
 type kubeconfig struct {
 	CurrentContext string `yaml:"current-context"`

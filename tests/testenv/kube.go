@@ -149,14 +149,26 @@ func buildKube(src, cache string, progress io.Writer) (*binaries, error) {
 	return b, nil
 }
 
+// goBuild builds pkg with the module in dir (which pins its version) into dest.
 func goBuild(dir, pkg, ldflags, dest, what, estimate string, progress io.Writer) error {
-	start := time.Now()
-	fmt.Fprintf(progress, "testenv: building %s from the Go module proxy into %s; the first build takes about %s on 2 cores, later runs reuse it\n",
-		what, filepath.Dir(dest), estimate)
 	tmp := fmt.Sprintf("%s.%d.tmp", dest, os.Getpid())
 	cmd := exec.Command(goCommand(), "build", "-trimpath", "-mod=readonly", "-ldflags", ldflags, "-o", tmp, pkg)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=")
+	if err := runGo(cmd, what, filepath.Dir(dest), estimate, progress); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, dest)
+}
+
+// runGo runs a go build or install that cmd describes, with CGO off and no
+// workspace, saying on progress what it builds and, every minute, that it is
+// still at it: a cold build takes minutes.
+func runGo(cmd *exec.Cmd, what, into, estimate string, progress io.Writer) error {
+	start := time.Now()
+	fmt.Fprintf(progress, "testenv: building %s from the Go module proxy into %s; the first build takes about %s on 2 cores, later runs reuse it\n",
+		what, into, estimate)
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS="), cmd.Env...)
 	out := &strings.Builder{}
 	cmd.Stdout, cmd.Stderr = out, out
 	done := make(chan struct{})
@@ -175,14 +187,10 @@ func goBuild(dir, pkg, ldflags, dest, what, estimate string, progress io.Writer)
 	err := cmd.Run()
 	close(done)
 	if err != nil {
-		_ = os.Remove(tmp)
 		if errors.Is(err, exec.ErrNotFound) {
 			return fmt.Errorf("building %s needs Go 1.26 or newer on PATH (or GO=/path/to/go): %w", what, err)
 		}
-		return fmt.Errorf("building %s in %s failed (%v):\n%s", what, dir, err, out.String())
-	}
-	if err := os.Rename(tmp, dest); err != nil {
-		return err
+		return fmt.Errorf("building %s in %s failed (%v):\n%s", what, cmd.Dir, err, out.String())
 	}
 	fmt.Fprintf(progress, "testenv: built %s in %s\n", what, time.Since(start).Round(time.Second))
 	return nil

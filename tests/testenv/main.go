@@ -19,6 +19,7 @@
 //	testenv up          start everything in the background; print the kubeconfig and registries
 //	testenv down        stop what `up` started
 //	testenv build-kube  build (or find) kube-apiserver and etcd; print their paths as JSON
+//	testenv build-helm  build (or find) the helm CLI of the version go-shim links; print its path as JSON
 //	testenv get PATH    GET an API path with a kubeconfig's credentials; print {"status","body"}
 package main
 
@@ -88,7 +89,7 @@ type env struct {
 func main() {
 	if len(os.Args) > 1 {
 		commands := map[string]func([]string) int{
-			"up": up, "down": down, "build-kube": buildKubeCommand, "get": get,
+			"up": up, "down": down, "build-kube": buildKubeCommand, "build-helm": buildHelmCommand, "get": get,
 		}
 		if run, ok := commands[os.Args[1]]; ok {
 			os.Exit(run(os.Args[2:]))
@@ -120,7 +121,7 @@ func serve(args []string) {
 	detached := fs.Bool("detached", false, "ignore stdin: run until SIGINT or SIGTERM (for `testenv up`)")
 	_ = fs.Parse(args)
 	if opts.dir == "" || opts.password == "" || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: testenv -dir DIR -password PASSWORD [-access-log FILE] [-kube] [-rm-dir] [-detached]\n       testenv up|down|build-kube|get ...")
+		fmt.Fprintln(os.Stderr, "usage: testenv -dir DIR -password PASSWORD [-access-log FILE] [-kube] [-rm-dir] [-detached]\n       testenv up|down|build-kube|build-helm|get ...")
 		os.Exit(2)
 	}
 

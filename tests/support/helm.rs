@@ -1,0 +1,89 @@
+//! The helm CLI of the version the shim links (go-shim/go.mod pins it),
+//! built from the Go module proxy by `testenv build-helm` and cached by
+//! version beside kube-apiserver and etcd, for tests that compare chainctl
+//! with helm.
+//!
+//! Include after the test environment, whose binary builds it:
+//! `#[path = "support/testenv.rs"] mod testenv;` and
+//! `#[path = "support/helm.rs"] mod helm;`.
+#![allow(dead_code)] // each test binary uses part of this module
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use crate::testenv;
+
+/// What `testenv build-helm` printed.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HelmBinary {
+    pub helm: PathBuf,
+    /// "v3.22.0": the version of helm.sh/helm/v3 in go-shim/go.mod.
+    pub version: String,
+    /// "v1.37.0": .Capabilities.KubeVersion of `helm template`, stamped from
+    /// go-shim's client-go as the shim assumes it (go-shim/capabilities.go).
+    pub kube_version: String,
+}
+
+/// go-shim/go.mod: it pins the Helm version the shim links.
+pub fn shim_go_mod() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("go-shim/go.mod")
+}
+
+/// The helm binary, built on first use (minutes, announced on stderr) and
+/// found in the cache afterwards; once per test process.
+pub fn binary() -> &'static HelmBinary {
+    static HELM: OnceLock<HelmBinary> = OnceLock::new();
+    HELM.get_or_init(|| {
+        let testenv = testenv::binary();
+        // stderr inherited, not captured: the harness shows nothing of a
+        // test's output until it ends, and a first build takes minutes.
+        let out = Command::new(&testenv)
+            .arg("build-helm")
+            .arg("-go-mod")
+            .arg(shim_go_mod())
+            .arg("-bin-cache")
+            .arg(testenv::bin_cache())
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", testenv.display()));
+        assert!(
+            out.status.success(),
+            "building helm from the Go module proxy failed (see the messages above); \
+             `go -C tests/testenv run . build-helm` repeats it"
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "testenv build-helm printed {:?}: {e}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    })
+}
+
+/// helm in an environment of its own: its cache, config and data homes in
+/// a directory under target/ (nothing of the user's repositories, registry
+/// logins or plugins), no KUBECONFIG, no other HELM_* variable.
+pub fn helm() -> Command {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    let home = HOME.get_or_init(|| {
+        let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("helm-home");
+        for dir in ["cache", "config", "data"] {
+            std::fs::create_dir_all(home.join(dir))
+                .unwrap_or_else(|e| panic!("create {}: {e}", home.join(dir).display()));
+        }
+        home
+    });
+    let mut cmd = Command::new(&binary().helm);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("HELM_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env_remove("KUBECONFIG")
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"));
+    cmd
+}
