@@ -214,7 +214,8 @@ func loadChart(path string) (*chart.Chart, error) {
 		return nil, errorf(kindInvalidInput, "chart %s is not a valid Helm chart: %v", path, err)
 	}
 	if ch.Metadata.Type != "" && ch.Metadata.Type != "application" {
-		return nil, errorf(kindInvalidInput, "chart %s is of type %q and cannot be installed: only application charts can", path, ch.Metadata.Type)
+		// helm's words (cmd/helm/install.go, checkIfInstallable).
+		return nil, errorf(kindInvalidInput, "chart %s: %s charts are not installable", path, ch.Metadata.Type)
 	}
 	if req := ch.Metadata.Dependencies; req != nil {
 		if err := action.CheckDependencies(ch, req); err != nil {

@@ -90,12 +90,9 @@ impl ReleaseInfo {
     /// assert!(rel.full_manifest().ends_with("kind: ConfigMap\n"));
     /// ```
     pub fn full_manifest(&self) -> String {
-        let mut out = String::new();
-        let manifest = self.manifest.trim();
-        if !manifest.is_empty() {
-            out.push_str(manifest);
-            out.push('\n');
-        }
+        // As helm template: the trimmed manifest and a newline, even when
+        // the chart renders nothing.
+        let mut out = format!("{}\n", self.manifest.trim());
         for hook in &self.hooks {
             out.push_str(&format!(
                 "---\n# Source: {}\n{}\n",

@@ -7,6 +7,8 @@
 //! becomes ready (which the --wait tests rely on) and a deleted namespace
 //! stays Terminating. Every test uses namespaces of its own.
 
+#[path = "support/helm.rs"]
+mod helm;
 #[path = "support/pty.rs"]
 mod pty;
 #[path = "support/chainctl.rs"]
@@ -1640,4 +1642,82 @@ fn namespace_and_kubeconfig_are_resolved_as_helm_resolves_them() {
         merged.status(&release("ns-1", &ctx_ns)).unwrap().status,
         "deployed"
     );
+}
+
+#[test]
+fn helm_and_chainctl_store_the_same_release() {
+    let cluster = Cluster::shared();
+    let ns = namespace("stored-parity");
+    let chart = "tests/fixtures/charts/stored-parity";
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join("values.yaml");
+    std::fs::write(&values, "replicas: 3\nextra: on\nmode: 0755\n").unwrap();
+    let values = values.to_str().unwrap();
+    let kubeconfig = cluster.kubeconfig.to_str().unwrap();
+    let value_args = [
+        "-f",
+        values,
+        "--set",
+        "big=9007199254740993,list={a,1}",
+        "--set-string",
+        "s=1",
+        "--set-json",
+        r#"j={"k":[1,2.5]}"#,
+    ];
+    let context_args: Vec<&str> = match &cluster.context {
+        Some(context) => vec!["--kube-context", context],
+        None => vec![],
+    };
+    let c = client(cluster);
+    let rel = release("same", &ns);
+
+    let mut cmd = helm::helm();
+    cmd.args(["install", "same", chart, "-n", &ns, "--create-namespace"])
+        .args(["--kubeconfig", kubeconfig])
+        .args(&context_args)
+        .args(value_args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "helm install: {}", stderr(&out));
+    let by_helm = c.status(&rel).unwrap();
+    let out = helm::helm()
+        .args(["uninstall", "same", "-n", &ns, "--kubeconfig", kubeconfig])
+        .args(&context_args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "helm uninstall: {}", stderr(&out));
+
+    let sandbox = Sandbox::new();
+    let mut args = vec![
+        "app",
+        "install",
+        "--bundle",
+        chart,
+        "--release",
+        "same",
+        "-n",
+        &ns,
+        "--kubeconfig",
+        kubeconfig,
+        "--confirm",
+    ];
+    args.extend(&context_args);
+    args.extend(value_args);
+    let out = sandbox.run(&args);
+    assert!(out.status.success(), "chainctl install: {}", stderr(&out));
+    let by_chainctl = c.status(&rel).unwrap();
+
+    assert_eq!(by_chainctl.revision, 1);
+    assert!(
+        by_helm
+            .manifest
+            .contains(r#"types: "float64 bool float64 int64""#),
+        "the chart saw helm's types: {}",
+        by_helm.manifest
+    );
+    assert_eq!(by_chainctl.manifest, by_helm.manifest, "stored manifests");
+    assert_eq!(by_chainctl.hooks, by_helm.hooks, "stored hooks");
+    assert_eq!(by_chainctl.notes, by_helm.notes, "stored notes");
+    assert_eq!(by_chainctl.chart, by_helm.chart);
+    assert_eq!(by_helm.hooks.len(), 4);
 }
