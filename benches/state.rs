@@ -108,7 +108,7 @@ fn write_state(path: &Path, n: usize) {
         made += take;
         let release = state
             .releases
-            .entry(StateFile::key(&format!("release-{r}"), "bench"))
+            .entry(StateFile::key(None, &format!("release-{r}"), "bench"))
             .or_default();
         release.current = history.last().cloned();
         release.history = history;

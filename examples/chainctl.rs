@@ -24,12 +24,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chainctl_core::state::{
-    Action, Drift, ExecutionStateRecord, RecordSource, StateFile, StateLocation, StateStoreOptions,
+    Action, Drift, ExecutionStateRecord, RecordCluster, RecordSource, ReleaseState, StateFile,
+    StateLocation, StateStoreOptions, StorageDriver,
 };
 use chainctl_core::{
     ChartSource, Client, DryRun, Error, ErrorKind, Event, EventLevel, OciReference,
-    RegistryOptions, ReleaseInfo, ReleaseOptions, ReleaseRef, RollbackOptions, StateFileConfig,
-    StateStore, Storage, UninstallOptions, version_to_tag,
+    RegistryOptions, ReleaseInfo, ReleaseOptions, ReleaseRef, ResolvedKube, RollbackOptions,
+    StateFileConfig, StateStore, Storage, UninstallOptions, version_to_tag,
 };
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use serde_json::json;
@@ -248,6 +249,10 @@ struct StateShowArgs {
     /// Namespace of --release.
     #[arg(short = 'n', long, value_name = "NS", default_value = "default")]
     namespace: String,
+
+    /// With --release: the cluster id, when several clusters have it.
+    #[arg(long, value_name = "ID", requires = "release")]
+    cluster: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -297,7 +302,7 @@ enum Output {
 }
 
 /// Flags every app command takes.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct CommonArgs {
     /// Release name (lowercase RFC 1123, at most 53 characters).
     #[arg(long, value_name = "NAME")]
@@ -340,9 +345,14 @@ struct CommonArgs {
     #[arg(long, env = "HELM_DEBUG", value_parser = clap::builder::FalseyValueParser::new())]
     debug: bool,
 
-    /// Release storage driver; memory is a rehearsal.
-    #[arg(long, value_enum, default_value = "secret", env = "HELM_DRIVER")]
-    driver: Driver,
+    /// Release storage driver (default secret); memory is a rehearsal.
+    #[arg(long, value_enum, env = "HELM_DRIVER")]
+    driver: Option<Driver>,
+
+    /// The cluster and namespace the kubeconfig selects (filled in by
+    /// `resolve_kube`).
+    #[arg(skip)]
+    resolved: Option<ResolvedKube>,
 
     /// State file name in the default directory (instead of state.json).
     #[arg(long, value_name = "NAME", conflicts_with = "state_path")]
@@ -354,7 +364,7 @@ struct CommonArgs {
 }
 
 /// helm's flags for reaching the API server, with their HELM_* variables.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug, Clone, Default)]
 struct KubeArgs {
     /// Bearer token for the API server.
     #[arg(
@@ -856,7 +866,7 @@ impl Command {
 
 fn run(mut cli: Cli) -> Result<(), Failure> {
     if let Some(common) = cli.command.common_mut() {
-        resolve_namespace(common)?;
+        resolve_kube(common)?;
     }
     let app = match cli.command {
         Command::App(app) => app,
@@ -875,10 +885,10 @@ fn run(mut cli: Cli) -> Result<(), Failure> {
                 .cleanup_on_fail(args.cleanup_on_fail)
         }),
         AppCommand::Status(args) => {
-            let (client, release) = connect(&args.common)?;
             if args.check {
-                return check_status(&args.common, &client, &release);
+                return check_status(&args.common);
             }
+            let (client, release) = connect(&args.common)?;
             let info = match args.revision {
                 Some(revision) => client.revision(&release, revision)?,
                 None => client.status(&release)?,
@@ -937,7 +947,7 @@ fn run(mut cli: Cli) -> Result<(), Failure> {
             )?;
             let mut store = open_store(&args.common)?;
             let mut record = ExecutionStateRecord::for_release(Action::Rollback, &release);
-            record.kube_context = args.common.kube_context.clone();
+            stamp(&mut record, &args.common, &client);
             let result = client.rollback(&release, &opts);
             match &result {
                 Ok(info) => record.finish_with_release(info),
@@ -974,7 +984,7 @@ fn run(mut cli: Cli) -> Result<(), Failure> {
             )?;
             let mut store = open_store(&args.common)?;
             let mut record = ExecutionStateRecord::for_release(Action::Uninstall, &release);
-            record.kube_context = args.common.kube_context.clone();
+            stamp(&mut record, &args.common, &client);
             let result = client.uninstall(&release, &opts);
             match &result {
                 Ok(report) => {
@@ -1145,11 +1155,14 @@ fn recorded(common: &CommonArgs) -> Result<RecordSource, Failure> {
         Err(Error::NotFound { .. }) => return Err(no_record()),
         Err(err) => return Err(err.into()),
     };
-    state
-        .release(&common.release, &common.namespace)
-        .and_then(|r| r.current.as_ref())
+    let (release, note) = release_state(&state, common).ok_or_else(no_record)?;
+    let source = (release.current.as_ref())
         .and_then(|rec| rec.source.clone())
-        .ok_or_else(no_record)
+        .ok_or_else(no_record)?;
+    if let Some(note) = note {
+        eprintln!("chainctl: warning: {note}");
+    }
+    Ok(source)
 }
 
 /// The source recorded for a release, for `upgrade` without --bundle or
@@ -1260,19 +1273,44 @@ fn run_state(command: StateCommand) -> Result<(), Failure> {
             match &args.release {
                 Some(name) => {
                     ReleaseRef::new(name, &args.namespace)?;
-                    let release = state.release(name, &args.namespace).ok_or_else(|| {
-                        Failure::from(Error::NotFound {
-                            message: format!(
-                                "no record of {}/{name} in {}",
-                                args.namespace,
-                                location.path.display()
-                            ),
+                    let found: Vec<_> = (state.find(name, &args.namespace))
+                        .filter(|(cluster, _)| {
+                            args.cluster.is_none() || *cluster == args.cluster.as_deref()
                         })
-                    })?;
+                        .collect();
+                    let (cluster, release) = match found.as_slice() {
+                        [one] => *one,
+                        [] => {
+                            return Err(Failure::from(Error::NotFound {
+                                message: format!(
+                                    "no record of {}/{name} in {}",
+                                    args.namespace,
+                                    location.path.display()
+                                ),
+                            }));
+                        }
+                        several => {
+                            let ids: Vec<_> = several
+                                .iter()
+                                .map(|(c, _)| c.unwrap_or("(no cluster recorded)"))
+                                .collect();
+                            return Err(invalid_input(format!(
+                                "{}/{name} is recorded for several clusters ({}): pass --cluster ID",
+                                args.namespace,
+                                ids.join(", ")
+                            ))
+                            .into());
+                        }
+                    };
+                    let key = StateFile::key(cluster, name, &args.namespace);
                     match args.state.output {
-                        Output::Json => writeln!(out, "{:#}", json!(release))?,
+                        Output::Json => {
+                            let mut body = json!(release);
+                            body["cluster"] = json!(cluster);
+                            writeln!(out, "{body:#}")?
+                        }
                         Output::Text => {
-                            writeln!(out, "{}/{name}", args.namespace)?;
+                            writeln!(out, "{key}")?;
                             match &release.current {
                                 Some(rec) => writeln!(out, "current: {}", record_line(rec))?,
                                 None => {
@@ -1299,12 +1337,39 @@ fn run_state(command: StateCommand) -> Result<(), Failure> {
                             location.path.display(),
                             state.releases.len()
                         )?;
+                        // Grouped by cluster: keys sort by it.
+                        let mut shown_cluster = None;
                         for (key, release) in &state.releases {
+                            let (cluster, name) = match key.matches('/').count() {
+                                2 => key
+                                    .split_once('/')
+                                    .map_or((None, key.as_str()), |(c, n)| (Some(c), n)),
+                                _ => (None, key.as_str()),
+                            };
+                            if shown_cluster != Some(cluster) {
+                                let server = (release.history.last())
+                                    .and_then(|r| r.cluster.as_ref())
+                                    .and_then(|c| c.server.clone());
+                                match (cluster, server) {
+                                    (Some("rehearsal"), _) => {
+                                        writeln!(out, "rehearsals (memory driver):")?
+                                    }
+                                    (Some(id), Some(server)) => {
+                                        writeln!(out, "cluster {id} ({server}):")?
+                                    }
+                                    (Some(id), None) => writeln!(out, "cluster {id}:")?,
+                                    (None, _) => writeln!(
+                                        out,
+                                        "no cluster recorded (before schema version 3):"
+                                    )?,
+                                }
+                                shown_cluster = Some(cluster);
+                            }
                             let current = release
                                 .current
                                 .as_ref()
                                 .map_or("none".to_string(), record_line);
-                            writeln!(out, "{key}: {current}")?;
+                            writeln!(out, "  {name}: {current}")?;
                         }
                     }
                 },
@@ -1351,7 +1416,7 @@ fn client(
     registry: RegistryOptions,
     offline: bool,
 ) -> Result<Client, Failure> {
-    let storage = match common.driver {
+    let storage = match common.driver.unwrap_or(Driver::Secret) {
         Driver::Secret => Storage::Secret,
         Driver::Configmap => Storage::ConfigMap,
         Driver::Memory => Storage::Memory,
@@ -1423,18 +1488,57 @@ fn kube_cache_dir() -> Option<PathBuf> {
     }
 }
 
-/// Fills in the namespace as helm chooses it: -n (or HELM_NAMESPACE), else
-/// the kubeconfig context's, else `default` (read by client-go, in the shim).
-fn resolve_namespace(common: &mut CommonArgs) -> Result<(), Failure> {
-    common.namespace = match &common.namespace_flag {
-        Some(ns) => ns.clone(),
-        None => {
-            client(common, RegistryOptions::default(), false)?
-                .resolve_kube(None)?
-                .namespace
-        }
-    };
+/// Fills in the namespace as helm chooses it (-n or HELM_NAMESPACE, else
+/// the kubeconfig context's, else `default`) and the cluster the records
+/// are of, both read by client-go in the shim.
+fn resolve_kube(common: &mut CommonArgs) -> Result<(), Failure> {
+    let resolved = client(common, RegistryOptions::default(), false)?
+        .resolve_kube(common.namespace_flag.as_deref())?;
+    common.namespace = resolved.namespace.clone();
+    common.resolved = Some(resolved);
     Ok(())
+}
+
+/// The cluster records of this command are filed under: the rehearsal
+/// pseudo-cluster on the memory driver, else the kubeconfig's.
+fn record_cluster(common: &CommonArgs) -> Option<RecordCluster> {
+    match common.driver {
+        Some(Driver::Memory) => Some(RecordCluster::rehearsal()),
+        _ => common.resolved.as_ref()?.record_cluster(),
+    }
+}
+
+/// Names the cluster, context and driver of a record of this command.
+fn stamp(record: &mut ExecutionStateRecord, common: &CommonArgs, client: &Client) {
+    record.cluster = record_cluster(common);
+    record.driver = Some(client.storage_driver());
+    record.kube_context = common
+        .resolved
+        .as_ref()
+        .map(|r| r.context.clone())
+        .filter(|c| !c.is_empty())
+        .or_else(|| common.kube_context.clone());
+}
+
+/// What the state file records of the release in this command's cluster;
+/// records of no known cluster (written before chainctl recorded clusters)
+/// stand in when there is none, and the note says so.
+fn release_state<'a>(
+    state: &'a StateFile,
+    common: &CommonArgs,
+) -> Option<(&'a ReleaseState, Option<&'static str>)> {
+    let cluster = record_cluster(common);
+    let id = cluster.as_ref().map(|c| c.id.as_str());
+    if let Some(found) = state.release_in(id, &common.release, &common.namespace) {
+        return Some((found, None));
+    }
+    let legacy = state.release_in(None, &common.release, &common.namespace)?;
+    Some((
+        legacy,
+        Some(
+            "the record predates chainctl's recording of clusters, so it may be of another cluster",
+        ),
+    ))
 }
 
 fn connect(common: &CommonArgs) -> Result<(Client, ReleaseRef), Failure> {
@@ -1721,13 +1825,14 @@ fn deploy(
     // The record names the source as given; the action installs what the
     // plan showed.
     let mut record = ExecutionStateRecord::for_chart(action, &source, &opts)?;
-    record.kube_context = common.kube_context.clone();
+    stamp(&mut record, common, &client);
     let deployed = pinned.as_ref().unwrap_or(&source);
     let result = match action {
-        Action::Install => client.install(deployed, &opts),
-        _ => client.upgrade(deployed, &opts),
+        Action::Install => client.install_detailed(deployed, &opts),
+        _ => client.upgrade_detailed(deployed, &opts),
     };
-    record.finish_with_report(&result);
+    record.finish_with_outcome(&result);
+    let result = result.map_err(Error::from);
     if let Some(store) = &mut store {
         save(store, &record, result.as_ref().err())?;
     }
@@ -1785,7 +1890,9 @@ fn deploy(
 /// `app status --check`: the release in the cluster against the current
 /// record of it in the state file, which is read, never written or locked.
 /// Prints the status and each difference; a difference exits 8.
-fn check_status(common: &CommonArgs, client: &Client, release: &ReleaseRef) -> Result<(), Failure> {
+fn check_status(common: &CommonArgs) -> Result<(), Failure> {
+    let release = ReleaseRef::new(&common.release, &common.namespace)?;
+    let release = &release;
     let location = state_location(&common.state_file, &common.state_path)?;
     let state_file = location.path.display().to_string();
     let nothing_to_compare = |why: String| {
@@ -1806,14 +1913,35 @@ fn check_status(common: &CommonArgs, client: &Client, release: &ReleaseRef) -> R
         }
         Err(err) => return Err(err.into()),
     };
-    let Some(record) = state
-        .release(release.name(), release.namespace())
-        .and_then(|r| r.current.as_ref())
-    else {
+    // The current record; after a failure with none (a failed first
+    // install), the failed one, with the revision Helm recorded for it.
+    let Some((recorded, note)) = release_state(&state, common) else {
         return Err(nothing_to_compare(format!(
-            "{state_file} records no deployment of {release}"
+            "{state_file} records no deployment of {release} in this cluster"
         )));
     };
+    let Some(record) = recorded.current.as_ref().or_else(|| {
+        (recorded.history.iter().rev())
+            .find(|r| r.helm_revision.is_some() && r.action != Action::Uninstall)
+    }) else {
+        return Err(nothing_to_compare(format!(
+            "{state_file} records no deployment of {release} in this cluster"
+        )));
+    };
+    if let Some(note) = note {
+        eprintln!("chainctl: warning: {note}");
+    }
+    // Read the release where it was recorded: the recorded driver, unless
+    // --driver (or HELM_DRIVER) says otherwise.
+    let mut reading = common.clone();
+    if let (None, Some(driver)) = (common.driver, record.driver) {
+        reading.driver = Some(match driver {
+            StorageDriver::Secret => Driver::Secret,
+            StorageDriver::ConfigMap => Driver::Configmap,
+            StorageDriver::Memory => Driver::Memory,
+        });
+    }
+    let client = &client(&reading, RegistryOptions::default(), false)?;
     let (cluster, differences) = match client.status(release) {
         Ok(info) => {
             let differences = record.drift(&info);

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -58,6 +59,7 @@ var ops = map[string]opFunc{
 	"chart.package":     opChartPackage,
 	"values.merge":      opValuesMerge,
 	"kube.resolve":      opKubeResolve,
+	"chart.digest":      opChartDigest,
 }
 
 type replyEnvelope struct {
@@ -69,7 +71,20 @@ type replyEnvelope struct {
 type replyError struct {
 	Kind    string `json:"kind"`
 	Message string `json:"message"`
+	// Facts is what the operation knew when it failed (for a chart
+	// action: the release Helm recorded, the values digest), so that the
+	// caller can record them.
+	Facts any `json:"facts,omitempty"`
 }
+
+// failure is an error with the facts known when it happened.
+type failure struct {
+	err   error
+	facts any
+}
+
+func (f *failure) Error() string { return f.err.Error() }
+func (f *failure) Unwrap() error { return f.err }
 
 // calls tracks the calls in flight by id, so that chainctl_cancel can reach
 // them. A cancel that arrives before its call has registered is remembered
@@ -186,6 +201,10 @@ func encodeReply(result any, err error) []byte {
 	if err != nil {
 		env.Result = nil
 		env.Error = classify(err)
+		var f *failure
+		if errors.As(err, &f) {
+			env.Error.Facts = f.facts
+		}
 	}
 	out, merr := json.Marshal(env)
 	if merr != nil {

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -173,6 +176,30 @@ type kubeResolved struct {
 	Cluster string `json:"cluster,omitempty"`
 	User    string `json:"user,omitempty"`
 	Server  string `json:"server,omitempty"`
+	// CAFingerprint is the sha256 of the DER of the CA certificates the
+	// server is verified with (absent: none given, the system's are used).
+	CAFingerprint string `json:"caFingerprint,omitempty"`
+}
+
+// caFingerprint digests the certificates of a PEM bundle, in order.
+func caFingerprint(pemData []byte) string {
+	h := sha256.New()
+	found := false
+	for {
+		var block *pem.Block
+		block, pemData = pem.Decode(pemData)
+		if block == nil {
+			break
+		}
+		if block.Type == "CERTIFICATE" {
+			h.Write(block.Bytes)
+			found = true
+		}
+	}
+	if !found {
+		return ""
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // opKubeResolve resolves the namespace (helm's rule) and names the context
@@ -196,6 +223,9 @@ func opKubeResolve(_ context.Context, request json.RawMessage, _ eventSink) (any
 	}
 	if config, err := loader.ClientConfig(); err == nil {
 		out.Server = config.Host
+		if rest.LoadTLSFiles(config) == nil {
+			out.CAFingerprint = caFingerprint(config.TLSClientConfig.CAData)
+		}
 	}
 	return out, nil
 }

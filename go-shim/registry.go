@@ -13,13 +13,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/registry"
+	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 // registryOptions mirrors the Rust registry settings. Credentials come in
@@ -101,23 +104,36 @@ func registryError(err error, host string, o registryOptions) error {
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError
 	var unknownAuthority x509.UnknownAuthorityError
+	var hostnameErr x509.HostnameError
 	var recordErr tls.RecordHeaderError
+	// What the registry answered, by HTTP status: never by searching the
+	// message, which holds the host, port, repository and digest.
+	var resp *errcode.ErrorResponse
+	status := 0
+	if errors.As(err, &resp) {
+		status = resp.StatusCode
+	}
 	switch {
-	case strings.Contains(msg, "401") || strings.Contains(msg, "unauthorized") || strings.Contains(msg, "403") || strings.Contains(msg, "denied") || strings.Contains(msg, "credential not found"):
+	case status == http.StatusUnauthorized || status == http.StatusForbidden || errors.Is(err, auth.ErrBasicCredentialNotFound):
 		return errorf(kindAuth, "%s refused the credentials (or none were given): log in with `chainctl registry login %s` or pass --username and --password-stdin (%s)", host, host, msg)
+	case status == http.StatusNotFound || errors.Is(err, errdef.ErrNotFound):
+		return errorf(kindNotFound, "%s: %s", host, msg)
+	case status == http.StatusTooManyRequests:
+		return errorf(kindRegistry, "%s is rate-limiting requests (HTTP 429): wait and try again (%s)", host, msg)
+	case status != 0:
+		return errorf(kindRegistry, "%s answered HTTP %d: %s", host, status, msg)
 	case errors.As(err, &dnsErr):
 		return errorf(kindRegistry, "unknown host %s: check the reference (%s)", host, msg)
-	case strings.Contains(msg, "connection refused"):
+	case errors.Is(err, syscall.ECONNREFUSED):
 		return errorf(kindRegistry, "cannot connect to %s: connection refused; is the registry running, and is the port right?", host)
-	case errors.As(err, &certErr) || errors.As(err, &unknownAuthority) || strings.Contains(msg, "x509:"):
+	case errors.As(err, &certErr) || errors.As(err, &unknownAuthority) || errors.As(err, &hostnameErr):
 		if o.CAFile != "" {
 			return errorf(kindRegistry, "TLS verification of %s failed with the CA file %s: check that it holds the CA that signed the registry's certificate, or pass --insecure-skip-tls-verify (%s)", host, o.CAFile, msg)
 		}
 		return errorf(kindRegistry, "TLS verification of %s failed: pass --ca-file with the CA that signed its certificate, or --insecure-skip-tls-verify to skip verification (%s)", host, msg)
 	case errors.As(err, &recordErr) || strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		// net/http has no type for the second: its words are the only sign.
 		return errorf(kindRegistry, "%s speaks plain HTTP, not HTTPS: pass --plain-http (%s)", host, msg)
-	case strings.Contains(msg, "not found") || strings.Contains(msg, "404"):
-		return errorf(kindNotFound, "%s: %s", host, msg)
 	default:
 		return errorf(kindRegistry, "%s: %s", host, msg)
 	}

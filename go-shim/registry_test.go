@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	dreg "github.com/distribution/distribution/v3/registry"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 	"github.com/sirupsen/logrus"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 // startRegistry runs a real distribution registry in this process, plain
@@ -193,6 +196,21 @@ func TestPullingSomethingThatIsNotAChartNamesItsMediaTypes(t *testing.T) {
 	for _, want := range []string{"not a Helm chart", "application/vnd.example.widget.config.v1+json", "application/vnd.cncf.helm.config.v1+json"} {
 		if !strings.Contains(reply.Error.Message, want) {
 			t.Fatalf("%q missing from %q", want, reply.Error.Message)
+		}
+	}
+}
+
+func TestRegistryErrorsAreClassifiedByStatusNotByText(t *testing.T) {
+	answer := func(host string, status int) error {
+		u, _ := url.Parse("http://" + host + "/v2/team403/chart/manifests/sha256:4034044010")
+		return fmt.Errorf("failed to perform \"FetchReference\" on source: %w", &errcode.ErrorResponse{Method: "GET", URL: u, StatusCode: status})
+	}
+	for _, host := range []string{"127.0.0.1:40401", "127.0.0.1:40403", "127.0.0.1:40404", "127.0.0.1:5000"} {
+		for status, want := range map[int]string{500: kindRegistry, 401: kindAuth, 403: kindAuth, 404: kindNotFound, 429: kindRegistry} {
+			var se *shimError
+			if !errors.As(registryError(answer(host, status), host, registryOptions{}), &se) || se.kind != want {
+				t.Errorf("HTTP %d from %s: kind %v, want %s", status, host, se, want)
+			}
 		}
 	}
 }

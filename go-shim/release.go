@@ -163,6 +163,13 @@ type actionResult struct {
 	ValuesDigest string     `json:"valuesDigest"`
 }
 
+// actionFacts is what a failed install or upgrade knew (see failure).
+type actionFacts struct {
+	Release      *releaseDTO `json:"release,omitempty"`
+	Installed    bool        `json:"installed"`
+	ValuesDigest string      `json:"valuesDigest,omitempty"`
+}
+
 type uninstallResult struct {
 	Release releaseDTO `json:"release"`
 	Info    string     `json:"info,omitempty"`
@@ -483,30 +490,40 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 	}
 
 	var rel *release.Release
+	// A failure after the values were merged carries what Helm knew: the
+	// values digest, and the release revision it recorded, if any.
+	fail := func(err error) error {
+		facts := actionFacts{ValuesDigest: vals.digest, Installed: install}
+		if rel != nil {
+			dto := toDTO(rel, true)
+			facts.Release = &dto
+		}
+		return &failure{err: err, facts: facts}
+	}
 	what := "installing " + o.Release
 	if install {
 		inst, err := newInstall(cfg, o, t)
 		if err != nil {
-			return nil, err
+			return nil, fail(err)
 		}
 		progress(sink, "apply", "installing %s %s as %s in namespace %s", ch.Metadata.Name, ch.Metadata.Version, o.Release, o.Namespace)
 		rel, err = inst.RunWithContext(ctx, ch, vals.values)
 		if err != nil {
-			return nil, waitError(actionError(err, t, what), o, waiting, rel, what)
+			return nil, fail(waitError(actionError(err, t, what), o, waiting, rel, what))
 		}
 	} else {
 		what = "upgrading " + o.Release
 		up, err := newUpgrade(cfg, o, t)
 		if err != nil {
-			return nil, err
+			return nil, fail(err)
 		}
 		progress(sink, "apply", "upgrading %s to %s %s in namespace %s", o.Release, ch.Metadata.Name, ch.Metadata.Version, o.Namespace)
 		rel, err = up.RunWithContext(ctx, o.Release, ch, vals.values)
 		if err != nil {
 			if errors.Is(err, driver.ErrNoDeployedReleases) || errors.Is(err, driver.ErrReleaseNotFound) {
-				return nil, errorf(kindNotFound, "release %q has no deployed revision in namespace %q: install it first, or upgrade with install-if-missing (--install)", o.Release, o.Namespace)
+				return nil, fail(errorf(kindNotFound, "release %q has no deployed revision in namespace %q: install it first, or upgrade with install-if-missing (--install)", o.Release, o.Namespace))
 			}
-			return nil, waitError(actionError(err, t, what), o, waiting, rel, what)
+			return nil, fail(waitError(actionError(err, t, what), o, waiting, rel, what))
 		}
 	}
 	return actionResult{Release: toDTO(rel, true), Installed: install, Phases: t.phases(time.Now()), ValuesDigest: vals.digest}, nil

@@ -149,6 +149,8 @@ struct ReplyEnvelope {
 struct ReplyError {
     kind: ErrorKind,
     message: String,
+    #[serde(default)]
+    facts: Option<serde_json::Value>,
 }
 
 /// Runs `op` with `request` and decodes its result.
@@ -164,16 +166,59 @@ where
         .map_err(|e| Error::internal(format!("unexpected result from {op}: {e}")))
 }
 
+/// Like [`call`], but a failure comes with the facts the shim attached to
+/// it (see the shim's `failure`), decoded as `F` when present.
+pub(crate) fn call_with_facts<Req, Res, F>(
+    op: &str,
+    request: &Req,
+    options: &CallOptions<'_>,
+) -> std::result::Result<Res, (Error, Option<F>)>
+where
+    Req: Serialize + ?Sized,
+    Res: DeserializeOwned,
+    F: DeserializeOwned,
+{
+    let request = serde_json::to_string(request).map_err(|e| {
+        (
+            Error::internal(format!("cannot encode the {op} request: {e}")),
+            None,
+        )
+    })?;
+    let result = call_envelope(op, &request, options).map_err(|(err, facts)| {
+        let facts = facts.and_then(|f| serde_json::from_value(f).ok());
+        (err, facts)
+    })?;
+    serde_json::from_value(result).map_err(|e| {
+        (
+            Error::internal(format!("unexpected result from {op}: {e}")),
+            None,
+        )
+    })
+}
+
 /// Runs `op` with a request that is already JSON text; returns the result.
 pub(crate) fn call_raw(
     op: &str,
     request: &str,
     options: &CallOptions<'_>,
 ) -> Result<serde_json::Value> {
+    call_envelope(op, request, options).map_err(|(err, _)| err)
+}
+
+type Failed = (Error, Option<serde_json::Value>);
+
+fn call_envelope(
+    op: &str,
+    request: &str,
+    options: &CallOptions<'_>,
+) -> std::result::Result<serde_json::Value, Failed> {
     if options.cancel.is_some_and(CancelToken::is_cancelled) {
-        return Err(Error::Cancelled {
-            message: format!("{op} was not started: its cancel token was already cancelled"),
-        });
+        return Err((
+            Error::Cancelled {
+                message: format!("{op} was not started: its cancel token was already cancelled"),
+            },
+            None,
+        ));
     }
     let id = NEXT_CALL_ID.fetch_add(1, Ordering::Relaxed);
     let timeout_ms = options
@@ -200,19 +245,25 @@ pub(crate) fn call_raw(
     if let Some(token) = options.cancel {
         token.unregister(id);
     }
-    decode_reply(op, &reply?)
+    decode_reply(op, &reply.map_err(|e| (e, None))?)
 }
 
-/// The one place a reply envelope becomes a `Result`.
-fn decode_reply(op: &str, reply: &str) -> Result<serde_json::Value> {
-    let envelope: ReplyEnvelope = serde_json::from_str(reply)
-        .map_err(|e| Error::internal(format!("the reply to {op} is not a valid envelope: {e}")))?;
+/// The one place a reply envelope becomes a `Result`: the result, or the
+/// error with the facts the shim attached to it.
+fn decode_reply(op: &str, reply: &str) -> std::result::Result<serde_json::Value, Failed> {
+    let envelope: ReplyEnvelope = serde_json::from_str(reply).map_err(|e| {
+        (
+            Error::internal(format!("the reply to {op} is not a valid envelope: {e}")),
+            None,
+        )
+    })?;
     match (envelope.ok, envelope.error) {
         (true, _) => Ok(envelope.result.unwrap_or(serde_json::Value::Null)),
-        (false, Some(err)) => Err(Error::from_kind(err.kind, err.message)),
-        (false, None) => Err(Error::internal(format!(
-            "the reply to {op} failed without an error"
-        ))),
+        (false, Some(err)) => Err((Error::from_kind(err.kind, err.message), err.facts)),
+        (false, None) => Err((
+            Error::internal(format!("the reply to {op} failed without an error")),
+            None,
+        )),
     }
 }
 
@@ -298,24 +349,33 @@ mod tests {
             r#"{"ok":false,"error":{"kind":"not_found","message":"gone"}}"#,
         )
         .unwrap_err();
-        assert!(matches!(err, Error::NotFound { ref message } if message == "gone"));
+        assert!(matches!(err, (Error::NotFound { ref message }, None) if message == "gone"));
         let ok = decode_reply("x", r#"{"ok":true,"result":{"a":1}}"#).unwrap();
         assert_eq!(ok["a"], 1);
+        let (err, facts) = decode_reply(
+            "x",
+            r#"{"ok":false,"error":{"kind":"kube","message":"m","facts":{"installed":true}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.kind(), facts.unwrap()["installed"].clone()),
+            (ErrorKind::Kube, true.into())
+        );
     }
 
     #[test]
     fn decode_reply_rejects_garbage_and_unknown_kinds() {
         assert_eq!(
-            decode_reply("x", "not json").unwrap_err().kind(),
+            decode_reply("x", "not json").unwrap_err().0.kind(),
             ErrorKind::Internal
         );
         let unknown = r#"{"ok":false,"error":{"kind":"weird","message":"m"}}"#;
         assert_eq!(
-            decode_reply("x", unknown).unwrap_err().kind(),
+            decode_reply("x", unknown).unwrap_err().0.kind(),
             ErrorKind::Internal
         );
         assert_eq!(
-            decode_reply("x", r#"{"ok":false}"#).unwrap_err().kind(),
+            decode_reply("x", r#"{"ok":false}"#).unwrap_err().0.kind(),
             ErrorKind::Internal
         );
     }

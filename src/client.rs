@@ -104,6 +104,7 @@ impl std::fmt::Debug for KubeTarget {
 /// What the kubeconfig and kube flags select, read as helm reads them
 /// (client-go's loading rules): see [`Client::resolve_kube`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ResolvedKube {
     /// The namespace: the one asked for, else the context's, else `default`.
@@ -120,6 +121,64 @@ pub struct ResolvedKube {
     /// The API server's URL (empty when the kubeconfig cannot be read).
     #[serde(default)]
     pub server: String,
+    /// `sha256:` of the CA certificates the server is verified with.
+    #[serde(default)]
+    pub ca_fingerprint: Option<String>,
+}
+
+impl ResolvedKube {
+    /// The cluster as the state file records it; `None` when the
+    /// kubeconfig names no server.
+    pub fn record_cluster(&self) -> Option<crate::state::RecordCluster> {
+        (!self.server.is_empty())
+            .then(|| crate::state::RecordCluster::new(&self.server, self.ca_fingerprint.as_deref()))
+    }
+}
+
+/// What Helm knew of an install or upgrade that failed: see
+/// [`Client::install_detailed`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ActionFailure {
+    /// Why it failed.
+    pub error: Error,
+    /// The revision Helm recorded for the failed action (status `failed`,
+    /// or uninstalled and rolled back with atomic), when it got that far.
+    pub release: Option<Box<ReleaseInfo>>,
+    /// True when an upgrade with install-if-missing was installing.
+    pub installed: bool,
+    /// The digest of the values Helm merged, when it got that far.
+    pub values_digest: Option<String>,
+    /// For an OCI chart: what was pulled, when the pull succeeded.
+    pub pulled: Option<Box<PullReport>>,
+}
+
+impl std::fmt::Display for ActionFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for ActionFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<ActionFailure> for Error {
+    fn from(failure: ActionFailure) -> Error {
+        failure.error
+    }
+}
+
+/// The facts a failed chart action's reply carries.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ActionFacts {
+    release: Option<ReleaseInfo>,
+    #[serde(default)]
+    installed: bool,
+    values_digest: Option<String>,
 }
 
 /// Runs Helm actions in-process.
@@ -598,20 +657,52 @@ impl Client {
         op: &str,
         source: &ChartSource,
         opts: &ReleaseOptions,
-    ) -> Result<ActionReport> {
+    ) -> Result<ActionReport, ActionFailure> {
+        let failed = |error: Error, pulled: Option<PullReport>| ActionFailure {
+            error,
+            release: None,
+            installed: false,
+            values_digest: None,
+            pulled: pulled.map(Box::new),
+        };
         let (path, pulled) = match source {
             ChartSource::Bundle(bundle) => (bundle.path().to_path_buf(), None),
             ChartSource::Oci(_) => {
-                let pulled = self.pull(source)?;
+                let pulled = self.pull(source).map_err(|e| failed(e, None))?;
                 (pulled.path.clone(), Some(pulled))
             }
         };
         let request =
             json!({ "kube": self.target, "chart": { "path": path }, "options": opts.to_wire() });
-        let mut report: ActionReport =
-            bridge::call(op, &request, &self.options(Some(opts.timeout())))?;
-        report.pulled = pulled;
-        Ok(report)
+        match bridge::call_with_facts::<_, ActionReport, ActionFacts>(
+            op,
+            &request,
+            &self.options(Some(opts.timeout())),
+        ) {
+            Ok(mut report) => {
+                report.pulled = pulled;
+                Ok(report)
+            }
+            Err((error, facts)) => {
+                let facts = facts.unwrap_or_default();
+                Err(ActionFailure {
+                    error: self.explain_pending(opts.release(), error),
+                    release: facts.release.map(Box::new),
+                    installed: facts.installed,
+                    values_digest: facts.values_digest,
+                    pulled: pulled.map(Box::new),
+                })
+            }
+        }
+    }
+
+    /// The storage driver as the state file records it.
+    pub fn storage_driver(&self) -> crate::state::StorageDriver {
+        match self.target.storage {
+            "configmap" => crate::state::StorageDriver::ConfigMap,
+            "memory" => crate::state::StorageDriver::Memory,
+            _ => crate::state::StorageDriver::Secret,
+        }
     }
 
     /// The namespace helm would use (`namespace` if given, else the
@@ -677,29 +768,62 @@ impl Client {
     /// Renders the chart without any cluster, like `helm template` (a
     /// client-only dry run). The options' dry-run mode is ignored.
     pub fn render(&self, source: &ChartSource, opts: &ReleaseOptions) -> Result<ActionReport> {
-        self.chart_action("release.render", source, opts)
+        Ok(self.chart_action("release.render", source, opts)?)
     }
 
     /// Installs a new release. With [`DryRun::Client`] this is
     /// [`render`](Self::render); with [`DryRun::Server`] the API server
     /// validates everything and nothing is stored.
     pub fn install(&self, source: &ChartSource, opts: &ReleaseOptions) -> Result<ActionReport> {
-        if opts.dry_run() == DryRun::Client {
-            return self.render(source, opts);
-        }
-        self.chart_action("release.install", source, opts)
-            .map_err(|err| self.explain_pending(opts.release(), err))
+        Ok(self.install_detailed(source, opts)?)
+    }
+
+    /// [`install`](Self::install), but a failure keeps what Helm knew: the
+    /// revision it recorded (a failed first install leaves one), the values
+    /// digest and the pull, so that a record of the failure can say them.
+    ///
+    /// ```
+    /// use chainctl_core::{ChartSource, Client, ReleaseOptions, Storage};
+    /// # fn main() -> chainctl_core::Result<()> {
+    /// let chart = ChartSource::bundle(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello"))?;
+    /// let client = Client::builder().storage(Storage::Memory).build()?;
+    /// let bad = ReleaseOptions::builder("hello", "demo").set("service.port=0").build()?;
+    /// let failure = client.install_detailed(&chart, &bad).unwrap_err();
+    /// assert!(failure.values_digest.is_some() && failure.release.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn install_detailed(
+        &self,
+        source: &ChartSource,
+        opts: &ReleaseOptions,
+    ) -> Result<ActionReport, ActionFailure> {
+        let op = match opts.dry_run() {
+            DryRun::Client => "release.render",
+            _ => "release.install",
+        };
+        self.chart_action(op, source, opts)
     }
 
     /// Upgrades a release to the chart and values given; with
     /// [`install_if_missing`](crate::ReleaseOptionsBuilder::install_if_missing)
     /// a release with no history is installed instead.
     pub fn upgrade(&self, source: &ChartSource, opts: &ReleaseOptions) -> Result<ActionReport> {
-        if opts.dry_run() == DryRun::Client {
-            return self.render(source, opts);
-        }
-        self.chart_action("release.upgrade", source, opts)
-            .map_err(|err| self.explain_pending(opts.release(), err))
+        Ok(self.upgrade_detailed(source, opts)?)
+    }
+
+    /// [`upgrade`](Self::upgrade), keeping what Helm knew of a failure (see
+    /// [`install_detailed`](Self::install_detailed)).
+    pub fn upgrade_detailed(
+        &self,
+        source: &ChartSource,
+        opts: &ReleaseOptions,
+    ) -> Result<ActionReport, ActionFailure> {
+        let op = match opts.dry_run() {
+            DryRun::Client => "release.render",
+            _ => "release.upgrade",
+        };
+        self.chart_action(op, source, opts)
     }
 
     /// Whether the release's last revision is stuck in a `pending-*`

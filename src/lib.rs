@@ -50,7 +50,8 @@ pub use bridge::{
 };
 pub use cache::{CachedManifest, ChartCache};
 pub use client::{
-    Client, ClientBuilder, PendingRelease, ResolvedKube, RollbackOptions, Storage, UninstallOptions,
+    ActionFailure, Client, ClientBuilder, PendingRelease, ResolvedKube, RollbackOptions, Storage,
+    UninstallOptions,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use registry::{PullReport, RegistryOptions};

@@ -257,62 +257,39 @@ impl BundleSource {
         &self.path
     }
 
-    /// A sha256 digest of the bundle's content (`sha256:<hex>`): of the
-    /// archive's bytes, or of a chart directory's files (relative paths and
-    /// contents, in path order), so that any change to the chart changes it.
+    /// A sha256 digest of exactly what Helm loads of the bundle
+    /// (`sha256:<hex>`): every file Helm's chart loader reads, by name, so a
+    /// change to anything deployable changes it, and a file `.helmignore`
+    /// excludes (or any file Helm does not load) cannot. Computed by Helm's
+    /// loader in the shim.
     ///
     /// ```
     /// use chainctl_core::ChartSource;
     ///
     /// let dir = tempfile::tempdir()?;
     /// std::fs::write(dir.path().join("Chart.yaml"), "apiVersion: v2\nname: web\nversion: 0.1.0\n")?;
+    /// std::fs::write(dir.path().join(".helmignore"), "notes.txt\n")?;
     /// let ChartSource::Bundle(bundle) = ChartSource::bundle(dir.path())? else { unreachable!() };
     /// let before = bundle.content_digest()?;
+    /// std::fs::write(dir.path().join("notes.txt"), "ignored by Helm\n")?;
+    /// assert_eq!(before, bundle.content_digest()?);
     /// std::fs::write(dir.path().join("values.yaml"), "a: 1\n")?;
     /// assert_ne!(before, bundle.content_digest()?);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn content_digest(&self) -> Result<String> {
-        use sha2::{Digest, Sha256};
-        let unreadable = |e: io::Error| {
-            Error::invalid(format!(
-                "cannot read the bundle {}: {e}",
-                self.path.display()
-            ))
-        };
-        let mut hasher = Sha256::new();
-        if self.path.is_file() {
-            hasher.update(std::fs::read(&self.path).map_err(unreadable)?);
-        } else {
-            let mut files = Vec::new();
-            collect_files(&self.path, Path::new(""), &mut files).map_err(unreadable)?;
-            files.sort();
-            for relative in files {
-                let content = std::fs::read(self.path.join(&relative)).map_err(unreadable)?;
-                let name = relative.to_string_lossy();
-                hasher.update((name.len() as u64).to_be_bytes());
-                hasher.update(name.as_bytes());
-                hasher.update((content.len() as u64).to_be_bytes());
-                hasher.update(&content);
-            }
+        #[derive(serde::Deserialize)]
+        struct Digest {
+            digest: String,
         }
-        Ok(format!("sha256:{:x}", hasher.finalize()))
+        let request = serde_json::json!({ "path": self.path });
+        let reply: Digest = crate::bridge::call(
+            "chart.digest",
+            &request,
+            &crate::bridge::CallOptions::default(),
+        )?;
+        Ok(reply.digest)
     }
-}
-
-/// Every regular file below `root/relative`, as paths relative to `root`.
-fn collect_files(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    for entry in std::fs::read_dir(root.join(relative))? {
-        let entry = entry?;
-        let path = relative.join(entry.file_name());
-        let meta = std::fs::metadata(root.join(&path))?;
-        if meta.is_dir() {
-            collect_files(root, &path, out)?;
-        } else if meta.is_file() {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// A chart in an OCI registry: the reference and the requested version.

@@ -1721,3 +1721,280 @@ fn helm_and_chainctl_store_the_same_release() {
     assert_eq!(by_chainctl.chart, by_helm.chart);
     assert_eq!(by_helm.hooks.len(), 4);
 }
+
+/// chainctl on `cluster` through its own kubeconfig (and context).
+fn on(sandbox: &Sandbox, cluster: &Cluster, args: &[&str]) -> Output {
+    let mut cmd = sandbox.command(args);
+    cmd.arg("--kubeconfig").arg(&cluster.kubeconfig);
+    if let Some(context) = &cluster.context {
+        cmd.args(["--kube-context", context]);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn records_are_kept_per_cluster_and_driver_and_rehearsals_stay_apart() {
+    let a = Cluster::shared();
+    let b = &Cluster::start();
+    let ns = namespace("two-clusters");
+    let sandbox = Sandbox::new();
+    let chart = "tests/fixtures/charts/no-workloads";
+    let install = |cluster: &Cluster, message: &str| {
+        let set = format!("message={message}");
+        let out = on(
+            &sandbox,
+            cluster,
+            &[
+                "app",
+                "install",
+                "--bundle",
+                chart,
+                "--release",
+                "web",
+                "-n",
+                &ns,
+                "--create-namespace",
+                "--confirm",
+                "--set",
+                &set,
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    install(a, "on-a");
+    install(b, "on-b");
+    let check = |cluster: &Cluster, extra: &[&str]| {
+        let mut args = vec![
+            "app",
+            "status",
+            "--release",
+            "web",
+            "-n",
+            &ns,
+            "--check",
+            "-o",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let out = on(&sandbox, cluster, &args);
+        (
+            out.status.code(),
+            serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null),
+        )
+    };
+    assert_eq!(check(a, &[]).0, Some(0));
+    assert_eq!(check(b, &[]).0, Some(0));
+
+    // Two records, one per cluster, each naming its cluster and driver.
+    let state = StateStore::load(sandbox.state_path()).unwrap();
+    let found: Vec<_> = state.find("web", &ns).collect();
+    assert_eq!(found.len(), 2, "{:?}", state.releases.keys());
+    assert!(
+        state.release("web", &ns).is_none(),
+        "ambiguous without a cluster"
+    );
+    for (cluster, release) in &found {
+        let current = release.current.as_ref().unwrap();
+        let recorded = current.cluster.as_ref().unwrap();
+        assert_eq!(Some(recorded.id.as_str()), *cluster);
+        assert!(
+            recorded
+                .server
+                .as_deref()
+                .unwrap()
+                .starts_with("https://127.0.0.1:")
+        );
+        assert!(
+            recorded
+                .ca_fingerprint
+                .as_deref()
+                .unwrap()
+                .starts_with("sha256:")
+        );
+        assert_eq!(
+            current.driver,
+            Some(chainctl_core::state::StorageDriver::Secret)
+        );
+        assert_eq!(current.kube_context.as_deref(), Some("chainctl-test"));
+    }
+
+    // An upgrade on b leaves a's check alone; a's record still matches a.
+    let out = on(
+        &sandbox,
+        b,
+        &[
+            "app",
+            "upgrade",
+            "--bundle",
+            chart,
+            "--release",
+            "web",
+            "-n",
+            &ns,
+            "--confirm",
+            "--set",
+            "message=b2",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(check(a, &[]).0, Some(0), "a is compared with a's record");
+    assert_eq!(check(b, &[]).0, Some(0), "b with b's, at revision 2");
+
+    // A rehearsal on the memory driver is filed apart, and changes nothing
+    // of what the real release is checked against.
+    let out = on(
+        &sandbox,
+        a,
+        &[
+            "app",
+            "upgrade",
+            "--bundle",
+            chart,
+            "--release",
+            "web",
+            "-n",
+            &ns,
+            "--confirm",
+            "--driver",
+            "memory",
+            "--install",
+            "--set",
+            "message=rehearsed",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let state = StateStore::load(sandbox.state_path()).unwrap();
+    let rehearsal = state.release_in(Some("rehearsal"), "web", &ns).unwrap();
+    assert_eq!(
+        rehearsal.current.as_ref().unwrap().driver,
+        Some(chainctl_core::state::StorageDriver::Memory)
+    );
+    let (code, body) = check(a, &[]);
+    assert_eq!(code, Some(0), "{body}");
+    assert_eq!(body["release"]["revision"], 1);
+
+    // The driver is recorded, and --check reads the release through it.
+    let out = on(
+        &sandbox,
+        a,
+        &[
+            "app",
+            "install",
+            "--bundle",
+            chart,
+            "--release",
+            "cm",
+            "-n",
+            &ns,
+            "--confirm",
+            "--driver",
+            "configmap",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = on(
+        &sandbox,
+        a,
+        &["app", "status", "--release", "cm", "-n", &ns, "--check"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    let out = on(
+        &sandbox,
+        a,
+        &[
+            "app",
+            "status",
+            "--release",
+            "cm",
+            "-n",
+            &ns,
+            "--check",
+            "--driver",
+            "secret",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(8),
+        "not in Secrets: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_failed_first_install_records_what_helm_recorded() {
+    let cluster = Cluster::shared();
+    let ns = namespace("failed-first");
+    let sandbox = Sandbox::new();
+    // The API server rejects the Service (port out of range): Helm has
+    // recorded revision 1 as failed by then.
+    let out = on(
+        &sandbox,
+        cluster,
+        &[
+            "app",
+            "install",
+            "--bundle",
+            "tests/fixtures/charts/no-workloads",
+            "--release",
+            "bad",
+            "-n",
+            &ns,
+            "--create-namespace",
+            "--confirm",
+            "--set",
+            "port=70000",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let state = StateStore::load(sandbox.state_path()).unwrap();
+    let recorded = state.release("bad", &ns).unwrap();
+    assert!(recorded.current.is_none());
+    let failed = recorded.history.last().unwrap();
+    assert_eq!(failed.outcome, Outcome::Failed);
+    assert_eq!(failed.helm_revision, Some(1));
+    assert_eq!(failed.helm_status.as_deref(), Some("failed"));
+    assert_eq!(failed.chart.as_ref().unwrap().name, "no-workloads");
+    assert!(
+        failed
+            .values_digest
+            .as_deref()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    let Some(chainctl_core::state::RecordSource::Bundle(bundle)) = &failed.source else {
+        panic!("{:?}", failed.source)
+    };
+    assert!(bundle.content_digest.is_some());
+    assert_eq!(
+        client(cluster).status(&release("bad", &ns)).unwrap().status,
+        "failed"
+    );
+
+    // --check compares with the failed revision, not "no deployment".
+    let out = on(
+        &sandbox,
+        cluster,
+        &[
+            "app",
+            "status",
+            "--release",
+            "bad",
+            "-n",
+            &ns,
+            "--check",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["release"]["revision"], 1, "{body}");
+    assert_eq!(body["release"]["status"], "failed", "{body}");
+}

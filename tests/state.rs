@@ -619,7 +619,7 @@ const INVALID: &[(&str, &str, Option<bool>)] = &[
     ("releases-not-an-object.json", "at $.releases:", Some(true)),
     (
         "newer-schema-version.json",
-        "schemaVersion 3, written by a newer chainctl",
+        "schemaVersion 4, written by a newer chainctl",
         Some(true),
     ),
     (
@@ -739,7 +739,7 @@ fn unusable_files_are_never_overwritten() {
 }
 
 #[test]
-fn a_version_1_file_is_read_and_rewritten_as_version_2_keeping_it_as_the_backup() {
+fn a_version_1_file_is_read_and_rewritten_as_the_current_version_keeping_it_as_the_backup() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.json");
     let v1 = fs::read(fixtures().join("valid/full.json")).unwrap();
@@ -761,7 +761,7 @@ fn a_version_1_file_is_read_and_rewritten_as_version_2_keeping_it_as_the_backup(
         "the other releases are kept as they were"
     );
     let text = fs::read_to_string(&path).unwrap();
-    assert!(text.starts_with("{\n  \"schemaVersion\": 2,"), "{text}");
+    assert!(text.starts_with("{\n  \"schemaVersion\": 3,"), "{text}");
     assert_eq!(
         fs::read(store.backup_path()).unwrap(),
         v1,

@@ -7,8 +7,9 @@ use super::record::{
     Action, BundleSource as RecordBundle, ChartInfo as RecordChart, ExecutionStateRecord,
     OciSource as RecordOci, PhaseDurations, RecordSource, ToolVersions,
 };
-use crate::client::Client;
+use crate::client::{ActionFailure, Client};
 use crate::error::{Error, Result};
+use crate::registry::PullReport;
 use crate::release::{ReleaseOptions, ReleaseRef};
 use crate::report::{ActionReport, ChartInfo, PhaseTimes, ReleaseInfo};
 use crate::source::ChartSource;
@@ -156,32 +157,62 @@ impl ExecutionStateRecord {
     /// assert!(rec.drift(&rel).is_empty());
     /// ```
     pub fn finish_with_release(&mut self, release: &ReleaseInfo) {
-        self.chart = Some(RecordChart::from(&release.chart));
+        self.set_release(release);
+        self.finish_ok();
+    }
+
+    fn set_release(&mut self, release: &ReleaseInfo) {
+        self.chart = Some(RecordChart::from(&release.chart)).filter(|c| !c.name.is_empty());
         self.helm_revision = Some(release.revision).filter(|r| *r > 0);
         self.helm_status = Some(release.status.clone()).filter(|s| !s.is_empty());
         self.manifest_digest = release.manifest_digest();
-        self.finish_ok();
+    }
+
+    fn set_pulled(&mut self, pulled: Option<&PullReport>) {
+        if let (Some(pulled), Some(RecordSource::Oci(oci))) = (pulled, &mut self.source) {
+            oci.resolved_version = Some(pulled.version.clone());
+            oci.manifest_digest = Some(pulled.manifest_digest.clone());
+            oci.chart_digest = Some(pulled.chart_digest.clone());
+        }
     }
 
     /// Finishes the record with the outcome of an install or upgrade.
     pub fn finish_with_report(&mut self, result: &Result<ActionReport>) {
         match result {
-            Ok(report) => {
-                if report.installed {
-                    self.action = Action::Install;
-                }
-                if let (Some(pulled), Some(RecordSource::Oci(oci))) =
-                    (&report.pulled, &mut self.source)
-                {
-                    oci.resolved_version = Some(pulled.version.clone());
-                    oci.manifest_digest = Some(pulled.manifest_digest.clone());
-                    oci.chart_digest = Some(pulled.chart_digest.clone());
-                }
-                self.phases_ms = report.phases.into();
-                self.values_digest = Some(report.values_digest.clone()).filter(|d| !d.is_empty());
-                self.finish_with_release(&report.release);
-            }
+            Ok(report) => self.finish_with_success(report),
             Err(err) => self.finish_err(err),
         }
+    }
+
+    /// Finishes the record with the outcome of
+    /// [`Client::install_detailed`](crate::Client::install_detailed) or
+    /// [`upgrade_detailed`](crate::Client::upgrade_detailed): a failure
+    /// keeps what Helm knew (the revision it recorded, its status, the
+    /// chart, the pull and the values digest).
+    pub fn finish_with_outcome(&mut self, result: &Result<ActionReport, ActionFailure>) {
+        match result {
+            Ok(report) => self.finish_with_success(report),
+            Err(failure) => {
+                if failure.installed {
+                    self.action = Action::Install;
+                }
+                self.set_pulled(failure.pulled.as_deref());
+                if let Some(release) = &failure.release {
+                    self.set_release(release);
+                }
+                self.values_digest = failure.values_digest.clone();
+                self.finish_err(&failure.error);
+            }
+        }
+    }
+
+    fn finish_with_success(&mut self, report: &ActionReport) {
+        if report.installed {
+            self.action = Action::Install;
+        }
+        self.set_pulled(report.pulled.as_ref());
+        self.phases_ms = report.phases.into();
+        self.values_digest = Some(report.values_digest.clone()).filter(|d| !d.is_empty());
+        self.finish_with_release(&report.release);
     }
 }

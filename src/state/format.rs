@@ -7,9 +7,9 @@
 //!
 //! ```text
 //! {
-//!   "schemaVersion": 2,
+//!   "schemaVersion": 3,
 //!   "releases": {
-//!     "demo/hello": {
+//!     "5f0c2a9d1e7b3c44/demo/hello": {
 //!       "current": {"action":"install","outcome":"succeeded",...},
 //!       "history": [
 //!         {"action":"install","outcome":"succeeded",...}
@@ -107,7 +107,7 @@ impl Snapshot {
     /// again; the file becomes [`SCHEMA_VERSION`] (an older one is a subset).
     /// Returns what [`undo`](Self::undo) needs.
     pub(crate) fn apply(&mut self, record: ExecutionStateRecord, history_limit: usize) -> Undo {
-        let key = StateFile::key(&record.release, &record.namespace);
+        let key = StateFile::record_key(&record);
         let undo = Undo {
             release: self.state.releases.get(&key).cloned(),
             fragment: self.fragments.get(&key).cloned(),
@@ -257,13 +257,13 @@ mod tests {
             3 * 3 + 3,
             "each history entry and each current on a line"
         );
-        assert!(text.starts_with("{\n  \"schemaVersion\": 2,\n  \"releases\": {\n    \"demo/hello\": {\n      \"current\": {\"action\""));
+        assert!(text.starts_with("{\n  \"schemaVersion\": 3,\n  \"releases\": {\n    \"demo/hello\": {\n      \"current\": {\"action\""));
         assert!(text.ends_with("]\n    }\n  }\n}\n"));
 
         let empty = Snapshot::default().to_bytes();
         assert_eq!(
             empty,
-            b"{\n  \"schemaVersion\": 2,\n  \"releases\": {}\n}\n"
+            b"{\n  \"schemaVersion\": 3,\n  \"releases\": {}\n}\n"
         );
         assert_eq!(
             serde_json::from_slice::<StateFile>(&empty).unwrap(),
@@ -330,7 +330,7 @@ mod tests {
     #[test]
     fn a_version_1_file_is_read_as_it_is_and_written_as_version_2() {
         let mut v1 = String::from_utf8(sample().to_bytes()).unwrap().replacen(
-            "\"schemaVersion\": 2",
+            "\"schemaVersion\": 3",
             "\"schemaVersion\": 1",
             1,
         );
@@ -343,7 +343,7 @@ mod tests {
         let undo = snap.apply(rec, 100);
         assert_eq!(snap.state.schema_version, SCHEMA_VERSION);
         let v2 = snap.to_bytes();
-        assert!(v2.starts_with(b"{\n  \"schemaVersion\": 2,"));
+        assert!(v2.starts_with(b"{\n  \"schemaVersion\": 3,"));
         assert_eq!(schema::parse_validated(&v2).unwrap(), snap.state);
         snap.undo(undo);
         assert_eq!(
@@ -354,7 +354,7 @@ mod tests {
 
         // A version 1 file with a version 2 field is refused, however it is read.
         v1 = String::from_utf8(v2).unwrap().replacen(
-            "\"schemaVersion\": 2",
+            "\"schemaVersion\": 3",
             "\"schemaVersion\": 1",
             1,
         );
@@ -378,7 +378,7 @@ mod tests {
     #[test]
     fn top_level_problems_are_diagnosed_in_full() {
         for (text, says) in [
-            (r#"{"schemaVersion": 3, "releases": {}}"#, "schemaVersion 3"),
+            (r#"{"schemaVersion": 4, "releases": {}}"#, "schemaVersion 4"),
             (
                 r#"{"schemaVersion": 1, "releases": {}, "extra": 1}"#,
                 "extra",

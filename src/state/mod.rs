@@ -54,8 +54,8 @@ pub use drift::{Drift, DriftField};
 pub use lock::LockInfo;
 pub use record::{
     Action, BundleSource, ChartInfo, ExecutionStateRecord, OLDEST_SCHEMA_VERSION, OciSource,
-    Outcome, PhaseDurations, RecordError, RecordSource, ReleaseState, SCHEMA_VERSION, StateFile,
-    ToolVersions, current_operator,
+    Outcome, PhaseDurations, RecordCluster, RecordError, RecordSource, ReleaseState,
+    SCHEMA_VERSION, StateFile, StorageDriver, ToolVersions, current_operator,
 };
 pub use schema::{state_schema, state_schema_json};
 pub use store::{StateStore, StateStoreOptions};

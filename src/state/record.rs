@@ -15,15 +15,20 @@ use crate::error::{Error, ErrorKind};
 ///
 /// * 1: the first format.
 /// * 2: records may hold `manifestDigest` (see
-///   [`ExecutionStateRecord::manifest_digest`]). A version 1 file is
-///   version 2 without it: it is read as it is, and the first record
-///   written rewrites it as version 2 (the `.bak` beside it keeps the
-///   version 1 file, for an older chainctl).
+///   [`ExecutionStateRecord::manifest_digest`]).
+/// * 3: records name their cluster and storage driver
+///   ([`ExecutionStateRecord::cluster`], [`ExecutionStateRecord::driver`]),
+///   and releases are keyed `<cluster>/<namespace>/<release>`.
+///
+/// An older file is a newer one without what came later: it is read as it
+/// is (its records keep their `<namespace>/<release>` keys, of no known
+/// cluster), and the first record written rewrites it in this version (the
+/// `.bak` beside it keeps the older file, for an older chainctl).
 ///
 /// ```
-/// assert_eq!(chainctl_core::state::SCHEMA_VERSION, 2);
+/// assert_eq!(chainctl_core::state::SCHEMA_VERSION, 3);
 /// ```
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The oldest `schemaVersion` this build reads.
 ///
@@ -35,14 +40,19 @@ pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 /// The `schemaVersion` that introduced `manifestDigest` in records.
 const MANIFEST_DIGEST_SINCE: u32 = 2;
+/// The `schemaVersion` that introduced `cluster` and `driver` in records,
+/// and cluster-qualified keys.
+const CLUSTER_SINCE: u32 = 3;
 
 /// Helm's rule for release names (`helm install` refuses others).
 pub(crate) const RELEASE_NAME_PATTERN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /// A Kubernetes namespace: an RFC 1123 label.
 pub(crate) const NAMESPACE_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
-/// `<namespace>/<release>`, the key of [`StateFile::releases`].
-const RELEASE_KEY_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// `[<cluster>/]<namespace>/<release>`, the key of [`StateFile::releases`].
+const RELEASE_KEY_PATTERN: &str = r"^(([0-9a-f]{16}|rehearsal)/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// A [`RecordCluster::id`].
+const CLUSTER_ID_PATTERN: &str = r"^([0-9a-f]{16}|rehearsal)$";
 /// An OCI content digest, `algorithm:encoded` (OCI image spec, descriptor.md).
 const DIGEST_PATTERN: &str = r"^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$";
 /// A `sha256:` digest (values, manifest).
@@ -54,9 +64,9 @@ const SHA256_PATTERN: &str = r"^sha256:[0-9a-f]{64}$";
 ///
 /// ```text
 /// {
-///   "schemaVersion": 2,
+///   "schemaVersion": 3,
 ///   "releases": {
-///     "demo/hello": {
+///     "5f0c2a9d1e7b3c44/demo/hello": {
 ///       "current": {"action":"install","outcome":"succeeded","release":"hello",...},
 ///       "history": [
 ///         {"action":"install","outcome":"succeeded","release":"hello",...},
@@ -76,7 +86,7 @@ const SHA256_PATTERN: &str = r"^sha256:[0-9a-f]{64}$";
 /// assert_eq!(empty.schema_version, SCHEMA_VERSION);
 /// assert_eq!(
 ///     serde_json::to_string(&empty).unwrap(),
-///     r#"{"schemaVersion":2,"releases":{}}"#
+///     r#"{"schemaVersion":3,"releases":{}}"#
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -86,14 +96,16 @@ const SHA256_PATTERN: &str = r"^sha256:[0-9a-f]{64}$";
     description = "What chainctl deployed: per release the current record and a bounded history of every action, failures included. Written by chainctl-core; see schemas/state.schema.json in its repository."
 )]
 pub struct StateFile {
-    /// Version of this format: 1, or 2 since records may hold
-    /// `manifestDigest`. chainctl reads older versions and writes the
-    /// newest it knows; one that knows only older versions refuses the file
-    /// rather than rewrite it. A file read keeps its version here until it
-    /// is written.
+    /// Version of this format: 1; 2 since records may hold
+    /// `manifestDigest`; 3 since records name their cluster and driver.
+    /// chainctl reads older versions and writes the newest it knows; one
+    /// that knows only older versions refuses the file rather than rewrite
+    /// it. A file read keeps its version here until it is written.
     #[schemars(range(min = OLDEST_SCHEMA_VERSION, max = SCHEMA_VERSION))]
     pub schema_version: u32,
-    /// Per release, keyed `<namespace>/<release>`.
+    /// Per release and cluster, keyed `<cluster id>/<namespace>/<release>`
+    /// (`rehearsal/…` for rehearsals on Helm's memory driver; records
+    /// written before version 3 keep `<namespace>/<release>`).
     #[schemars(extend("propertyNames" = { "pattern": RELEASE_KEY_PATTERN }))]
     pub releases: BTreeMap<String, ReleaseState>,
 }
@@ -108,24 +120,81 @@ impl Default for StateFile {
 }
 
 impl StateFile {
-    /// The key of a release in [`StateFile::releases`]: `<namespace>/<release>`.
+    /// The key of a release of `cluster` (a [`RecordCluster::id`]; `None`
+    /// for records of no known cluster, written before version 3) in
+    /// [`StateFile::releases`].
     ///
     /// ```
     /// use chainctl_core::state::StateFile;
-    /// assert_eq!(StateFile::key("hello", "demo"), "demo/hello");
+    /// assert_eq!(StateFile::key(Some("rehearsal"), "hello", "demo"), "rehearsal/demo/hello");
+    /// assert_eq!(StateFile::key(None, "hello", "demo"), "demo/hello");
     /// ```
-    pub fn key(release: &str, namespace: &str) -> String {
-        format!("{namespace}/{release}")
+    pub fn key(cluster: Option<&str>, release: &str, namespace: &str) -> String {
+        match cluster {
+            Some(cluster) => format!("{cluster}/{namespace}/{release}"),
+            None => format!("{namespace}/{release}"),
+        }
     }
 
-    /// What is recorded for one release, if anything.
+    /// The key a record is filed under.
+    pub fn record_key(record: &ExecutionStateRecord) -> String {
+        let cluster = record.cluster.as_ref().map(|c| c.id.as_str());
+        StateFile::key(cluster, &record.release, &record.namespace)
+    }
+
+    /// What is recorded for one release of one cluster (`None`: of no known
+    /// cluster), if anything.
+    ///
+    /// ```
+    /// use chainctl_core::state::StateFile;
+    /// assert!(StateFile::default().release_in(Some("rehearsal"), "hello", "demo").is_none());
+    /// ```
+    pub fn release_in(
+        &self,
+        cluster: Option<&str>,
+        release: &str,
+        namespace: &str,
+    ) -> Option<&ReleaseState> {
+        self.releases
+            .get(&StateFile::key(cluster, release, namespace))
+    }
+
+    /// Every cluster's record of a release: the cluster id (`None`: of no
+    /// known cluster) and what is recorded there.
+    ///
+    /// ```
+    /// use chainctl_core::state::StateFile;
+    /// assert_eq!(StateFile::default().find("hello", "demo").count(), 0);
+    /// ```
+    pub fn find<'a>(
+        &'a self,
+        release: &str,
+        namespace: &str,
+    ) -> impl Iterator<Item = (Option<&'a str>, &'a ReleaseState)> + use<'a> {
+        let suffix = format!("{namespace}/{release}");
+        self.releases.iter().filter_map(move |(key, state)| {
+            if *key == suffix {
+                return Some((None, state));
+            }
+            let cluster = key.strip_suffix(&suffix)?.strip_suffix('/')?;
+            (!cluster.contains('/')).then_some((Some(cluster), state))
+        })
+    }
+
+    /// What is recorded for a release when only one cluster has it (or
+    /// only records of no known cluster do); `None` when nothing is, or
+    /// several clusters are (ask [`release_in`](Self::release_in) then).
     ///
     /// ```
     /// use chainctl_core::state::StateFile;
     /// assert!(StateFile::default().release("hello", "demo").is_none());
     /// ```
     pub fn release(&self, release: &str, namespace: &str) -> Option<&ReleaseState> {
-        self.releases.get(&StateFile::key(release, namespace))
+        let mut found = self.find(release, namespace);
+        match (found.next(), found.next()) {
+            (Some((_, state)), None) => Some(state),
+            _ => None,
+        }
     }
 
     /// How many records the file holds: every history entry, plus each
@@ -149,8 +218,10 @@ impl StateFile {
     /// trimmed to the newest `history_limit` entries, and made `current` by
     /// the rules of [`ReleaseState::current`].
     pub(crate) fn apply(&mut self, record: ExecutionStateRecord, history_limit: usize) {
-        let key = StateFile::key(&record.release, &record.namespace);
-        let entry = self.releases.entry(key).or_default();
+        let entry = self
+            .releases
+            .entry(StateFile::record_key(&record))
+            .or_default();
         match (record.outcome, record.action) {
             (Outcome::Failed, _) => {}
             (Outcome::Succeeded, Action::Uninstall) => entry.current = None,
@@ -166,20 +237,32 @@ impl StateFile {
     /// chainctl that reads version 1 reads it. Returns the JSON path and the
     /// problem.
     pub(crate) fn check_version_fields(&self) -> Result<(), (String, String)> {
-        if self.schema_version >= MANIFEST_DIGEST_SINCE {
-            return Ok(());
-        }
+        let version = self.schema_version;
+        let needs = |field: &str, since: u32| {
+            format!(
+                "{field} needs schemaVersion {since}, but the file says schemaVersion {version}: \
+                 set it to {since}, or remove the field"
+            )
+        };
         for (key, release) in &self.releases {
+            if version < CLUSTER_SINCE && key.matches('/').count() > 1 {
+                return Err((
+                    format!("$.releases[{}]", json_string(key)),
+                    needs("a key with a cluster", CLUSTER_SINCE),
+                ));
+            }
             for (record, at) in release.records_with_paths() {
-                if record.manifest_digest.is_some() {
+                let at = format!("$.releases[{}].{at}", json_string(key));
+                if version < CLUSTER_SINCE && record.cluster.is_some() {
+                    return Err((format!("{at}.cluster"), needs("cluster", CLUSTER_SINCE)));
+                }
+                if version < CLUSTER_SINCE && record.driver.is_some() {
+                    return Err((format!("{at}.driver"), needs("driver", CLUSTER_SINCE)));
+                }
+                if version < MANIFEST_DIGEST_SINCE && record.manifest_digest.is_some() {
                     return Err((
-                        format!("$.releases[{}].{at}.manifestDigest", json_string(key)),
-                        format!(
-                            "manifestDigest needs schemaVersion {MANIFEST_DIGEST_SINCE}, but the \
-                             file says schemaVersion {}: set it to {MANIFEST_DIGEST_SINCE}, or \
-                             remove the field",
-                            self.schema_version
-                        ),
+                        format!("{at}.manifestDigest"),
+                        needs("manifestDigest", MANIFEST_DIGEST_SINCE),
                     ));
                 }
             }
@@ -198,10 +281,11 @@ impl ReleaseState {
     }
 
     /// The rule the schema cannot express: each record sits under its own
-    /// `<namespace>/<release>` key. Returns the JSON path and the problem.
+    /// `[<cluster>/]<namespace>/<release>` key. Returns the JSON path and the
+    /// problem.
     pub(crate) fn check_key(&self, key: &str) -> Result<(), (String, String)> {
         for (record, at) in self.records_with_paths() {
-            let own = StateFile::key(&record.release, &record.namespace);
+            let own = StateFile::record_key(record);
             if own != key {
                 return Err((
                     format!("$.releases[{}].{at}", json_string(key)),
@@ -267,9 +351,18 @@ pub struct ExecutionStateRecord {
     /// Kubernetes namespace of the release.
     #[schemars(length(min = 1, max = 63), pattern(NAMESPACE_PATTERN))]
     pub namespace: String,
-    /// The kubeconfig context used (absent: the kubeconfig's current one).
+    /// The kubeconfig context used (before version 3: only when given by
+    /// flag; absent then means the kubeconfig's current one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kube_context: Option<String>,
+    /// The cluster acted on, which with `namespace` and `release` keys the
+    /// record (absent in records written before version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<RecordCluster>,
+    /// Where Helm keeps the release's revisions; `memory` marks a
+    /// rehearsal, which reached no cluster (absent before version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<StorageDriver>,
     /// Where the chart came from (absent for actions that take no chart,
     /// such as rollback and uninstall).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -342,6 +435,8 @@ impl ExecutionStateRecord {
             release: release.into(),
             namespace: namespace.into(),
             kube_context: None,
+            cluster: None,
+            driver: None,
             source: None,
             chart: None,
             helm_revision: None,
@@ -412,6 +507,85 @@ impl ExecutionStateRecord {
             _ => Ok(()),
         }
     }
+}
+
+/// The cluster a record is of: what identifies it without any right beyond
+/// what Helm needs (the API server's URL and the CA it is verified with).
+///
+/// ```
+/// use chainctl_core::state::RecordCluster;
+/// let a = RecordCluster::new("https://10.0.0.1:6443", Some("sha256:00"));
+/// assert_eq!(a.id.len(), 16);
+/// assert_eq!(a, RecordCluster::new("https://10.0.0.1:6443", Some("sha256:00")));
+/// assert_ne!(a.id, RecordCluster::new("https://10.0.0.1:6443", Some("sha256:01")).id);
+/// assert!(RecordCluster::rehearsal().is_rehearsal());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecordCluster {
+    /// `rehearsal` for Helm's memory driver; otherwise the first 16 hex
+    /// digits of the sha256 of the server URL, a newline and the CA
+    /// fingerprint.
+    #[schemars(pattern(CLUSTER_ID_PATTERN))]
+    pub id: String,
+    /// The API server's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// `sha256:` of the CA certificates (DER) the server is verified with;
+    /// absent when the kubeconfig names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_fingerprint: Option<String>,
+}
+
+/// The [`RecordCluster::id`] of rehearsals.
+const REHEARSAL: &str = "rehearsal";
+
+impl RecordCluster {
+    /// The cluster at `server`, verified with the CA of `ca_fingerprint`.
+    pub fn new(server: &str, ca_fingerprint: Option<&str>) -> RecordCluster {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(server.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(ca_fingerprint.unwrap_or_default().as_bytes());
+        let id = format!("{:x}", hasher.finalize());
+        RecordCluster {
+            id: id[..16].to_string(),
+            server: Some(server.to_string()),
+            ca_fingerprint: ca_fingerprint.map(str::to_string),
+        }
+    }
+
+    /// The pseudo-cluster of rehearsals on Helm's memory driver.
+    pub fn rehearsal() -> RecordCluster {
+        RecordCluster {
+            id: REHEARSAL.to_string(),
+            server: None,
+            ca_fingerprint: None,
+        }
+    }
+
+    /// Whether this is [`rehearsal`](Self::rehearsal).
+    pub fn is_rehearsal(&self) -> bool {
+        self.id == REHEARSAL
+    }
+}
+
+/// Helm's release storage driver.
+///
+/// ```
+/// use chainctl_core::state::StorageDriver;
+/// assert_eq!(serde_json::to_string(&StorageDriver::ConfigMap).unwrap(), r#""configmap""#);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageDriver {
+    /// Kubernetes Secrets (Helm's default).
+    Secret,
+    /// Kubernetes ConfigMaps.
+    ConfigMap,
+    /// Helm's in-memory store: a rehearsal, nothing reached a cluster.
+    Memory,
 }
 
 /// The Helm action a record describes.
@@ -740,9 +914,44 @@ mod tests {
         state.apply(rec(Action::Install, Outcome::Succeeded, 1), 10);
         let release = &state.releases["demo/hello"];
         assert!(release.check_key("demo/hello").is_ok());
+        assert!(release.check_key("rehearsal/demo/hello").is_err());
         let (path, problem) = release.check_key("other/hello").unwrap_err();
         assert_eq!(path, r#"$.releases["other/hello"].current"#);
         assert!(problem.contains("demo/hello"), "{problem}");
+    }
+
+    #[test]
+    fn records_are_keyed_by_cluster_and_found_in_every_cluster() {
+        let mut state = StateFile::default();
+        let on = |state: &mut StateFile, cluster: Option<RecordCluster>, revision| {
+            let mut r = rec(Action::Install, Outcome::Succeeded, revision);
+            r.cluster = cluster;
+            state.apply(r, 10);
+        };
+        let a = RecordCluster::new("https://a.example", None);
+        on(&mut state, Some(a.clone()), 1);
+        assert_eq!(state.release("hello", "demo").unwrap().history.len(), 1);
+        on(
+            &mut state,
+            Some(RecordCluster::new("https://b.example", None)),
+            2,
+        );
+        on(&mut state, Some(RecordCluster::rehearsal()), 3);
+        on(&mut state, None, 4);
+        assert_eq!(state.find("hello", "demo").count(), 4);
+        assert!(state.release("hello", "demo").is_none(), "ambiguous");
+        let in_a = state.release_in(Some(&a.id), "hello", "demo").unwrap();
+        assert_eq!(in_a.current.as_ref().unwrap().helm_revision, Some(1));
+        assert!(state.releases.contains_key("rehearsal/demo/hello"));
+        assert!(state.releases.contains_key("demo/hello"));
+        assert_eq!(state.find("hello", "other").count(), 0);
+        assert_eq!(state.find("ello", "demo").count(), 0, "no suffix matches");
+
+        // A file older than version 3 holds no cluster.
+        state.schema_version = 2;
+        let (path, problem) = state.check_version_fields().unwrap_err();
+        assert!(path.starts_with("$.releases[\""), "{path}");
+        assert!(problem.contains("needs schemaVersion 3"), "{problem}");
     }
 
     #[test]
