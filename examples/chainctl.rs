@@ -28,7 +28,7 @@ use chainctl_core::state::{
     StateLocation, StateStoreOptions, StorageDriver,
 };
 use chainctl_core::{
-    ChartSource, Client, DryRun, Error, ErrorKind, Event, EventLevel, OciReference,
+    ChartSource, Client, DryRun, Error, ErrorKind, Event, EventLevel, ListOptions, OciReference,
     RegistryOptions, ReleaseInfo, ReleaseOptions, ReleaseRef, ResolvedKube, RollbackOptions,
     StateFileConfig, StateStore, Storage, UninstallOptions, version_to_tag,
 };
@@ -293,6 +293,106 @@ enum AppCommand {
     Rollback(RollbackArgs),
     /// Uninstall a release.
     Uninstall(UninstallArgs),
+    /// List releases, as helm list (-A: every namespace).
+    #[command(mut_arg("release", |a| a.required(false).default_value("").hide(true)))]
+    List(ListArgs),
+    /// Show a revision's values, manifest, notes or hooks, as helm get.
+    #[command(subcommand)]
+    Get(GetCommand),
+}
+
+#[derive(Args, Debug)]
+struct ListArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// List releases of every namespace.
+    #[arg(short = 'A', long)]
+    all_namespaces: bool,
+
+    /// Releases in every status, not only deployed ones.
+    #[arg(short = 'a', long)]
+    all: bool,
+
+    /// Deployed releases (the default when no status flag is given).
+    #[arg(long)]
+    deployed: bool,
+
+    /// Failed releases.
+    #[arg(long)]
+    failed: bool,
+
+    /// Pending releases.
+    #[arg(long)]
+    pending: bool,
+
+    /// Superseded releases.
+    #[arg(long)]
+    superseded: bool,
+
+    /// Uninstalled releases whose history was kept.
+    #[arg(long)]
+    uninstalled: bool,
+
+    /// Releases being uninstalled.
+    #[arg(long)]
+    uninstalling: bool,
+
+    /// Only names matching this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    filter: Option<String>,
+
+    /// Only release objects with these labels, e.g. -l team=a.
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    selector: Option<String>,
+
+    /// At most this many releases.
+    #[arg(short = 'm', long, value_name = "N", default_value_t = 256)]
+    max: u32,
+
+    /// Skip this many releases first.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    offset: u32,
+
+    /// Sort by release date.
+    #[arg(short = 'd', long)]
+    date: bool,
+
+    /// Reverse the order.
+    #[arg(short = 'r', long)]
+    reverse: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum GetCommand {
+    /// The values a revision was deployed with (--all: every computed one).
+    Values(GetValuesArgs),
+    /// The manifest of a revision.
+    Manifest(GetArgs),
+    /// The notes of a revision.
+    Notes(GetArgs),
+    /// The hooks of a revision.
+    Hooks(GetArgs),
+}
+
+#[derive(Args, Debug)]
+struct GetArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// This revision instead of the current one.
+    #[arg(long, value_name = "N")]
+    revision: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+struct GetValuesArgs {
+    #[command(flatten)]
+    get: GetArgs,
+
+    /// Every value the chart was rendered with, defaults included.
+    #[arg(short = 'a', long)]
+    all: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -838,6 +938,11 @@ impl Command {
             AppCommand::History(a) => &mut a.common,
             AppCommand::Rollback(a) => &mut a.common,
             AppCommand::Uninstall(a) => &mut a.common,
+            AppCommand::List(a) => &mut a.common,
+            AppCommand::Get(GetCommand::Values(a)) => &mut a.get.common,
+            AppCommand::Get(
+                GetCommand::Manifest(a) | GetCommand::Notes(a) | GetCommand::Hooks(a),
+            ) => &mut a.common,
         })
     }
 
@@ -860,6 +965,11 @@ impl Command {
             AppCommand::History(a) => a.common.output,
             AppCommand::Rollback(a) => a.common.output,
             AppCommand::Uninstall(a) => a.common.output,
+            AppCommand::List(a) => a.common.output,
+            AppCommand::Get(GetCommand::Values(a)) => a.get.common.output,
+            AppCommand::Get(
+                GetCommand::Manifest(a) | GetCommand::Notes(a) | GetCommand::Hooks(a),
+            ) => a.common.output,
         }
     }
 }
@@ -913,6 +1023,53 @@ fn run(mut cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        AppCommand::List(args) => {
+            let client = client(&args.common, RegistryOptions::default(), false)?;
+            let opts = ListOptions {
+                namespace: args.common.namespace.clone(),
+                all_namespaces: args.all_namespaces,
+                all: args.all,
+                deployed: args.deployed,
+                failed: args.failed,
+                pending: args.pending,
+                superseded: args.superseded,
+                uninstalled: args.uninstalled,
+                uninstalling: args.uninstalling,
+                filter: args.filter.clone().unwrap_or_default(),
+                selector: args.selector.clone().unwrap_or_default(),
+                max: args.max,
+                offset: args.offset,
+                by_date: args.date,
+                reverse: args.reverse,
+            };
+            let releases = client.list(&opts)?;
+            let mut out = io::stdout().lock();
+            match args.common.output {
+                Output::Json => writeln!(out, "{:#}", json!(releases))?,
+                Output::Text => {
+                    writeln!(
+                        out,
+                        "NAME\tNAMESPACE\tREVISION\tUPDATED\tSTATUS\tCHART\tAPP VERSION"
+                    )?;
+                    for r in &releases {
+                        writeln!(
+                            out,
+                            "{}\t{}\t{}\t{}\t{}\t{}-{}\t{}",
+                            r.name,
+                            r.namespace,
+                            r.revision,
+                            r.last_deployed.as_deref().unwrap_or(""),
+                            r.status,
+                            r.chart.name,
+                            r.chart.version,
+                            r.chart.app_version.as_deref().unwrap_or("")
+                        )?;
+                    }
+                }
+            }
+            Ok(())
+        }
+        AppCommand::Get(command) => run_get(command),
         AppCommand::History(args) => {
             let (client, release) = connect(&args.common)?;
             let mut revisions = client.history(&release)?;
@@ -1002,6 +1159,54 @@ fn run(mut cli: Cli) -> Result<(), Failure> {
             )
         }
     }
+}
+
+/// `app get values|manifest|notes|hooks`: what helm get prints, or JSON.
+fn run_get(command: GetCommand) -> Result<(), Failure> {
+    let (args, values_all) = match &command {
+        GetCommand::Values(a) => (&a.get, Some(a.all)),
+        GetCommand::Manifest(a) | GetCommand::Notes(a) | GetCommand::Hooks(a) => (a, None),
+    };
+    let (client, release) = connect(&args.common)?;
+    let json_output = args.common.output == Output::Json;
+    let mut out = io::stdout().lock();
+    if let Some(all) = values_all {
+        let values = client.values(&release, args.revision, all)?;
+        match json_output {
+            true => writeln!(out, "{:#}", values.values)?,
+            false => {
+                let heading = if all {
+                    "COMPUTED VALUES:"
+                } else {
+                    "USER-SUPPLIED VALUES:"
+                };
+                write!(out, "{heading}\n{}", values.yaml)?
+            }
+        }
+        return Ok(());
+    }
+    let info = match args.revision {
+        Some(revision) => client.revision(&release, revision)?,
+        None => client.status(&release)?,
+    };
+    match (&command, json_output) {
+        (GetCommand::Manifest(_), true) => {
+            writeln!(out, "{:#}", json!({ "manifest": info.manifest }))?
+        }
+        (GetCommand::Manifest(_), false) => writeln!(out, "{}", info.manifest)?,
+        (GetCommand::Notes(_), true) => writeln!(out, "{:#}", json!({ "notes": info.notes }))?,
+        (GetCommand::Notes(_), false) if !info.notes.is_empty() => {
+            writeln!(out, "NOTES:\n{}", info.notes)?
+        }
+        (GetCommand::Notes(_), false) => {}
+        (GetCommand::Hooks(_), true) => writeln!(out, "{:#}", json!(info.hooks))?,
+        (_, _) => {
+            for hook in &info.hooks {
+                writeln!(out, "---\n# Source: {}\n{}", hook.path, hook.manifest)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn run_chart(command: ChartCommand) -> Result<(), Failure> {

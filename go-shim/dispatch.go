@@ -60,6 +60,8 @@ var ops = map[string]opFunc{
 	"values.merge":      opValuesMerge,
 	"kube.resolve":      opKubeResolve,
 	"chart.digest":      opChartDigest,
+	"release.list":      opList,
+	"release.values":    opGetValues,
 }
 
 type replyEnvelope struct {

@@ -876,6 +876,44 @@ impl Client {
         bridge::call("release.status", &request, &self.query_options())
     }
 
+    /// The releases `helm list` lists with the same flags (manifests left
+    /// out).
+    ///
+    /// ```
+    /// use chainctl_core::{ChartSource, Client, ListOptions, ReleaseOptions, Storage};
+    /// # fn main() -> chainctl_core::Result<()> {
+    /// let chart = ChartSource::bundle(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello"))?;
+    /// let client = Client::builder().storage(Storage::Memory).build()?;
+    /// client.install(&chart, &ReleaseOptions::builder("web", "demo").build()?)?;
+    /// let listed = client.list(&ListOptions { namespace: "demo".into(), ..Default::default() })?;
+    /// assert_eq!(listed[0].name, "web");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn list(&self, opts: &ListOptions) -> Result<Vec<ReleaseInfo>> {
+        let mut request = serde_json::to_value(opts)
+            .map_err(|e| Error::internal(format!("list options: {e}")))?;
+        request["kube"] = serde_json::to_value(&self.target)
+            .map_err(|e| Error::invalid(format!("kube settings: {e}")))?;
+        bridge::call("release.list", &request, &self.query_options())
+    }
+
+    /// The values a revision (default: the current one) was deployed with,
+    /// as `helm get values`: those the user supplied, or with `all` every
+    /// value the chart was rendered with. They may hold secrets.
+    pub fn values(
+        &self,
+        release: &ReleaseRef,
+        revision: Option<u32>,
+        all: bool,
+    ) -> Result<ReleaseValues> {
+        let request = self.release_request(
+            release,
+            json!({ "revision": revision.unwrap_or(0), "all": all }),
+        );
+        bridge::call("release.values", &request, &self.query_options())
+    }
+
     /// Every stored revision of a release, oldest first (manifests left out).
     pub fn history(&self, release: &ReleaseRef) -> Result<Vec<ReleaseInfo>> {
         let request = self.release_request(release, json!({}));
@@ -958,6 +996,83 @@ impl Client {
             &self.options(Some(opts.timeout)),
         )
     }
+}
+
+/// What [`Client::list`] lists: `helm list`'s flags.
+///
+/// ```
+/// use chainctl_core::ListOptions;
+/// let opts = ListOptions { namespace: "prod".into(), failed: true, ..Default::default() };
+/// assert_eq!(opts.max, 256);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListOptions {
+    /// The namespace listed (ignored with `all_namespaces`).
+    pub namespace: String,
+    /// Every namespace (`-A`).
+    pub all_namespaces: bool,
+    /// Releases in every status (`--all`); otherwise the status flags
+    /// below, and `deployed` when none is set.
+    pub all: bool,
+    /// `--deployed`
+    pub deployed: bool,
+    /// `--failed`
+    pub failed: bool,
+    /// `--pending`
+    pub pending: bool,
+    /// `--superseded`
+    pub superseded: bool,
+    /// `--uninstalled` (kept with `--keep-history`)
+    pub uninstalled: bool,
+    /// `--uninstalling`
+    pub uninstalling: bool,
+    /// A regular expression names must match (`--filter`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub filter: String,
+    /// A label selector on the release storage objects (`--selector`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub selector: String,
+    /// At most this many (`--max`, default 256).
+    pub max: u32,
+    /// Skip this many first (`--offset`).
+    pub offset: u32,
+    /// Sort by date instead of name (`--date`).
+    pub by_date: bool,
+    /// Reverse the order (`--reverse`).
+    pub reverse: bool,
+}
+
+impl Default for ListOptions {
+    fn default() -> Self {
+        ListOptions {
+            namespace: "default".into(),
+            all_namespaces: false,
+            all: false,
+            deployed: false,
+            failed: false,
+            pending: false,
+            superseded: false,
+            uninstalled: false,
+            uninstalling: false,
+            filter: String::new(),
+            selector: String::new(),
+            max: 256,
+            offset: 0,
+            by_date: false,
+            reverse: false,
+        }
+    }
+}
+
+/// The values a revision was deployed with: see [`Client::values`].
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ReleaseValues {
+    /// The values, as JSON.
+    pub values: serde_json::Value,
+    /// The same as helm prints them (YAML).
+    pub yaml: String,
 }
 
 /// A release whose last revision is stuck in `pending-install`,

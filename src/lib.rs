@@ -50,8 +50,8 @@ pub use bridge::{
 };
 pub use cache::{CachedManifest, ChartCache};
 pub use client::{
-    ActionFailure, Client, ClientBuilder, PendingRelease, ResolvedKube, RollbackOptions, Storage,
-    UninstallOptions,
+    ActionFailure, Client, ClientBuilder, ListOptions, PendingRelease, ReleaseValues, ResolvedKube,
+    RollbackOptions, Storage, UninstallOptions,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use registry::{PullReport, RegistryOptions};

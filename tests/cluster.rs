@@ -1720,6 +1720,104 @@ fn helm_and_chainctl_store_the_same_release() {
     assert_eq!(by_chainctl.notes, by_helm.notes, "stored notes");
     assert_eq!(by_chainctl.chart, by_helm.chart);
     assert_eq!(by_helm.hooks.len(), 4);
+
+    // The read commands print what helm get prints, for the same release.
+    let same = |helm_args: &[&str], ours: &[&str]| {
+        let theirs = helm::helm()
+            .args(helm_args)
+            .args(["same", "-n", &ns, "--kubeconfig", kubeconfig])
+            .args(&context_args)
+            .output()
+            .unwrap();
+        assert!(
+            theirs.status.success(),
+            "helm {helm_args:?}: {}",
+            stderr(&theirs)
+        );
+        let mut args = ours.to_vec();
+        args.extend(["--release", "same", "-n", &ns, "--kubeconfig", kubeconfig]);
+        args.extend(&context_args);
+        let mine = sandbox.run(&args);
+        assert!(
+            mine.status.success(),
+            "chainctl {ours:?}: {}",
+            stderr(&mine)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&mine.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "chainctl {ours:?} against helm {helm_args:?}"
+        );
+    };
+    same(&["get", "values"], &["app", "get", "values"]);
+    same(
+        &["get", "values", "--all"],
+        &["app", "get", "values", "--all"],
+    );
+    same(
+        &["get", "values", "--revision", "1"],
+        &["app", "get", "values", "--revision", "1"],
+    );
+    same(&["get", "manifest"], &["app", "get", "manifest"]);
+    same(&["get", "notes"], &["app", "get", "notes"]);
+    same(&["get", "hooks"], &["app", "get", "hooks"]);
+
+    // app list sees what helm list sees.
+    let mut args = vec![
+        "app",
+        "list",
+        "-n",
+        &ns,
+        "-o",
+        "json",
+        "--kubeconfig",
+        kubeconfig,
+    ];
+    args.extend(&context_args);
+    let out = sandbox.run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let theirs = helm::helm()
+        .args(["list", "-n", &ns, "-o", "json", "--kubeconfig", kubeconfig])
+        .args(&context_args)
+        .output()
+        .unwrap();
+    let theirs: Value = serde_json::from_slice(&theirs.stdout).unwrap();
+    let names = |v: &Value, status: &str| -> Vec<(String, String)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_string(),
+                    r[status].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(names(&listed, "status"), names(&theirs, "status"));
+    assert_eq!(
+        names(&listed, "status"),
+        [("same".to_string(), "deployed".to_string())]
+    );
+    let mut args = vec![
+        "app",
+        "list",
+        "-A",
+        "-o",
+        "json",
+        "--kubeconfig",
+        kubeconfig,
+    ];
+    args.extend(&context_args);
+    let all: Value = serde_json::from_slice(&sandbox.run(&args).stdout).unwrap();
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["namespace"] == ns.as_str()),
+        "-A lists every namespace"
+    );
 }
 
 /// chainctl on `cluster` through its own kubeconfig (and context).
