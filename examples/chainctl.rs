@@ -597,6 +597,14 @@ struct ChartArgs {
     #[arg(long)]
     skip_crds: bool,
 
+    /// Take development versions too (OCI charts without --version).
+    #[arg(long)]
+    devel: bool,
+
+    /// Fetch missing dependencies into the chart's charts/ first.
+    #[arg(long)]
+    dependency_update: bool,
+
     /// Run no hooks.
     #[arg(long)]
     no_hooks: bool,
@@ -1959,7 +1967,13 @@ fn deploy(
         _ => ChartSource::from_flags(
             args.bundle.as_deref(),
             args.chart.as_deref(),
-            args.version.as_deref(),
+            // helm's --devel: a constraint that admits pre-releases, unless
+            // --version says which.
+            match (&args.version, args.devel && args.chart.is_some()) {
+                (Some(version), _) => Some(version.as_str()),
+                (None, true) => Some(">0.0.0-0"),
+                (None, false) => None,
+            },
         )?,
     };
     let mut builder = ReleaseOptions::builder(&common.release, &common.namespace)
@@ -2000,6 +2014,7 @@ fn deploy(
     }
     builder = builder
         .skip_crds(args.skip_crds)
+        .dependency_update(args.dependency_update)
         .no_hooks(args.no_hooks)
         .wait_for_jobs(args.wait_for_jobs)
         .force(args.force)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // event is one log or progress message for the caller.
@@ -38,4 +39,20 @@ func helmLog(sink eventSink) func(string, ...any) {
 
 func progress(sink eventSink, phase, format string, args ...any) {
 	sink.emit(event{Level: "info", Phase: phase, Message: fmt.Sprintf(format, args...)})
+}
+
+// progressWriter turns what Helm writes for a person (the dependency
+// manager's "Saving 1 charts") into progress events, line by line.
+type progressWriter struct {
+	sink  eventSink
+	phase string
+}
+
+func (w progressWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if line != "" {
+			progress(w.sink, w.phase, "%s", line)
+		}
+	}
+	return len(p), nil
 }

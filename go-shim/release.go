@@ -19,6 +19,8 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/downloader"
+	"helm.sh/helm/v3/pkg/getter"
 	"helm.sh/helm/v3/pkg/kube"
 	"helm.sh/helm/v3/pkg/postrender"
 	"helm.sh/helm/v3/pkg/release"
@@ -55,6 +57,7 @@ type releaseOptions struct {
 	Labels               map[string]string `json:"labels,omitempty"`
 	PostRenderer         string            `json:"postRenderer,omitempty"`
 	PostRendererArgs     []string          `json:"postRendererArgs,omitempty"`
+	DependencyUpdate     dependencyUpdate  `json:"dependencyUpdate"`
 	// For client-only renders, as helm template's flags.
 	APIVersions []string `json:"apiVersions,omitempty"`
 	KubeVersion string   `json:"kubeVersion,omitempty"`
@@ -208,8 +211,18 @@ func toDTO(rel *release.Release, withManifest bool) releaseDTO {
 	return dto
 }
 
-// loadChart loads and checks a chart directory or archive.
-func loadChart(path string) (*chart.Chart, error) {
+// dependencyUpdate is helm's --dependency-update, with the repository
+// files helm would use.
+type dependencyUpdate struct {
+	Enabled          bool   `json:"enabled"`
+	RepositoryConfig string `json:"repositoryConfig,omitempty"`
+	RepositoryCache  string `json:"repositoryCache,omitempty"`
+}
+
+// loadChart loads and checks a chart directory or archive; with
+// dependency update, a chart missing dependencies has them fetched into
+// its charts/ (and Chart.lock written), as helm install does.
+func loadChart(path string, deps dependencyUpdate, sink eventSink) (*chart.Chart, error) {
 	if path == "" {
 		return nil, errorf(kindInvalidInput, "no chart path was given")
 	}
@@ -226,7 +239,28 @@ func loadChart(path string) (*chart.Chart, error) {
 	}
 	if req := ch.Metadata.Dependencies; req != nil {
 		if err := action.CheckDependencies(ch, req); err != nil {
-			return nil, errorf(kindInvalidInput, "chart %s is missing dependencies (run `helm dependency build %s`): %v", path, path, err)
+			if !deps.Enabled {
+				return nil, errorf(kindInvalidInput, "chart %s is missing dependencies (run `helm dependency build %s`, or pass --dependency-update): %v", path, path, err)
+			}
+			for _, d := range req {
+				if strings.HasPrefix(d.Repository, "oci://") {
+					return nil, errorf(kindInvalidInput, "chart %s: dependency %s is in an OCI registry, which --dependency-update does not fetch yet: run `helm dependency build %s` first", path, d.Name, path)
+				}
+			}
+			progress(sink, "load", "updating the dependencies of %s", path)
+			man := &downloader.Manager{
+				Out:              progressWriter{sink, "load"},
+				ChartPath:        path,
+				Getters:          getter.Getters(),
+				RepositoryConfig: deps.RepositoryConfig,
+				RepositoryCache:  deps.RepositoryCache,
+			}
+			if err := man.Update(); err != nil {
+				return nil, errorf(kindInvalidInput, "chart %s: updating its dependencies failed: %v", path, err)
+			}
+			if ch, err = loader.Load(path); err != nil {
+				return nil, errorf(kindInvalidInput, "chart %s: failed reloading chart after repo update: %v", path, err)
+			}
 		}
 	}
 	return ch, nil
@@ -303,7 +337,7 @@ func loadChartAndValues(req chartRequest, sink eventSink) (*chart.Chart, mergedV
 		return nil, mergedValues{}, err
 	}
 	progress(sink, "load", "loading chart %s", req.Chart.Path)
-	ch, err := loadChart(req.Chart.Path)
+	ch, err := loadChart(req.Chart.Path, req.Options.DependencyUpdate, sink)
 	if err != nil {
 		return nil, mergedValues{}, err
 	}

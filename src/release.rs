@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -326,10 +326,52 @@ struct DeployFlags {
     post_renderer: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     post_renderer_args: Vec<String>,
+    dependency_update: DependencyUpdate,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     api_versions: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kube_version: Option<String>,
+}
+
+/// helm's `--dependency-update`, with the repository files it reads.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DependencyUpdate {
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repository_config: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repository_cache: Option<PathBuf>,
+}
+
+/// Where helm keeps a file of its own: `$<helm_var>`, else
+/// `$XDG_<kind>_HOME/helm`, else the platform's default, as Helm's
+/// `helmpath` finds it.
+fn helm_path(
+    helm_var: &str,
+    xdg_var: &str,
+    linux: &str,
+    macos: &str,
+    elem: &str,
+) -> Option<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(dir) = var(helm_var) {
+        return Some(dir.join(elem));
+    }
+    if let Some(dir) = var(xdg_var) {
+        return Some(dir.join("helm").join(elem));
+    }
+    let home = var("HOME")?;
+    let base = if cfg!(target_os = "macos") {
+        macos
+    } else {
+        linux
+    };
+    Some(home.join(base).join("helm").join(elem))
 }
 
 /// Helm's default for `--history-max` (and `HELM_MAX_HISTORY`).
@@ -348,6 +390,7 @@ impl Default for DeployFlags {
             take_ownership: false,
             skip_schema_validation: false,
             labels: BTreeMap::new(),
+            dependency_update: DependencyUpdate::default(),
             post_renderer: None,
             post_renderer_args: Vec::new(),
             api_versions: Vec::new(),
@@ -764,6 +807,38 @@ impl ReleaseOptionsBuilder {
         self
     }
 
+    /// Fetches a chart's missing dependencies into its `charts/` before
+    /// the action (`--dependency-update`), from the repositories helm has
+    /// configured (`HELM_REPOSITORY_CONFIG`, `HELM_REPOSITORY_CACHE`, or
+    /// helm's own files), as helm does. Writes into the chart directory.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").dependency_update(true).build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn dependency_update(mut self, on: bool) -> Self {
+        self.flags.dependency_update.enabled = on;
+        self
+    }
+
+    /// The repository file and cache [`dependency_update`](Self::dependency_update)
+    /// uses, instead of helm's.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod")
+    ///     .dependency_update(true)
+    ///     .repositories("/etc/helm/repositories.yaml", "/var/cache/helm/repository")
+    ///     .build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn repositories(mut self, config: impl Into<PathBuf>, cache: impl Into<PathBuf>) -> Self {
+        self.flags.dependency_update.repository_config = Some(config.into());
+        self.flags.dependency_update.repository_cache = Some(cache.into());
+        self
+    }
+
     /// An API version `.Capabilities.APIVersions` has in a client-only
     /// render (`--api-versions`, as `helm template`).
     ///
@@ -1070,6 +1145,37 @@ impl ReleaseOptionsBuilder {
         }
         let mut values = self.values;
         values.read_stdin()?;
+        let mut flags = self.flags;
+        let deps = &mut flags.dependency_update;
+        if deps.enabled {
+            let var = |name: &str| {
+                std::env::var_os(name)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            };
+            deps.repository_config = (deps.repository_config.take())
+                .or_else(|| var("HELM_REPOSITORY_CONFIG"))
+                .or_else(|| {
+                    helm_path(
+                        "HELM_CONFIG_HOME",
+                        "XDG_CONFIG_HOME",
+                        ".config",
+                        "Library/Preferences",
+                        "repositories.yaml",
+                    )
+                });
+            deps.repository_cache = (deps.repository_cache.take())
+                .or_else(|| var("HELM_REPOSITORY_CACHE"))
+                .or_else(|| {
+                    helm_path(
+                        "HELM_CACHE_HOME",
+                        "XDG_CACHE_HOME",
+                        ".cache",
+                        "Library/Caches",
+                        "repository",
+                    )
+                });
+        }
         Ok(ReleaseOptions {
             release,
             values,
@@ -1082,7 +1188,7 @@ impl ReleaseOptionsBuilder {
             description: self.description,
             reuse_values: self.reuse_values,
             reset_values: self.reset_values,
-            flags: self.flags,
+            flags,
         })
     }
 }
@@ -1342,7 +1448,8 @@ mod tests {
                 "cleanupOnFail": false,
                 "force": false,
                 "takeOwnership": false,
-                "skipSchemaValidation": false
+                "skipSchemaValidation": false,
+                "dependencyUpdate": {"enabled": false}
             })
         );
         let plain = ReleaseOptions::builder("web", "prod")

@@ -748,3 +748,42 @@ fn a_digest_that_does_not_match_its_tag_is_refused_before_anything_is_installed(
         "no deployment recorded"
     );
 }
+
+#[test]
+fn devel_takes_pre_releases_as_helm_does() {
+    let reg = Registries::shared();
+    let repo = "devel";
+    push_hello(reg, &reg.plain, repo, &["1.0.0", "1.1.0-rc.1"], false);
+    let fx = Fixture::new();
+    let reference = oci(&reg.plain, repo, "");
+    let install = |extra: &[&str]| {
+        let mut args = vec![
+            "app",
+            "install",
+            "--chart",
+            &reference,
+            "--release",
+            "hello",
+            "-n",
+            "demo",
+            "--plain-http",
+            "--dry-run",
+            "-o",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let out = chainctl_in(&fx).args(&args).output().unwrap();
+        json_out(&out)["release"]["chart"]["version"].clone()
+    };
+    assert_eq!(install(&[]), "1.0.0", "the newest release by default");
+    assert_eq!(
+        install(&["--devel"]),
+        "1.1.0-rc.1",
+        "pre-releases with --devel"
+    );
+    assert_eq!(
+        install(&["--devel", "--version", "1.0.0"]),
+        "1.0.0",
+        "--version wins"
+    );
+}

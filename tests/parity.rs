@@ -1078,3 +1078,102 @@ fn charts_render_as_with_helm() {
     );
     report("chart renders", cases.len(), &differences, started);
 }
+
+/// A chart whose dependency is a local `file://` chart not yet in charts/.
+fn chart_with_a_local_dependency(root: &Path) -> PathBuf {
+    let sub = root.join("sub");
+    std::fs::create_dir_all(sub.join("templates")).unwrap();
+    std::fs::write(
+        sub.join("Chart.yaml"),
+        "apiVersion: v2\nname: sub\nversion: 0.3.0\n",
+    )
+    .unwrap();
+    std::fs::write(sub.join("values.yaml"), "greeting: from-sub\n").unwrap();
+    std::fs::write(
+        sub.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-sub\ndata:\n  greeting: {{ .Values.greeting }}\n",
+    )
+    .unwrap();
+    let top = root.join("top");
+    std::fs::create_dir_all(top.join("templates")).unwrap();
+    std::fs::write(
+        top.join("Chart.yaml"),
+        "apiVersion: v2\nname: top\nversion: 1.0.0\ndependencies:\n- name: sub\n  version: 0.3.0\n  repository: file://../sub\n",
+    )
+    .unwrap();
+    std::fs::write(
+        top.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-top\n",
+    )
+    .unwrap();
+    top
+}
+
+#[test]
+fn dependency_update_fetches_what_helm_fetches() {
+    let sandbox = Sandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    // Each tool gets a copy of its own: --dependency-update writes charts/.
+    let helm_chart = chart_with_a_local_dependency(&dir.path().join("for-helm"));
+    let our_chart = chart_with_a_local_dependency(&dir.path().join("for-chainctl"));
+    let repos = dir.path().join("repositories.yaml");
+    std::fs::write(&repos, "apiVersion: \"\"\nrepositories: []\n").unwrap();
+    let env = [
+        ("HELM_REPOSITORY_CONFIG", repos.clone()),
+        ("HELM_REPOSITORY_CACHE", dir.path().join("repo-cache")),
+    ];
+
+    // Without the flag both refuse the chart: its dependency is missing.
+    let helm = run(
+        helm_template(dir.path(), "dep", &helm_chart, "default", &[]),
+        None,
+    );
+    let ours = run(
+        chainctl_dry_run(&sandbox, dir.path(), "dep", &our_chart, "default", &[]),
+        None,
+    );
+    assert!(
+        !helm.ok && !ours.ok,
+        "helm: {}\nchainctl: {}",
+        helm.stderr,
+        ours.stderr
+    );
+    assert!(
+        ours.stderr.contains("--dependency-update"),
+        "{}",
+        ours.stderr
+    );
+
+    let flag = ["--dependency-update".to_string()];
+    let mut cmd = helm_template(dir.path(), "dep", &helm_chart, "default", &flag);
+    cmd.envs(env.iter().cloned());
+    let helm = run(cmd, None);
+    let mut cmd = chainctl_dry_run(&sandbox, dir.path(), "dep", &our_chart, "default", &flag);
+    cmd.envs(env.iter().cloned());
+    let ours = run(cmd, None);
+    assert!(helm.ok, "helm: {}", helm.stderr);
+    assert!(ours.ok, "chainctl: {}", ours.stderr);
+    // helm prints its dependency manager's progress on stdout, before the
+    // manifest; chainctl reports it as progress (-v), keeping stdout the
+    // manifest alone.
+    let manifest = &helm.stdout[helm.stdout.find("---\n").expect("a manifest")..];
+    assert!(
+        helm.stdout.starts_with("Saving 1 charts\n"),
+        "{}",
+        helm.stdout
+    );
+    assert_eq!(ours.stdout, manifest);
+    assert!(
+        ours.stdout.contains("greeting: from-sub"),
+        "{}",
+        ours.stdout
+    );
+    for chart in [&helm_chart, &our_chart] {
+        assert!(
+            chart.join("charts/sub-0.3.0.tgz").is_file(),
+            "{}",
+            chart.display()
+        );
+        assert!(chart.join("Chart.lock").is_file());
+    }
+}
