@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"regexp/syntax"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/cli/output"
@@ -61,8 +63,12 @@ func opList(_ context.Context, request json.RawMessage, sink eventSink) (any, er
 	list.SortReverse = req.Reverse
 	list.SetStateMask()
 	rels, err := list.Run()
+	var badFilter *syntax.Error
+	if errors.As(err, &badFilter) {
+		return nil, errorf(kindInvalidInput, "--filter %q is not a regular expression: %v", req.Filter, err)
+	}
 	if err != nil {
-		return nil, errorf(kindInvalidInput, "listing releases: %v", err)
+		return nil, err
 	}
 	out := make([]releaseDTO, 0, len(rels))
 	for _, r := range rels {

@@ -2096,3 +2096,76 @@ fn a_failed_first_install_records_what_helm_recorded() {
     assert_eq!(body["release"]["revision"], 1, "{body}");
     assert_eq!(body["release"]["status"], "failed", "{body}");
 }
+
+#[test]
+fn helms_kube_flags_and_their_variables_reach_the_api_server() {
+    let cluster = Cluster::shared();
+    let ns = namespace("kube-flags");
+    let sandbox = Sandbox::new();
+    let c = client(cluster);
+    c.install(
+        &bundle(&no_workloads_dir()),
+        &opts("flags", &ns).build().unwrap(),
+    )
+    .unwrap();
+    let list = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["app", "list", "-n", &ns, "-o", "json"];
+        args.extend_from_slice(extra);
+        let mut cmd = sandbox.command(&args);
+        cmd.arg("--kubeconfig").arg(&cluster.kubeconfig);
+        if let Some(context) = &cluster.context {
+            cmd.args(["--kube-context", context]);
+        }
+        cmd.envs(env.iter().copied());
+        cmd.output().unwrap()
+    };
+    let ok = list(&[], &[]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+
+    // Impersonation: a user with no rights is forbidden, unless a group
+    // grants them (HELM_KUBEASGROUPS, as helm reads it).
+    let out = list(&["--kube-as-user", "chainctl-nobody"], &[]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("chainctl-nobody"), "{}", stderr(&out));
+    let out = list(
+        &[],
+        &[
+            ("HELM_KUBEASUSER", "chainctl-nobody"),
+            ("HELM_KUBEASGROUPS", "system:masters"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A token that the API server does not know.
+    let out = list(&["--kube-token", "not-a-token"], &[]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("not-a-token"),
+        "the token is never shown"
+    );
+
+    // --kube-apiserver overrides the kubeconfig's server.
+    let server = c.resolve_kube(None).unwrap().server;
+    let broken = tempfile::NamedTempFile::new().unwrap();
+    let text = std::fs::read_to_string(&cluster.kubeconfig).unwrap();
+    assert!(text.contains(&server), "the kubeconfig names {server}");
+    std::fs::write(broken.path(), text.replace(&server, "https://127.0.0.1:1")).unwrap();
+    let with = |extra: &[&str]| {
+        let mut args = vec!["app", "list", "-n", &ns, "-o", "json"];
+        args.extend_from_slice(extra);
+        let mut cmd = sandbox.command(&args);
+        cmd.arg("--kubeconfig").arg(broken.path());
+        if let Some(context) = &cluster.context {
+            cmd.args(["--kube-context", context]);
+        }
+        cmd.output().unwrap()
+    };
+    assert!(
+        !with(&[]).status.success(),
+        "the broken kubeconfig fails alone"
+    );
+    let out = with(&["--kube-apiserver", &server]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[0]["name"], "flags");
+}
