@@ -798,9 +798,19 @@ impl Client {
         source: &ChartSource,
         opts: &ReleaseOptions,
     ) -> Result<ActionReport, ActionFailure> {
+        self.deploy_action("release.install", source, opts)
+    }
+
+    /// `op`, or a client-only render for [`DryRun::Client`].
+    fn deploy_action(
+        &self,
+        op: &str,
+        source: &ChartSource,
+        opts: &ReleaseOptions,
+    ) -> Result<ActionReport, ActionFailure> {
         let op = match opts.dry_run() {
             DryRun::Client => "release.render",
-            _ => "release.install",
+            _ => op,
         };
         self.chart_action(op, source, opts)
     }
@@ -819,11 +829,7 @@ impl Client {
         source: &ChartSource,
         opts: &ReleaseOptions,
     ) -> Result<ActionReport, ActionFailure> {
-        let op = match opts.dry_run() {
-            DryRun::Client => "release.render",
-            _ => "release.upgrade",
-        };
-        self.chart_action(op, source, opts)
+        self.deploy_action("release.upgrade", source, opts)
     }
 
     /// Whether the release's last revision is stuck in a `pending-*`
