@@ -2077,7 +2077,7 @@ fn deploy(
             writeln!(out, "{body:#}")?;
         }
         Output::Text if dry_run != DryRun::None => {
-            write!(out, "{}", report.release.full_manifest())?;
+            write!(out, "{}", report.release.template_output(!opts.no_hooks()))?;
         }
         Output::Text => {
             let rel = &report.release;

@@ -573,6 +573,17 @@ impl ReleaseOptions {
         self.reset_values
     }
 
+    /// Whether hooks are left out (`--no-hooks`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// assert!(ReleaseOptions::builder("web", "prod").no_hooks(true).build()?.no_hooks());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn no_hooks(&self) -> bool {
+        self.flags.no_hooks
+    }
+
     /// The values as given, for the shim.
     pub(crate) fn value_inputs(&self) -> &ValueInputs {
         &self.values

@@ -90,9 +90,27 @@ impl ReleaseInfo {
     /// assert!(rel.full_manifest().ends_with("kind: ConfigMap\n"));
     /// ```
     pub fn full_manifest(&self) -> String {
+        self.template_output(true)
+    }
+
+    /// What `helm template` prints: [`full_manifest`](Self::full_manifest),
+    /// or without the hooks for a render with `--no-hooks`.
+    ///
+    /// ```
+    /// use chainctl_core::ReleaseInfo;
+    /// let rel: ReleaseInfo = serde_json::from_str(r#"{"name":"a","namespace":"b","revision":1,
+    ///     "status":"deployed","chart":{"name":"c","version":"1.0.0"},"manifest":"kind: A\n",
+    ///     "hooks":[{"name":"h","kind":"Job","path":"c/templates/h.yaml","events":["post-install"],"manifest":"kind: Job"}]}"#).unwrap();
+    /// assert!(rel.template_output(true).contains("kind: Job"));
+    /// assert_eq!(rel.template_output(false), "kind: A\n");
+    /// ```
+    pub fn template_output(&self, with_hooks: bool) -> String {
         // As helm template: the trimmed manifest and a newline, even when
         // the chart renders nothing.
         let mut out = format!("{}\n", self.manifest.trim());
+        if !with_hooks {
+            return out;
+        }
         for hook in &self.hooks {
             out.push_str(&format!(
                 "---\n# Source: {}\n{}\n",

@@ -2169,3 +2169,211 @@ fn helms_kube_flags_and_their_variables_reach_the_api_server() {
     let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed[0]["name"], "flags");
 }
+
+#[test]
+fn helms_action_flags_change_what_the_api_server_holds() {
+    let cluster = Cluster::shared();
+    let ns = namespace("action-flags");
+    let sandbox = Sandbox::new();
+    let chart = "tests/fixtures/charts/stored-parity";
+    let run = |args: &[&str]| {
+        let out = on(&sandbox, cluster, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        out
+    };
+    let exists = |path: String| cluster.get(&path).0 == 200;
+    let secret =
+        |rev: u32| format!("/api/v1/namespaces/{ns}/secrets/sh.helm.release.v1.flags.v{rev}");
+    let configmap = |name: &str| format!("/api/v1/namespaces/{ns}/configmaps/{name}");
+
+    // --skip-crds: the chart's CRDs are not created, so its custom
+    // resource has no kind to be stored as.
+    let out = on(
+        &sandbox,
+        cluster,
+        &[
+            "app",
+            "install",
+            "--bundle",
+            "tests/fixtures/charts/parity/crds",
+            "--release",
+            "nocrd",
+            "-n",
+            &ns,
+            "--create-namespace",
+            "--confirm",
+            "--skip-crds",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("CronTab"), "{}", stderr(&out));
+    assert!(
+        !exists(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/crontabs.stable.example.com"
+                .into()
+        ),
+        "no CRD was created"
+    );
+
+    // --no-hooks: no hook ran; --labels: on the release Secret.
+    run(&[
+        "app",
+        "install",
+        "--bundle",
+        chart,
+        "--release",
+        "flags",
+        "-n",
+        &ns,
+        "--create-namespace",
+        "--confirm",
+        "--no-hooks",
+        "--labels",
+        "team=payments,tier=gold",
+    ]);
+    assert!(exists(configmap("flags-facts")));
+    assert!(!exists(configmap("flags-post")), "--no-hooks ran no hook");
+    let (_, body) = cluster.get(&secret(1));
+    assert_eq!(body["metadata"]["labels"]["team"], "payments", "{body}");
+    assert_eq!(body["metadata"]["labels"]["tier"], "gold");
+
+    // An upgrade with hooks runs them.
+    run(&[
+        "app",
+        "upgrade",
+        "--bundle",
+        chart,
+        "--release",
+        "flags",
+        "-n",
+        &ns,
+        "--confirm",
+        "--set",
+        "replicas=7",
+    ]);
+    assert!(exists(configmap("flags-pre-3")), "pre-upgrade hooks ran");
+
+    // status --revision, history --max.
+    let out = run(&[
+        "app",
+        "status",
+        "--release",
+        "flags",
+        "-n",
+        &ns,
+        "--revision",
+        "1",
+        "-o",
+        "json",
+    ]);
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            body["release"]["revision"].clone(),
+            body["release"]["status"].clone()
+        ),
+        (1.into(), "superseded".into())
+    );
+    let out = run(&[
+        "app",
+        "history",
+        "--release",
+        "flags",
+        "-n",
+        &ns,
+        "--max",
+        "1",
+        "-o",
+        "json",
+    ]);
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let revisions: Vec<_> = body
+        .as_array()
+        .or(body["revisions"].as_array())
+        .unwrap()
+        .iter()
+        .map(|r| r["revision"].clone())
+        .collect();
+    assert_eq!(revisions, [Value::from(2)], "{body}");
+
+    // rollback --dry-run changes nothing and records nothing.
+    let before = std::fs::read(sandbox.state_path()).unwrap();
+    run(&[
+        "app",
+        "rollback",
+        "--release",
+        "flags",
+        "-n",
+        &ns,
+        "--revision",
+        "1",
+        "--dry-run",
+    ]);
+    assert!(!exists(secret(3)), "no revision 3");
+    assert_eq!(
+        std::fs::read(sandbox.state_path()).unwrap(),
+        before,
+        "nothing recorded"
+    );
+
+    // uninstall --dry-run keeps everything; --ignore-not-found accepts a
+    // release that is not there; --keep-history keeps the Secrets.
+    run(&[
+        "app",
+        "uninstall",
+        "--release",
+        "flags",
+        "-n",
+        &ns,
+        "--dry-run",
+    ]);
+    assert!(exists(configmap("flags-facts")));
+    run(&[
+        "app",
+        "uninstall",
+        "--release",
+        "ghost",
+        "-n",
+        &ns,
+        "--ignore-not-found",
+        "--confirm",
+    ]);
+    let out = on(
+        &sandbox,
+        cluster,
+        &[
+            "app",
+            "uninstall",
+            "--release",
+            "ghost",
+            "-n",
+            &ns,
+            "--confirm",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    run(&[
+        "app",
+        "uninstall",
+        "--release",
+        "flags",
+        "-n",
+        &ns,
+        "--confirm",
+        "--keep-history",
+        "--cascade",
+        "foreground",
+    ]);
+    // Foreground deletion: the API server marks the object and leaves it
+    // to the garbage collector (none runs here) behind a finalizer.
+    let (_, facts) = cluster.get(&configmap("flags-facts"));
+    assert!(
+        facts["metadata"]["deletionTimestamp"].is_string(),
+        "{facts}"
+    );
+    assert_eq!(
+        facts["metadata"]["finalizers"][0], "foregroundDeletion",
+        "{facts}"
+    );
+    assert!(exists(secret(2)), "history kept");
+}

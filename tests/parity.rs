@@ -1177,3 +1177,85 @@ fn dependency_update_fetches_what_helm_fetches() {
         assert!(chart.join("Chart.lock").is_file());
     }
 }
+
+#[test]
+fn deploy_flags_render_as_with_helm() {
+    let sandbox = Sandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charts/parity");
+    // A post-renderer: it reads the manifest on stdin and changes it.
+    let post = dir.path().join("post-render.sh");
+    fs::write(
+        &post,
+        "#!/bin/sh\nsed \"s/ConfigMap/ConfigMap # post-rendered $1/\"\n",
+    )
+    .unwrap();
+    fs::set_permissions(&post, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let post = post.to_str().unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        // (--skip-crds changes nothing of a render with CRDs included, in
+        // helm as in chainctl: it is tested on the API server.)
+        ("hooks-weights", &["--no-hooks"]),
+        (
+            "capabilities",
+            &[
+                "--kube-version",
+                "1.29.4",
+                "--api-versions",
+                "example.com/v1,policy/v1beta1",
+            ],
+        ),
+        (
+            "capabilities",
+            &["-a", "example.com/v1", "--api-versions", "batch/v1/CronJob"],
+        ),
+        ("schema-rejects-defaults", &["--skip-schema-validation"]),
+        (
+            "hooks-weights",
+            &["--post-renderer", post, "--post-renderer-args", "by-test"],
+        ),
+        ("kube-version-unsatisfied", &["--kube-version", "1.19.0"]),
+    ];
+    let mut differences = Vec::new();
+    for (chart, flags) in cases {
+        let chart = root.join(chart);
+        let args: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        let mut helm_args = vec!["--include-crds".to_string()];
+        helm_args.extend(args.iter().cloned());
+        let theirs = run(
+            helm_template(dir.path(), "flags", &chart, "default", &helm_args),
+            None,
+        );
+        let ours = run(
+            chainctl_dry_run(&sandbox, dir.path(), "flags", &chart, "default", &args),
+            None,
+        );
+        if theirs.ok != ours.ok || (theirs.ok && theirs.stdout != ours.stdout) {
+            differences.push(format!(
+                "{} {flags:?}:\n  helm ({}): {}\n  chainctl ({}): {}",
+                chart.display(),
+                theirs.ok,
+                clip(&(theirs.stdout.clone() + &theirs.stderr), 600),
+                ours.ok,
+                clip(&(ours.stdout.clone() + &ours.stderr), 600)
+            ));
+        }
+        // The flag changed something, or the case proves nothing.
+        let plain = run(
+            helm_template(
+                dir.path(),
+                "flags",
+                &chart,
+                "default",
+                &["--include-crds".to_string()],
+            ),
+            None,
+        );
+        assert!(
+            plain.ok != theirs.ok || plain.stdout != theirs.stdout,
+            "{flags:?} changes nothing for {}",
+            chart.display()
+        );
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
