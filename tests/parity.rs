@@ -1259,3 +1259,48 @@ fn deploy_flags_render_as_with_helm() {
     }
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
+
+/// Serves `body` over plain HTTP on loopback for `requests` requests;
+/// returns the URL of /values.yaml.
+fn serve_values(body: &'static str, requests: usize) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/values.yaml", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/yaml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn values_from_a_url_are_read_as_helm_reads_them() {
+    let sandbox = Sandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let url = serve_values("fromUrl: yes\ncount: 0x10\nnested: {tag: 20230101}\n", 2);
+    let args = vec!["-f".to_string(), url, "--set".into(), "later=1".into()];
+    let chart = probe_chart();
+    let theirs = run(
+        helm_template(dir.path(), "url", &chart, "default", &args),
+        None,
+    );
+    let ours = run(
+        chainctl_dry_run(&sandbox, dir.path(), "url", &chart, "default", &args),
+        None,
+    );
+    assert!(theirs.ok, "helm: {}", theirs.stderr);
+    assert!(ours.ok, "chainctl: {}", ours.stderr);
+    assert_eq!(ours.stdout, theirs.stdout);
+    assert!(
+        ours.stdout.contains("fromUrl: bool = true"),
+        "{}",
+        ours.stdout
+    );
+}
