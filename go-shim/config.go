@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 	"sync"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -65,7 +66,7 @@ func actionConfig(target kubeTarget, namespace string, sink eventSink) (*action.
 		}
 		return cfg, store.mu.Unlock, nil
 	case "secret", "configmap":
-		if target.Kubeconfig == "" && len(target.KubeconfigPaths) == 0 && target.APIServer == "" {
+		if target.Kubeconfig == "" && !anyExists(target.KubeconfigPaths) && target.APIServer == "" {
 			return nil, nil, errorf(kindInvalidInput, "no kubeconfig was given: pass --kubeconfig PATH or set KUBECONFIG")
 		}
 		settings := target.kubeSettings
@@ -84,4 +85,15 @@ func actionConfig(target kubeTarget, namespace string, sink eventSink) (*action.
 	default:
 		return nil, nil, errorf(kindInvalidInput, "unknown release storage %q: use secret, configmap or memory", target.Storage)
 	}
+}
+
+// anyExists says whether one of paths names a file; client-go skips the
+// others.
+func anyExists(paths []string) bool {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }

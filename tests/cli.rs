@@ -576,3 +576,21 @@ fn status_check_of_a_recorded_release_missing_from_the_cluster_is_drift() {
         "--check only reads the state file"
     );
 }
+
+#[test]
+fn no_kubeconfig_anywhere_says_how_to_give_one() {
+    let home = tempfile::tempdir().unwrap();
+    let state = StateDir::new();
+    let out = state
+        .command(&["app", "status", "--release", "hello", "-n", "demo"])
+        .env("HOME", home.path())
+        .env("KUBECONFIG", home.path().join("missing:also-missing"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("pass --kubeconfig PATH or set KUBECONFIG"),
+        "{stderr}"
+    );
+}
