@@ -829,7 +829,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
             "h" => 3600.0,
             _ => return Err(bad()),
         };
-        total += Duration::from_secs_f64(number * scale);
+        let too_long = || format!("invalid duration {text:?}: it is too long");
+        let part = Duration::try_from_secs_f64(number * scale).map_err(|_| too_long())?;
+        total = total.checked_add(part).ok_or_else(too_long)?;
         rest = &rest[unit_len..];
     }
     if total.is_zero() {
@@ -2343,6 +2345,21 @@ mod tests {
             common.namespace = common.namespace_flag.clone().unwrap_or_default();
         }
         Ok(cli)
+    }
+
+    #[test]
+    fn durations_too_long_to_hold_are_refused_not_a_panic() {
+        for text in [
+            "999999999999999999999h",
+            "1e400s",
+            "18446744073709551615s1s",
+        ] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(
+                err.contains("too long") || err.contains("invalid"),
+                "{text}: {err}"
+            );
+        }
     }
 
     #[test]

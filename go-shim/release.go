@@ -629,6 +629,11 @@ func opHistory(_ context.Context, request json.RawMessage, sink eventSink) (any,
 
 func opRollback(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
 	return withRelease(request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+		if req.Revision > 0 {
+			if _, err := cfg.Releases.Get(req.Release, req.Revision); errors.Is(err, driver.ErrReleaseNotFound) {
+				return nil, errorf(kindNotFound, "release %q has no revision %d in namespace %q: see its revisions with `history`", req.Release, req.Revision, req.Namespace)
+			}
+		}
 		rb := action.NewRollback(cfg)
 		rb.Version = req.Revision
 		rb.Wait = req.Wait

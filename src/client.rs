@@ -928,11 +928,7 @@ impl Client {
 
     /// Rolls a release back; returns the new revision Helm creates for it.
     pub fn rollback(&self, release: &ReleaseRef, opts: &RollbackOptions) -> Result<ReleaseInfo> {
-        if opts.timeout.is_zero() {
-            return Err(Error::invalid(
-                "the rollback timeout must be longer than zero",
-            ));
-        }
+        crate::release::check_timeout(opts.timeout, "the rollback timeout")?;
         let request = self.release_request(
             release,
             json!({
@@ -971,11 +967,7 @@ impl Client {
         release: &ReleaseRef,
         opts: &UninstallOptions,
     ) -> Result<UninstallReport> {
-        if opts.timeout.is_zero() {
-            return Err(Error::invalid(
-                "the uninstall timeout must be longer than zero",
-            ));
-        }
+        crate::release::check_timeout(opts.timeout, "the uninstall timeout")?;
         if let Some(cascade) = &opts.cascade
             && !matches!(cascade.as_str(), "background" | "foreground" | "orphan")
         {

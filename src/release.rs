@@ -374,6 +374,27 @@ fn helm_path(
     Some(home.join(base).join("helm").join(elem))
 }
 
+/// The longest timeout Helm can take: Go's `time.Duration` counts
+/// nanoseconds in an `i64`, so anything longer would overflow and time out
+/// at once.
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(2_562_047 * 3600);
+
+/// A Helm timeout must be longer than zero and fit Go's `time.Duration`.
+pub(crate) fn check_timeout(timeout: Duration, what: &str) -> Result<()> {
+    if timeout.is_zero() {
+        return Err(Error::invalid(format!(
+            "{what} must be greater than zero: leave it unset for Helm's default of 300s"
+        )));
+    }
+    if timeout > MAX_TIMEOUT {
+        return Err(Error::invalid(format!(
+            "{what} of {}s is longer than Helm can wait (at most 2562047h, Go's longest duration)",
+            timeout.as_secs()
+        )));
+    }
+    Ok(())
+}
+
 /// Helm's default for `--history-max` (and `HELM_MAX_HISTORY`).
 pub const DEFAULT_HISTORY_MAX: u32 = 10;
 
@@ -1140,11 +1161,7 @@ impl ReleaseOptionsBuilder {
     /// ```
     pub fn build(self) -> Result<ReleaseOptions> {
         let release = ReleaseRef::new(self.name, self.namespace)?;
-        if self.timeout.is_zero() {
-            return Err(Error::invalid(
-                "timeout must be greater than zero: leave it unset for Helm's default of 300s",
-            ));
-        }
+        check_timeout(self.timeout, "timeout")?;
         if self.reuse_values && self.reset_values {
             return Err(Error::invalid(
                 "reuse_values and reset_values (--reuse-values, --reset-values) cannot both be \

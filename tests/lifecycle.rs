@@ -208,3 +208,54 @@ fn a_broken_chart_is_invalid_input_naming_the_path() {
         "{err}"
     );
 }
+
+#[test]
+fn rolling_back_to_a_revision_that_does_not_exist_is_not_found() {
+    let client = memory_client();
+    client
+        .install(&hello(), &opts("hello", "demo", &[]))
+        .unwrap();
+    let release = ReleaseRef::new("hello", "demo").unwrap();
+    let err = client
+        .rollback(
+            &release,
+            &RollbackOptions {
+                revision: Some(99),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(err.to_string().contains("no revision 99"), "{err}");
+}
+
+#[test]
+fn a_timeout_longer_than_go_can_hold_is_refused_before_any_call() {
+    let long = std::time::Duration::from_secs(99_999_999_999 * 3600);
+    let err = ReleaseOptions::builder("hello", "demo")
+        .timeout(long)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("2562047h"), "{err}");
+    let client = memory_client();
+    let release = ReleaseRef::new("hello", "demo").unwrap();
+    let err = client
+        .rollback(
+            &release,
+            &RollbackOptions {
+                timeout: long,
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    // The longest one Go holds is fine.
+    let longest = std::time::Duration::from_secs(2_562_047 * 3600);
+    assert!(
+        ReleaseOptions::builder("hello", "demo")
+            .timeout(longest)
+            .build()
+            .is_ok()
+    );
+}
