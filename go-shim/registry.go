@@ -90,7 +90,12 @@ func newRegistryClient(o registryOptions) (*registry.Client, error) {
 	if o.Username != "" || o.Password != "" {
 		opts = append(opts, registry.ClientOptBasicAuth(o.Username, o.Password))
 	}
-	return registry.NewClient(opts...)
+	client, err := registry.NewClient(opts...)
+	if err != nil {
+		// Building the client reads only the config file.
+		return nil, errorf(kindInvalidInput, "the registry config file %s cannot be used: %v (fix it, move it aside, or pass another with --registry-config)", o.ConfigFile, err)
+	}
+	return client, nil
 }
 
 // registryError turns what the registry client returns into a kind and a

@@ -594,3 +594,26 @@ fn no_kubeconfig_anywhere_says_how_to_give_one() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_garbage_registry_config_is_invalid_input_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(&config, "garbage{").unwrap();
+    let out = chainctl()
+        .args([
+            "chart",
+            "versions",
+            "oci://127.0.0.1:1/charts/hello",
+            "--registry-config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(config.to_str().unwrap()) && stderr.contains("--registry-config"),
+        "{stderr}"
+    );
+}

@@ -201,11 +201,19 @@ pub(crate) fn parse_validated(bytes: &[u8]) -> Result<StateFile, Problem> {
 pub(crate) fn diagnose(bytes: &[u8]) -> Problem {
     match parse_validated(bytes) {
         Err(problem) => problem,
-        Ok(_) => Problem::Invalid {
-            path: "$".into(),
-            message: "the file passes the schema but not the loader (a bug in chainctl-core; \
-                      please report it)"
-                .into(),
+        // What a JSON value hides and the typed reader refuses: a key
+        // given twice (a value keeps the last).
+        Ok(_) => match serde_json::from_slice::<StateFile>(bytes) {
+            Err(e) => Problem::Invalid {
+                path: "$".into(),
+                message: format!("{e}: each key may appear once; remove the repeated one"),
+            },
+            Ok(_) => Problem::Invalid {
+                path: "$".into(),
+                message: "the file passes the schema but not the loader (a bug in \
+                          chainctl-core; please report it)"
+                    .into(),
+            },
         },
     }
 }
@@ -400,6 +408,16 @@ mod tests {
         let p = problem(&file_with(r));
         assert!(p.contains("history[0]") && p.contains("values"), "{p}");
         assert!(!p.contains("hunter2"), "{p}");
+    }
+
+    #[test]
+    fn a_duplicate_key_is_named_not_called_a_bug() {
+        let p =
+            diagnose(br#"{"schemaVersion": 3, "schemaVersion": 3, "releases": {}}"#).to_string();
+        assert!(
+            p.contains("duplicate field `schemaVersion`") && !p.contains("bug"),
+            "{p}"
+        );
     }
 
     #[test]
