@@ -536,10 +536,31 @@ fn check_record(record: &ExecutionStateRecord) -> Result<()> {
 fn backup(path: &Path, bak: &Path) -> io::Result<()> {
     let tmp = sibling(bak, ".tmp");
     remove_if_present(&tmp)?;
-    if fs::hard_link(path, &tmp).is_err() {
-        fs::copy(path, &tmp)?;
+    match fs::hard_link(path, &tmp) {
+        // Something was put there since it was removed: never write
+        // through it.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
+        Err(_) => copy_to_new(path, &tmp)?,
+        Ok(()) => {}
     }
     fs::rename(&tmp, bak)
+}
+
+/// Copies `from` to a file `to` that this creates (0600, then `from`'s
+/// mode): an existing `to`, a symlink planted there included, is an error,
+/// never followed or overwritten (`fs::copy` would follow it and chmod its
+/// target).
+fn copy_to_new(from: &Path, to: &Path) -> io::Result<()> {
+    let mut source = File::open(from)?;
+    let mut target = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(to)?;
+    io::copy(&mut source, &mut target)?;
+    target.set_permissions(source.metadata()?.permissions())?;
+    target.sync_all()
 }
 
 fn remove_if_present(path: &Path) -> io::Result<()> {
@@ -695,5 +716,29 @@ fn io_error(message: String, source: io::Error) -> Error {
     Error::State {
         message,
         source: Some(source),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backup_copy_never_writes_through_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("state.json");
+        let to = dir.path().join("state.json.bak.tmp");
+        let victim = dir.path().join("victim");
+        fs::write(&from, "{}").unwrap();
+        fs::write(&victim, "precious").unwrap();
+        fs::set_permissions(&victim, Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink(&victim, &to).unwrap();
+        let err = copy_to_new(&from, &to).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{err}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(fs::metadata(&victim).unwrap().mode() & 0o777, 0o644);
+        fs::remove_file(&to).unwrap();
+        copy_to_new(&from, &to).unwrap();
+        assert_eq!(fs::read_to_string(&to).unwrap(), "{}");
     }
 }
