@@ -90,6 +90,7 @@ impl ChartCache {
     /// Opens (creating, 0700) the cache at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<ChartCache> {
         let root = root.into();
+        crate::error::utf8_path(&root, "the chart cache")?;
         for dir in ["blobs/sha256", "manifests/sha256", "tags", "tmp"] {
             create_private_dir(&root.join(dir)).map_err(|e| {
                 Error::invalid(format!(

@@ -409,6 +409,17 @@ impl ClientBuilder {
                 path.display()
             )));
         }
+        let paths = (self.kubeconfig.iter().map(|p| (p, "kubeconfig")))
+            .chain(self.cache_dir.iter().map(|p| (p, "the discovery cache")))
+            .chain(
+                self.overrides
+                    .ca_file
+                    .iter()
+                    .map(|p| (p, "the kube CA file")),
+            );
+        for (path, what) in paths {
+            crate::error::utf8_path(path, what)?;
+        }
         if self.call_timeout == Some(Duration::ZERO) {
             return Err(Error::invalid("the call timeout must be longer than zero"));
         }
@@ -425,6 +436,9 @@ impl ClientBuilder {
             (None, Some(paths)) => paths,
             (None, None) => default_kubeconfig_paths(),
         };
+        for path in &kubeconfig_paths {
+            crate::error::utf8_path(path, "kubeconfig (from KUBECONFIG or kubeconfig_paths)")?;
+        }
         Ok(Client {
             registry: self.registry,
             cache: self.cache,

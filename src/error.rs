@@ -216,3 +216,15 @@ impl Error {
         }
     }
 }
+
+/// `path` as UTF-8 text, which is how paths cross into the Go shim (JSON
+/// strings); otherwise an [`Error::InvalidInput`] naming `what` and the
+/// way out, never a panic.
+pub(crate) fn utf8_path<'a>(path: &'a std::path::Path, what: &str) -> Result<&'a str> {
+    path.to_str().ok_or_else(|| {
+        Error::invalid(format!(
+            "{what} {} has a name that is not UTF-8, which Helm cannot take: rename it, or use a path of UTF-8 names",
+            path.display()
+        ))
+    })
+}

@@ -66,6 +66,7 @@ impl ChartSource {
     /// ```
     pub fn bundle(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        crate::error::utf8_path(path, "bundle")?;
         check_bundle(path)?;
         let path = path.canonicalize().map_err(|err| {
             Error::invalid(format!(
@@ -73,6 +74,7 @@ impl ChartSource {
                 path.display()
             ))
         })?;
+        crate::error::utf8_path(&path, "bundle")?;
         Ok(ChartSource::Bundle(BundleSource { path }))
     }
 

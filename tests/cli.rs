@@ -617,3 +617,85 @@ fn a_garbage_registry_config_is_invalid_input_naming_the_file() {
         "{stderr}"
     );
 }
+
+#[test]
+fn non_utf8_paths_are_refused_clearly_or_used_never_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    std::fs::create_dir(&odd).unwrap();
+    let kubeconfig = odd.join("kubeconfig");
+    std::fs::write(&kubeconfig, "").unwrap();
+    let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello");
+    let refused = [
+        chainctl()
+            .args([
+                "app",
+                "install",
+                "--release",
+                "h",
+                "-n",
+                "d",
+                "--dry-run",
+                "--bundle",
+            ])
+            .arg(odd.join("hello"))
+            .output()
+            .unwrap(),
+        chainctl()
+            .args(["app", "status", "--release", "h", "-n", "d", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .output()
+            .unwrap(),
+        chainctl()
+            .args(["app", "status", "--release", "h", "-n", "d"])
+            .env("KUBECONFIG", &kubeconfig)
+            .output()
+            .unwrap(),
+        chainctl()
+            .args([
+                "app",
+                "install",
+                "--release",
+                "h",
+                "-n",
+                "d",
+                "--dry-run",
+                "--plain-http",
+            ])
+            .args(["--chart", "oci://127.0.0.1:1/charts/hello:1.0.0"])
+            .env("XDG_CACHE_HOME", &odd)
+            .output()
+            .unwrap(),
+    ];
+    for out in &refused {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("not UTF-8") && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+    }
+    // The state file is ours, not Go's: any name the OS takes will do.
+    let out = chainctl()
+        .args([
+            "app",
+            "install",
+            "--bundle",
+            hello,
+            "--release",
+            "h",
+            "-n",
+            "d",
+        ])
+        .args(["--driver", "memory", "--confirm", "--state-path"])
+        .arg(odd.join("state.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(odd.join("state.json").is_file());
+}
