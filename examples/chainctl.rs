@@ -862,9 +862,24 @@ impl From<&Error> for Failure {
         Failure {
             code,
             kind: err.kind().as_str(),
-            message: err.to_string(),
+            message: with_causes(err),
         }
     }
+}
+
+/// The error and its chain of causes, as ripgrep prints them: the OS's
+/// reason (ENOSPC, EROFS, ELOOP...) is in the source, not the message.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !message.contains(&cause_text) {
+            message = format!("{message}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    message
 }
 
 impl From<Error> for Failure {
@@ -1329,8 +1344,9 @@ fn save(
     };
     let json = serde_json::to_string(record).unwrap_or_default();
     eprintln!(
-        "chainctl: the record of this action could not be written to {}: {err}",
-        store.path().display()
+        "chainctl: the record of this action could not be written to {}: {}",
+        store.path().display(),
+        with_causes(&err)
     );
     eprintln!("chainctl: here it is, to keep:\n{json}");
     match action_error {
@@ -1339,8 +1355,9 @@ fn save(
             code: 7,
             kind: "state",
             message: format!(
-                "the action succeeded but its record was not written to {} ({err}); the record is printed above",
-                store.path().display()
+                "the action succeeded but its record was not written to {} ({}); the record is printed above",
+                store.path().display(),
+                with_causes(&err)
             ),
         }),
     }

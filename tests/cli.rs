@@ -699,3 +699,30 @@ fn non_utf8_paths_are_refused_clearly_or_used_never_a_panic() {
     );
     assert!(odd.join("state.json").is_file());
 }
+
+#[test]
+fn a_state_file_error_names_the_os_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    // A symlink loop where the state directory should be.
+    std::os::unix::fs::symlink(dir.path().join("b"), dir.path().join("a")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("a"), dir.path().join("b")).unwrap();
+    let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello");
+    let out = chainctl()
+        .args([
+            "app",
+            "install",
+            "--bundle",
+            hello,
+            "--release",
+            "h",
+            "-n",
+            "d",
+        ])
+        .args(["--driver", "memory", "--confirm", "--state-path"])
+        .arg(dir.path().join("a/state.json"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("(os error "), "the OS's reason: {stderr}");
+}
