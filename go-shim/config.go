@@ -74,11 +74,14 @@ func actionConfig(target kubeTarget, namespace string, sink eventSink) (*action.
 		// Building the client config only reads files: an error here is
 		// the kubeconfig's (no such context, a malformed file), which Helm
 		// would report later as "cluster unreachable".
-		if _, err := settings.loader().ClientConfig(); err != nil {
+		// The getter's loader keeps the config it builds: the files are
+		// read once.
+		getter := newRESTGetter(settings)
+		if _, err := getter.loader.ClientConfig(); err != nil {
 			return nil, nil, errorf(kindInvalidInput, "kubeconfig: %v", err)
 		}
 		cfg := new(action.Configuration)
-		if err := cfg.Init(newRESTGetter(settings), namespace, target.Storage, log); err != nil {
+		if err := cfg.Init(getter, namespace, target.Storage, log); err != nil {
 			return nil, nil, err
 		}
 		return cfg, func() {}, nil

@@ -87,7 +87,11 @@ func dedupe(paths []string) []string {
 
 // namespace is helm's: the flag, else the context's, else "default".
 func (k kubeSettings) namespace() string {
-	if ns, _, err := k.loader().Namespace(); err == nil && ns != "" {
+	return namespaceOf(k.loader())
+}
+
+func namespaceOf(loader clientcmd.ClientConfig) string {
+	if ns, _, err := loader.Namespace(); err == nil && ns != "" {
 		return ns
 	}
 	return "default"
@@ -210,8 +214,9 @@ func opKubeResolve(_ context.Context, request json.RawMessage, _ eventSink) (any
 	if err := decode(request, &k); err != nil {
 		return nil, err
 	}
-	out := kubeResolved{Namespace: k.namespace()}
+	// One loader: it reads the kubeconfig files once.
 	loader := k.loader()
+	out := kubeResolved{Namespace: namespaceOf(loader)}
 	if raw, err := loader.RawConfig(); err == nil {
 		out.Context = raw.CurrentContext
 		if k.Context != "" {

@@ -81,18 +81,10 @@ func opList(_ context.Context, request json.RawMessage, sink eventSink) (any, er
 // with (user-supplied, or with --all every computed value), as JSON and
 // as the YAML helm prints.
 func opGetValues(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	var req struct {
-		releaseRequest
-		All bool `json:"all,omitempty"`
-	}
-	if err := decode(request, &req); err != nil {
-		return nil, err
-	}
-	inner, _ := json.Marshal(req.releaseRequest)
-	return withRelease(inner, sink, func(cfg *action.Configuration, r releaseRequest) (any, error) {
+	return withRelease(request, sink, func(cfg *action.Configuration, r releaseRequest) (any, error) {
 		get := action.NewGetValues(cfg)
 		get.Version = r.Revision
-		get.AllValues = req.All
+		get.AllValues = r.AllValues
 		vals, err := get.Run(r.Release)
 		if err != nil {
 			return nil, err

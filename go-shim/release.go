@@ -117,6 +117,8 @@ type releaseRequest struct {
 	DryRun     bool `json:"dryRun,omitempty"`
 	NoHooks    bool `json:"noHooks,omitempty"`
 	HistoryMax int  `json:"historyMax,omitempty"`
+	// get values
+	AllValues bool `json:"all,omitempty"`
 	// uninstall
 	IgnoreNotFound bool   `json:"ignoreNotFound,omitempty"`
 	Cascade        string `json:"cascade,omitempty"`

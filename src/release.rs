@@ -347,6 +347,13 @@ struct DependencyUpdate {
 /// Where helm keeps a file of its own: `$<helm_var>`, else
 /// `$XDG_<kind>_HOME/helm`, else the platform's default, as Helm's
 /// `helmpath` finds it.
+/// A path from an environment variable that is set and not empty.
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 fn helm_path(
     helm_var: &str,
     xdg_var: &str,
@@ -354,18 +361,13 @@ fn helm_path(
     macos: &str,
     elem: &str,
 ) -> Option<PathBuf> {
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(dir) = var(helm_var) {
+    if let Some(dir) = env_path(helm_var) {
         return Some(dir.join(elem));
     }
-    if let Some(dir) = var(xdg_var) {
+    if let Some(dir) = env_path(xdg_var) {
         return Some(dir.join("helm").join(elem));
     }
-    let home = var("HOME")?;
+    let home = env_path("HOME")?;
     let base = if cfg!(target_os = "macos") {
         macos
     } else {
@@ -1176,13 +1178,8 @@ impl ReleaseOptionsBuilder {
         let mut flags = self.flags;
         let deps = &mut flags.dependency_update;
         if deps.enabled {
-            let var = |name: &str| {
-                std::env::var_os(name)
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            };
             deps.repository_config = (deps.repository_config.take())
-                .or_else(|| var("HELM_REPOSITORY_CONFIG"))
+                .or_else(|| env_path("HELM_REPOSITORY_CONFIG"))
                 .or_else(|| {
                     helm_path(
                         "HELM_CONFIG_HOME",
@@ -1193,7 +1190,7 @@ impl ReleaseOptionsBuilder {
                     )
                 });
             deps.repository_cache = (deps.repository_cache.take())
-                .or_else(|| var("HELM_REPOSITORY_CACHE"))
+                .or_else(|| env_path("HELM_REPOSITORY_CACHE"))
                 .or_else(|| {
                     helm_path(
                         "HELM_CACHE_HOME",

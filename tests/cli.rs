@@ -626,7 +626,6 @@ fn non_utf8_paths_are_refused_clearly_or_used_never_a_panic() {
     std::fs::create_dir(&odd).unwrap();
     let kubeconfig = odd.join("kubeconfig");
     std::fs::write(&kubeconfig, "").unwrap();
-    let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello");
     let refused = [
         chainctl()
             .args([
@@ -677,21 +676,7 @@ fn non_utf8_paths_are_refused_clearly_or_used_never_a_panic() {
         );
     }
     // The state file is ours, not Go's: any name the OS takes will do.
-    let out = chainctl()
-        .args([
-            "app",
-            "install",
-            "--bundle",
-            hello,
-            "--release",
-            "h",
-            "-n",
-            "d",
-        ])
-        .args(["--driver", "memory", "--confirm", "--state-path"])
-        .arg(odd.join("state.json"))
-        .output()
-        .unwrap();
+    let out = memory_install_at(&odd.join("state.json"));
     assert!(
         out.status.success(),
         "{}",
@@ -706,8 +691,16 @@ fn a_state_file_error_names_the_os_reason() {
     // A symlink loop where the state directory should be.
     std::os::unix::fs::symlink(dir.path().join("b"), dir.path().join("a")).unwrap();
     std::os::unix::fs::symlink(dir.path().join("a"), dir.path().join("b")).unwrap();
+    let out = memory_install_at(&dir.path().join("a/state.json"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("(os error "), "the OS's reason: {stderr}");
+}
+
+/// A rehearsal install of the example chart recorded at `state`.
+fn memory_install_at(state: &std::path::Path) -> Output {
     let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello");
-    let out = chainctl()
+    chainctl()
         .args([
             "app",
             "install",
@@ -719,10 +712,7 @@ fn a_state_file_error_names_the_os_reason() {
             "d",
         ])
         .args(["--driver", "memory", "--confirm", "--state-path"])
-        .arg(dir.path().join("a/state.json"))
+        .arg(state)
         .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(6), "{stderr}");
-    assert!(stderr.contains("(os error "), "the OS's reason: {stderr}");
+        .unwrap()
 }
