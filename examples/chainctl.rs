@@ -645,6 +645,16 @@ struct ChartArgs {
     #[arg(long, value_name = "VERSION")]
     kube_version: Option<String>,
 
+    /// With -o json: print the data of the manifest's Secrets too.
+    ///
+    /// -o json prints the rendered manifest with the value of every key of
+    /// a Secret's data and stringData replaced by [redacted]; this flag
+    /// prints them as rendered, e.g.
+    /// `chainctl app install --dry-run -o json --show-secrets ...`. The text
+    /// output of --dry-run prints the manifest in full, as helm does.
+    #[arg(long)]
+    show_secrets: bool,
+
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -2061,6 +2071,19 @@ fn deploy(
         )?;
         store = Some(open_store(common)?);
     }
+    // Digests keyed for this state file; a dry run creates no key, and
+    // without one its digest compares only within this run.
+    let key = match &store {
+        Some(store) => Some(store.values_key()?),
+        None => match state_location(&common.state_file, &common.state_path) {
+            Ok(location) => chainctl_core::state::ValuesKey::for_state_file(&location.path, false)?,
+            Err(_) => chainctl_core::state::ValuesKey::from_env()?,
+        },
+    };
+    let client = match key {
+        Some(key) => client.with_values_key(key),
+        None => client,
+    };
     // The record names the source as given; the action installs what the
     // plan showed.
     let mut record = ExecutionStateRecord::for_chart(action, &source, &opts)?;
@@ -2086,10 +2109,14 @@ fn deploy(
             } else {
                 "wouldRecord"
             };
+            let release = match args.show_secrets {
+                true => report.release.clone(),
+                false => report.release.with_secret_data_redacted()?,
+            };
             let body = json!({
                 "action": shown_action,
                 "dryRun": dry_run,
-                "release": report.release,
+                "release": release,
                 "phases": report.phases,
                 record_key: record,
             });
@@ -2426,6 +2453,20 @@ mod tests {
         };
         assert_eq!(args.dry_run, Some(DryRun::Server));
         assert!(parse(&["app", "install", "--release", "a", "--dry-run=bogus"]).is_err());
+    }
+
+    #[test]
+    fn show_secrets_is_a_flag_off_by_default() {
+        let args = |extra: &[&str]| {
+            let base = ["app", "install", "--release", "a", "--bundle", "x"];
+            let cli = parse(&[&base[..], extra].concat()).unwrap();
+            let Command::App(AppCommand::Install(args)) = cli.command else {
+                panic!()
+            };
+            args
+        };
+        assert!(!args(&[]).show_secrets);
+        assert!(args(&["--show-secrets", "-o", "json"]).show_secrets);
     }
 
     #[test]

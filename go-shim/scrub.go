@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -349,4 +350,86 @@ func (s *scrubber) addPublic(texts ...string) {
 	for _, t := range texts {
 		s.public[t] = true
 	}
+}
+
+// redactSecretData returns manifest with the value of every key of the
+// `data` and `stringData` of each Secret replaced by redactedMarker, for
+// output that shows a manifest without its secrets. Other documents are
+// kept byte for byte; a Secret is written again (keys sorted) under its
+// own comment lines ("# Source: ...").
+func redactSecretData(manifest string) string {
+	if !strings.Contains(manifest, "Secret") {
+		return manifest
+	}
+	var out strings.Builder
+	var doc []string
+	flush := func() {
+		out.WriteString(redactSecretDoc(strings.Join(doc, "")))
+		doc = doc[:0]
+	}
+	for _, line := range strings.SplitAfter(manifest, "\n") {
+		if strings.TrimRight(line, " \t\r\n") == "---" {
+			flush()
+			out.WriteString(line)
+			continue
+		}
+		doc = append(doc, line)
+	}
+	flush()
+	return out.String()
+}
+
+func redactSecretDoc(doc string) string {
+	var obj map[string]any
+	if !strings.Contains(doc, "Secret") || yaml.Unmarshal([]byte(doc), &obj) != nil || obj["kind"] != "Secret" {
+		return doc
+	}
+	changed := false
+	for _, field := range []string{"data", "stringData"} {
+		entries, ok := obj[field].(map[string]any)
+		if !ok {
+			continue
+		}
+		for k := range entries {
+			entries[k] = redactedMarker
+			changed = true
+		}
+	}
+	if !changed {
+		return doc
+	}
+	body, err := yaml.Marshal(obj)
+	if err != nil {
+		return "# " + redactedMarker + ": a Secret that could not be shown without its data\n"
+	}
+	var head strings.Builder
+	for _, line := range strings.SplitAfter(doc, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") && strings.TrimSpace(line) != "" {
+			break
+		}
+		head.WriteString(line)
+	}
+	text := head.String() + string(body)
+	if !strings.HasSuffix(doc, "\n") {
+		text = strings.TrimSuffix(text, "\n")
+	}
+	return text
+}
+
+// opRedactSecrets is redactSecretData over several manifests (a release's
+// and its hooks').
+func opRedactSecrets(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
+	var req struct {
+		Manifests []string `json:"manifests"`
+	}
+	if err := decode(request, &req); err != nil {
+		return nil, err
+	}
+	out := make([]string, len(req.Manifests))
+	for i, m := range req.Manifests {
+		out[i] = redactSecretData(m)
+	}
+	return struct {
+		Manifests []string `json:"manifests"`
+	}{out}, nil
 }

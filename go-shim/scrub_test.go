@@ -203,3 +203,23 @@ func TestChartActionsScrubTheirErrorsAndEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretDataIsRedactedForOutputAndTheRestKept(t *testing.T) {
+	manifest := "---\n# Source: c/templates/cm.yaml\nkind: ConfigMap\ndata: {a: kept}\n" +
+		"---\n# Source: c/templates/secret.yaml\napiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n" +
+		"data:\n  password: aHVudGVyMg==\nstringData: {token: plain-token}\ntype: Opaque\n"
+	got := redactSecretData(manifest)
+	want := "---\n# Source: c/templates/cm.yaml\nkind: ConfigMap\ndata: {a: kept}\n" +
+		"---\n# Source: c/templates/secret.yaml\napiVersion: v1\ndata:\n  password: '[redacted]'\nkind: Secret\nmetadata:\n  name: creds\n" +
+		"stringData:\n  token: '[redacted]'\ntype: Opaque\n"
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	if same := "kind: Secret\nmetadata: {name: empty}\n"; redactSecretData(same) != same {
+		t.Fatalf("a Secret without data changed: %q", redactSecretData(same))
+	}
+	reply := call(t, "secrets.redact", map[string]any{"manifests": []string{manifest, ""}}, time.Second)
+	if !reply.OK || strings.Contains(string(reply.Result), "aHVudGVyMg") || strings.Contains(string(reply.Result), "plain-token") {
+		t.Fatalf("reply %s %+v", reply.Result, reply.Error)
+	}
+}

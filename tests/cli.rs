@@ -287,7 +287,7 @@ fn install_records_the_action_in_a_private_file_without_the_values() {
         current["valuesDigest"]
             .as_str()
             .unwrap()
-            .starts_with("sha256:")
+            .starts_with("hmac-sha256:")
     );
     assert_eq!(current["toolVersions"]["helm"], "v3.22.0");
 
