@@ -651,7 +651,8 @@ struct ChartArgs {
     /// a Secret's data and stringData replaced by [redacted]; this flag
     /// prints them as rendered, e.g.
     /// `chainctl app install --dry-run -o json --show-secrets ...`. The text
-    /// output of --dry-run prints the manifest in full, as helm does.
+    /// output of --dry-run prints the manifest in full, as helm does; so
+    /// does `chainctl app get manifest`.
     #[arg(long)]
     show_secrets: bool,
 
@@ -1047,7 +1048,7 @@ fn run(mut cli: Cli) -> Result<(), Failure> {
                 (Output::Json, Some(pending)) => writeln!(
                     io::stdout(),
                     "{:#}",
-                    json!({ "action": "status", "release": info, "pending": pending })
+                    json!({ "action": "status", "release": info.with_secret_data_redacted()?, "pending": pending })
                 )?,
                 (_, pending) => {
                     print_release(args.common.output, "status", &info, None)?;
@@ -2227,7 +2228,7 @@ fn check_status(common: &CommonArgs) -> Result<(), Failure> {
             "{:#}",
             json!({
                 "action": "status",
-                "release": cluster,
+                "release": cluster.as_ref().map(ReleaseInfo::with_secret_data_redacted).transpose()?,
                 "check": {
                     "matches": differences.is_empty(),
                     "stateFile": state_file,
@@ -2324,13 +2325,15 @@ fn print_release(
 ) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     match output {
-        Output::Json => match record {
-            Some(record) => writeln!(
+        // As an install's: without the Secrets' data (`app get manifest`
+        // prints it).
+        Output::Json => match (record, rel.with_secret_data_redacted()?) {
+            (Some(record), rel) => writeln!(
                 out,
                 "{:#}",
                 json!({ "action": action, "release": rel, "record": record })
             )?,
-            None => writeln!(out, "{:#}", json!({ "action": action, "release": rel }))?,
+            (None, rel) => writeln!(out, "{:#}", json!({ "action": action, "release": rel }))?,
         },
         Output::Text => {
             writeln!(out, "release: {}\nnamespace: {}", rel.name, rel.namespace)?;

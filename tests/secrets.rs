@@ -172,6 +172,13 @@ fn a_schema_pattern_failure_keeps_the_password_out_of_state_and_output() {
         .output()
         .unwrap();
         assert_nowhere(secret, &sandbox.state_path(), &[&debug, &json, &status]);
+        // Status JSON, like an install's, shows no Secret data.
+        let body: Value = serde_json::from_slice(&status.stdout).unwrap();
+        let manifest = body["release"]["manifest"].as_str().unwrap();
+        assert!(
+            manifest.contains("password: '[redacted]'") && !manifest.contains("MTIzNA=="),
+            "{manifest}"
+        );
     }
 }
 
