@@ -134,6 +134,9 @@ func (s *scrubber) addLocked(text string) {
 
 // quotedForms is text as messages may show it, without the quotes.
 func quotedForms(text string) []string {
+	if !needsEscaping(text) {
+		return []string{text}
+	}
 	goQuoted := strconv.Quote(text)
 	goQuoted = goQuoted[1 : len(goQuoted)-1]
 	ascii := strconv.QuoteToASCII(text)
@@ -150,6 +153,19 @@ func quotedForms(text string) []string {
 		schema,
 		strings.ReplaceAll(text, `'`, `''`),
 	}
+}
+
+// needsEscaping says whether any quoting form of text differs from it:
+// quotes, backslashes, HTML-escaped characters, control and non-ASCII
+// characters.
+func needsEscaping(text string) bool {
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '\'', c == '<', c == '>', c == '&':
+			return true
+		}
+	}
+	return false
 }
 
 // jsonBody is text as a JSON string, without the quotes.

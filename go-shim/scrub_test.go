@@ -42,6 +42,14 @@ func TestLongValuesAreRedactedInEveryQuotedForm(t *testing.T) {
 	}
 }
 
+func TestValuesWithRegexCharactersAreFoundLiterally(t *testing.T) {
+	secret := `p@ss.w*rd+[x]$`
+	got := scrubbed(t, map[string]any{"password": secret}, "at '/password': '"+secret+"' does not match pattern '^[0-9]+$'")
+	if got != "at '/password': '[redacted]' does not match pattern '^[0-9]+$'" {
+		t.Fatalf("got %q", got)
+	}
+}
+
 func TestShortValuesAreRedactedOnlyWhereQuoted(t *testing.T) {
 	vals := map[string]any{"pin": "hel", "n": int64(42), "on": true, "list": []any{"ab"}}
 	for text, want := range map[string]string{
