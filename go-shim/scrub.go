@@ -192,7 +192,7 @@ func (s *scrubber) addManifest(manifest string) {
 			Data       map[string]string `json:"data"`
 			StringData map[string]string `json:"stringData"`
 		}
-		if yaml.Unmarshal([]byte(doc), &obj) != nil || obj.Kind != "Secret" {
+		if !strings.Contains(doc, "Secret") || yaml.Unmarshal([]byte(doc), &obj) != nil || obj.Kind != "Secret" {
 			continue
 		}
 		for _, encoded := range obj.Data {
