@@ -197,6 +197,13 @@ fn an_api_server_rejection_keeps_the_label_value_out_of_state_and_output() {
             message.contains("Invalid value") && message.contains("[redacted]"),
             "the recorded error still says what was wrong: {message}"
         );
+        // Helm's debug log quotes the error too, scrubbed as well.
+        let log = String::from_utf8_lossy(&debug.stderr);
+        assert!(
+            log.lines()
+                .any(|l| l.contains("warning: Upgrade") && l.contains("[redacted]")),
+            "{log}"
+        );
         // Helm recorded the failure in the release's description too,
         // which history prints. (Status would print the manifest the value
         // was rendered into, as `helm status` does with --show-resources:
