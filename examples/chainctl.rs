@@ -1139,6 +1139,7 @@ fn run(mut cli: Cli) -> Result<(), Failure> {
                 || Ok(rollback_plan(&client, &release, args.revision)),
             )?;
             let mut store = open_store(&args.common)?;
+            let client = client.with_values_key(store.values_key()?);
             let mut record = ExecutionStateRecord::for_release(Action::Rollback, &release);
             stamp(&mut record, &args.common, &client);
             let result = client.rollback(&release, &opts);
@@ -2208,7 +2209,12 @@ fn check_status(common: &CommonArgs) -> Result<(), Failure> {
             StorageDriver::Memory => Driver::Memory,
         });
     }
-    let client = &client(&reading, RegistryOptions::default(), false)?;
+    let mut client = client(&reading, RegistryOptions::default(), false)?;
+    // The digests of this state file's records are keyed with its key.
+    if let Some(key) = chainctl_core::state::ValuesKey::for_state_file(&location.path, false)? {
+        client = client.with_values_key(key);
+    }
+    let client = &client;
     let (cluster, differences) = match client.status(release) {
         Ok(info) => {
             let differences = record.drift(&info);
@@ -2219,7 +2225,21 @@ fn check_status(common: &CommonArgs) -> Result<(), Failure> {
         }
         Err(err) => return Err(err.into()),
     };
-    let hint = (!differences.is_empty()).then(|| drift_hint(common, record, cluster.is_none()));
+    let hint = (!differences.is_empty()).then(|| {
+        let mut hint = drift_hint(common, record, cluster.is_none());
+        let only_manifest = (differences.iter())
+            .all(|d| d.field == chainctl_core::state::DriftField::ManifestDigest);
+        if only_manifest
+            && (record.manifest_digest.as_deref()).is_some_and(|d| d.starts_with("hmac-sha256:"))
+        {
+            hint.push_str(
+                "; if nothing changed, the record was keyed with another values key \
+                 (CHAINCTL_VALUES_KEY set then and not now, or the other way round): \
+                 check as it was recorded",
+            );
+        }
+        hint
+    });
 
     let mut out = io::stdout().lock();
     match common.output {

@@ -701,13 +701,14 @@ impl Client {
             Ok(mut report) => {
                 report.pulled = pulled;
                 report.values_digest = self.values_key.seal(&report.values_digest);
+                report.release = self.keyed(report.release);
                 Ok(report)
             }
             Err((error, facts)) => {
                 let facts = facts.unwrap_or_default();
                 Err(ActionFailure {
                     error: self.explain_pending(opts.release(), error),
-                    release: facts.release.map(Box::new),
+                    release: facts.release.map(|r| Box::new(self.keyed(r))),
                     installed: facts.installed,
                     values_digest: facts.values_digest.map(|d| self.values_key.seal(&d)),
                     pulled: pulled.map(Box::new),
@@ -788,7 +789,9 @@ impl Client {
     }
 
     /// This client with `key` for the values digests of its reports
-    /// ([`ActionReport::values_digest`], [`MergedValues::digest`]): the key
+    /// ([`ActionReport::values_digest`], [`MergedValues::digest`]) and the
+    /// manifest digests of the releases it returns
+    /// ([`ReleaseInfo::manifest_digest`]): the key
     /// of the state file the records go to
     /// ([`StateStore::values_key`](crate::StateStore::values_key)), so that
     /// they compare with the records already there. Without one, a client
@@ -810,6 +813,12 @@ impl Client {
     pub fn with_values_key(mut self, key: ValuesKey) -> Client {
         self.values_key = key;
         self
+    }
+
+    /// `rel` with its manifest digest keyed like the values digest.
+    fn keyed(&self, mut rel: ReleaseInfo) -> ReleaseInfo {
+        rel.set_digest_key(&self.values_key);
+        rel
     }
 
     /// Renders the chart without any cluster, like `helm template` (a
@@ -919,14 +928,14 @@ impl Client {
     /// The current revision of a release.
     pub fn status(&self, release: &ReleaseRef) -> Result<ReleaseInfo> {
         let request = self.release_request(release, json!({}));
-        bridge::call("release.status", &request, &self.query_options())
+        bridge::call("release.status", &request, &self.query_options()).map(|r| self.keyed(r))
     }
 
     /// One stored revision of a release, manifest and hooks included
     /// (`helm status --revision N`).
     pub fn revision(&self, release: &ReleaseRef, revision: u32) -> Result<ReleaseInfo> {
         let request = self.release_request(release, json!({ "revision": revision }));
-        bridge::call("release.status", &request, &self.query_options())
+        bridge::call("release.status", &request, &self.query_options()).map(|r| self.keyed(r))
     }
 
     /// The releases `helm list` lists with the same flags (manifests left
@@ -993,6 +1002,7 @@ impl Client {
             &request,
             &self.options(Some(opts.timeout)),
         )
+        .map(|r| self.keyed(r))
         .map_err(|err| {
             if !err.message().contains("has no 0 version") {
                 return self.explain_pending(release, err);

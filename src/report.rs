@@ -76,6 +76,10 @@ pub struct ReleaseInfo {
     /// The rendered hooks (empty in history listings).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<Hook>,
+    /// The key of [`manifest_digest`](Self::manifest_digest): the values
+    /// key of the client that returned this release.
+    #[serde(skip)]
+    digest_key: Option<crate::state::ValuesKey>,
 }
 
 impl ReleaseInfo {
@@ -120,12 +124,19 @@ impl ReleaseInfo {
         out
     }
 
-    /// `sha256:<hex>` of [`manifest`](Self::manifest) exactly as Helm stored
+    /// The digest of [`manifest`](Self::manifest) exactly as Helm stored
     /// it (hooks are not part of it), or `None` when the manifest is empty
     /// (a history listing, or a chart with no resources). The state file
     /// records it (`manifestDigest`), and `chainctl app status --check`
     /// compares it with the cluster's to see whether the resources changed
     /// outside chainctl.
+    ///
+    /// For a release a [`Client`](crate::Client) returned it is
+    /// `hmac-sha256:<hex>`, keyed like the values digest with the client's
+    /// [`ValuesKey`](crate::state::ValuesKey): the manifest holds the
+    /// values rendered (a Secret's data among them), so an unkeyed digest
+    /// would confirm a guess of them as well. For a release read from
+    /// JSON, as below, it is the plain `sha256:<hex>` of the text.
     ///
     /// ```
     /// use chainctl_core::ReleaseInfo;
@@ -139,6 +150,16 @@ impl ReleaseInfo {
     /// assert_ne!(rel.manifest_digest().unwrap(), digest, "any change to the text counts");
     /// ```
     pub fn manifest_digest(&self) -> Option<String> {
+        let unkeyed = self.unkeyed_manifest_digest()?;
+        Some(match &self.digest_key {
+            Some(key) => key.seal(&unkeyed),
+            None => unkeyed,
+        })
+    }
+
+    /// `sha256:<hex>` of the manifest, for records written before manifest
+    /// digests were keyed.
+    pub(crate) fn unkeyed_manifest_digest(&self) -> Option<String> {
         if self.manifest.is_empty() {
             return None;
         }
@@ -146,6 +167,11 @@ impl ReleaseInfo {
             "sha256:{:x}",
             Sha256::digest(self.manifest.as_bytes())
         ))
+    }
+
+    /// Keys [`manifest_digest`](Self::manifest_digest) with `key`.
+    pub(crate) fn set_digest_key(&mut self, key: &crate::state::ValuesKey) {
+        self.digest_key = Some(key.clone());
     }
 
     /// This release for showing without its secrets: in the manifest and

@@ -525,7 +525,7 @@ fn status_check_of_a_recorded_release_missing_from_the_cluster_is_drift() {
     assert!(
         digest
             .as_str()
-            .is_some_and(|d| d.starts_with("sha256:") && d.len() == 71),
+            .is_some_and(|d| d.starts_with("hmac-sha256:") && d.len() == 76),
         "the install records its manifest digest: {digest}"
     );
     let check = [

@@ -172,6 +172,29 @@ fn a_schema_pattern_failure_keeps_the_password_out_of_state_and_output() {
         .output()
         .unwrap();
         assert_nowhere(secret, &sandbox.state_path(), &[&debug, &json, &status]);
+        // The manifest digest is keyed too, and --check compares under the key.
+        let file = StateStore::load(sandbox.state_path()).unwrap();
+        let current = file
+            .releases
+            .values()
+            .next()
+            .unwrap()
+            .current
+            .clone()
+            .unwrap();
+        let manifest_digest = current.manifest_digest.unwrap();
+        assert!(
+            manifest_digest.starts_with("hmac-sha256:"),
+            "{manifest_digest}"
+        );
+        let check = on_cluster(
+            &sandbox,
+            cluster,
+            &["app", "status", "--release", "app", "-n", &ns, "--check"],
+        )
+        .output()
+        .unwrap();
+        assert_eq!(check.status.code(), Some(0), "{}", text(&check));
         // Status JSON, like an install's, shows no Secret data.
         let body: Value = serde_json::from_slice(&status.stdout).unwrap();
         let manifest = body["release"]["manifest"].as_str().unwrap();
