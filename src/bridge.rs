@@ -128,6 +128,35 @@ impl CancelToken {
     }
 }
 
+/// Makes the handler installed for `signal` safe in this process, which runs
+/// Go code: adds `SA_ONSTACK`, keeping the handler, its mask and its other
+/// flags (a default or ignored disposition is left alone).
+///
+/// The Go runtime requires every signal handler installed after it started
+/// to run on the alternate signal stack; a handler without it that catches a
+/// signal on a Go thread runs on a goroutine's small stack and can crash the
+/// process. Crates such as `signal-hook` do not set the flag, so call this
+/// after installing a handler, as `chainctl` does for SIGINT, SIGTERM and
+/// SIGHUP before it cancels the running call through a [`CancelToken`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::AtomicBool;
+/// use signal_hook::consts::SIGUSR1;
+///
+/// let seen = Arc::new(AtomicBool::new(false));
+/// signal_hook::flag::register(SIGUSR1, seen.clone())?;
+/// chainctl_core::go_safe_signal_handler(SIGUSR1)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn go_safe_signal_handler(signal: i32) -> Result<()> {
+    ffi::sys::add_sa_onstack(signal).map_err(|e| {
+        Error::invalid(format!(
+            "cannot set SA_ONSTACK on the handler of signal {signal}: {e}"
+        ))
+    })
+}
+
 /// How one call runs: its deadline, its cancel token, its event handler.
 #[derive(Default, Clone)]
 pub(crate) struct CallOptions<'a> {
@@ -378,6 +407,23 @@ mod tests {
             decode_reply("x", r#"{"ok":false}"#).unwrap_err().0.kind(),
             ErrorKind::Internal
         );
+    }
+
+    #[test]
+    fn a_signal_handler_is_made_to_run_on_the_alternate_stack() {
+        let sig = signal_hook::consts::SIGUSR2;
+        let flag = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(sig, flag.clone()).unwrap();
+        assert!(
+            !ffi::sys::has_sa_onstack(sig),
+            "signal-hook sets no SA_ONSTACK"
+        );
+        go_safe_signal_handler(sig).unwrap();
+        assert!(ffi::sys::has_sa_onstack(sig));
+        signal_hook::low_level::raise(sig).unwrap();
+        assert!(flag.load(Ordering::SeqCst), "the handler still runs");
+        let err = go_safe_signal_handler(-1).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     }
 
     #[test]

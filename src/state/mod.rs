@@ -58,5 +58,5 @@ pub use record::{
     SCHEMA_VERSION, StateFile, StorageDriver, ToolVersions, current_operator,
 };
 pub use schema::{state_schema, state_schema_json};
-pub use store::{StateStore, StateStoreOptions};
+pub use store::{Imported, StateStore, StateStoreOptions};
 pub use time::{Timestamp, TimestampParseError};
