@@ -40,6 +40,8 @@ mod capture;
 mod config;
 mod drift;
 mod format;
+#[cfg(test)]
+mod fuzz;
 mod lock;
 mod record;
 mod schema;

@@ -107,6 +107,7 @@ pub struct StateFile {
     /// (`rehearsal/…` for rehearsals on Helm's memory driver; records
     /// written before version 3 keep `<namespace>/<release>`).
     #[schemars(extend("propertyNames" = { "pattern": RELEASE_KEY_PATTERN }))]
+    #[serde(deserialize_with = "unique_keys")]
     pub releases: BTreeMap<String, ReleaseState>,
 }
 
@@ -926,6 +927,40 @@ pub fn current_operator() -> String {
         .filter_map(|var| std::env::var(var).ok())
         .find(|name| !name.trim().is_empty())
         .unwrap_or_else(|| format!("uid:{}", crate::ffi::sys::uid()))
+}
+
+/// A JSON object as a map, refusing a key given twice: serde's maps keep
+/// the last, which would drop a release's records without a word (two
+/// copies of a file merged by hand, say).
+pub(crate) fn unique_keys<'de, D, V>(deserializer: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Unique<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Unique<V> {
+        type Value = BTreeMap<String, V>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of releases")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((key, value)) = map.next_entry::<String, V>()? {
+                if out.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "duplicate release key {}",
+                        json_string(&key)
+                    )));
+                }
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_map(Unique(std::marker::PhantomData))
 }
 
 /// `s` as a JSON string literal, for JSON paths in messages.

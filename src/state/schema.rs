@@ -193,6 +193,14 @@ pub(crate) fn parse_validated(bytes: &[u8]) -> Result<StateFile, Problem> {
     state
         .check_version_fields()
         .map_err(|(path, message)| Problem::Invalid { path, message })?;
+    // What a JSON value hides and the typed reader refuses: a key given
+    // twice (a value keeps the last), a release's included.
+    if let Err(e) = serde_json::from_slice::<StateFile>(bytes) {
+        return Err(Problem::Invalid {
+            path: "$".into(),
+            message: format!("{e}: each key may appear once; remove the repeated one"),
+        });
+    }
     Ok(state)
 }
 
@@ -201,19 +209,11 @@ pub(crate) fn parse_validated(bytes: &[u8]) -> Result<StateFile, Problem> {
 pub(crate) fn diagnose(bytes: &[u8]) -> Problem {
     match parse_validated(bytes) {
         Err(problem) => problem,
-        // What a JSON value hides and the typed reader refuses: a key
-        // given twice (a value keeps the last).
-        Ok(_) => match serde_json::from_slice::<StateFile>(bytes) {
-            Err(e) => Problem::Invalid {
-                path: "$".into(),
-                message: format!("{e}: each key may appear once; remove the repeated one"),
-            },
-            Ok(_) => Problem::Invalid {
-                path: "$".into(),
-                message: "the file passes the schema but not the loader (a bug in \
-                          chainctl-core; please report it)"
-                    .into(),
-            },
+        Ok(_) => Problem::Invalid {
+            path: "$".into(),
+            message: "the file passes the schema but not the loader (a bug in \
+                      chainctl-core; please report it)"
+                .into(),
         },
     }
 }
@@ -490,6 +490,33 @@ mod tests {
             p.contains("duplicate field `schemaVersion`") && !p.contains("bug"),
             "{p}"
         );
+    }
+
+    #[test]
+    fn a_release_or_a_field_given_twice_is_refused_by_both_readers() {
+        let rec = record().to_string();
+        let twice_release = format!(
+            r#"{{"schemaVersion": 1, "releases": {{"demo/hello": {{"current": null, "history": []}}, "demo/hello": {{"current": null, "history": [{rec}]}}}}}}"#
+        );
+        let twice_field = format!(
+            r#"{{"schemaVersion": 1, "releases": {{"demo/hello": {{"current": null, "history": [{}]}}}}}}"#,
+            rec.replacen("{", r#"{"outcome": "failed", "#, 1)
+        );
+        for (text, says) in [
+            (twice_release, "duplicate release key \"demo/hello\""),
+            (twice_field, "duplicate field `outcome`"),
+        ] {
+            let full = parse_validated(text.as_bytes()).unwrap_err().to_string();
+            let loader = crate::state::format::Snapshot::parse(text.as_bytes(), None)
+                .unwrap_err()
+                .to_string();
+            for p in [full, loader] {
+                assert!(
+                    p.contains(says) && p.contains("each key may appear once"),
+                    "{p}"
+                );
+            }
+        }
     }
 
     #[test]
