@@ -2969,6 +2969,105 @@ mod tests {
     }
 
     #[test]
+    fn signal_exit_codes_are_documented_in_the_help_the_module_and_the_readme() {
+        let module_doc = include_str!("chainctl.rs");
+        let readme = include_str!("../README.md");
+        for (signal, name) in INTERRUPTS {
+            let code = 128 + signal;
+            assert!(
+                EXIT_CODES.contains(&format!("{code} by {name}"))
+                    || EXIT_CODES.contains(&format!("{code} interrupted by {name}")),
+                "{code}"
+            );
+            assert!(
+                module_doc.contains(&format!("//! | {code} | interrupted by {name}")),
+                "{code}"
+            );
+            assert!(
+                readme.contains(&format!("| {code} | interrupted by {name}")),
+                "{code}"
+            );
+        }
+        assert_eq!(INTERRUPTS.map(|(s, _)| 128 + s), [130, 143, 129]);
+    }
+
+    #[test]
+    fn state_import_takes_a_file_or_stdin_and_the_state_flags() {
+        let cli = parse(&[
+            "state",
+            "import",
+            "-",
+            "--state-path",
+            "/srv/s.json",
+            "-o",
+            "json",
+        ])
+        .unwrap();
+        let Command::State(StateCommand::Import(args)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.file, PathBuf::from("-"));
+        assert_eq!(args.state.state_path, Some(PathBuf::from("/srv/s.json")));
+        assert_eq!(args.state.output, Output::Json);
+        assert!(parse(&["state", "import"]).is_err(), "FILE is required");
+    }
+
+    #[test]
+    fn records_are_found_in_a_saved_stderr() {
+        let mut rec = ExecutionStateRecord::new(Action::Install, "web", "prod");
+        rec.finish_ok();
+        let line = serde_json::to_string(&rec).unwrap();
+        let stderr = format!(
+            "chainctl: could not write\nsecond line of a message\n{}\n{line}\nchainctl: the action succeeded\n",
+            keep_record_note()
+        );
+        assert_eq!(records_in("err", &stderr).ok().unwrap(), vec![rec.clone()]);
+        assert_eq!(
+            records_in("err", &format!("  {line}\n")).ok().unwrap(),
+            vec![rec]
+        );
+        let err = records_in(
+            "err",
+            &format!("chainctl: x\n{}\n", line.replace("\"web\"", "\"Web\"")),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            err.message
+                .starts_with("err, line 2: not a record chainctl can import"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.code, 2);
+    }
+
+    #[test]
+    fn the_hint_after_an_interrupted_upgrade_names_it_and_the_way_back() {
+        let cli = parse(&["app", "status", "--release", "web", "-n", "prod", "--check"]).unwrap();
+        let Command::App(AppCommand::Status(args)) = cli.command else {
+            panic!()
+        };
+        let mut current = ExecutionStateRecord::new(Action::Install, "web", "prod");
+        current.helm_revision = Some(1);
+        current.finish_ok();
+        let mut cancelled = ExecutionStateRecord::new(Action::Upgrade, "web", "prod");
+        cancelled.finish_cancelled("SIGINT", None);
+        let hint = interrupted_hint(&args.common, &cancelled, &current);
+        for part in [
+            &format!(
+                "the upgrade started at {}, was interrupted",
+                cancelled.started_at
+            ),
+            "cancelled by SIGINT: chainctl stopped the upgrade",
+            "`chainctl app upgrade --release web -n prod`",
+            "`chainctl app rollback --release web -n prod --revision 1`",
+        ] {
+            assert!(hint.contains(part), "{part:?} missing from {hint}");
+        }
+        assert!(!hint.contains("someone changed"), "{hint}");
+    }
+
+    #[test]
     fn exit_code_8_is_documented() {
         assert!(EXIT_CODES.contains("\n  8   drift: the cluster does not match the state file"));
         let module_doc = include_str!("chainctl.rs");
