@@ -13,8 +13,8 @@
 //! | 3 | release, revision or chart not found |
 //! | 4 | registry or authentication failure, or the cluster forbids the request (RBAC) |
 //! | 5 | timed out or cancelled |
-//! | 6 | the state file cannot be read, locked or written |
-//! | 7 | the action succeeded but its record could not be written (printed to stderr) |
+//! | 6 | the state file cannot be read, locked or written; a record to import is older than the newest one of its release |
+//! | 7 | the action succeeded but its record could not be written (printed to stderr; `state import` puts it back) |
 //! | 8 | drift: the cluster does not match the state file (`app status --check`) |
 //! | 10 | refused: confirmation needed (no terminal and no --confirm) or declined |
 //! | 129 | interrupted by SIGHUP: the running action was cancelled and recorded |
@@ -49,9 +49,11 @@ Exit codes:
   4   registry or authentication failure, or the cluster forbids the
       request (RBAC)
   5   timed out or cancelled
-  6   the state file cannot be read, locked or written
+  6   the state file cannot be read, locked or written; a record to import
+      is older than the newest one of its release
   7   the action succeeded but its record could not be written (the record
-      is printed to stderr as JSON: keep it)
+      is printed to stderr as a line of JSON: `chainctl state import`
+      puts it back)
   8   drift: the cluster does not match the state file (app status --check)
   10  refused: confirmation needed (no terminal and no --confirm) or declined
   129 interrupted by SIGHUP, 130 by SIGINT (Ctrl-C), 143 by SIGTERM: the
