@@ -946,6 +946,15 @@ fn refused(message: String) -> Failure {
     }
 }
 
+/// `eprintln!` without its panic when stderr is gone (a closed terminal,
+/// which is what SIGHUP says): on the way out after a signal, and for a
+/// record that must not be lost, a failed write must not stop chainctl.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr(), $($arg)*);
+    }};
+}
+
 /// The signals that interrupt chainctl, and the exit code of each (128 plus
 /// the signal's number, as shells report a process killed by it).
 const INTERRUPTS: [(i32, &str); 3] = [
@@ -1013,14 +1022,14 @@ impl Interrupts {
             return;
         };
         if !first {
-            eprintln!("chainctl: a second signal: exiting now, without waiting for the record");
+            say!("chainctl: a second signal: exiting now, without waiting for the record");
             std::process::exit(code.into());
         }
         if !self.in_flight.load(Ordering::SeqCst) {
-            eprintln!("chainctl: interrupted by {name}");
+            say!("chainctl: interrupted by {name}");
             std::process::exit(code.into());
         }
-        eprintln!(
+        say!(
             "chainctl: {name}: cancelling the running action and recording it as cancelled \
              (at most {} s; a second signal exits at once)",
             INTERRUPT_GRACE.as_secs()
@@ -1028,14 +1037,14 @@ impl Interrupts {
         self.token.cancel();
         std::thread::spawn(move || {
             std::thread::sleep(INTERRUPT_GRACE);
-            eprintln!(
+            say!(
                 "chainctl: the cancelled action did not end within {} s: exiting without \
                  writing its record",
                 INTERRUPT_GRACE.as_secs()
             );
             let unsaved = self.unsaved.lock().ok().and_then(|r| r.clone());
             if let Some(record) = unsaved {
-                eprintln!("{}\n{record}", keep_record_note());
+                say!("{}\n{record}", keep_record_note());
             }
             std::process::exit(code.into());
         });
@@ -1071,7 +1080,7 @@ fn catch_interrupts() -> io::Result<()> {
 
 fn main() -> ExitCode {
     if let Err(err) = catch_interrupts() {
-        eprintln!(
+        say!(
             "chainctl: warning: signals cannot be caught, so an interrupted action will not be recorded: {err}"
         );
     }
@@ -1532,12 +1541,12 @@ fn save(
     let Err(err) = written else {
         return Ok(());
     };
-    eprintln!(
+    say!(
         "chainctl: the record of this action could not be written to {}: {}",
         store.path().display(),
         with_causes(&err)
     );
-    eprintln!("{}\n{json}", keep_record_note());
+    say!("{}\n{json}", keep_record_note());
     match action_error {
         Some(_) => Ok(()),
         None => Err(Failure {
@@ -1576,7 +1585,7 @@ fn note_interrupted(record: &mut ExecutionStateRecord, client: &Client, release:
         _ => settle(client, release, record),
     };
     if let Some(rel) = left.as_ref().filter(|r| r.status.starts_with("pending-")) {
-        eprintln!(
+        say!(
             "chainctl: warning: Helm had not marked revision {} of {release} within {} s: it is \
              left {}; `chainctl app status --release {} -n {}` says how to recover",
             rel.revision,
@@ -1870,7 +1879,7 @@ fn import_records(args: &StateImportArgs, out: &mut impl Write) -> Result<(), Fa
     let location = state_location(&args.state.state_file, &args.state.state_path)?;
     let mut store = StateStore::open_location(&location, StateStoreOptions::default())?;
     for warning in store.warnings() {
-        eprintln!("chainctl: warning: {warning}");
+        say!("chainctl: warning: {warning}");
     }
     let path = store.path().display().to_string();
     let mut results = Vec::new();
