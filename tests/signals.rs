@@ -429,3 +429,30 @@ fn an_interrupted_action_whose_record_cannot_be_written_in_time_prints_it_for_im
     assert!(stdout.contains("imported the install record"), "{stdout}");
     assert_cancelled(&cli.last_record("web", &ns), Action::Install, 1, "SIGHUP");
 }
+
+#[test]
+fn a_command_that_runs_no_action_exits_at_once_with_the_signals_code() {
+    let sandbox = Sandbox::new();
+    for (sig, code) in [
+        (libc::SIGINT, 130),
+        (libc::SIGTERM, 143),
+        (libc::SIGHUP, 129),
+    ] {
+        // `state import -` waits on a stdin that never ends.
+        let child = sandbox
+            .command(&["state", "import", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let sent = Instant::now();
+        signal(&child, sig);
+        let (status, elapsed, stderr) = finish(child, sent);
+        assert_eq!(status.code(), Some(code), "{stderr}");
+        assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
+        assert!(stderr.contains("interrupted by SIG"), "{stderr}");
+        assert!(!sandbox.state_path().exists(), "nothing was written");
+    }
+}
