@@ -13,24 +13,29 @@
 //! | 3 | release, revision or chart not found |
 //! | 4 | registry or authentication failure, or the cluster forbids the request (RBAC) |
 //! | 5 | timed out or cancelled |
-//! | 6 | the state file cannot be read, locked or written |
-//! | 7 | the action succeeded but its record could not be written (printed to stderr) |
+//! | 6 | the state file cannot be read, locked or written; a record to import is older than the newest one of its release |
+//! | 7 | the action succeeded but its record could not be written (printed to stderr; `state import` puts it back) |
 //! | 8 | drift: the cluster does not match the state file (`app status --check`) |
 //! | 10 | refused: confirmation needed (no terminal and no --confirm) or declined |
+//! | 129 | interrupted by SIGHUP: the running action was cancelled and recorded |
+//! | 130 | interrupted by SIGINT (Ctrl-C): the running action was cancelled and recorded |
+//! | 143 | interrupted by SIGTERM: the running action was cancelled and recorded |
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use chainctl_core::state::{
-    Action, Drift, ExecutionStateRecord, RecordCluster, RecordSource, ReleaseState, StateFile,
-    StateLocation, StateStoreOptions, StorageDriver,
+    Action, Drift, ExecutionStateRecord, Imported, RecordCluster, RecordSource, ReleaseState,
+    StateFile, StateLocation, StateStoreOptions, StorageDriver,
 };
 use chainctl_core::{
-    ChartSource, Client, DryRun, Error, ErrorKind, Event, EventLevel, ListOptions, OciReference,
-    RegistryOptions, ReleaseInfo, ReleaseOptions, ReleaseRef, ResolvedKube, RollbackOptions,
-    StateFileConfig, StateStore, Storage, UninstallOptions, version_to_tag,
+    CancelToken, ChartSource, Client, DryRun, Error, ErrorKind, Event, EventLevel, ListOptions,
+    OciReference, RegistryOptions, ReleaseInfo, ReleaseOptions, ReleaseRef, ResolvedKube,
+    RollbackOptions, StateFileConfig, StateStore, Storage, UninstallOptions, version_to_tag,
 };
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use serde_json::json;
@@ -44,11 +49,17 @@ Exit codes:
   4   registry or authentication failure, or the cluster forbids the
       request (RBAC)
   5   timed out or cancelled
-  6   the state file cannot be read, locked or written
+  6   the state file cannot be read, locked or written; a record to import
+      is older than the newest one of its release
   7   the action succeeded but its record could not be written (the record
-      is printed to stderr as JSON: keep it)
+      is printed to stderr as a line of JSON: `chainctl state import`
+      puts it back)
   8   drift: the cluster does not match the state file (app status --check)
-  10  refused: confirmation needed (no terminal and no --confirm) or declined";
+  10  refused: confirmation needed (no terminal and no --confirm) or declined
+  129 interrupted by SIGHUP, 130 by SIGINT (Ctrl-C), 143 by SIGTERM: the
+      running install, upgrade, rollback or uninstall is cancelled, Helm
+      marks the release failed and the record says cancelled; a second
+      signal exits at once. Other commands exit at once.";
 
 /// Deploy Helm charts with the Helm SDK in-process.
 #[derive(Parser, Debug)]
@@ -207,6 +218,7 @@ impl RegistryArgs {
             .registry(self.options()?)
             .offline(self.offline)
             .on_event(print_events(EventLevel::Warn))
+            .cancel_token(interrupts().token.clone())
             .build()?)
     }
 }
@@ -219,6 +231,8 @@ enum StateCommand {
     Path(StateArgs),
     /// Check a state file against the schema (default: the one in use).
     Validate(StateValidateArgs),
+    /// Put back a record printed on exit 7 (its record not written).
+    Import(StateImportArgs),
 }
 
 /// Where the state file is.
@@ -253,6 +267,28 @@ struct StateShowArgs {
     /// With --release: the cluster id, when several clusters have it.
     #[arg(long, value_name = "ID", requires = "release")]
     cluster: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct StateImportArgs {
+    #[command(flatten)]
+    state: StateArgs,
+
+    /// The printed record, or - for stdin (the whole stderr will do).
+    ///
+    /// When an action succeeds but its record cannot be written, chainctl
+    /// exits 7 and prints the record to stderr as one line of JSON. Once the
+    /// state file can be written again, import it from that line or from
+    /// the whole of stderr saved to a file: only lines starting with "{"
+    /// are read. The record is checked as the state file's loader checks
+    /// records; importing it twice changes nothing the second time, and a
+    /// record older than the newest one of its release is refused (exit 6).
+    /// For example:
+    ///
+    ///   chainctl app upgrade ... 2> upgrade.err   # exits 7
+    ///   chainctl state import upgrade.err
+    #[arg(value_name = "FILE", verbatim_doc_comment)]
+    file: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -921,7 +957,144 @@ fn refused(message: String) -> Failure {
     }
 }
 
+/// `eprintln!` without its panic when stderr is gone (a closed terminal,
+/// which is what SIGHUP says): on the way out after a signal, and for a
+/// record that must not be lost, a failed write must not stop chainctl.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr(), $($arg)*);
+    }};
+}
+
+/// The signals that interrupt chainctl, and the exit code of each (128 plus
+/// the signal's number, as shells report a process killed by it).
+const INTERRUPTS: [(i32, &str); 3] = [
+    (signal_hook::consts::SIGINT, "SIGINT"),
+    (signal_hook::consts::SIGTERM, "SIGTERM"),
+    (signal_hook::consts::SIGHUP, "SIGHUP"),
+];
+
+/// How long, after the first signal, chainctl waits for the cancelled Go
+/// call to end, Helm to mark the release and the record to be written,
+/// before it exits without the record.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
+
+/// How long a cancelled action waits for Helm to mark the revision it made
+/// failed (Helm takes milliseconds), and how long for a revision to appear
+/// at all when none is there yet.
+const SETTLE_PENDING: Duration = Duration::from_secs(5);
+const SETTLE_ABSENT: Duration = Duration::from_secs(1);
+
+/// What a signal does to this run. While an action that changes a release
+/// runs (`in_flight`), the first signal cancels its Go call through `token`:
+/// chainctl records the action as cancelled and exits with the signal's
+/// code, or after [`INTERRUPT_GRACE`] exits anyway, printing the record if
+/// it has one. Otherwise, and at a second signal, it exits at once.
+struct Interrupts {
+    token: CancelToken,
+    /// The first signal received; 0 before any.
+    signal: AtomicI32,
+    in_flight: AtomicBool,
+    /// The record being written, to print if the grace runs out first.
+    unsaved: Mutex<Option<String>>,
+}
+
+fn interrupts() -> &'static Interrupts {
+    static INTERRUPTS: OnceLock<Interrupts> = OnceLock::new();
+    INTERRUPTS.get_or_init(|| Interrupts {
+        token: CancelToken::new(),
+        signal: AtomicI32::new(0),
+        in_flight: AtomicBool::new(false),
+        unsaved: Mutex::new(None),
+    })
+}
+
+impl Interrupts {
+    /// The signal that interrupted this run, if one did: its name and exit
+    /// code.
+    fn received(&self) -> Option<(&'static str, u8)> {
+        let signal = self.signal.load(Ordering::SeqCst);
+        let (_, name) = INTERRUPTS.iter().find(|(s, _)| *s == signal)?;
+        Some((name, u8::try_from(128 + signal).unwrap_or(u8::MAX)))
+    }
+
+    /// Marks an action that a signal should cancel rather than cut short,
+    /// until the guard is dropped.
+    fn in_flight(&'static self) -> InFlight {
+        self.in_flight.store(true, Ordering::SeqCst);
+        InFlight(self)
+    }
+
+    fn on_signal(&'static self, signal: i32) {
+        let first = (self.signal)
+            .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        let Some((name, code)) = self.received() else {
+            return;
+        };
+        if !first {
+            say!("chainctl: a second signal: exiting now, without waiting for the record");
+            std::process::exit(code.into());
+        }
+        if !self.in_flight.load(Ordering::SeqCst) {
+            say!("chainctl: interrupted by {name}");
+            std::process::exit(code.into());
+        }
+        say!(
+            "chainctl: {name}: cancelling the running action and recording it as cancelled \
+             (at most {} s; a second signal exits at once)",
+            INTERRUPT_GRACE.as_secs()
+        );
+        self.token.cancel();
+        std::thread::spawn(move || {
+            std::thread::sleep(INTERRUPT_GRACE);
+            say!(
+                "chainctl: the cancelled action did not end within {} s: exiting without \
+                 writing its record",
+                INTERRUPT_GRACE.as_secs()
+            );
+            let unsaved = self.unsaved.lock().ok().and_then(|r| r.clone());
+            if let Some(record) = unsaved {
+                say!("{}\n{record}", keep_record_note());
+            }
+            std::process::exit(code.into());
+        });
+    }
+}
+
+/// An action a signal cancels; see [`Interrupts::in_flight`].
+struct InFlight(&'static Interrupts);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Turns SIGINT, SIGTERM and SIGHUP over to [`Interrupts`], on a thread of
+/// their own (signal-hook's self-pipe: nothing runs in the handler itself).
+fn catch_interrupts() -> io::Result<()> {
+    let signals = INTERRUPTS.map(|(signal, _)| signal);
+    let mut iterator = signal_hook::iterator::Signals::new(signals)?;
+    for signal in signals {
+        chainctl_core::go_safe_signal_handler(signal).map_err(io::Error::other)?;
+    }
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in iterator.forever() {
+                interrupts().on_signal(signal);
+            }
+        })?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    if let Err(err) = catch_interrupts() {
+        say!(
+            "chainctl: warning: signals cannot be caught, so an interrupted action will not be recorded: {err}"
+        );
+    }
     // The long version asks the Go shim for Helm's and Go's versions: build
     // it only when the arguments may ask for it, not on every start.
     let wants_version = std::env::args_os()
@@ -937,7 +1110,9 @@ fn main() -> ExitCode {
         Err(err) => err.exit(),
     };
     let json_output = cli.command.output() == Output::Json;
-    match run(cli) {
+    let result = run(cli);
+    let interrupted = interrupts().received();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) if failure.kind == "io" && failure.message.contains("Broken pipe") => {
             ExitCode::SUCCESS
@@ -949,7 +1124,10 @@ fn main() -> ExitCode {
                 let _ = writeln!(io::stdout(), "{body:#}");
             }
             let _ = writeln!(io::stderr(), "chainctl: {}", failure.message);
-            ExitCode::from(failure.code)
+            match interrupted {
+                Some((_, code)) => ExitCode::from(code),
+                None => ExitCode::from(failure.code),
+            }
         }
     }
 }
@@ -988,6 +1166,7 @@ impl Command {
             Command::State(StateCommand::Show(a)) => return a.state.output,
             Command::State(StateCommand::Path(a)) => return a.output,
             Command::State(StateCommand::Validate(a)) => return a.state.output,
+            Command::State(StateCommand::Import(a)) => return a.state.output,
             Command::Chart(ChartCommand::Pull(a)) => return a.output,
             Command::Chart(ChartCommand::Versions(a)) => return a.output,
             Command::Registry(RegistryCommand::Login(a) | RegistryCommand::Logout(a)) => {
@@ -1142,12 +1321,17 @@ fn run(mut cli: Cli) -> Result<(), Failure> {
             let client = client.with_values_key(store.values_key()?);
             let mut record = ExecutionStateRecord::for_release(Action::Rollback, &release);
             stamp(&mut record, &args.common, &client);
+            let in_flight = interrupts().in_flight();
             let result = client.rollback(&release, &opts);
             match &result {
                 Ok(info) => record.finish_with_release(info),
-                Err(err) => record.finish_err(err),
+                Err(err) => {
+                    record.finish_err(err);
+                    note_interrupted(&mut record, &client, &release);
+                }
             }
             save(&mut store, &record, result.as_ref().err())?;
+            drop(in_flight);
             print_release(args.common.output, "rollback", &result?, Some(&record))
         }
         AppCommand::Uninstall(args) => {
@@ -1179,15 +1363,20 @@ fn run(mut cli: Cli) -> Result<(), Failure> {
             let mut store = open_store(&args.common)?;
             let mut record = ExecutionStateRecord::for_release(Action::Uninstall, &release);
             stamp(&mut record, &args.common, &client);
+            let in_flight = interrupts().in_flight();
             let result = client.uninstall(&release, &opts);
             match &result {
                 Ok(report) => {
                     record.finish_with_release(&report.release);
                     record.helm_status = Some("uninstalled".into());
                 }
-                Err(err) => record.finish_err(err),
+                Err(err) => {
+                    record.finish_err(err);
+                    note_interrupted(&mut record, &client, &release);
+                }
             }
             save(&mut store, &record, result.as_ref().err())?;
+            drop(in_flight);
             print_release(
                 args.common.output,
                 "uninstall",
@@ -1351,16 +1540,25 @@ fn save(
     record: &ExecutionStateRecord,
     action_error: Option<&Error>,
 ) -> Result<(), Failure> {
-    let Err(err) = store.record(record.clone()) else {
+    let json = serde_json::to_string(record).unwrap_or_default();
+    let unsaved = || {
+        interrupts()
+            .unsaved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    };
+    *unsaved() = Some(json.clone());
+    let written = store.record(record.clone());
+    *unsaved() = None;
+    let Err(err) = written else {
         return Ok(());
     };
-    let json = serde_json::to_string(record).unwrap_or_default();
-    eprintln!(
+    say!(
         "chainctl: the record of this action could not be written to {}: {}",
         store.path().display(),
         with_causes(&err)
     );
-    eprintln!("chainctl: here it is, to keep:\n{json}");
+    say!("{}\n{json}", keep_record_note());
     match action_error {
         Some(_) => Ok(()),
         None => Err(Failure {
@@ -1372,6 +1570,67 @@ fn save(
                 with_causes(&err)
             ),
         }),
+    }
+}
+
+/// What precedes a record printed because it could not be written: the
+/// record follows on a line of its own, which `state import` reads back.
+fn keep_record_note() -> &'static str {
+    "chainctl: the record is on the next line, to keep: once the state file can be written, \
+     put it back with `chainctl state import FILE` (FILE: that line, or all of this output \
+     saved to a file; - reads stdin)"
+}
+
+/// After an action failed: if a signal cancelled it, its record says so,
+/// with the revision and status Helm left once Helm has marked it (see
+/// [`settle`]).
+fn note_interrupted(record: &mut ExecutionStateRecord, client: &Client, release: &ReleaseRef) {
+    let Some((signal, _)) = interrupts().received() else {
+        return;
+    };
+    if !record.is_cancelled() {
+        return;
+    }
+    let left = match record.action {
+        // An uninstall makes no revision: nothing to wait for.
+        Action::Uninstall => None,
+        _ => settle(client, release, record),
+    };
+    if let Some(rel) = left.as_ref().filter(|r| r.status.starts_with("pending-")) {
+        say!(
+            "chainctl: warning: Helm had not marked revision {} of {release} within {} s: it is \
+             left {}; `chainctl app status --release {} -n {}` says how to recover",
+            rel.revision,
+            SETTLE_PENDING.as_secs(),
+            rel.status,
+            release.name(),
+            release.namespace()
+        );
+    }
+    record.finish_cancelled(signal, left.as_ref());
+}
+
+/// The revision a cancelled action made, once Helm has marked it (no longer
+/// `pending-*`, which Helm does within milliseconds of the cancel), waiting
+/// at most [`SETTLE_PENDING`]; `None` when no revision of the action
+/// appears within [`SETTLE_ABSENT`] (it was cancelled before Helm stored
+/// one). Read with a client whose calls the signal does not cancel.
+fn settle(
+    client: &Client,
+    release: &ReleaseRef,
+    record: &ExecutionStateRecord,
+) -> Option<ReleaseInfo> {
+    let reader = client.with_cancel_token(None);
+    let start = Instant::now();
+    loop {
+        let ours = (reader.status(release).ok()).filter(|r| record.made_revision(r));
+        let waited = start.elapsed();
+        match &ours {
+            Some(rel) if !rel.status.starts_with("pending-") => return ours,
+            Some(_) if waited >= SETTLE_PENDING => return ours,
+            None if waited >= SETTLE_ABSENT => return None,
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
     }
 }
 
@@ -1508,6 +1767,7 @@ fn run_state(command: StateCommand) -> Result<(), Failure> {
                 )?,
             }
         }
+        StateCommand::Import(args) => import_records(&args, &mut out)?,
         StateCommand::Show(args) => {
             let location = state_location(&args.state.state_file, &args.state.state_path)?;
             let state = match StateStore::load(&location.path) {
@@ -1623,6 +1883,109 @@ fn run_state(command: StateCommand) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `state import FILE|-`: the records in the file put back into the state
+/// file, each under the lock.
+fn import_records(args: &StateImportArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let (name, text) = read_import_input(&args.file)?;
+    let records = records_in(&name, &text)?;
+    let location = state_location(&args.state.state_file, &args.state.state_path)?;
+    let mut store = StateStore::open_location(&location, StateStoreOptions::default())?;
+    for warning in store.warnings() {
+        say!("chainctl: warning: {warning}");
+    }
+    let path = store.path().display().to_string();
+    let mut results = Vec::new();
+    for record in records {
+        let key = StateFile::record_key(&record);
+        let what = format!(
+            "the {} record of {}/{} started at {}",
+            record.action, record.namespace, record.release, record.started_at
+        );
+        let imported = store.import(record)? == Imported::Added;
+        if args.state.output == Output::Text {
+            match imported {
+                true => writeln!(out, "imported {what} into {path}")?,
+                false => writeln!(out, "{path} holds {what} already: nothing changed")?,
+            }
+        }
+        results.push(json!({ "key": key, "imported": imported }));
+    }
+    if args.state.output == Output::Json {
+        writeln!(out, "{:#}", json!({ "path": path, "records": results }))?;
+    }
+    Ok(())
+}
+
+/// The most `state import` reads: a record is a few kilobytes, and a
+/// saved stderr not much more.
+const IMPORT_LIMIT: u64 = 16 << 20;
+
+/// The text of FILE, or stdin for `-`, with the name to give in messages.
+fn read_import_input(file: &std::path::Path) -> Result<(String, String), Failure> {
+    let (name, reader): (String, Box<dyn Read>) = if file.as_os_str() == "-" {
+        ("standard input".into(), Box::new(io::stdin()))
+    } else {
+        let opened = std::fs::File::open(file).map_err(|e| {
+            Failure::from(invalid_input(format!(
+                "cannot read {}: {e}",
+                file.display()
+            )))
+        })?;
+        (file.display().to_string(), Box::new(opened))
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(IMPORT_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::from(invalid_input(format!("cannot read {name}: {e}"))))?;
+    if bytes.len() as u64 > IMPORT_LIMIT {
+        return Err(invalid_input(format!(
+            "{name} is larger than {} MiB: give the record chainctl printed, not another file",
+            IMPORT_LIMIT >> 20
+        ))
+        .into());
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Failure::from(invalid_input(format!(
+            "{name} is not UTF-8 text: give the record chainctl printed"
+        )))
+    })?;
+    Ok((name, text))
+}
+
+/// The records in what chainctl printed on exit 7: one JSON record, or
+/// lines of which those starting with `{` are records (the others are
+/// chainctl's messages, which may run over several lines).
+fn records_in(name: &str, text: &str) -> Result<Vec<ExecutionStateRecord>, Failure> {
+    let bad = |at: String, err: Error| {
+        Failure::from(invalid_input(format!(
+            "{name}{at}: {}; nothing was imported",
+            err.message()
+        )))
+    };
+    let trimmed = text.trim();
+    if trimmed.starts_with('{') && serde_json::from_str::<serde_json::Value>(trimmed).is_ok() {
+        let record = ExecutionStateRecord::from_json(trimmed).map_err(|e| bad(String::new(), e))?;
+        return Ok(vec![record]);
+    }
+    let mut records = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        let at = format!(", line {}", i + 1);
+        if line.starts_with('{') {
+            records.push(ExecutionStateRecord::from_json(line).map_err(|e| bad(at, e))?);
+        }
+    }
+    if records.is_empty() {
+        return Err(invalid_input(format!(
+            "{name} holds no record: chainctl prints one, as a line of JSON after \
+             \"the record is on the next line\", when it exits 7"
+        ))
+        .into());
+    }
+    Ok(records)
+}
+
 /// One record on one line, for text output.
 fn record_line(rec: &ExecutionStateRecord) -> String {
     let chart = rec
@@ -1706,7 +2069,10 @@ fn client(
         (false, true) => EventLevel::Info,
         (false, false) => EventLevel::Warn,
     };
-    Ok(builder.on_event(print_events(least)).build()?)
+    Ok(builder
+        .on_event(print_events(least))
+        .cancel_token(interrupts().token.clone())
+        .build()?)
 }
 
 /// Prints events of at least `least` importance to stderr; warnings always.
@@ -2091,15 +2457,21 @@ fn deploy(
     let mut record = ExecutionStateRecord::for_chart(action, &source, &opts)?;
     stamp(&mut record, common, &client);
     let deployed = pinned.as_ref().unwrap_or(&source);
+    // A dry run records nothing: a signal ends it at once.
+    let in_flight = store.is_some().then(|| interrupts().in_flight());
     let result = match action {
         Action::Install => client.install_detailed(deployed, &opts),
         _ => client.upgrade_detailed(deployed, &opts),
     };
     record.finish_with_outcome(&result);
+    if result.is_err() && in_flight.is_some() {
+        note_interrupted(&mut record, &client, opts.release());
+    }
     let result = result.map_err(Error::from);
     if let Some(store) = &mut store {
         save(store, &record, result.as_ref().err())?;
     }
+    drop(in_flight);
     let report = result?;
     let shown_action = if report.installed { "install" } else { verb };
     let mut out = io::stdout().lock();
@@ -2225,20 +2597,27 @@ fn check_status(common: &CommonArgs) -> Result<(), Failure> {
         }
         Err(err) => return Err(err.into()),
     };
-    let hint = (!differences.is_empty()).then(|| {
-        let mut hint = drift_hint(common, record, cluster.is_none());
-        let only_manifest = (differences.iter())
-            .all(|d| d.field == chainctl_core::state::DriftField::ManifestDigest);
-        if only_manifest
-            && (record.manifest_digest.as_deref()).is_some_and(|d| d.starts_with("hmac-sha256:"))
-        {
-            hint.push_str(
-                "; if nothing changed, the record was keyed with another values key \
-                 (CHAINCTL_VALUES_KEY set then and not now, or the other way round): \
-                 check as it was recorded",
-            );
+    // The newest record, when a signal cancelled it: the differences are
+    // that action's doing, not someone else's.
+    let interrupted = (recorded.history.last()).filter(|r| r.is_cancelled());
+    let hint = (!differences.is_empty()).then(|| match interrupted {
+        Some(cancelled) => interrupted_hint(common, cancelled, record),
+        None => {
+            let mut hint = drift_hint(common, record, cluster.is_none());
+            let only_manifest = (differences.iter())
+                .all(|d| d.field == chainctl_core::state::DriftField::ManifestDigest);
+            if only_manifest
+                && (record.manifest_digest.as_deref())
+                    .is_some_and(|d| d.starts_with("hmac-sha256:"))
+            {
+                hint.push_str(
+                    "; if nothing changed, the record was keyed with another values key \
+                     (CHAINCTL_VALUES_KEY set then and not now, or the other way round): \
+                     check as it was recorded",
+                );
+            }
+            hint
         }
-        hint
     });
 
     let mut out = io::stdout().lock();
@@ -2254,6 +2633,7 @@ fn check_status(common: &CommonArgs) -> Result<(), Failure> {
                     "stateFile": state_file,
                     "differences": differences,
                     "hint": hint,
+                    "interrupted": interrupted,
                 },
             })
         )?,
@@ -2327,6 +2707,32 @@ fn drift_hint(common: &CommonArgs, record: &ExecutionStateRecord, missing: bool)
         "someone changed the release outside chainctl: run {rollback}`chainctl app upgrade \
          {target}` {values} to redeploy what is recorded, or inspect with `chainctl app history \
          {target}`"
+    )
+}
+
+/// What to do after an interrupted action: it names the cancelled record
+/// (action, start, the signal and what Helm left) and the commands that
+/// deploy again or return to `compared`, the record checked against.
+fn interrupted_hint(
+    common: &CommonArgs,
+    cancelled: &ExecutionStateRecord,
+    compared: &ExecutionStateRecord,
+) -> String {
+    let target = format!("--release {} -n {}", common.release, common.namespace);
+    let why = (cancelled.error.as_ref()).map_or("cancelled".to_string(), |e| e.message.clone());
+    let rollback = match (compared.outcome, compared.helm_revision) {
+        (chainctl_core::state::Outcome::Succeeded, Some(revision)) => format!(
+            ", or `chainctl app rollback {target} --revision {revision}` to return to the \
+             recorded revision"
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "the last action recorded, the {} started at {}, was interrupted: {why}. Nothing was \
+         changed outside chainctl and no recovery is needed: run `chainctl app upgrade {target}` \
+         with the values you used (the state file keeps only their digest) to deploy again\
+         {rollback}",
+        cancelled.action, cancelled.started_at
     )
 }
 
@@ -2636,6 +3042,105 @@ mod tests {
             "{hint}"
         );
         assert!(hint.contains("it records kube context staging"), "{hint}");
+    }
+
+    #[test]
+    fn signal_exit_codes_are_documented_in_the_help_the_module_and_the_readme() {
+        let module_doc = include_str!("chainctl.rs");
+        let readme = include_str!("../README.md");
+        for (signal, name) in INTERRUPTS {
+            let code = 128 + signal;
+            assert!(
+                EXIT_CODES.contains(&format!("{code} by {name}"))
+                    || EXIT_CODES.contains(&format!("{code} interrupted by {name}")),
+                "{code}"
+            );
+            assert!(
+                module_doc.contains(&format!("//! | {code} | interrupted by {name}")),
+                "{code}"
+            );
+            assert!(
+                readme.contains(&format!("| {code} | interrupted by {name}")),
+                "{code}"
+            );
+        }
+        assert_eq!(INTERRUPTS.map(|(s, _)| 128 + s), [130, 143, 129]);
+    }
+
+    #[test]
+    fn state_import_takes_a_file_or_stdin_and_the_state_flags() {
+        let cli = parse(&[
+            "state",
+            "import",
+            "-",
+            "--state-path",
+            "/srv/s.json",
+            "-o",
+            "json",
+        ])
+        .unwrap();
+        let Command::State(StateCommand::Import(args)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.file, PathBuf::from("-"));
+        assert_eq!(args.state.state_path, Some(PathBuf::from("/srv/s.json")));
+        assert_eq!(args.state.output, Output::Json);
+        assert!(parse(&["state", "import"]).is_err(), "FILE is required");
+    }
+
+    #[test]
+    fn records_are_found_in_a_saved_stderr() {
+        let mut rec = ExecutionStateRecord::new(Action::Install, "web", "prod");
+        rec.finish_ok();
+        let line = serde_json::to_string(&rec).unwrap();
+        let stderr = format!(
+            "chainctl: could not write\nsecond line of a message\n{}\n{line}\nchainctl: the action succeeded\n",
+            keep_record_note()
+        );
+        assert_eq!(records_in("err", &stderr).ok().unwrap(), vec![rec.clone()]);
+        assert_eq!(
+            records_in("err", &format!("  {line}\n")).ok().unwrap(),
+            vec![rec]
+        );
+        let err = records_in(
+            "err",
+            &format!("chainctl: x\n{}\n", line.replace("\"web\"", "\"Web\"")),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            err.message
+                .starts_with("err, line 2: not a record chainctl can import"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.code, 2);
+    }
+
+    #[test]
+    fn the_hint_after_an_interrupted_upgrade_names_it_and_the_way_back() {
+        let cli = parse(&["app", "status", "--release", "web", "-n", "prod", "--check"]).unwrap();
+        let Command::App(AppCommand::Status(args)) = cli.command else {
+            panic!()
+        };
+        let mut current = ExecutionStateRecord::new(Action::Install, "web", "prod");
+        current.helm_revision = Some(1);
+        current.finish_ok();
+        let mut cancelled = ExecutionStateRecord::new(Action::Upgrade, "web", "prod");
+        cancelled.finish_cancelled("SIGINT", None);
+        let hint = interrupted_hint(&args.common, &cancelled, &current);
+        for part in [
+            &format!(
+                "the upgrade started at {}, was interrupted",
+                cancelled.started_at
+            ),
+            "cancelled by SIGINT: chainctl stopped the upgrade",
+            "`chainctl app upgrade --release web -n prod`",
+            "`chainctl app rollback --release web -n prod --revision 1`",
+        ] {
+            assert!(hint.contains(part), "{part:?} missing from {hint}");
+        }
+        assert!(!hint.contains("someone changed"), "{hint}");
     }
 
     #[test]

@@ -128,6 +128,35 @@ impl CancelToken {
     }
 }
 
+/// Makes the handler installed for `signal` safe in this process, which runs
+/// Go code: adds `SA_ONSTACK`, keeping the handler, its mask and its other
+/// flags (a default or ignored disposition is left alone).
+///
+/// The Go runtime requires every signal handler installed after it started
+/// to run on the alternate signal stack; a handler without it that catches a
+/// signal on a Go thread runs on a goroutine's small stack and can crash the
+/// process. Crates such as `signal-hook` do not set the flag, so call this
+/// after installing a handler, as `chainctl` does for SIGINT, SIGTERM and
+/// SIGHUP before it cancels the running call through a [`CancelToken`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::AtomicBool;
+/// use signal_hook::consts::SIGUSR1;
+///
+/// let seen = Arc::new(AtomicBool::new(false));
+/// signal_hook::flag::register(SIGUSR1, seen.clone())?;
+/// chainctl_core::go_safe_signal_handler(SIGUSR1)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn go_safe_signal_handler(signal: i32) -> Result<()> {
+    ffi::sys::add_sa_onstack(signal).map_err(|e| {
+        Error::invalid(format!(
+            "cannot set SA_ONSTACK on the handler of signal {signal}: {e}"
+        ))
+    })
+}
+
 /// How one call runs: its deadline, its cancel token, its event handler.
 #[derive(Default, Clone)]
 pub(crate) struct CallOptions<'a> {
@@ -251,6 +280,14 @@ fn call_envelope(
 /// The one place a reply envelope becomes a `Result`: the result, or the
 /// error with the facts the shim attached to it.
 fn decode_reply(op: &str, reply: &str) -> std::result::Result<serde_json::Value, Failed> {
+    // serde reads a struct from an array too (`[true]` as `{"ok":true}`):
+    // an envelope is an object.
+    if !reply.trim_start().starts_with('{') {
+        return Err((
+            Error::internal(format!("the reply to {op} is not a JSON object")),
+            None,
+        ));
+    }
     let envelope: ReplyEnvelope = serde_json::from_str(reply).map_err(|e| {
         (
             Error::internal(format!("the reply to {op} is not a valid envelope: {e}")),
@@ -364,6 +401,18 @@ mod tests {
     }
 
     #[test]
+    fn decode_reply_takes_only_an_object() {
+        for reply in [
+            "[true]",
+            " [false, null, {\"kind\": \"kube\", \"message\": \"m\"}]",
+        ] {
+            let (err, _) = decode_reply("x", reply).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Internal, "{reply}");
+            assert!(err.to_string().contains("not a JSON object"), "{err}");
+        }
+    }
+
+    #[test]
     fn decode_reply_rejects_garbage_and_unknown_kinds() {
         assert_eq!(
             decode_reply("x", "not json").unwrap_err().0.kind(),
@@ -378,6 +427,177 @@ mod tests {
             decode_reply("x", r#"{"ok":false}"#).unwrap_err().0.kind(),
             ErrorKind::Internal
         );
+    }
+
+    #[test]
+    fn a_signal_handler_is_made_to_run_on_the_alternate_stack() {
+        let sig = signal_hook::consts::SIGUSR2;
+        let flag = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(sig, flag.clone()).unwrap();
+        assert!(
+            !ffi::sys::has_sa_onstack(sig),
+            "signal-hook sets no SA_ONSTACK"
+        );
+        go_safe_signal_handler(sig).unwrap();
+        assert!(ffi::sys::has_sa_onstack(sig));
+        signal_hook::low_level::raise(sig).unwrap();
+        assert!(flag.load(Ordering::SeqCst), "the handler still runs");
+        let err = go_safe_signal_handler(-1).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    }
+
+    /// Property tests of the reply decoder: whatever the reply, never a
+    /// panic; garbage is an internal error; a well-formed failure keeps its
+    /// kind, message and facts. 256 cases each; `PROPTEST_CASES=N` runs N.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        const KINDS: [&str; 10] = [
+            "invalid_input",
+            "conflicting_sources",
+            "registry",
+            "auth",
+            "not_found",
+            "kube",
+            "timeout",
+            "cancelled",
+            "state",
+            "internal",
+        ];
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                ".{0,12}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 16, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map(
+                        prop_oneof![
+                            Just("ok".to_string()),
+                            Just("result".to_string()),
+                            Just("error".to_string()),
+                            Just("kind".to_string()),
+                            Just("message".to_string()),
+                            Just("facts".to_string()),
+                            ".{0,6}"
+                        ],
+                        inner,
+                        0..4
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// Envelopes close to the real ones: each part present or not, of
+        /// the right type or not.
+        fn envelope() -> impl Strategy<Value = Value> {
+            let kind = prop_oneof![
+                prop::sample::select(KINDS.to_vec()).prop_map(Value::from),
+                json_value(),
+            ];
+            let error = (
+                proptest::option::of(kind),
+                proptest::option::of(prop_oneof![".{0,40}".prop_map(Value::from), json_value()]),
+                proptest::option::of(json_value()),
+            )
+                .prop_map(|(kind, message, facts)| {
+                    let mut e = serde_json::Map::new();
+                    kind.map(|k| e.insert("kind".into(), k));
+                    message.map(|m| e.insert("message".into(), m));
+                    facts.map(|f| e.insert("facts".into(), f));
+                    Value::Object(e)
+                });
+            (
+                proptest::option::of(prop_oneof![
+                    any::<bool>().prop_map(Value::from),
+                    json_value()
+                ]),
+                proptest::option::of(json_value()),
+                proptest::option::of(prop_oneof![error, json_value()]),
+            )
+                .prop_map(|(ok, result, error)| {
+                    let mut env = serde_json::Map::new();
+                    ok.map(|v| env.insert("ok".into(), v));
+                    result.map(|v| env.insert("result".into(), v));
+                    error.map(|v| env.insert("error".into(), v));
+                    Value::Object(env)
+                })
+        }
+
+        /// What the decoder must do with `reply`, given what it is.
+        fn check(reply: &str) -> Result<(), TestCaseError> {
+            let decoded = decode_reply("fuzz.op", reply);
+            let value: Option<Value> = serde_json::from_str(reply).ok();
+            let ok = value.as_ref().and_then(|v| v.get("ok"));
+            match (&decoded, ok) {
+                (Ok(result), Some(Value::Bool(true))) => {
+                    let want = value.as_ref().and_then(|v| v.get("result")).cloned();
+                    prop_assert_eq!(result, &want.unwrap_or(Value::Null));
+                }
+                (Ok(_), _) => prop_assert!(false, "accepted a reply without ok: true: {}", reply),
+                (Err((err, facts)), Some(Value::Bool(false))) => {
+                    let error = value.as_ref().and_then(|v| v.get("error"));
+                    let kind = error.and_then(|e| e.get("kind")).and_then(Value::as_str);
+                    let message = error.and_then(|e| e.get("message")).and_then(Value::as_str);
+                    match (kind, message) {
+                        (Some(kind), Some(message)) if KINDS.contains(&kind) => {
+                            prop_assert_eq!(err.kind().as_str(), kind);
+                            prop_assert_eq!(err.message(), message);
+                            let want = error.and_then(|e| e.get("facts")).filter(|f| !f.is_null());
+                            prop_assert_eq!(facts.as_ref(), want);
+                        }
+                        _ => prop_assert_eq!(err.kind(), ErrorKind::Internal, "{}", reply),
+                    }
+                }
+                (Err((err, facts)), _) => {
+                    prop_assert_eq!(err.kind(), ErrorKind::Internal, "{}", reply);
+                    prop_assert!(facts.is_none());
+                    prop_assert!(err.message().contains("fuzz.op"), "{}", err);
+                }
+            }
+            // A result of any shape decodes to a typed reply or an error.
+            if let Ok(result) = decoded {
+                let _ = serde_json::from_value::<crate::ActionReport>(result.clone());
+                let _ = serde_json::from_value::<crate::ReleaseInfo>(result);
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_text_never_panics(reply in ".{0,200}") {
+                check(&reply)?;
+            }
+
+            #[test]
+            fn arbitrary_json_never_panics(reply in json_value()) {
+                check(&reply.to_string())?;
+            }
+
+            #[test]
+            fn envelopes_decode_to_their_kind_or_internal(reply in envelope()) {
+                check(&reply.to_string())?;
+            }
+
+            #[test]
+            fn mutated_envelopes_never_panic(reply in envelope(), at in any::<usize>(), cut in any::<bool>()) {
+                let mut text = reply.to_string().into_bytes();
+                let i = at % (text.len() + 1);
+                match cut {
+                    true => text.truncate(i),
+                    false => text.insert(i, b'"'),
+                }
+                check(&String::from_utf8_lossy(&text))?;
+            }
+        }
     }
 
     #[test]

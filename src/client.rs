@@ -578,6 +578,26 @@ impl Client {
         Ok(version)
     }
 
+    /// This client with another cancel token, or none (`None`: its calls
+    /// cannot be cancelled). A token once cancelled stays so; this is how to
+    /// look at what a cancelled action left behind, with the same settings.
+    ///
+    /// ```
+    /// use chainctl_core::{CancelToken, Client};
+    /// let token = CancelToken::new();
+    /// let client = Client::builder().cancel_token(token.clone()).build()?;
+    /// token.cancel();
+    /// let reader = client.with_cancel_token(None);
+    /// # let _ = reader;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn with_cancel_token(&self, token: Option<CancelToken>) -> Client {
+        Client {
+            cancel: token,
+            ..self.clone()
+        }
+    }
+
     fn options(&self, helm_timeout: Option<Duration>) -> CallOptions<'_> {
         CallOptions {
             timeout: self

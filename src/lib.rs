@@ -46,7 +46,7 @@ mod values;
 
 pub use bridge::{
     CancelToken, Event, EventHandler, EventLevel, diagnostic_call, diagnostic_call_with,
-    outstanding_replies,
+    go_safe_signal_handler, outstanding_replies,
 };
 pub use cache::{CachedManifest, ChartCache};
 pub use client::{

@@ -716,3 +716,184 @@ fn memory_install_at(state: &std::path::Path) -> Output {
         .output()
         .unwrap()
 }
+
+/// Runs an upgrade whose record cannot be written (exit 7) and returns
+/// its stderr, the state file's bytes left as they were.
+fn exit_7_upgrade(state: &StateDir) -> String {
+    assert!(state.run(MEMORY_INSTALL).status.success());
+    let before = std::fs::read(state.state_path()).unwrap();
+    let out = {
+        let _read_only = ReadOnlyDir::new(state.state_path().parent().unwrap().to_path_buf());
+        state.run(&[MEMORY_UPGRADE, &["--bundle", "examples/charts/hello"]].concat())
+    };
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(state.state_path()).unwrap(), before);
+    text(&out.stderr)
+}
+
+/// `state import` of `input` on stdin.
+fn import_stdin(state: &StateDir, input: &str, extra: &[&str]) -> Output {
+    use std::io::Write;
+    let mut child = state
+        .command(&[&["state", "import", "-"][..], extra].concat())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn state_import_puts_back_the_record_printed_on_exit_7_once() {
+    let state = StateDir::new();
+    let stderr = exit_7_upgrade(&state);
+    assert!(stderr.contains("chainctl state import FILE"), "{stderr}");
+    let printed = stderr.lines().find(|l| l.starts_with('{')).unwrap();
+    let record: serde_json::Value = serde_json::from_str(printed).unwrap();
+
+    // The whole stderr, saved, is what import takes.
+    let saved = state.dir.path().join("upgrade.err");
+    std::fs::write(&saved, &stderr).unwrap();
+    let out = state.run(&["state", "import", saved.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("imported the install record of demo/hello started at"),
+        "{}",
+        text(&out.stdout)
+    );
+    let shown = state.show("hello", "demo");
+    assert_eq!(shown["history"][1], record, "the record as printed");
+    assert_eq!(shown["current"], record, "a successful upgrade is current");
+
+    // Again, from the line alone on stdin: nothing changes, and it says so.
+    let after = std::fs::read(state.state_path()).unwrap();
+    let out = import_stdin(&state, printed, &["-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["records"][0]["imported"], false, "{v}");
+    assert_eq!(v["records"][0]["key"], "rehearsal/demo/hello");
+    assert_eq!(std::fs::read(state.state_path()).unwrap(), after);
+    let out = state.run(&["state", "import", saved.to_str().unwrap()]);
+    assert!(
+        text(&out.stdout).contains("holds the install record of demo/hello started at"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stdout).contains("already: nothing changed"));
+}
+
+#[test]
+fn state_import_refuses_what_the_loader_would_refuse_and_records_out_of_order() {
+    let state = StateDir::new();
+    let stderr = exit_7_upgrade(&state);
+    let printed = stderr.lines().find(|l| l.starts_with('{')).unwrap();
+    let before = std::fs::read(state.state_path()).unwrap();
+    let refused = |input: &str, code: i32, says: &[&str]| {
+        let out = import_stdin(&state, input, &[]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{input}: {err}");
+        for part in says {
+            assert!(err.contains(part), "{part:?} missing from {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(std::fs::read(state.state_path()).unwrap(), before);
+    };
+    let mut record: serde_json::Value = serde_json::from_str(printed).unwrap();
+    let with = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut r = record.clone();
+        change(&mut r);
+        r.to_string()
+    };
+    refused("", 2, &["standard input holds no record"]);
+    refused("chainctl: hello\nnot json\n", 2, &["holds no record"]);
+    refused("{\"action\": ", 2, &["not valid JSON"]);
+    refused(
+        &with(&|r| r["release"] = "Hello".into()),
+        2,
+        &["not a record chainctl can import", "at $.release"],
+    );
+    refused(
+        &with(&|r| r["outcome"] = "failed".into()),
+        2,
+        &["outcome is failed but there is no error"],
+    );
+    refused(
+        &with(&|r| r["values"] = serde_json::json!({"password": "hunter2"})),
+        2,
+        &["values"],
+    );
+    refused(
+        &printed.replacen("{", "{\"release\":\"other\",", 1),
+        2,
+        &["each key may appear once"],
+    );
+    // A record filed under another cluster than its server's.
+    refused(
+        &with(&|r| {
+            r["cluster"] =
+                serde_json::json!({"id": "0123456789abcdef", "server": "https://k.example"});
+            r["driver"] = "secret".into();
+        }),
+        2,
+        &["at $.cluster", "is not the id of https://k.example"],
+    );
+    refused(
+        &with(&|r| r["driver"] = "secret".into()),
+        2,
+        &["at $.driver", "only they, use the memory driver"],
+    );
+    let out = state.run(&["state", "import", "/nonexistent/record.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read /nonexistent/record.json"));
+
+    // Older than the newest record of its release: refused, exit 6.
+    record["startedAt"] = "2020-01-01T00:00:00.000Z".into();
+    record["finishedAt"] = "2020-01-01T00:00:01.000Z".into();
+    refused(
+        &record.to_string(),
+        6,
+        &[
+            "cannot import the install record of rehearsal/demo/hello started at 2020-01-01",
+            "already holds a newer one (install succeeded started at",
+            "Nothing was changed",
+            "chainctl state show --release hello -n demo",
+        ],
+    );
+}
+
+#[test]
+fn state_import_waits_for_the_state_lock() {
+    let state = StateDir::new();
+    let stderr = exit_7_upgrade(&state);
+    let saved = state.dir.path().join("upgrade.err");
+    std::fs::write(&saved, &stderr).unwrap();
+    let before = std::fs::read(state.state_path()).unwrap();
+
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(state.state_path().with_file_name("state.json.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let mut child = state
+        .command(&["state", "import", saved.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "import waits while another process holds the lock"
+    );
+    assert_eq!(std::fs::read(state.state_path()).unwrap(), before);
+    lock.unlock().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = stderr.lines().find(|l| l.starts_with('{')).unwrap();
+    let record: serde_json::Value = serde_json::from_str(printed).unwrap();
+    assert_eq!(state.show("hello", "demo")["history"][1], record);
+}

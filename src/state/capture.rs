@@ -7,6 +7,7 @@ use super::record::{
     Action, BundleSource as RecordBundle, ChartInfo as RecordChart, ExecutionStateRecord,
     OciSource as RecordOci, PhaseDurations, RecordSource, ToolVersions,
 };
+use super::time::Timestamp;
 use crate::client::{ActionFailure, Client};
 use crate::error::{Error, Result};
 use crate::registry::PullReport;
@@ -214,5 +215,75 @@ impl ExecutionStateRecord {
         self.phases_ms = report.phases.into();
         self.values_digest = Some(report.values_digest.clone()).filter(|d| !d.is_empty());
         self.finish_with_release(&report.release);
+    }
+}
+
+impl ExecutionStateRecord {
+    /// Whether `release` is a revision this record's action made, rather
+    /// than one from before it: Helm runs in this process and stamps a new
+    /// revision's `lastDeployed` with this clock (to the second) when it
+    /// creates it, after the record started.
+    ///
+    /// ```
+    /// use chainctl_core::{ReleaseInfo, ReleaseRef};
+    /// use chainctl_core::state::{Action, ExecutionStateRecord};
+    /// let mut rec = ExecutionStateRecord::for_release(Action::Upgrade, &ReleaseRef::new("hello", "demo").unwrap());
+    /// rec.started_at = "2026-04-14T10:11:12.345Z".parse().unwrap();
+    /// let at = |t: &str| -> ReleaseInfo {
+    ///     serde_json::from_value(serde_json::json!({"name": "hello", "namespace": "demo",
+    ///         "revision": 2, "status": "failed", "chart": {"name": "hello", "version": "0.1.0"},
+    ///         "lastDeployed": t})).unwrap()
+    /// };
+    /// assert!(rec.made_revision(&at("2026-04-14T10:11:12Z")));
+    /// assert!(!rec.made_revision(&at("2026-04-14T10:11:11Z")));
+    /// ```
+    pub fn made_revision(&self, release: &ReleaseInfo) -> bool {
+        let Some(deployed) = release.last_deployed.as_deref() else {
+            return false;
+        };
+        let Ok(deployed) = deployed.parse::<Timestamp>() else {
+            return false;
+        };
+        let started_second = self.started_at.unix_millis().div_euclid(1000) * 1000;
+        deployed.unix_millis() >= started_second
+    }
+
+    /// Finishes the record of an action that `cause` cancelled (a signal,
+    /// `SIGINT`, or whatever stopped it): failed, with an error of kind
+    /// [`cancelled`](crate::ErrorKind::Cancelled) that names the cause, and
+    /// the revision and status Helm left when `release` is the revision the
+    /// action made ([`made_revision`](Self::made_revision); an older one is
+    /// not recorded as this action's).
+    ///
+    /// ```
+    /// use chainctl_core::{ErrorKind, ReleaseInfo, ReleaseRef};
+    /// use chainctl_core::state::{Action, ExecutionStateRecord, Outcome};
+    /// let mut rec = ExecutionStateRecord::for_release(Action::Upgrade, &ReleaseRef::new("hello", "demo").unwrap());
+    /// let left: ReleaseInfo = serde_json::from_value(serde_json::json!({"name": "hello",
+    ///     "namespace": "demo", "revision": 2, "status": "failed",
+    ///     "chart": {"name": "hello", "version": "0.1.0"}, "lastDeployed": "2999-01-01T00:00:00Z"})).unwrap();
+    /// rec.finish_cancelled("SIGINT", Some(&left));
+    /// assert_eq!(rec.outcome, Outcome::Failed);
+    /// assert!(rec.is_cancelled());
+    /// assert_eq!((rec.helm_revision, rec.helm_status.as_deref()), (Some(2), Some("failed")));
+    /// assert_eq!(
+    ///     rec.error.unwrap().message,
+    ///     "cancelled by SIGINT: chainctl stopped the upgrade; Helm left revision 2 failed"
+    /// );
+    /// ```
+    pub fn finish_cancelled(&mut self, cause: &str, release: Option<&ReleaseInfo>) {
+        let release = release.filter(|r| self.made_revision(r));
+        let left = match release {
+            Some(r) => format!("Helm left revision {} {}", r.revision, r.status),
+            None => "Helm had recorded no revision of it".to_string(),
+        };
+        if let Some(release) = release {
+            self.set_release(release);
+        }
+        let message = format!(
+            "cancelled by {cause}: chainctl stopped the {}; {left}",
+            self.action
+        );
+        self.finish_err(&Error::Cancelled { message });
     }
 }

@@ -33,7 +33,7 @@ use serde_json::value::RawValue;
 
 use super::record::{
     ExecutionStateRecord, OLDEST_SCHEMA_VERSION, ReleaseState, SCHEMA_VERSION, StateFile,
-    json_string,
+    json_string, unique_keys,
 };
 use super::schema::{self, Problem};
 
@@ -50,7 +50,7 @@ pub(crate) struct Snapshot {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Outline<'a> {
     schema_version: u32,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "unique_keys")]
     releases: BTreeMap<String, &'a RawValue>,
 }
 
@@ -187,6 +187,13 @@ fn check_release(key: &str, text: &str) -> Result<ReleaseState, Problem> {
         path: format!("$.releases[{}]", json_string(key)),
         message: format!("{e} (the schema and the loader disagree: a bug in chainctl-core)"),
     })?;
+    // What a JSON value hides: a field given twice (the value keeps the last).
+    if let Err(e) = serde_json::from_str::<ReleaseState>(text) {
+        return Err(Problem::Invalid {
+            path: format!("$.releases[{}]", json_string(key)),
+            message: format!("{e}: each key may appear once; remove the repeated one"),
+        });
+    }
     release
         .check_key(key)
         .map_err(|(path, message)| Problem::Invalid { path, message })?;

@@ -42,6 +42,8 @@ mod capture;
 mod config;
 mod drift;
 mod format;
+#[cfg(test)]
+mod fuzz;
 mod key;
 mod lock;
 mod record;
@@ -62,5 +64,5 @@ pub use record::{
     SCHEMA_VERSION, StateFile, StorageDriver, ToolVersions, current_operator,
 };
 pub use schema::{state_schema, state_schema_json};
-pub use store::{StateStore, StateStoreOptions};
+pub use store::{Imported, StateStore, StateStoreOptions};
 pub use time::{Timestamp, TimestampParseError};

@@ -108,6 +108,7 @@ pub struct StateFile {
     /// (`rehearsal/…` for rehearsals on Helm's memory driver; records
     /// written before version 3 keep `<namespace>/<release>`).
     #[schemars(extend("propertyNames" = { "pattern": RELEASE_KEY_PATTERN }))]
+    #[serde(deserialize_with = "unique_keys")]
     pub releases: BTreeMap<String, ReleaseState>,
 }
 
@@ -500,6 +501,24 @@ impl ExecutionStateRecord {
         self.duration_ms = self.finished_at.millis_since(self.started_at);
     }
 
+    /// Whether the action was cancelled before it finished (by a signal to
+    /// `chainctl`, or through a [`CancelToken`](crate::CancelToken)): it
+    /// failed with an error of kind
+    /// [`cancelled`](crate::ErrorKind::Cancelled).
+    ///
+    /// ```
+    /// use chainctl_core::{Error, ErrorKind};
+    /// use chainctl_core::state::{Action, ExecutionStateRecord};
+    /// let mut rec = ExecutionStateRecord::new(Action::Install, "hello", "demo");
+    /// assert!(!rec.is_cancelled());
+    /// rec.finish_err(&Error::from_kind(ErrorKind::Cancelled, "by SIGTERM".into()));
+    /// assert!(rec.is_cancelled());
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.outcome == Outcome::Failed
+            && (self.error.as_ref()).is_some_and(|e| e.kind == ErrorKind::Cancelled)
+    }
+
     /// Rules the schema does not state: `error` is present exactly when the
     /// outcome is `failed`, and the action does not finish before it starts.
     pub(crate) fn check_consistency(&self) -> Result<(), String> {
@@ -571,6 +590,43 @@ impl RecordCluster {
             id: REHEARSAL.to_string(),
             server: None,
             ca_fingerprint: None,
+        }
+    }
+
+    /// The rule the schema cannot express: the id is the one
+    /// [`new`](Self::new) derives from the server and CA fingerprint (a
+    /// rehearsal has neither), so a record cannot be filed under another
+    /// cluster's key. Returns the problem.
+    ///
+    /// ```
+    /// use chainctl_core::state::RecordCluster;
+    /// let mut c = RecordCluster::new("https://10.0.0.1:6443", None);
+    /// assert!(c.check_identity().is_ok());
+    /// assert!(RecordCluster::rehearsal().check_identity().is_ok());
+    /// c.id = "0123456789abcdef".into();
+    /// assert!(c.check_identity().unwrap_err().contains("not the id of https://10.0.0.1:6443"));
+    /// ```
+    pub fn check_identity(&self) -> Result<(), String> {
+        match (&self.server, self.is_rehearsal()) {
+            (None, true) if self.ca_fingerprint.is_none() => Ok(()),
+            (_, true) => Err("the rehearsal pseudo-cluster names no server or CA".into()),
+            (None, false) => Err(format!("cluster {} names no server", self.id)),
+            (Some(server), false) => {
+                let derived = RecordCluster::new(server, self.ca_fingerprint.as_deref());
+                match derived.id == self.id {
+                    true => Ok(()),
+                    false => Err(format!(
+                        "cluster id {} is not the id of {server} with {} ({}): the record was \
+                         changed by hand or is of another cluster",
+                        self.id,
+                        match &self.ca_fingerprint {
+                            Some(fp) => format!("CA {fp}"),
+                            None => "no CA".into(),
+                        },
+                        derived.id
+                    )),
+                }
+            }
         }
     }
 
@@ -880,6 +936,40 @@ pub fn current_operator() -> String {
         .filter_map(|var| std::env::var(var).ok())
         .find(|name| !name.trim().is_empty())
         .unwrap_or_else(|| format!("uid:{}", crate::ffi::sys::uid()))
+}
+
+/// A JSON object as a map, refusing a key given twice: serde's maps keep
+/// the last, which would drop a release's records without a word (two
+/// copies of a file merged by hand, say).
+pub(crate) fn unique_keys<'de, D, V>(deserializer: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Unique<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Unique<V> {
+        type Value = BTreeMap<String, V>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of releases")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((key, value)) = map.next_entry::<String, V>()? {
+                if out.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "duplicate release key {}",
+                        json_string(&key)
+                    )));
+                }
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_map(Unique(std::marker::PhantomData))
 }
 
 /// `s` as a JSON string literal, for JSON paths in messages.

@@ -193,6 +193,14 @@ pub(crate) fn parse_validated(bytes: &[u8]) -> Result<StateFile, Problem> {
     state
         .check_version_fields()
         .map_err(|(path, message)| Problem::Invalid { path, message })?;
+    // What a JSON value hides and the typed reader refuses: a key given
+    // twice (a value keeps the last), a release's included.
+    if let Err(e) = serde_json::from_slice::<StateFile>(bytes) {
+        return Err(Problem::Invalid {
+            path: "$".into(),
+            message: format!("{e}: each key may appear once; remove the repeated one"),
+        });
+    }
     Ok(state)
 }
 
@@ -201,20 +209,84 @@ pub(crate) fn parse_validated(bytes: &[u8]) -> Result<StateFile, Problem> {
 pub(crate) fn diagnose(bytes: &[u8]) -> Problem {
     match parse_validated(bytes) {
         Err(problem) => problem,
-        // What a JSON value hides and the typed reader refuses: a key
-        // given twice (a value keeps the last).
-        Ok(_) => match serde_json::from_slice::<StateFile>(bytes) {
-            Err(e) => Problem::Invalid {
-                path: "$".into(),
-                message: format!("{e}: each key may appear once; remove the repeated one"),
-            },
-            Ok(_) => Problem::Invalid {
-                path: "$".into(),
-                message: "the file passes the schema but not the loader (a bug in \
-                          chainctl-core; please report it)"
-                    .into(),
-            },
+        Ok(_) => Problem::Invalid {
+            path: "$".into(),
+            message: "the file passes the schema but not the loader (a bug in \
+                      chainctl-core; please report it)"
+                .into(),
         },
+    }
+}
+
+/// Reads one record given as JSON (as `chainctl` prints a record it could
+/// not write), checked by the rules a record in a state file must pass: the
+/// schema, each key once, `error` exactly when it failed, and a cluster id
+/// that is its server's.
+pub(crate) fn parse_record(bytes: &[u8]) -> Result<ExecutionStateRecord, Problem> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::Empty);
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(Problem::Syntax)?;
+    first_error(record_validator(), &value)?;
+    let invalid = |path: &str, message: String| Problem::Invalid {
+        path: path.into(),
+        message,
+    };
+    // Typed from the text, not the value: a key given twice is refused.
+    let record: ExecutionStateRecord = serde_json::from_slice(bytes).map_err(|e| {
+        invalid(
+            "$",
+            format!("{e}: each key may appear once; remove the repeated one"),
+        )
+    })?;
+    record
+        .check_consistency()
+        .map_err(|message| invalid("$", message))?;
+    if let Some(cluster) = &record.cluster {
+        cluster
+            .check_identity()
+            .map_err(|message| invalid("$.cluster", message))?;
+        let memory = record.driver == Some(super::StorageDriver::Memory);
+        if record.driver.is_some() && memory != cluster.is_rehearsal() {
+            return Err(invalid(
+                "$.driver",
+                format!(
+                    "a record of cluster {} with the {} driver: rehearsals, and only they, \
+                     use the memory driver",
+                    cluster.id,
+                    serde_json::to_value(record.driver).unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    Ok(record)
+}
+
+impl ExecutionStateRecord {
+    /// Reads a record from its JSON, as `chainctl` prints one whose state
+    /// file could not be written (exit code 7), checked by the rules of a
+    /// record in a state file: the schema (problems named by their JSON path),
+    /// each key once, an `error` exactly when it failed, and a cluster id
+    /// that is the one its server and CA give. Put it back with
+    /// [`StateStore::import`](super::StateStore::import).
+    ///
+    /// ```
+    /// use chainctl_core::ErrorKind;
+    /// use chainctl_core::state::{Action, ExecutionStateRecord};
+    /// let mut rec = ExecutionStateRecord::new(Action::Install, "hello", "demo");
+    /// rec.finish_ok();
+    /// let text = serde_json::to_string(&rec).unwrap();
+    /// assert_eq!(ExecutionStateRecord::from_json(&text).unwrap(), rec);
+    ///
+    /// let bad = text.replace("\"hello\"", "\"Hello\"");
+    /// let err = ExecutionStateRecord::from_json(&bad).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    /// assert!(err.to_string().contains("at $.release"), "{err}");
+    /// ```
+    pub fn from_json(text: &str) -> crate::Result<ExecutionStateRecord> {
+        parse_record(text.as_bytes()).map_err(|problem| {
+            crate::Error::invalid(format!("not a record chainctl can import: {problem}"))
+        })
     }
 }
 
@@ -418,6 +490,33 @@ mod tests {
             p.contains("duplicate field `schemaVersion`") && !p.contains("bug"),
             "{p}"
         );
+    }
+
+    #[test]
+    fn a_release_or_a_field_given_twice_is_refused_by_both_readers() {
+        let rec = record().to_string();
+        let twice_release = format!(
+            r#"{{"schemaVersion": 1, "releases": {{"demo/hello": {{"current": null, "history": []}}, "demo/hello": {{"current": null, "history": [{rec}]}}}}}}"#
+        );
+        let twice_field = format!(
+            r#"{{"schemaVersion": 1, "releases": {{"demo/hello": {{"current": null, "history": [{}]}}}}}}"#,
+            rec.replacen("{", r#"{"outcome": "failed", "#, 1)
+        );
+        for (text, says) in [
+            (twice_release, "duplicate release key \"demo/hello\""),
+            (twice_field, "duplicate field `outcome`"),
+        ] {
+            let full = parse_validated(text.as_bytes()).unwrap_err().to_string();
+            let loader = crate::state::format::Snapshot::parse(text.as_bytes(), None)
+                .unwrap_err()
+                .to_string();
+            for p in [full, loader] {
+                assert!(
+                    p.contains(says) && p.contains("each key may appear once"),
+                    "{p}"
+                );
+            }
+        }
     }
 
     #[test]

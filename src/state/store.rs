@@ -48,6 +48,20 @@ impl Default for StateStoreOptions {
     }
 }
 
+/// What [`StateStore::import`] did with a record.
+///
+/// ```
+/// use chainctl_core::state::Imported;
+/// assert_ne!(Imported::Added, Imported::AlreadyRecorded);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    /// The record was added to its release and the file written.
+    Added,
+    /// The file held the record already: nothing was written.
+    AlreadyRecorded,
+}
+
 /// The state file: opened and checked before an action, then written
 /// after it.
 ///
@@ -412,6 +426,85 @@ impl StateStore {
     /// assert_eq!(store.last("hello", "demo").unwrap().error.as_ref().unwrap().kind, ErrorKind::Kube);
     /// ```
     pub fn record(&mut self, record: ExecutionStateRecord) -> Result<()> {
+        self.write_record(record, |_, _| Ok(true)).map(|_| ())
+    }
+
+    /// Puts back a record that was printed instead of written (`chainctl`
+    /// exit code 7; read it with
+    /// [`ExecutionStateRecord::from_json`]), under the lock like any write.
+    ///
+    /// Idempotent: a record the file already holds changes nothing and is
+    /// [`Imported::AlreadyRecorded`]. A record older than the newest one of
+    /// its release is refused ([`Error::State`], nothing written): it would
+    /// go after a newer record in the history and could make an older
+    /// deployment current.
+    ///
+    /// ```
+    /// use chainctl_core::ErrorKind;
+    /// use chainctl_core::state::{Action, ExecutionStateRecord, Imported, StateStore, StateStoreOptions};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut store = StateStore::open(dir.path().join("s.json"), StateStoreOptions::default()).unwrap();
+    /// let mut printed = ExecutionStateRecord::new(Action::Install, "hello", "demo");
+    /// printed.finish_ok();
+    /// assert_eq!(store.import(printed.clone()).unwrap(), Imported::Added);
+    /// assert_eq!(store.import(printed.clone()).unwrap(), Imported::AlreadyRecorded);
+    ///
+    /// let mut newer = ExecutionStateRecord::new(Action::Upgrade, "hello", "demo");
+    /// newer.finish_ok();
+    /// store.record(newer).unwrap();
+    /// let mut older = printed.clone();
+    /// older.action = Action::Upgrade;
+    /// let err = store.import(older).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::State);
+    /// assert_eq!(store.history("hello", "demo").len(), 2);
+    /// ```
+    pub fn import(&mut self, record: ExecutionStateRecord) -> Result<Imported> {
+        let path = self.path.clone();
+        let written = self.write_record(record, |state, record| {
+            let key = StateFile::record_key(record);
+            let Some(release) = state.releases.get(&key) else {
+                return Ok(true);
+            };
+            let held = release.history.iter().chain(&release.current);
+            if held.clone().any(|r| r == record) {
+                return Ok(false);
+            }
+            match held.max_by_key(|r| r.started_at) {
+                Some(newest) if newest.started_at >= record.started_at => {
+                    Err(state_error(format!(
+                        "cannot import the {} record of {key} started at {}: {} already holds a \
+                         newer one ({} {} started at {}), and a record goes after every older \
+                         one, so this one would be out of order and could make an older \
+                         deployment current. Nothing was changed; `chainctl state show \
+                         --release {} -n {}` shows what is recorded.",
+                        record.action,
+                        record.started_at,
+                        path.display(),
+                        newest.action,
+                        word(&newest.outcome),
+                        newest.started_at,
+                        record.release,
+                        record.namespace,
+                    )))
+                }
+                _ => Ok(true),
+            }
+        })?;
+        Ok(match written {
+            true => Imported::Added,
+            false => Imported::AlreadyRecorded,
+        })
+    }
+
+    /// Adds a record and writes the file under the lock, once `admit`,
+    /// shown the file as it is on disk now, says to (`Ok(false)`: leave the
+    /// file as it is). Returns whether it was written.
+    fn write_record(
+        &mut self,
+        record: ExecutionStateRecord,
+        admit: impl FnOnce(&StateFile, &ExecutionStateRecord) -> Result<bool>,
+    ) -> Result<bool> {
         check_record(&record)?;
         let _guard = self.lock.acquire(self.options.lock_timeout, &self.path)?;
         if !self.options.allow_symlink && is_symlink(&self.path) {
@@ -428,6 +521,9 @@ impl StateStore {
         };
         if !unchanged {
             self.reload()?;
+        }
+        if !admit(self.state(), &record)? {
+            return Ok(false);
         }
 
         let undo = self.snapshot.apply(record, self.options.history_limit);
@@ -449,7 +545,8 @@ impl StateStore {
                 ),
                 e,
             )
-        })
+        })?;
+        Ok(true)
     }
 
     /// Reads and checks the file, reusing what `known` already checked; an
@@ -724,6 +821,14 @@ fn unusable(path: &Path, problem: &Problem) -> Error {
     state_error(format!(
         "{p} cannot be used: {problem}. It was left unchanged. {way_out}"
     ))
+}
+
+/// A unit enum as its JSON word (`succeeded`).
+fn word(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(word)) => word,
+        other => format!("{other:?}"),
+    }
 }
 
 fn state_error(message: String) -> Error {
