@@ -619,7 +619,7 @@ const INVALID: &[(&str, &str, Option<bool>)] = &[
     ("releases-not-an-object.json", "at $.releases:", Some(true)),
     (
         "newer-schema-version.json",
-        "schemaVersion 4, written by a newer chainctl",
+        "schemaVersion 5, written by a newer chainctl",
         Some(true),
     ),
     (

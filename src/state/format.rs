@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! {
-//!   "schemaVersion": 3,
+//!   "schemaVersion": 4,
 //!   "releases": {
 //!     "5f0c2a9d1e7b3c44/demo/hello": {
 //!       "current": {"action":"install","outcome":"succeeded",...},
@@ -264,13 +264,13 @@ mod tests {
             3 * 3 + 3,
             "each history entry and each current on a line"
         );
-        assert!(text.starts_with("{\n  \"schemaVersion\": 3,\n  \"releases\": {\n    \"demo/hello\": {\n      \"current\": {\"action\""));
+        assert!(text.starts_with("{\n  \"schemaVersion\": 4,\n  \"releases\": {\n    \"demo/hello\": {\n      \"current\": {\"action\""));
         assert!(text.ends_with("]\n    }\n  }\n}\n"));
 
         let empty = Snapshot::default().to_bytes();
         assert_eq!(
             empty,
-            b"{\n  \"schemaVersion\": 3,\n  \"releases\": {}\n}\n"
+            b"{\n  \"schemaVersion\": 4,\n  \"releases\": {}\n}\n"
         );
         assert_eq!(
             serde_json::from_slice::<StateFile>(&empty).unwrap(),
@@ -337,7 +337,7 @@ mod tests {
     #[test]
     fn a_version_1_file_is_read_as_it_is_and_written_as_version_2() {
         let mut v1 = String::from_utf8(sample().to_bytes()).unwrap().replacen(
-            "\"schemaVersion\": 3",
+            "\"schemaVersion\": 4",
             "\"schemaVersion\": 1",
             1,
         );
@@ -350,7 +350,7 @@ mod tests {
         let undo = snap.apply(rec, 100);
         assert_eq!(snap.state.schema_version, SCHEMA_VERSION);
         let v2 = snap.to_bytes();
-        assert!(v2.starts_with(b"{\n  \"schemaVersion\": 3,"));
+        assert!(v2.starts_with(b"{\n  \"schemaVersion\": 4,"));
         assert_eq!(schema::parse_validated(&v2).unwrap(), snap.state);
         snap.undo(undo);
         assert_eq!(
@@ -361,7 +361,7 @@ mod tests {
 
         // A version 1 file with a version 2 field is refused, however it is read.
         v1 = String::from_utf8(v2).unwrap().replacen(
-            "\"schemaVersion\": 3",
+            "\"schemaVersion\": 4",
             "\"schemaVersion\": 1",
             1,
         );
@@ -385,7 +385,7 @@ mod tests {
     #[test]
     fn top_level_problems_are_diagnosed_in_full() {
         for (text, says) in [
-            (r#"{"schemaVersion": 4, "releases": {}}"#, "schemaVersion 4"),
+            (r#"{"schemaVersion": 5, "releases": {}}"#, "schemaVersion 5"),
             (
                 r#"{"schemaVersion": 1, "releases": {}, "extra": 1}"#,
                 "extra",

@@ -26,9 +26,9 @@ use crate::error::{Error, ErrorKind};
 /// `.bak` beside it keeps the older file, for an older chainctl).
 ///
 /// ```
-/// assert_eq!(chainctl_core::state::SCHEMA_VERSION, 3);
+/// assert_eq!(chainctl_core::state::SCHEMA_VERSION, 4);
 /// ```
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The oldest `schemaVersion` this build reads.
 ///
@@ -43,6 +43,9 @@ const MANIFEST_DIGEST_SINCE: u32 = 2;
 /// The `schemaVersion` that introduced `cluster` and `driver` in records,
 /// and cluster-qualified keys.
 const CLUSTER_SINCE: u32 = 3;
+/// The `schemaVersion` that introduced keyed digests (`hmac-sha256:`), so
+/// that an older chainctl says "newer file" instead of "bad digest".
+const KEYED_DIGEST_SINCE: u32 = 4;
 
 /// Helm's rule for release names (`helm install` refuses others).
 pub(crate) const RELEASE_NAME_PATTERN: &str =
@@ -65,7 +68,7 @@ const RECORD_DIGEST_PATTERN: &str = r"^(hmac-sha256|sha256):[0-9a-f]{64}$";
 ///
 /// ```text
 /// {
-///   "schemaVersion": 3,
+///   "schemaVersion": 4,
 ///   "releases": {
 ///     "5f0c2a9d1e7b3c44/demo/hello": {
 ///       "current": {"action":"install","outcome":"succeeded","release":"hello",...},
@@ -87,7 +90,7 @@ const RECORD_DIGEST_PATTERN: &str = r"^(hmac-sha256|sha256):[0-9a-f]{64}$";
 /// assert_eq!(empty.schema_version, SCHEMA_VERSION);
 /// assert_eq!(
 ///     serde_json::to_string(&empty).unwrap(),
-///     r#"{"schemaVersion":3,"releases":{}}"#
+///     r#"{"schemaVersion":4,"releases":{}}"#
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -98,7 +101,8 @@ const RECORD_DIGEST_PATTERN: &str = r"^(hmac-sha256|sha256):[0-9a-f]{64}$";
 )]
 pub struct StateFile {
     /// Version of this format: 1; 2 since records may hold
-    /// `manifestDigest`; 3 since records name their cluster and driver.
+    /// `manifestDigest`; 3 since records name their cluster and driver; 4
+    /// since digests are keyed (`hmac-sha256:`).
     /// chainctl reads older versions and writes the newest it knows; one
     /// that knows only older versions refuses the file rather than rewrite
     /// it. A file read keeps its version here until it is written.
@@ -260,6 +264,19 @@ impl StateFile {
                 }
                 if version < CLUSTER_SINCE && record.driver.is_some() {
                     return Err((format!("{at}.driver"), needs("driver", CLUSTER_SINCE)));
+                }
+                let keyed = |d: &Option<String>| (d.as_deref()).is_some_and(|d| d.starts_with("hmac-"));
+                if version < KEYED_DIGEST_SINCE && keyed(&record.values_digest) {
+                    return Err((
+                        format!("{at}.valuesDigest"),
+                        needs("a keyed (hmac-sha256:) valuesDigest", KEYED_DIGEST_SINCE),
+                    ));
+                }
+                if version < KEYED_DIGEST_SINCE && keyed(&record.manifest_digest) {
+                    return Err((
+                        format!("{at}.manifestDigest"),
+                        needs("a keyed (hmac-sha256:) manifestDigest", KEYED_DIGEST_SINCE),
+                    ));
                 }
                 if version < MANIFEST_DIGEST_SINCE && record.manifest_digest.is_some() {
                     return Err((

@@ -19,7 +19,7 @@ use super::record::{
 /// let schema = chainctl_core::state::state_schema();
 /// assert_eq!(schema["title"], "chainctl state file");
 /// assert_eq!(schema["properties"]["schemaVersion"]["minimum"], 1);
-/// assert_eq!(schema["properties"]["schemaVersion"]["maximum"], 3);
+/// assert_eq!(schema["properties"]["schemaVersion"]["maximum"], 4);
 /// ```
 pub fn state_schema() -> Value {
     let mut schema = schemars::schema_for!(StateFile).to_value();
@@ -521,12 +521,12 @@ mod tests {
 
     #[test]
     fn newer_version_is_named_before_anything_else() {
-        let v = json!({"schemaVersion": 4, "releases": [], "somethingNew": true});
+        let v = json!({"schemaVersion": 5, "releases": [], "somethingNew": true});
         let p = parse_validated(v.to_string().as_bytes()).unwrap_err();
         assert!(p.is_newer());
         assert!(
             p.to_string().contains(
-                "schemaVersion 4, written by a newer chainctl; this one reads schemaVersion 1 to 3"
+                "schemaVersion 5, written by a newer chainctl; this one reads schemaVersion 1 to 4"
             ),
             "{p}"
         );
