@@ -500,6 +500,14 @@ func opUpgrade(ctx context.Context, request json.RawMessage, sink eventSink) (an
 // the release has no history), the chart of req.
 func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgrade bool) (any, error) {
 	o := req.Options
+	// Helm's timeout bounds the whole action, API server requests included:
+	// Helm sees this context end and marks the release failed itself; the
+	// caller's deadline, a little later, is only the last resort.
+	if o.timeout() > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.timeout())
+		defer cancel()
+	}
 	t := &timer{start: time.Now()}
 	ch, vals, err := loadChartAndValues(req, sink)
 	if err != nil {
