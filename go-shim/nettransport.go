@@ -46,7 +46,7 @@ type netStage string
 
 const (
 	stageConnect netStage = "connecting"
-	stageTLS     netStage = "the TLS handshake"
+	stageTLS     netStage = "in the TLS handshake"
 	stageHeaders netStage = "waiting for the response headers"
 	stageBody    netStage = "reading the response body"
 )
@@ -62,6 +62,8 @@ type netError struct {
 	// until the deadline (or the caller cancelled).
 	ctxErr error
 	err    error
+	// waited is how long the request had been under way.
+	waited time.Duration
 }
 
 func (e *netError) Error() string {
@@ -213,9 +215,12 @@ func (m *seenManifest) describe() string {
 		m.Config.MediaType, layers, registry.ConfigMediaType, registry.ChartLayerMediaType)
 }
 
-func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	// The call's context, cancelled too when the request's own ends.
-	ctx, cancel := context.WithCancel(t.ctx)
+// boundRoundTrip sends req through base bound to ctx (and to the request's
+// own context): its errors are *netError, naming the host and the step,
+// and its body is a *boundedBody (without a limit until one is set).
+func boundRoundTrip(ctx context.Context, base http.RoundTripper, req *http.Request) (*http.Response, *boundedBody, error) {
+	callCtx := ctx
+	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(req.Context(), cancel)
 	release := func() { stop(); cancel() }
 
@@ -225,16 +230,25 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		TLSHandshakeStart: func() { stage.Store(stageTLS) },
 		GotConn:           func(httptrace.GotConnInfo) { stage.Store(stageHeaders) },
 	}
+	started := time.Now()
 	fail := func(st netStage, err error) error {
-		return &netError{host: req.URL.Host, method: req.Method, path: req.URL.Path, stage: st, ctxErr: t.ctx.Err(), err: err}
+		return &netError{host: req.URL.Host, method: req.Method, path: req.URL.Path, stage: st, ctxErr: callCtx.Err(), err: err, waited: time.Since(started)}
 	}
-	resp, err := t.base.RoundTrip(req.Clone(httptrace.WithClientTrace(ctx, trace)))
+	resp, err := base.RoundTrip(req.Clone(httptrace.WithClientTrace(ctx, trace)))
 	if err != nil {
 		release()
-		return nil, fail(stage.Load().(netStage), err)
+		return nil, nil, fail(stage.Load().(netStage), err)
 	}
 	body := &boundedBody{rc: resp.Body, release: release, fail: func(err error) error { return fail(stageBody, err) }, limit: -1}
 	resp.Body = body
+	return resp, body, nil
+}
+
+func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, body, err := boundRoundTrip(t.ctx, t.base, req)
+	if err != nil {
+		return nil, err
+	}
 	if resp.StatusCode != http.StatusOK || req.Method != http.MethodGet {
 		// Error documents and HEAD answers are small; oras bounds what it
 		// reads of them.

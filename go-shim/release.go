@@ -500,10 +500,23 @@ func opUpgrade(ctx context.Context, request json.RawMessage, sink eventSink) (an
 // the release has no history), the chart of req.
 func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgrade bool) (any, error) {
 	o := req.Options
-	// Helm's timeout bounds the whole action, API server requests included:
-	// Helm sees this context end and marks the release failed itself; the
-	// caller's deadline, a little later, is only the last resort.
+	// Helm's timeout bounds the whole action: Helm sees this context end
+	// and marks the release failed itself. Its API server requests may run
+	// a little longer (recordGrace), for Helm to record the failure, and
+	// with --atomic or --cleanup-on-fail another timeout, for the rollback
+	// or the clean-up; a request still stalled then ends, so a stalled API
+	// server ends the call. The caller's deadline, later still, is only
+	// the last resort.
 	if o.timeout() > 0 {
+		kubeWindow := o.timeout() + recordGrace
+		if o.Atomic || o.CleanupOnFail {
+			kubeWindow += o.timeout()
+		}
+		if kubeWindow > o.timeout() { // else too long for a Duration: no bound
+			kubeCtx, cancelKube := context.WithTimeout(ctx, kubeWindow)
+			defer cancelKube()
+			req.Kube.ctx = kubeCtx
+		}
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.timeout())
 		defer cancel()
@@ -553,7 +566,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 		progress(sink, "apply", "installing %s %s as %s in namespace %s", ch.Metadata.Name, ch.Metadata.Version, o.Release, o.Namespace)
 		rel, err = inst.RunWithContext(ctx, ch, vals.values)
 		if err != nil {
-			return nil, fail(waitError(actionError(err, t, what), o, waiting, rel, what))
+			return nil, fail(apiServerStall(cfg, waitError(actionError(err, t, what), o, waiting, rel, what), o.timeout()))
 		}
 	} else {
 		what = "upgrading " + o.Release
@@ -567,7 +580,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 			if errors.Is(err, driver.ErrNoDeployedReleases) || errors.Is(err, driver.ErrReleaseNotFound) {
 				return nil, fail(errorf(kindNotFound, "release %q has no deployed revision in namespace %q: install it first, or upgrade with install-if-missing (--install)", o.Release, o.Namespace))
 			}
-			return nil, fail(waitError(actionError(err, t, what), o, waiting, rel, what))
+			return nil, fail(apiServerStall(cfg, waitError(actionError(err, t, what), o, waiting, rel, what), o.timeout()))
 		}
 	}
 	return actionResult{Release: toDTO(rel, true), Installed: install, Phases: t.phases(time.Now()), ValuesDigest: vals.digest}, nil

@@ -528,6 +528,18 @@ impl ClientBuilder {
     }
 }
 
+/// How long an action may work on the cluster: its Helm timeout, and with
+/// `--atomic` or `--cleanup-on-fail` another one for the rollback or the
+/// clean-up that follows a failure (the shim bounds both the same way).
+fn action_window(opts: &ReleaseOptions) -> Duration {
+    let cleanup = opts.to_wire()["cleanupOnFail"].as_bool() == Some(true);
+    if opts.atomic() || cleanup {
+        opts.timeout().saturating_mul(2)
+    } else {
+        opts.timeout()
+    }
+}
+
 /// The kubeconfig files client-go would merge: those `KUBECONFIG` lists,
 /// else `~/.kube/config`. Read here, in Rust, because the Go shim never
 /// reads the environment; the merging is client-go's, in the shim.
@@ -644,9 +656,10 @@ impl Client {
 
     fn options(&self, helm_timeout: Option<Duration>) -> CallOptions<'_> {
         CallOptions {
-            timeout: self
-                .call_timeout
-                .or(helm_timeout.map(|t| t + DEADLINE_MARGIN)),
+            timeout: self.call_timeout.or(helm_timeout.map(|t| {
+                t.saturating_add(DEADLINE_MARGIN)
+                    .min(crate::release::MAX_TIMEOUT)
+            })),
             cancel: self.cancel.as_ref(),
             events: self.events.as_ref(),
         }
@@ -788,7 +801,7 @@ impl Client {
         match bridge::call_with_facts::<_, ActionReport, ActionFacts>(
             op,
             &request,
-            &self.options(Some(opts.timeout())),
+            &self.options(Some(action_window(opts))),
         ) {
             Ok(mut report) => {
                 report.pulled = pulled;

@@ -699,6 +699,20 @@ fn a_stalled_api_server_ends_within_the_timeout() {
         "{}",
         run.stderr
     );
+    for word in [
+        "timed out",
+        "the API server",
+        proxy.host().as_str(),
+        "stalled",
+        "in the TLS handshake",
+        "--timeout",
+    ] {
+        assert!(
+            run.stderr.contains(word),
+            "{word:?} missing from: {}",
+            run.stderr
+        );
+    }
     let stalled_kind = run.stderr.trim().to_string();
     proxy.set(Fault::None);
     let healthy = run_measured(&mut install(), Duration::from_secs(120));
