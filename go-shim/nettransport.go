@@ -142,15 +142,14 @@ func newCallTransport(ctx context.Context, tlsConf *tls.Config, maxChart int64) 
 	if maxChart <= 0 {
 		maxChart = defaultMaxChartBytes
 	}
+	// As before these bounds: no proxy from the environment, HTTP/1.1.
 	base := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:       tlsConf,
 		TLSHandshakeTimeout:   tlsHandshakeTimeout,
 		ResponseHeaderTimeout: responseHeaderTimeout,
 		IdleConnTimeout:       30 * time.Second,
 		MaxIdleConnsPerHost:   4,
-		ForceAttemptHTTP2:     true,
 	}
 	// The transport lives for one call: its idle connections go with it.
 	context.AfterFunc(ctx, base.CloseIdleConnections)

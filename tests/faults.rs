@@ -663,21 +663,23 @@ fn a_stalled_api_server_ends_within_the_timeout() {
     let proxy = FaultProxy::tcp(&upstream);
     let sandbox = support::Sandbox::new();
     let apiserver = format!("https://{}", proxy.host());
-    let install = || {
+    let deploy = |action: &str| {
         let mut cmd = sandbox.command(&[
             "app",
-            "install",
+            action,
             "--release",
             "stalled-api",
             "-n",
             "faults-api",
-            "--create-namespace",
             "--confirm",
             "--timeout",
             "5s",
             "--kube-apiserver",
             &apiserver,
         ]);
+        if action == "install" {
+            cmd.arg("--create-namespace");
+        }
         cmd.arg("--bundle").arg(hello_dir());
         cmd.arg("--kubeconfig").arg(&cluster.kubeconfig);
         if let Some(context) = &cluster.context {
@@ -685,6 +687,7 @@ fn a_stalled_api_server_ends_within_the_timeout() {
         }
         cmd
     };
+    let install = || deploy("install");
     proxy.set(Fault::StallAfterAccept);
     let run = run_measured(&mut install(), TIMEOUT + Duration::from_secs(60));
     assert_eq!(run.code, Some(5), "{}", run.stderr);
@@ -731,6 +734,35 @@ fn a_stalled_api_server_ends_within_the_timeout() {
     );
     println!("stalled install said: {stalled_kind}");
 
+    // Mid-stream: the TLS handshake and the first answers pass, then the
+    // API server goes silent.
+    proxy.set(Fault::StallAfterBytes(12 * 1024));
+    let run = run_measured(&mut deploy("upgrade"), TIMEOUT + Duration::from_secs(60));
+    assert_eq!(run.code, Some(5), "{}", run.stderr);
+    assert!(
+        run.elapsed <= TIMEOUT + SLACK,
+        "upgrade against an API server stalled mid-stream took {:?}",
+        run.elapsed
+    );
+    assert!(run.max_rss < MAX_RSS, "peak RSS {} MiB", run.max_rss >> 20);
+    assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+    println!("mid-stream stall said: {}", run.stderr.trim());
+    record(
+        "API server stalls mid-stream (12 KiB)",
+        Row {
+            command: "app upgrade",
+            exit: exit_text(run.code),
+            kind: "timeout".into(),
+            elapsed: run.elapsed,
+            max_rss: run.max_rss,
+            cache: "n/a (bundle)".into(),
+            recovered: "exit 0, upgraded",
+        },
+    );
+    proxy.set(Fault::None);
+    let healthy = run_measured(&mut deploy("upgrade"), Duration::from_secs(120));
+    assert_eq!(healthy.code, Some(0), "{}", healthy.stderr);
+
     // A query: status, through the library with a short network timeout.
     proxy.set(Fault::StallAfterAccept);
     let mut builder = chainctl_core::Client::builder()
@@ -760,5 +792,5 @@ fn a_stalled_api_server_ends_within_the_timeout() {
         },
     );
     proxy.set(Fault::None);
-    assert_eq!(client.status(&release).unwrap().revision, 1);
+    assert_eq!(client.status(&release).unwrap().status, "deployed");
 }

@@ -30,6 +30,9 @@ pub enum Fault {
     None,
     /// Accept the connection, then read nothing and answer nothing.
     StallAfterAccept,
+    /// TCP mode: pass the first `n` bytes from the server through, then
+    /// nothing more in either direction (a stall in mid-stream).
+    StallAfterBytes(u64),
     /// Send the answer's headers and half its body, then nothing more.
     StallMidBody { path: &'static str },
     /// Answer with this HTTP status and a registry error document.
@@ -51,7 +54,7 @@ pub enum Fault {
 impl Fault {
     fn path(&self) -> Option<&'static str> {
         match self {
-            Fault::None | Fault::StallAfterAccept => None,
+            Fault::None | Fault::StallAfterAccept | Fault::StallAfterBytes(_) => None,
             Fault::Manifest { .. } => Some("/manifests/"),
             Fault::StallMidBody { path }
             | Fault::Status { path, .. }
@@ -271,8 +274,25 @@ impl Conn {
             let _ = u_write.shutdown(Shutdown::Write);
         });
         let (mut u_read, mut c_write) = (upstream, client);
-        let _ = io::copy(&mut u_read, &mut c_write);
-        let _ = c_write.shutdown(Shutdown::Write);
+        match self.fault {
+            Fault::StallAfterBytes(n) => {
+                let mut limited = (&mut u_read).take(n);
+                let _ = io::copy(&mut limited, &mut c_write);
+                self.seen.lock().unwrap().push(Seen {
+                    method: "TCP".into(),
+                    path: format!("stalled after {n} bytes"),
+                    faulted: true,
+                });
+                // Hold both ends: the client's requests reach the server,
+                // its answers never come back.
+                self.stall(c_write);
+                drop(u_read);
+            }
+            _ => {
+                let _ = io::copy(&mut u_read, &mut c_write);
+                let _ = c_write.shutdown(Shutdown::Write);
+            }
+        }
         let _ = pump.join();
         Ok(())
     }
