@@ -605,7 +605,7 @@ struct ChartArgs {
     #[arg(long)]
     wait: bool,
 
-    /// How long Helm waits, e.g. 90s, 5m, 1h30m.
+    /// How long the action (and its chart pull) may take, e.g. 90s, 5m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
     timeout: Duration,
 

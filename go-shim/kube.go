@@ -291,7 +291,7 @@ func (t *kubeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // apiServerStall says which API server request stalled when an action ran
 // out of time waiting on it; err otherwise.
-func apiServerStall(cfg *action.Configuration, err error, timeout time.Duration) error {
+func apiServerStall(cfg *action.Configuration, err error, within string) error {
 	g, ok := cfg.RESTClientGetter.(*restGetter)
 	if !ok || err == nil {
 		return err
@@ -300,6 +300,6 @@ func apiServerStall(cfg *action.Configuration, err error, timeout time.Duration)
 	if ne == nil {
 		return err
 	}
-	return errorf(kindTimeout, "the API server %s stalled: no progress while %s (%s %s) within the timeout of %s (--timeout): check that the cluster is up and reachable, or allow more time",
-		ne.host, ne.stage, ne.method, ne.path, timeout)
+	return errorf(kindTimeout, "the API server %s stalled: no progress while %s (%s %s) %s: check that the cluster is up and reachable, or allow more time",
+		ne.host, ne.stage, ne.method, ne.path, within)
 }

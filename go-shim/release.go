@@ -566,7 +566,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 		progress(sink, "apply", "installing %s %s as %s in namespace %s", ch.Metadata.Name, ch.Metadata.Version, o.Release, o.Namespace)
 		rel, err = inst.RunWithContext(ctx, ch, vals.values)
 		if err != nil {
-			return nil, fail(apiServerStall(cfg, waitError(actionError(err, t, what), o, waiting, rel, what), o.timeout()))
+			return nil, fail(apiServerStall(cfg, waitError(actionError(err, t, what), o, waiting, rel, what), "within the timeout of "+o.timeout().String()+" (--timeout)"))
 		}
 	} else {
 		what = "upgrading " + o.Release
@@ -580,7 +580,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 			if errors.Is(err, driver.ErrNoDeployedReleases) || errors.Is(err, driver.ErrReleaseNotFound) {
 				return nil, fail(errorf(kindNotFound, "release %q has no deployed revision in namespace %q: install it first, or upgrade with install-if-missing (--install)", o.Release, o.Namespace))
 			}
-			return nil, fail(apiServerStall(cfg, waitError(actionError(err, t, what), o, waiting, rel, what), o.timeout()))
+			return nil, fail(apiServerStall(cfg, waitError(actionError(err, t, what), o, waiting, rel, what), "within the timeout of "+o.timeout().String()+" (--timeout)"))
 		}
 	}
 	return actionResult{Release: toDTO(rel, true), Installed: install, Phases: t.phases(time.Now()), ValuesDigest: vals.digest}, nil
@@ -599,9 +599,22 @@ func decodeReleaseRequest(request json.RawMessage) (releaseRequest, error) {
 
 // withRelease decodes a request naming a release and runs f with its config.
 func withRelease(request json.RawMessage, sink eventSink, f func(*action.Configuration, releaseRequest) (any, error)) (any, error) {
+	return withReleaseCtx(context.Background(), request, sink, f)
+}
+
+// withReleaseCtx is withRelease with the API server requests bound to ctx
+// (when it can end), ending just before the call's deadline so that the
+// error names the API server request that stalled.
+func withReleaseCtx(ctx context.Context, request json.RawMessage, sink eventSink, f func(*action.Configuration, releaseRequest) (any, error)) (any, error) {
 	req, err := decodeReleaseRequest(request)
 	if err != nil {
 		return nil, err
+	}
+	if ctx.Done() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = withOpDeadline(ctx)
+		defer cancel()
+		req.Kube.ctx = ctx
 	}
 	cfg, done, err := actionConfig(req.Kube, req.Namespace, sink)
 	if err != nil {
@@ -612,11 +625,14 @@ func withRelease(request json.RawMessage, sink eventSink, f func(*action.Configu
 	if errors.Is(err, driver.ErrReleaseNotFound) {
 		return nil, errorf(kindNotFound, "release %q not found in namespace %q", req.Release, req.Namespace)
 	}
+	if err != nil && ctx.Err() != nil {
+		return nil, apiServerStall(cfg, err, "before the call's deadline")
+	}
 	return out, err
 }
 
-func opStatus(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	return withRelease(request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+func opStatus(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	return withReleaseCtx(ctx, request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
 		st := action.NewStatus(cfg)
 		st.Version = req.Revision
 		rel, err := st.Run(req.Release)
@@ -627,8 +643,8 @@ func opStatus(_ context.Context, request json.RawMessage, sink eventSink) (any, 
 	})
 }
 
-func opHistory(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	return withRelease(request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+func opHistory(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	return withReleaseCtx(ctx, request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
 		hist := action.NewHistory(cfg)
 		hist.Max = req.Max
 		if hist.Max <= 0 {
@@ -650,8 +666,8 @@ func opHistory(_ context.Context, request json.RawMessage, sink eventSink) (any,
 	})
 }
 
-func opRollback(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	return withRelease(request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+func opRollback(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	return withReleaseCtx(ctx, request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
 		if req.Revision > 0 {
 			if _, err := cfg.Releases.Get(req.Release, req.Revision); errors.Is(err, driver.ErrReleaseNotFound) {
 				return nil, errorf(kindNotFound, "release %q has no revision %d in namespace %q: see its revisions with `history`", req.Release, req.Revision, req.Namespace)
@@ -677,8 +693,8 @@ func opRollback(_ context.Context, request json.RawMessage, sink eventSink) (any
 	})
 }
 
-func opUninstall(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	return withRelease(request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+func opUninstall(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	return withReleaseCtx(ctx, request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
 		un := action.NewUninstall(cfg)
 		un.KeepHistory = req.KeepHistory
 		un.Wait = req.Wait

@@ -779,6 +779,12 @@ fn a_stalled_api_server_ends_within_the_timeout() {
     let elapsed = start.elapsed();
     assert_eq!(err.kind(), chainctl_core::ErrorKind::Timeout, "{err}");
     assert!(elapsed <= TIMEOUT + SLACK, "status took {elapsed:?}");
+    for word in ["the API server", proxy.host().as_str(), "stalled"] {
+        assert!(
+            err.to_string().contains(word),
+            "{word:?} missing from: {err}"
+        );
+    }
     record(
         "API server stalls after accept (status, library)",
         Row {
