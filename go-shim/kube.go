@@ -300,6 +300,6 @@ func apiServerStall(cfg *action.Configuration, err error, within string) error {
 	if ne == nil {
 		return err
 	}
-	return errorf(kindTimeout, "the API server %s stalled: no progress while %s (%s %s) %s: check that the cluster is up and reachable, or allow more time",
-		ne.host, ne.stage, ne.method, ne.path, within)
+	return errorf(kindTimeout, "the API server %s stalled: no progress while %s (%s %s) for %s, %s: check that the cluster is up and reachable, or allow more time",
+		ne.host, ne.stage, ne.method, ne.path, ne.waited.Round(100*time.Millisecond), within)
 }

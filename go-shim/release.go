@@ -625,8 +625,10 @@ func withReleaseCtx(ctx context.Context, request json.RawMessage, sink eventSink
 	if errors.Is(err, driver.ErrReleaseNotFound) {
 		return nil, errorf(kindNotFound, "release %q not found in namespace %q", req.Release, req.Namespace)
 	}
-	if err != nil && ctx.Err() != nil {
-		return nil, apiServerStall(cfg, err, "before the call's deadline")
+	if err != nil {
+		// A request that timed out after waiting (the call's deadline, or
+		// client-go's own TLS-handshake timeout) is named as the stall.
+		return nil, apiServerStall(cfg, err, "before it timed out")
 	}
 	return out, err
 }
