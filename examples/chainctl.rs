@@ -1913,7 +1913,7 @@ fn deploy_plan(
     let (to, details, pinned) = match source {
         ChartSource::Oci(_) => {
             // Fills the chart cache: the install right after reads it.
-            let pulled = client.pull(source)?;
+            let pulled = client.pull_within(source, opts.timeout())?;
             let shown = pulled.reference.split('@').next().unwrap_or_default();
             let details = vec![
                 ("source", shown.to_string()),

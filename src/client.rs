@@ -703,11 +703,27 @@ impl Client {
     /// cache lacks: a cached digest-pinned reference makes no request, a tag
     /// one manifest request. A bundle needs no pull and is an error here.
     pub fn pull(&self, source: &ChartSource) -> Result<PullReport> {
-        self.pull_within(source, None)
+        self.pull_bounded(source, None)
     }
 
-    /// [`pull`](Self::pull) with `timeout` instead of the network timeout.
-    fn pull_within(&self, source: &ChartSource, timeout: Option<Duration>) -> Result<PullReport> {
+    /// [`pull`](Self::pull) within `timeout` instead of the
+    /// [network timeout](ClientBuilder::network_timeout): what an install
+    /// or upgrade does with its own timeout, for a caller that pulls first
+    /// (to show a plan) and wants the same bound.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use chainctl_core::{ChartSource, Client};
+    /// let chart = ChartSource::oci("oci://registry.example/charts/hello:1.0.0", None)?;
+    /// let pulled = Client::builder().build()?.pull_within(&chart, Duration::from_secs(30))?;
+    /// println!("{}", pulled.chart_digest);
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn pull_within(&self, source: &ChartSource, timeout: Duration) -> Result<PullReport> {
+        self.pull_bounded(source, Some(timeout))
+    }
+
+    fn pull_bounded(&self, source: &ChartSource, timeout: Option<Duration>) -> Result<PullReport> {
         let ChartSource::Oci(oci) = source else {
             return Err(Error::invalid(format!(
                 "{source} is a local bundle: only OCI charts are pulled"
@@ -791,7 +807,7 @@ impl Client {
             ChartSource::Bundle(bundle) => (bundle.path().to_path_buf(), None),
             ChartSource::Oci(_) => {
                 let pulled = self
-                    .pull_within(source, Some(opts.timeout()))
+                    .pull_within(source, opts.timeout())
                     .map_err(|e| failed(e, None))?;
                 (pulled.path.clone(), Some(pulled))
             }
