@@ -268,6 +268,12 @@ type kubeTransport struct {
 }
 
 func (t *kubeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Query().Get("watch") == "true" {
+		// A watch waits by design (hooks, --wait on Jobs): bound, never
+		// called a stall.
+		resp, _, err := boundRoundTrip(t.ctx, t.base, req)
+		return resp, err
+	}
 	resp, body, err := boundRoundTrip(t.ctx, t.base, req)
 	if err != nil {
 		var ne *netError
