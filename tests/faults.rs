@@ -110,6 +110,14 @@ struct Row {
     recovered: &'static str,
 }
 
+fn rss_text(bytes: u64) -> String {
+    if bytes == 0 {
+        "n/a (in-process)".into()
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+    }
+}
+
 fn exit_text(code: Option<i32>) -> String {
     code.map_or("killed".into(), |c| c.to_string())
 }
@@ -118,12 +126,12 @@ static TABLE: Mutex<BTreeMap<String, Row>> = Mutex::new(BTreeMap::new());
 
 fn record(case: &str, row: Row) {
     let line = format!(
-        "| {case} | {} | {} | {} | {:.2} s | {:.1} MiB | {} | {} |",
+        "| {case} | {} | {} | {} | {:.2} s | {} | {} | {} |",
         row.command,
         row.exit,
         row.kind,
         row.elapsed.as_secs_f64(),
-        row.max_rss as f64 / (1 << 20) as f64,
+        rss_text(row.max_rss),
         row.cache,
         row.recovered,
     );
@@ -136,12 +144,12 @@ fn record(case: &str, row: Row) {
     );
     for (case, row) in table.iter() {
         text.push_str(&format!(
-            "| {case} | {} | {} | {} | {:.2} s | {:.1} MiB | {} | {} |\n",
+            "| {case} | {} | {} | {} | {:.2} s | {} | {} | {} |\n",
             row.command,
             row.exit,
             row.kind,
             row.elapsed.as_secs_f64(),
-            row.max_rss as f64 / (1 << 20) as f64,
+            rss_text(row.max_rss),
             row.cache,
             row.recovered,
         ));
@@ -531,6 +539,19 @@ fn a_chart_over_a_lowered_ceiling_is_refused_and_a_raised_one_admits_it() {
     assert_eq!(run.code, Some(4), "{}", run.stderr);
     assert!(run.stderr.contains("--max-chart-size"), "{}", run.stderr);
     assert_eq!(cache_state(&case.cache_home()), (0, 0, 0));
+    assert!(run.max_rss < MAX_RSS, "peak RSS {} MiB", run.max_rss >> 20);
+    record(
+        "chart 1 byte over --max-chart-size",
+        Row {
+            command: "chart pull",
+            exit: exit_text(run.code),
+            kind: "registry".into(),
+            elapsed: run.elapsed,
+            max_rss: run.max_rss,
+            cache: "empty".into(),
+            recovered: "exit 0 with the ceiling at its size",
+        },
+    );
     let run = run_measured(
         case.pull().args(["--max-chart-size", &size.to_string()]),
         Duration::from_secs(60),
@@ -638,6 +659,20 @@ fn the_same_500_reads_the_same_on_ports_containing_401_403_404() {
         for wrong in ["log in", "not found", "access denied", "credentials"] {
             assert!(!run.stderr.contains(wrong), "{wrong:?} in: {}", run.stderr);
         }
+        assert!(run.max_rss < MAX_RSS, "peak RSS {} MiB", run.max_rss >> 20);
+        assert_eq!(cache_state(&dir.path().join("cache")), (0, 0, 0));
+        record(
+            &format!("HTTP 500 on port {}", proxy.addr.port()),
+            Row {
+                command: "chart pull",
+                exit: exit_text(run.code),
+                kind: "registry".into(),
+                elapsed: run.elapsed,
+                max_rss: run.max_rss,
+                cache: "empty".into(),
+                recovered: "-",
+            },
+        );
         // The message without the port reads the same on every port.
         kinds.push(run.stderr.replace(&proxy.addr.port().to_string(), "PORT"));
     }
