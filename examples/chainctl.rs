@@ -669,6 +669,17 @@ struct ChartArgs {
     #[arg(long, value_name = "VERSION")]
     kube_version: Option<String>,
 
+    /// With -o json: print the data of the manifest's Secrets too.
+    ///
+    /// -o json prints the rendered manifest with the value of every key of
+    /// a Secret's data and stringData replaced by [redacted]; this flag
+    /// prints them as rendered, e.g.
+    /// `chainctl app install --dry-run -o json --show-secrets ...`. The text
+    /// output of --dry-run prints the manifest in full, as helm does; so
+    /// does `chainctl app get manifest`.
+    #[arg(long)]
+    show_secrets: bool,
+
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -1085,7 +1096,7 @@ fn run(mut cli: Cli) -> Result<(), Failure> {
                 (Output::Json, Some(pending)) => writeln!(
                     io::stdout(),
                     "{:#}",
-                    json!({ "action": "status", "release": info, "pending": pending })
+                    json!({ "action": "status", "release": info.with_secret_data_redacted()?, "pending": pending })
                 )?,
                 (_, pending) => {
                     print_release(args.common.output, "status", &info, None)?;
@@ -1176,6 +1187,7 @@ fn run(mut cli: Cli) -> Result<(), Failure> {
                 || Ok(rollback_plan(&client, &release, args.revision)),
             )?;
             let mut store = open_store(&args.common)?;
+            let client = client.with_values_key(store.values_key()?);
             let mut record = ExecutionStateRecord::for_release(Action::Rollback, &release);
             stamp(&mut record, &args.common, &client);
             let result = client.rollback(&release, &opts);
@@ -2123,6 +2135,19 @@ fn deploy(
         )?;
         store = Some(open_store(common)?);
     }
+    // Digests keyed for this state file; a dry run creates no key, and
+    // without one its digest compares only within this run.
+    let key = match &store {
+        Some(store) => Some(store.values_key()?),
+        None => match state_location(&common.state_file, &common.state_path) {
+            Ok(location) => chainctl_core::state::ValuesKey::for_state_file(&location.path, false)?,
+            Err(_) => chainctl_core::state::ValuesKey::from_env()?,
+        },
+    };
+    let client = match key {
+        Some(key) => client.with_values_key(key),
+        None => client,
+    };
     // The record names the source as given; the action installs what the
     // plan showed.
     let mut record = ExecutionStateRecord::for_chart(action, &source, &opts)?;
@@ -2148,10 +2173,14 @@ fn deploy(
             } else {
                 "wouldRecord"
             };
+            let release = match args.show_secrets {
+                true => report.release.clone(),
+                false => report.release.with_secret_data_redacted()?,
+            };
             let body = json!({
                 "action": shown_action,
                 "dryRun": dry_run,
-                "release": report.release,
+                "release": release,
                 "phases": report.phases,
                 record_key: record,
             });
@@ -2242,7 +2271,12 @@ fn check_status(common: &CommonArgs) -> Result<(), Failure> {
             StorageDriver::Memory => Driver::Memory,
         });
     }
-    let client = &client(&reading, RegistryOptions::default(), false, None)?;
+    let mut client = client(&reading, RegistryOptions::default(), false, None)?;
+    // The digests of this state file's records are keyed with its key.
+    if let Some(key) = chainctl_core::state::ValuesKey::for_state_file(&location.path, false)? {
+        client = client.with_values_key(key);
+    }
+    let client = &client;
     let (cluster, differences) = match client.status(release) {
         Ok(info) => {
             let differences = record.drift(&info);
@@ -2253,7 +2287,21 @@ fn check_status(common: &CommonArgs) -> Result<(), Failure> {
         }
         Err(err) => return Err(err.into()),
     };
-    let hint = (!differences.is_empty()).then(|| drift_hint(common, record, cluster.is_none()));
+    let hint = (!differences.is_empty()).then(|| {
+        let mut hint = drift_hint(common, record, cluster.is_none());
+        let only_manifest = (differences.iter())
+            .all(|d| d.field == chainctl_core::state::DriftField::ManifestDigest);
+        if only_manifest
+            && (record.manifest_digest.as_deref()).is_some_and(|d| d.starts_with("hmac-sha256:"))
+        {
+            hint.push_str(
+                "; if nothing changed, the record was keyed with another values key \
+                 (CHAINCTL_VALUES_KEY set then and not now, or the other way round): \
+                 check as it was recorded",
+            );
+        }
+        hint
+    });
 
     let mut out = io::stdout().lock();
     match common.output {
@@ -2262,7 +2310,7 @@ fn check_status(common: &CommonArgs) -> Result<(), Failure> {
             "{:#}",
             json!({
                 "action": "status",
-                "release": cluster,
+                "release": cluster.as_ref().map(ReleaseInfo::with_secret_data_redacted).transpose()?,
                 "check": {
                     "matches": differences.is_empty(),
                     "stateFile": state_file,
@@ -2359,13 +2407,15 @@ fn print_release(
 ) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     match output {
-        Output::Json => match record {
-            Some(record) => writeln!(
+        // As an install's: without the Secrets' data (`app get manifest`
+        // prints it).
+        Output::Json => match (record, rel.with_secret_data_redacted()?) {
+            (Some(record), rel) => writeln!(
                 out,
                 "{:#}",
                 json!({ "action": action, "release": rel, "record": record })
             )?,
-            None => writeln!(out, "{:#}", json!({ "action": action, "release": rel }))?,
+            (None, rel) => writeln!(out, "{:#}", json!({ "action": action, "release": rel }))?,
         },
         Output::Text => {
             writeln!(out, "release: {}\nnamespace: {}", rel.name, rel.namespace)?;
@@ -2488,6 +2538,20 @@ mod tests {
         };
         assert_eq!(args.dry_run, Some(DryRun::Server));
         assert!(parse(&["app", "install", "--release", "a", "--dry-run=bogus"]).is_err());
+    }
+
+    #[test]
+    fn show_secrets_is_a_flag_off_by_default() {
+        let args = |extra: &[&str]| {
+            let base = ["app", "install", "--release", "a", "--bundle", "x"];
+            let cli = parse(&[&base[..], extra].concat()).unwrap();
+            let Command::App(AppCommand::Install(args)) = cli.command else {
+                panic!()
+            };
+            args
+        };
+        assert!(!args(&[]).show_secrets);
+        assert!(args(&["--show-secrets", "-o", "json"]).show_secrets);
     }
 
     #[test]

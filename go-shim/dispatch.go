@@ -58,6 +58,7 @@ var ops = map[string]opFunc{
 	"registry.logout":   opRegistryLogout,
 	"chart.package":     opChartPackage,
 	"values.merge":      opValuesMerge,
+	"secrets.redact":    opRedactSecrets,
 	"kube.resolve":      opKubeResolve,
 	"chart.digest":      opChartDigest,
 	"release.list":      opList,

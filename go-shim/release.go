@@ -194,7 +194,7 @@ func toDTO(rel *release.Release, withManifest bool) releaseDTO {
 	}
 	if rel.Info != nil {
 		dto.Status = rel.Info.Status.String()
-		dto.Description = rel.Info.Description
+		dto.Description = releaseDescription(rel)
 		dto.FirstDeployed = formatTime(rel.Info.FirstDeployed.Time)
 		dto.LastDeployed = formatTime(rel.Info.LastDeployed.Time)
 		dto.Deleted = formatTime(rel.Info.Deleted.Time)
@@ -270,10 +270,15 @@ func loadChart(path string, deps dependencyUpdate, sink eventSink) (*chart.Chart
 
 // renderMark is a post-renderer that changes nothing and notes when Helm
 // finished rendering, which splits the time of an action into render and apply.
-type renderMark struct{ at atomic.Int64 }
+// The scrubber, if any, learns the Secrets of the rendered manifest.
+type renderMark struct {
+	at       atomic.Int64
+	scrubber *scrubber
+}
 
 func (m *renderMark) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
 	m.at.Store(time.Now().UnixNano())
+	m.scrubber.addManifest(rendered.String())
 	return rendered, nil
 }
 
@@ -346,6 +351,18 @@ func loadChartAndValues(req chartRequest, sink eventSink) (*chart.Chart, mergedV
 	return ch, vals, nil
 }
 
+// chartScrubber is the scrubber of a chart action, knowing the values as
+// typed; it learns the merged values and the rendered Secrets as the action
+// goes.
+func chartScrubber(o releaseOptions) *scrubber {
+	s := newScrubber(o.Release, o.Namespace)
+	v := o.Values
+	for _, exprs := range [][]string{v.Set, v.SetString, v.SetJSON, v.SetLiteral} {
+		s.addSetExpressions(exprs...)
+	}
+	return s
+}
+
 func decodeChartRequest(request json.RawMessage) (chartRequest, error) {
 	var req chartRequest
 	if err := decode(request, &req); err != nil {
@@ -358,16 +375,21 @@ func decodeChartRequest(request json.RawMessage) (chartRequest, error) {
 }
 
 // opRender renders a chart without any cluster, like `helm template`.
-func opRender(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
+func opRender(ctx context.Context, request json.RawMessage, sink eventSink) (_ any, err error) {
 	req, err := decodeChartRequest(request)
 	if err != nil {
 		return nil, err
 	}
+	s := chartScrubber(req.Options)
+	defer func() { err = s.redact(err) }()
+	sink = scrubbingSink{sink, s}
 	t := &timer{start: time.Now()}
+	t.mark.scrubber = s
 	ch, vals, err := loadChartAndValues(req, sink)
 	if err != nil {
 		return nil, err
 	}
+	s.addValues(vals.values)
 	t.loaded = time.Now()
 	cfg := &action.Configuration{Log: helmLog(sink)}
 	inst := action.NewInstall(cfg)
@@ -498,8 +520,14 @@ func opUpgrade(ctx context.Context, request json.RawMessage, sink eventSink) (an
 
 // runChartAction installs, or upgrades (installing first when asked to and
 // the release has no history), the chart of req.
-func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgrade bool) (any, error) {
+//
+// Its error, its facts and its events are scrubbed of the values (see
+// scrubber).
+func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgrade bool) (_ any, err error) {
 	o := req.Options
+	s := chartScrubber(o)
+	defer func() { err = s.redact(err) }()
+	sink = scrubbingSink{sink, s}
 	// Helm's timeout bounds the whole action: Helm sees this context end
 	// and marks the release failed itself. Its API server requests may run
 	// a little longer (recordGrace), for Helm to record the failure, and
@@ -522,10 +550,12 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 		defer cancel()
 	}
 	t := &timer{start: time.Now()}
+	t.mark.scrubber = s
 	ch, vals, err := loadChartAndValues(req, sink)
 	if err != nil {
 		return nil, err
 	}
+	s.addValues(vals.values)
 	t.loaded = time.Now()
 	cfg, done, err := actionConfig(req.Kube, o.Namespace, sink)
 	if err != nil {
@@ -551,6 +581,13 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 	// values digest, and the release revision it recorded, if any.
 	fail := func(err error) error {
 		facts := actionFacts{ValuesDigest: vals.digest, Installed: install}
+		s.addRelease(rel)
+		if rel == nil && !install {
+			// --reuse-values merges the last revision's values in.
+			if last, lerr := cfg.Releases.Last(o.Release); lerr == nil {
+				s.addRelease(last)
+			}
+		}
 		if rel != nil {
 			dto := toDTO(rel, true)
 			facts.Release = &dto
@@ -668,8 +705,22 @@ func opHistory(ctx context.Context, request json.RawMessage, sink eventSink) (an
 	})
 }
 
+// opRollback rolls back; its error and events are scrubbed of the values
+// of the revision it leaves and the one it returns to.
 func opRollback(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	return withReleaseCtx(ctx, request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+	s := newScrubber()
+	out, err := withReleaseCtx(ctx, request, scrubbingSink{sink, s}, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+		s.addPublic(req.Release, req.Namespace)
+		if last, err := cfg.Releases.Last(req.Release); err == nil {
+			s.addRelease(last)
+			target := req.Revision
+			if target <= 0 {
+				target = last.Version - 1
+			}
+			if prev, err := cfg.Releases.Get(req.Release, target); err == nil {
+				s.addRelease(prev)
+			}
+		}
 		if req.Revision > 0 {
 			if _, err := cfg.Releases.Get(req.Release, req.Revision); errors.Is(err, driver.ErrReleaseNotFound) {
 				return nil, errorf(kindNotFound, "release %q has no revision %d in namespace %q: see its revisions with `history`", req.Release, req.Revision, req.Namespace)
@@ -693,6 +744,7 @@ func opRollback(ctx context.Context, request json.RawMessage, sink eventSink) (a
 		}
 		return toDTO(rel, true), nil
 	})
+	return out, s.redact(err)
 }
 
 func opUninstall(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {

@@ -15,6 +15,7 @@ use crate::release::{DryRun, ReleaseOptions, ReleaseRef};
 use crate::report::{ActionReport, ReleaseInfo, ShimVersion, UninstallReport};
 use crate::source::ChartSource;
 use crate::source::OciReference;
+use crate::state::ValuesKey;
 use crate::values::MergedValues;
 
 /// Where Helm keeps its release records.
@@ -157,7 +158,8 @@ pub struct ActionFailure {
     pub release: Option<Box<ReleaseInfo>>,
     /// True when an upgrade with install-if-missing was installing.
     pub installed: bool,
-    /// The digest of the values Helm merged, when it got that far.
+    /// The keyed digest of the values Helm merged, when it got that far
+    /// (as [`ActionReport::values_digest`]).
     pub values_digest: Option<String>,
     /// For an OCI chart: what was pulled, when the pull succeeded.
     pub pulled: Option<Box<PullReport>>,
@@ -226,6 +228,8 @@ pub struct Client {
     network_timeout: Option<Duration>,
     max_chart_size: u64,
     cancel: Option<CancelToken>,
+    /// Keys the values digests of reports (see [`ValuesKey`]).
+    values_key: ValuesKey,
 }
 
 impl std::fmt::Debug for Client {
@@ -524,6 +528,7 @@ impl ClientBuilder {
             network_timeout: self.network_timeout,
             max_chart_size,
             cancel: self.cancel,
+            values_key: ValuesKey::process(),
         })
     }
 }
@@ -821,15 +826,17 @@ impl Client {
         ) {
             Ok(mut report) => {
                 report.pulled = pulled;
+                report.values_digest = self.values_key.seal(&report.values_digest);
+                report.release = self.keyed(report.release);
                 Ok(report)
             }
             Err((error, facts)) => {
                 let facts = facts.unwrap_or_default();
                 Err(ActionFailure {
                     error: self.explain_pending(opts.release(), error),
-                    release: facts.release.map(Box::new),
+                    release: facts.release.map(|r| Box::new(self.keyed(r))),
                     installed: facts.installed,
-                    values_digest: facts.values_digest,
+                    values_digest: facts.values_digest.map(|d| self.values_key.seal(&d)),
                     pulled: pulled.map(Box::new),
                 })
             }
@@ -893,16 +900,51 @@ impl Client {
     /// let merged = Client::builder().build()?.merge_values(&opts)?;
     /// assert_eq!(merged.values["ingress"]["enabled"], false); // YAML 1.1, as in Helm
     /// assert_eq!(merged.values["image"]["tag"], 20230101); // an integer, not 2.0230101e+07
-    /// assert!(merged.digest.starts_with("sha256:"));
+    /// assert!(merged.digest.starts_with("hmac-sha256:"));
     /// # Ok(())
     /// # }
     /// ```
     pub fn merge_values(&self, opts: &ReleaseOptions) -> Result<MergedValues> {
-        bridge::call(
+        let mut merged: MergedValues = bridge::call(
             "values.merge",
             &opts.value_inputs().to_wire(),
             &self.query_options(),
-        )
+        )?;
+        merged.digest = self.values_key.seal(&merged.digest);
+        Ok(merged)
+    }
+
+    /// This client with `key` for the values digests of its reports
+    /// ([`ActionReport::values_digest`], [`MergedValues::digest`]) and the
+    /// manifest digests of the releases it returns
+    /// ([`ReleaseInfo::manifest_digest`]): the key
+    /// of the state file the records go to
+    /// ([`StateStore::values_key`](crate::StateStore::values_key)), so that
+    /// they compare with the records already there. Without one, a client
+    /// keys digests with [`ValuesKey::process`]: they compare only within
+    /// this process.
+    ///
+    /// ```
+    /// use chainctl_core::{Client, ReleaseOptions, state::ValuesKey};
+    /// # fn main() -> chainctl_core::Result<()> {
+    /// let opts = ReleaseOptions::builder("web", "prod").set("password=hunter2").build()?;
+    /// let client = Client::builder().build()?;
+    /// let a = client.clone().with_values_key(ValuesKey::from_secret("the key of state file A")?);
+    /// let b = client.with_values_key(ValuesKey::from_secret("the key of state file B")?);
+    /// assert_ne!(a.merge_values(&opts)?.digest, b.merge_values(&opts)?.digest);
+    /// assert_eq!(a.merge_values(&opts)?.digest, a.merge_values(&opts)?.digest);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_values_key(mut self, key: ValuesKey) -> Client {
+        self.values_key = key;
+        self
+    }
+
+    /// `rel` with its manifest digest keyed like the values digest.
+    fn keyed(&self, mut rel: ReleaseInfo) -> ReleaseInfo {
+        rel.set_digest_key(&self.values_key);
+        rel
     }
 
     /// Renders the chart without any cluster, like `helm template` (a
@@ -1012,14 +1054,14 @@ impl Client {
     /// The current revision of a release.
     pub fn status(&self, release: &ReleaseRef) -> Result<ReleaseInfo> {
         let request = self.release_request(release, json!({}));
-        bridge::call("release.status", &request, &self.query_options())
+        bridge::call("release.status", &request, &self.query_options()).map(|r| self.keyed(r))
     }
 
     /// One stored revision of a release, manifest and hooks included
     /// (`helm status --revision N`).
     pub fn revision(&self, release: &ReleaseRef, revision: u32) -> Result<ReleaseInfo> {
         let request = self.release_request(release, json!({ "revision": revision }));
-        bridge::call("release.status", &request, &self.query_options())
+        bridge::call("release.status", &request, &self.query_options()).map(|r| self.keyed(r))
     }
 
     /// The releases `helm list` lists with the same flags (manifests left
@@ -1086,6 +1128,7 @@ impl Client {
             &request,
             &self.options(Some(opts.timeout)),
         )
+        .map(|r| self.keyed(r))
         .map_err(|err| {
             if !err.message().contains("has no 0 version") {
                 return self.explain_pending(release, err);

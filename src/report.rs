@@ -76,6 +76,10 @@ pub struct ReleaseInfo {
     /// The rendered hooks (empty in history listings).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<Hook>,
+    /// The key of [`manifest_digest`](Self::manifest_digest): the values
+    /// key of the client that returned this release.
+    #[serde(skip)]
+    digest_key: Option<crate::state::ValuesKey>,
 }
 
 impl ReleaseInfo {
@@ -120,12 +124,19 @@ impl ReleaseInfo {
         out
     }
 
-    /// `sha256:<hex>` of [`manifest`](Self::manifest) exactly as Helm stored
+    /// The digest of [`manifest`](Self::manifest) exactly as Helm stored
     /// it (hooks are not part of it), or `None` when the manifest is empty
     /// (a history listing, or a chart with no resources). The state file
     /// records it (`manifestDigest`), and `chainctl app status --check`
     /// compares it with the cluster's to see whether the resources changed
     /// outside chainctl.
+    ///
+    /// For a release a [`Client`](crate::Client) returned it is
+    /// `hmac-sha256:<hex>`, keyed like the values digest with the client's
+    /// [`ValuesKey`](crate::state::ValuesKey): the manifest holds the
+    /// values rendered (a Secret's data among them), so an unkeyed digest
+    /// would confirm a guess of them as well. For a release read from
+    /// JSON, as below, it is the plain `sha256:<hex>` of the text.
     ///
     /// ```
     /// use chainctl_core::ReleaseInfo;
@@ -139,6 +150,16 @@ impl ReleaseInfo {
     /// assert_ne!(rel.manifest_digest().unwrap(), digest, "any change to the text counts");
     /// ```
     pub fn manifest_digest(&self) -> Option<String> {
+        let unkeyed = self.unkeyed_manifest_digest()?;
+        Some(match &self.digest_key {
+            Some(key) => key.seal(&unkeyed),
+            None => unkeyed,
+        })
+    }
+
+    /// `sha256:<hex>` of the manifest, for records written before manifest
+    /// digests were keyed.
+    pub(crate) fn unkeyed_manifest_digest(&self) -> Option<String> {
         if self.manifest.is_empty() {
             return None;
         }
@@ -146,6 +167,59 @@ impl ReleaseInfo {
             "sha256:{:x}",
             Sha256::digest(self.manifest.as_bytes())
         ))
+    }
+
+    /// Keys [`manifest_digest`](Self::manifest_digest) with `key`.
+    pub(crate) fn set_digest_key(&mut self, key: &crate::state::ValuesKey) {
+        self.digest_key = Some(key.clone());
+    }
+
+    /// This release for showing without its secrets: in the manifest and
+    /// the hooks, the value of every key of a Secret's `data` and
+    /// `stringData` becomes `[redacted]` (each such Secret is written again
+    /// with its keys sorted, under its `# Source:` line; every other
+    /// document is kept as it was). What `chainctl app install -o json`
+    /// prints unless `--show-secrets`. The manifest digest is of the real
+    /// manifest: take it from the release itself, not from this copy.
+    ///
+    /// ```
+    /// use chainctl_core::ReleaseInfo;
+    /// let rel: ReleaseInfo = serde_json::from_str(r#"{"name":"a","namespace":"b","revision":1,
+    ///     "status":"deployed","chart":{"name":"c","version":"1.0.0"},
+    ///     "manifest":"---\n# Source: c/templates/s.yaml\nkind: Secret\ndata:\n  password: aHVudGVyMg==\n"}"#).unwrap();
+    /// let shown = rel.with_secret_data_redacted()?;
+    /// assert!(!shown.manifest.contains("aHVudGVyMg==") && shown.manifest.contains("password: '[redacted]'"));
+    /// assert!(shown.manifest.contains("# Source: c/templates/s.yaml"));
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn with_secret_data_redacted(&self) -> crate::Result<ReleaseInfo> {
+        #[derive(Serialize, Deserialize)]
+        struct Manifests {
+            manifests: Vec<String>,
+        }
+        let request = Manifests {
+            manifests: std::iter::once(&self.manifest)
+                .chain(self.hooks.iter().map(|h| &h.manifest))
+                .cloned()
+                .collect(),
+        };
+        let reply: Manifests = crate::bridge::call(
+            "secrets.redact",
+            &request,
+            &crate::bridge::CallOptions::default(),
+        )?;
+        if reply.manifests.len() != request.manifests.len() {
+            return Err(crate::Error::internal(
+                "secrets.redact returned another number of manifests than it was given",
+            ));
+        }
+        let mut shown = self.clone();
+        let mut manifests = reply.manifests.into_iter();
+        shown.manifest = manifests.next().unwrap_or_default();
+        for (hook, manifest) in shown.hooks.iter_mut().zip(manifests) {
+            hook.manifest = manifest;
+        }
+        Ok(shown)
     }
 }
 
@@ -175,8 +249,12 @@ pub struct ActionReport {
     pub installed: bool,
     /// Where the time went.
     pub phases: PhaseTimes,
-    /// `sha256:` digest of the values Helm merged for the action (see
-    /// [`MergedValues`](crate::MergedValues)); never the values.
+    /// `hmac-sha256:` digest of the values Helm merged for the action,
+    /// keyed with the client's [`ValuesKey`](crate::state::ValuesKey) (the
+    /// state file's when given with
+    /// [`Client::with_values_key`](crate::Client::with_values_key), else
+    /// one of this process): equal values, equal digest, under one key.
+    /// Never the values, nor an unkeyed digest of them.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub values_digest: String,
     /// For a chart from an OCI registry: what was pulled (or found cached).

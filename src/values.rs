@@ -197,8 +197,9 @@ pub struct MergedValues {
     /// The user-supplied values after merging (the chart's defaults are not
     /// included).
     pub values: Map<String, Value>,
-    /// `sha256:` digest of the merged values: equal values, equal digest.
-    /// It is what the state file records.
+    /// `hmac-sha256:` digest of the merged values under the client's
+    /// [`ValuesKey`](crate::state::ValuesKey): equal values, equal digest,
+    /// under one key. It is what the state file records.
     pub digest: String,
 }
 

@@ -287,7 +287,7 @@ fn install_records_the_action_in_a_private_file_without_the_values() {
         current["valuesDigest"]
             .as_str()
             .unwrap()
-            .starts_with("sha256:")
+            .starts_with("hmac-sha256:")
     );
     assert_eq!(current["toolVersions"]["helm"], "v3.22.0");
 
@@ -525,7 +525,7 @@ fn status_check_of_a_recorded_release_missing_from_the_cluster_is_drift() {
     assert!(
         digest
             .as_str()
-            .is_some_and(|d| d.starts_with("sha256:") && d.len() == 71),
+            .is_some_and(|d| d.starts_with("hmac-sha256:") && d.len() == 76),
         "the install records its manifest digest: {digest}"
     );
     let check = [

@@ -2064,7 +2064,7 @@ fn a_failed_first_install_records_what_helm_recorded() {
             .values_digest
             .as_deref()
             .unwrap()
-            .starts_with("sha256:")
+            .starts_with("hmac-sha256:")
     );
     let Some(chainctl_core::state::RecordSource::Bundle(bundle)) = &failed.source else {
         panic!("{:?}", failed.source)

@@ -22,7 +22,7 @@ pub const STATE_PATH_ENV: &str = "CHAINCTL_STATE_PATH";
 
 /// Suffixes of the files kept beside a state file; a state file named like
 /// one of them would collide with another file's companion.
-const SIBLING_SUFFIXES: [&str; 3] = [".lock", ".bak", ".tmp"];
+const SIBLING_SUFFIXES: [&str; 4] = [".lock", ".bak", ".tmp", ".key"];
 
 /// The `--state-file` and `--state-path` flags: which state file to use.
 ///

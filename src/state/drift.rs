@@ -184,10 +184,16 @@ impl ExecutionStateRecord {
             chart.map(|c| c.version.clone()),
             Some(cluster.chart.version.clone()),
         );
+        // A record from before manifest digests were keyed holds the plain
+        // sha256 of the text.
+        let cluster_digest = match &self.manifest_digest {
+            Some(recorded) if recorded.starts_with("sha256:") => cluster.unkeyed_manifest_digest(),
+            _ => cluster.manifest_digest(),
+        };
         compare(
             DriftField::ManifestDigest,
             self.manifest_digest.clone(),
-            cluster.manifest_digest(),
+            cluster_digest,
         );
         if cluster.status != DEPLOYED {
             drift.push(Drift {
@@ -224,6 +230,37 @@ mod tests {
 
     fn fields(drift: &[Drift]) -> Vec<DriftField> {
         drift.iter().map(|d| d.field).collect()
+    }
+
+    #[test]
+    fn keyed_manifest_digests_compare_under_the_key_and_old_ones_as_plain_sha256() {
+        let key = |s: &str| crate::state::ValuesKey::from_secret(s).unwrap();
+        let keyed = |k: &crate::state::ValuesKey| {
+            let mut c = cluster();
+            c.set_digest_key(k);
+            c
+        };
+        let (a, b) = (
+            key("the key of state file A"),
+            key("the key of state file B"),
+        );
+        let mut rec = ExecutionStateRecord::new(Action::Upgrade, "hello", "demo");
+        rec.finish_with_release(&keyed(&a));
+        let digest = rec.manifest_digest.clone().unwrap();
+        assert!(digest.starts_with("hmac-sha256:"), "{digest}");
+        assert_eq!(rec.drift(&keyed(&a)), []);
+        // Under another key the digests differ, as for a changed manifest.
+        assert_eq!(fields(&rec.drift(&keyed(&b))), [DriftField::ManifestDigest]);
+        // A record from before digests were keyed holds the plain sha256,
+        // and matches the same manifest read under any key.
+        let old = recorded();
+        assert!(
+            old.manifest_digest
+                .as_deref()
+                .unwrap()
+                .starts_with("sha256:")
+        );
+        assert_eq!(old.drift(&keyed(&b)), []);
     }
 
     #[test]

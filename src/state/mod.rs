@@ -7,6 +7,8 @@
 //! * [`ExecutionStateRecord::drift`] compares a record with the release in
 //!   the cluster ([`Drift`]);
 //! * [`StateStore`] reads, locks and writes it safely;
+//! * [`ValuesKey`] keys the values digest, so that a record says whether
+//!   the values changed without confirming a guess of them;
 //! * [`state_schema`] is the JSON Schema every file is checked against
 //!   (committed as `schemas/state.schema.json`).
 //!
@@ -27,7 +29,7 @@
 //!     manifest_digest: None,
 //!     chart_digest: None,
 //! }));
-//! rec.values_digest = Some(format!("sha256:{}", "0".repeat(64)));
+//! rec.values_digest = Some(format!("hmac-sha256:{}", "0".repeat(64)));
 //! rec.helm_revision = Some(1);
 //! rec.finish_ok();
 //! store.record(rec)?;
@@ -40,6 +42,7 @@ mod capture;
 mod config;
 mod drift;
 mod format;
+mod key;
 mod lock;
 mod record;
 mod schema;
@@ -51,6 +54,7 @@ pub use config::{
     StateLocation,
 };
 pub use drift::{Drift, DriftField};
+pub use key::{KEYED_DIGEST_PREFIX, VALUES_KEY_ENV, ValuesKey};
 pub use lock::LockInfo;
 pub use record::{
     Action, BundleSource, ChartInfo, ExecutionStateRecord, OLDEST_SCHEMA_VERSION, OciSource,

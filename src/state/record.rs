@@ -55,8 +55,9 @@ const RELEASE_KEY_PATTERN: &str = r"^(([0-9a-f]{16}|rehearsal)/)?[a-z0-9]([-a-z0
 const CLUSTER_ID_PATTERN: &str = r"^([0-9a-f]{16}|rehearsal)$";
 /// An OCI content digest, `algorithm:encoded` (OCI image spec, descriptor.md).
 const DIGEST_PATTERN: &str = r"^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$";
-/// A `sha256:` digest (values, manifest).
-const SHA256_PATTERN: &str = r"^sha256:[0-9a-f]{64}$";
+/// A values or manifest digest: keyed, `hmac-sha256:`; `sha256:` in
+/// records written before digests were keyed.
+const RECORD_DIGEST_PATTERN: &str = r"^(hmac-sha256|sha256):[0-9a-f]{64}$";
 
 /// The whole state file: what `state.json` holds. [`StateStore`] writes it
 /// pretty-printed down to the records and each record on one line, so that
@@ -379,18 +380,26 @@ pub struct ExecutionStateRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub helm_status: Option<String>,
-    /// `sha256:<hex>` of the values Helm merged and rendered the chart with
-    /// (their JSON, map keys sorted); never the values themselves.
+    /// `hmac-sha256:<hex>`, the keyed digest of the values Helm merged and
+    /// rendered the chart with (see [`ValuesKey`](super::ValuesKey)): equal
+    /// for equal values under the key of this state file, and no use to
+    /// anyone guessing them without it; never the values themselves.
+    /// Records written before digests were keyed hold `sha256:<hex>`
+    /// (unkeyed), which never equals a keyed one: the values read as
+    /// changed once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(SHA256_PATTERN))]
+    #[schemars(pattern(RECORD_DIGEST_PATTERN))]
     pub values_digest: Option<String>,
-    /// `sha256:<hex>` of the release's rendered manifest as Helm stored it
-    /// (see [`ReleaseInfo::manifest_digest`](crate::ReleaseInfo::manifest_digest));
-    /// absent when the manifest was empty or unknown. `chainctl app status
-    /// --check` compares it with the cluster's. New in schemaVersion 2:
-    /// records written before do not have it.
+    /// `hmac-sha256:<hex>`, the digest of the release's rendered manifest
+    /// as Helm stored it, keyed as `valuesDigest` is (see
+    /// [`ReleaseInfo::manifest_digest`](crate::ReleaseInfo::manifest_digest)):
+    /// the manifest holds the values rendered. Absent when the manifest was
+    /// empty or unknown. `chainctl app status --check` compares it with the
+    /// cluster's, under the same key. New in schemaVersion 2: records
+    /// written before do not have it; records written before digests were
+    /// keyed hold `sha256:<hex>`, compared as such.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(SHA256_PATTERN))]
+    #[schemars(pattern(RECORD_DIGEST_PATTERN))]
     pub manifest_digest: Option<String>,
     /// When the action started.
     pub started_at: Timestamp,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::config::{StateLocation, sibling};
 use super::format::Snapshot;
+use super::key::ValuesKey;
 use super::lock::StateLock;
 use super::record::{ExecutionStateRecord, StateFile};
 use super::schema::{self, Problem};
@@ -286,6 +287,26 @@ impl StateStore {
     /// ```
     pub fn backup_path(&self) -> PathBuf {
         sibling(&self.path, ".bak")
+    }
+
+    /// The key of this state file's values digests (see [`ValuesKey`]):
+    /// `$CHAINCTL_VALUES_KEY` if set, else `<file>.key` beside it, created
+    /// with a random key on first need (mode 0600, never printed). Give it
+    /// to the client ([`Client::with_values_key`](crate::Client::with_values_key))
+    /// so that the records of this file can say whether the values changed.
+    ///
+    /// ```
+    /// # use chainctl_core::state::{StateStore, StateStoreOptions};
+    /// # if std::env::var_os("CHAINCTL_VALUES_KEY").is_some() { return; }
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = StateStore::open(dir.path().join("s.json"), StateStoreOptions::default()).unwrap();
+    /// let key = store.values_key().unwrap();
+    /// assert_eq!(store.values_key().unwrap(), key);
+    /// assert!(dir.path().join("s.json.key").exists());
+    /// ```
+    pub fn values_key(&self) -> Result<ValuesKey> {
+        ValuesKey::for_state_file(&self.path, true)?
+            .ok_or_else(|| state_error(format!("no values key for {}", self.path.display())))
     }
 
     /// The options it was opened with.
