@@ -105,6 +105,10 @@ struct ChartPullArgs {
     #[arg(long, value_name = "VERSION")]
     version: Option<String>,
 
+    /// How long the pull may take, e.g. 90s, 5m (a stalled registry: exit 5).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    timeout: Duration,
+
     #[command(flatten)]
     registry: RegistryArgs,
 
@@ -118,6 +122,10 @@ struct ChartVersionsArgs {
     /// OCI repository, oci://host/path/chart.
     #[arg(value_name = "REF")]
     reference: String,
+
+    /// How long listing may take, e.g. 90s, 5m (a stalled registry: exit 5).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    timeout: Duration,
 
     #[command(flatten)]
     registry: RegistryArgs,
@@ -187,6 +195,17 @@ struct RegistryArgs {
     /// Use only the chart cache: no network for OCI charts.
     #[arg(long)]
     offline: bool,
+
+    /// Largest chart archive a pull accepts (default 100MiB, as Helm).
+    ///
+    /// Checked while the chart streams: a manifest declaring a larger
+    /// layer is refused before the layer is fetched, and a body longer
+    /// than declared is cut. Bytes, or with a unit: KiB, MiB, GiB (also
+    /// Ki, Mi, Gi). For example:
+    ///
+    ///   chainctl chart pull oci://registry.example/charts/big --max-chart-size 512MiB
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, verbatim_doc_comment)]
+    max_chart_size: Option<u64>,
 }
 
 impl RegistryArgs {
@@ -212,14 +231,19 @@ impl RegistryArgs {
         })
     }
 
-    fn client(&self) -> Result<Client, Failure> {
-        Ok(Client::builder()
+    /// A client for the registry commands; `timeout` bounds each call.
+    fn client(&self, timeout: Duration) -> Result<Client, Failure> {
+        let mut builder = Client::builder()
             .storage(Storage::Memory)
             .registry(self.options()?)
             .offline(self.offline)
+            .network_timeout(timeout)
             .on_event(print_events(EventLevel::Warn))
-            .cancel_token(interrupts().token.clone())
-            .build()?)
+            .cancel_token(interrupts().token.clone());
+        if let Some(max) = self.max_chart_size {
+            builder = builder.max_chart_size(max);
+        }
+        Ok(builder.build()?)
     }
 }
 
@@ -617,7 +641,7 @@ struct ChartArgs {
     #[arg(long)]
     wait: bool,
 
-    /// How long Helm waits, e.g. 90s, 5m, 1h30m.
+    /// How long the action (and its chart pull) may take, e.g. 90s, 5m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
     timeout: Duration,
 
@@ -887,6 +911,30 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         ));
     }
     Ok(total)
+}
+
+/// Parses sizes: bytes, or a number with KiB, MiB, GiB (Ki, Mi, Gi; KB, MB,
+/// GB read as the same powers of two, as Helm's messages write them).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let bad = || format!("invalid size {text:?}: write bytes, or e.g. 512KiB, 200MiB, 1GiB");
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let number: u64 = text[..digits].parse().map_err(|_| bad())?;
+    let scale: u64 = match text[digits..].trim() {
+        "" | "B" => 1,
+        "K" | "Ki" | "KiB" | "KB" => 1 << 10,
+        "M" | "Mi" | "MiB" | "MB" => 1 << 20,
+        "G" | "Gi" | "GiB" | "GB" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    match number.checked_mul(scale) {
+        Some(0) => Err(format!(
+            "invalid size {text:?}: it must be larger than zero"
+        )),
+        Some(bytes) if bytes <= i64::MAX as u64 => Ok(bytes),
+        _ => Err(format!("invalid size {text:?}: it is too large")),
+    }
 }
 
 /// A failure that ends the program: what to print and the exit code.
@@ -1239,7 +1287,7 @@ fn run(mut cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         AppCommand::List(args) => {
-            let client = client(&args.common, RegistryOptions::default(), false)?;
+            let client = client(&args.common, RegistryOptions::default(), false, None)?;
             let opts = ListOptions {
                 namespace: args.common.namespace.clone(),
                 all_namespaces: args.all_namespaces,
@@ -1440,7 +1488,7 @@ fn run_chart(command: ChartCommand) -> Result<(), Failure> {
     match command {
         ChartCommand::Pull(args) => {
             let source = ChartSource::oci(&args.reference, args.version.as_deref())?;
-            let pulled = args.registry.client()?.pull(&source)?;
+            let pulled = args.registry.client(args.timeout)?.pull(&source)?;
             match args.output {
                 Output::Json => writeln!(out, "{:#}", json!(pulled))?,
                 Output::Text => {
@@ -1459,7 +1507,7 @@ fn run_chart(command: ChartCommand) -> Result<(), Failure> {
         }
         ChartCommand::Versions(args) => {
             let reference: OciReference = args.reference.parse()?;
-            let versions = args.registry.client()?.versions(&reference)?;
+            let versions = args.registry.client(args.timeout)?.versions(&reference)?;
             match args.output {
                 Output::Json => writeln!(
                     out,
@@ -1482,7 +1530,9 @@ fn run_registry(command: RegistryCommand) -> Result<(), Failure> {
         RegistryCommand::Login(args) => (true, args),
         RegistryCommand::Logout(args) => (false, args),
     };
-    let client = args.registry.client()?;
+    let client = args
+        .registry
+        .client(chainctl_core::DEFAULT_NETWORK_TIMEOUT)?;
     let file = if login {
         client.registry_login(&args.host)?
     } else {
@@ -2022,6 +2072,7 @@ fn client(
     common: &CommonArgs,
     registry: RegistryOptions,
     offline: bool,
+    max_chart_size: Option<u64>,
 ) -> Result<Client, Failure> {
     let storage = match common.driver.unwrap_or(Driver::Secret) {
         Driver::Secret => Storage::Secret,
@@ -2032,6 +2083,9 @@ fn client(
         .storage(storage)
         .registry(registry)
         .offline(offline);
+    if let Some(max) = max_chart_size {
+        builder = builder.max_chart_size(max);
+    }
     if let Some(path) = &common.kubeconfig {
         builder = builder.kubeconfig(path);
     }
@@ -2102,7 +2156,7 @@ fn kube_cache_dir() -> Option<PathBuf> {
 /// the kubeconfig context's, else `default`) and the cluster the records
 /// are of, both read by client-go in the shim.
 fn resolve_kube(common: &mut CommonArgs) -> Result<(), Failure> {
-    let resolved = client(common, RegistryOptions::default(), false)?
+    let resolved = client(common, RegistryOptions::default(), false, None)?
         .resolve_kube(common.namespace_flag.as_deref())?;
     common.namespace = resolved.namespace.clone();
     common.resolved = Some(resolved);
@@ -2153,7 +2207,10 @@ fn release_state<'a>(
 
 fn connect(common: &CommonArgs) -> Result<(Client, ReleaseRef), Failure> {
     let release = ReleaseRef::new(&common.release, &common.namespace)?;
-    Ok((client(common, RegistryOptions::default(), false)?, release))
+    Ok((
+        client(common, RegistryOptions::default(), false, None)?,
+        release,
+    ))
 }
 
 /// What a mutating command is about to do, shown on a terminal before it
@@ -2234,7 +2291,7 @@ fn deploy_plan(
     let (to, details, pinned) = match source {
         ChartSource::Oci(_) => {
             // Fills the chart cache: the install right after reads it.
-            let pulled = client.pull(source)?;
+            let pulled = client.pull_within(source, opts.timeout())?;
             let shown = pulled.reference.split('@').next().unwrap_or_default();
             let details = vec![
                 ("source", shown.to_string()),
@@ -2357,7 +2414,12 @@ fn deploy(
     extra: impl FnOnce(chainctl_core::ReleaseOptionsBuilder) -> chainctl_core::ReleaseOptionsBuilder,
 ) -> Result<(), Failure> {
     let common = &args.common;
-    let client = client(common, args.registry.options()?, args.registry.offline)?;
+    let client = client(
+        common,
+        args.registry.options()?,
+        args.registry.offline,
+        args.registry.max_chart_size,
+    )?;
     let source = match (&args.bundle, &args.chart) {
         _ if locked => locked_source(common, &client)?,
         (None, None) if action == Action::Upgrade => recorded_source(common)?,
@@ -2581,7 +2643,7 @@ fn check_status(common: &CommonArgs) -> Result<(), Failure> {
             StorageDriver::Memory => Driver::Memory,
         });
     }
-    let mut client = client(&reading, RegistryOptions::default(), false)?;
+    let mut client = client(&reading, RegistryOptions::default(), false, None)?;
     // The digests of this state file's records are keyed with its key.
     if let Some(key) = chainctl_core::state::ValuesKey::for_state_file(&location.path, false)? {
         client = client.with_values_key(key);
@@ -3171,6 +3233,51 @@ mod tests {
              \x20 digest:   sha256:aa (manifest)\n\
              \x20           sha256:bb (chart archive)\n"
         );
+    }
+
+    #[test]
+    fn pull_takes_a_timeout_and_a_chart_size_ceiling() {
+        let cli = parse(&[
+            "chart",
+            "pull",
+            "oci://r.example/c/hello:1.0.0",
+            "--timeout",
+            "5s",
+            "--max-chart-size",
+            "512MiB",
+        ])
+        .unwrap();
+        let Command::Chart(ChartCommand::Pull(args)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.timeout, Duration::from_secs(5));
+        assert_eq!(args.registry.max_chart_size, Some(512 << 20));
+        let cli = parse(&["chart", "pull", "oci://r.example/c/hello:1.0.0"]).unwrap();
+        let Command::Chart(ChartCommand::Pull(args)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.timeout, Duration::from_secs(300));
+        assert_eq!(args.registry.max_chart_size, None, "the library's 100 MiB");
+        let cli = parse(&[
+            "app",
+            "install",
+            "--release",
+            "a",
+            "--chart",
+            "oci://r/c/x",
+            "--max-chart-size",
+            "1Gi",
+        ])
+        .unwrap();
+        let Command::App(AppCommand::Install(args)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.registry.max_chart_size, Some(1 << 30));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("4KiB"), Ok(4096));
+        for bad in ["", "0", "0MiB", "12XB", "-1", "99999999999GiB", "1.5MiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -6,13 +6,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/kube"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -46,6 +49,9 @@ type kubeSettings struct {
 	QPS           float32  `json:"qps,omitempty"`
 	// CacheDir holds the discovery cache; empty keeps it in memory.
 	CacheDir string `json:"cacheDir,omitempty"`
+
+	// ctx, when set, bounds every API server request (see kubeTransport).
+	ctx context.Context
 }
 
 // helm's defaults (pkg/cli/environment.go).
@@ -102,6 +108,9 @@ func namespaceOf(loader clientcmd.ClientConfig) string {
 type restGetter struct {
 	settings kubeSettings
 	loader   clientcmd.ClientConfig
+	// stalled is the first API server request that the call's deadline
+	// ended, to say what stalled when the action fails.
+	stalled atomic.Pointer[netError]
 
 	mu        sync.Mutex
 	discovery discovery.CachedDiscoveryInterface
@@ -126,6 +135,13 @@ func (g *restGetter) ToRESTConfig() (*rest.Config, error) {
 	config.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return &kube.RetryingRoundTripper{Wrapped: rt}
 	})
+	if ctx := g.settings.ctx; ctx != nil {
+		// client-go's requests in Helm v3 mostly carry context.TODO: bind
+		// them to the call, so that a stalled API server ends with it.
+		config.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+			return &kubeTransport{ctx: ctx, base: rt, getter: g}
+		})
+	}
 	config.UserAgent = "Helm/" + strings.TrimPrefix(chartutil.DefaultCapabilities.HelmVersion.Version, "v")
 	return config, nil
 }
@@ -233,4 +249,63 @@ func opKubeResolve(_ context.Context, request json.RawMessage, _ eventSink) (any
 		}
 	}
 	return out, nil
+}
+
+// kubeTransport binds API server requests to a call's context and keeps
+// the first one that its deadline ended after it had waited a while (a
+// quick poll of --wait that the deadline happens to cut is no stall).
+// stallThreshold: a request the deadline ended after this long stalled.
+const stallThreshold = time.Second
+
+// recordGrace is how long an action's API server requests outlive its
+// Helm timeout, for Helm to record the failed release.
+const recordGrace = 500 * time.Millisecond
+
+type kubeTransport struct {
+	ctx    context.Context
+	base   http.RoundTripper
+	getter *restGetter
+}
+
+func (t *kubeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Query().Get("watch") == "true" {
+		// A watch waits by design (hooks, --wait on Jobs): bound, never
+		// called a stall.
+		resp, _, err := boundRoundTrip(t.ctx, t.base, req)
+		return resp, err
+	}
+	resp, body, err := boundRoundTrip(t.ctx, t.base, req)
+	if err != nil {
+		var ne *netError
+		if errors.As(err, &ne) && ne.timedOut() && ne.waited >= stallThreshold {
+			t.getter.stalled.CompareAndSwap(nil, ne)
+		}
+		return nil, err
+	}
+	body.fail = func(next func(error) error) func(error) error {
+		return func(err error) error {
+			wrapped := next(err)
+			var ne *netError
+			if errors.As(wrapped, &ne) && ne.timedOut() && ne.waited >= stallThreshold {
+				t.getter.stalled.CompareAndSwap(nil, ne)
+			}
+			return wrapped
+		}
+	}(body.fail)
+	return resp, nil
+}
+
+// apiServerStall says which API server request stalled when an action ran
+// out of time waiting on it; err otherwise.
+func apiServerStall(cfg *action.Configuration, err error, within string) error {
+	g, ok := cfg.RESTClientGetter.(*restGetter)
+	if !ok || err == nil {
+		return err
+	}
+	ne := g.stalled.Load()
+	if ne == nil {
+		return err
+	}
+	return errorf(kindTimeout, "the API server %s stalled: no progress while %s (%s %s) for %s, %s: check that the cluster is up and reachable, or allow more time",
+		ne.host, ne.stage, ne.method, ne.path, ne.waited.Round(100*time.Millisecond), within)
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,12 +14,11 @@ import (
 	"strings"
 	"syscall"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/registry"
+	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
-	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 )
@@ -70,19 +68,23 @@ func (o registryOptions) tlsConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
-func newRegistryClient(o registryOptions) (*registry.Client, error) {
+// newRegistryClient builds Helm's registry client for one call: its HTTP
+// transport is bound to ctx and bounds what the registry sends (see
+// newCallTransport), since Helm v3's client methods take no context.
+func newRegistryClient(ctx context.Context, o registryOptions, maxChart int64) (*registry.Client, *callTransport, error) {
 	tlsConf, err := o.tlsConfig()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if o.ConfigFile == "" {
-		return nil, errorf(kindInvalidInput, "malformed request: registry configFile is required")
+		return nil, nil, errorf(kindInvalidInput, "malformed request: registry configFile is required")
 	}
+	transport := newCallTransport(ctx, tlsConf, maxChart)
 	opts := []registry.ClientOption{
 		registry.ClientOptEnableCache(true),
 		registry.ClientOptWriter(io.Discard),
 		registry.ClientOptCredentialsFile(o.ConfigFile),
-		registry.ClientOptHTTPClient(&http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}}),
+		registry.ClientOptHTTPClient(&http.Client{Transport: transport}),
 	}
 	if o.PlainHTTP {
 		opts = append(opts, registry.ClientOptPlainHTTP())
@@ -93,9 +95,9 @@ func newRegistryClient(o registryOptions) (*registry.Client, error) {
 	client, err := registry.NewClient(opts...)
 	if err != nil {
 		// Building the client reads only the config file.
-		return nil, errorf(kindInvalidInput, "the registry config file %s cannot be used: %v (fix it, move it aside, or pass another with --registry-config)", o.ConfigFile, err)
+		return nil, nil, errorf(kindInvalidInput, "the registry config file %s cannot be used: %v (fix it, move it aside, or pass another with --registry-config)", o.ConfigFile, err)
 	}
-	return client, nil
+	return client, transport, nil
 }
 
 // registryError turns what the registry client returns into a kind and a
@@ -106,6 +108,38 @@ func registryError(err error, host string, o registryOptions) error {
 		return err
 	}
 	msg := err.Error()
+	var tooLarge *tooLargeError
+	var mismatch *digestMismatchError
+	var netErr *netError
+	if errors.As(err, &tooLarge) {
+		advice := "raise the ceiling with --max-chart-size (ClientBuilder::max_chart_size) if the chart is meant to be this large"
+		if tooLarge.limit == maxManifestBytes {
+			advice = "a Helm chart's manifest and config are a few KiB: this is not a chart, or the registry is broken"
+		}
+		return errorf(kindRegistry, "%s refused: %v; nothing was cached (%s)", host, tooLarge, advice)
+	}
+	if errors.As(err, &mismatch) || errors.Is(err, content.ErrMismatchedDigest) {
+		what := msg
+		if mismatch != nil {
+			what = mismatch.Error()
+		}
+		return errorf(kindRegistry, "digest mismatch from %s: %s; the content is corrupt or was altered on the way, and nothing was cached: pull again, and if it persists check the registry or what is between it and you", host, what)
+	}
+	if errors.Is(err, content.ErrTrailingData) {
+		return errorf(kindRegistry, "%s sent more data than the manifest declares (%s): refused, nothing was cached", host, msg)
+	}
+	if errors.As(err, &netErr) {
+		switch {
+		case netErr.timedOut():
+			return errorf(kindTimeout, "%s stalled: no progress while %s (%s %s) before the deadline (--timeout): check that the registry is up and reachable, or allow more time", netErr.host, netErr.stage, netErr.method, netErr.path)
+		case errors.Is(netErr.ctxErr, context.Canceled):
+			return errorf(kindCancelled, "%s: cancelled while %s (%s %s)", netErr.host, netErr.stage, netErr.method, netErr.path)
+		case errors.Is(err, syscall.ECONNRESET):
+			return errorf(kindRegistry, "%s reset the connection while %s (%s %s): try again; if it persists, check the registry and any proxy in between", netErr.host, netErr.stage, netErr.method, netErr.path)
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+			return errorf(kindRegistry, "%s closed the connection early while %s (%s %s): the answer was cut short; nothing was cached, try again", netErr.host, netErr.stage, netErr.method, netErr.path)
+		}
+	}
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError
 	var unknownAuthority x509.UnknownAuthorityError
@@ -154,28 +188,39 @@ type registryRequest struct {
 	// to match against the tags, with Helm's own rules ("" is the newest).
 	Version *string `json:"version,omitempty"`
 	Chart   string  `json:"chart,omitempty"`
+	// MaxChartBytes bounds the chart archive a pull accepts (0: Helm's
+	// 100 MiB); a manifest declaring more is refused before the layer is
+	// fetched, and a body longer than that is cut.
+	MaxChartBytes int64 `json:"maxChartBytes,omitempty"`
 }
 
-func decodeRegistryRequest(request json.RawMessage) (registryRequest, *registry.Client, string, error) {
+// decodeRegistryRequest decodes the request and builds a registry client
+// bound to ctx; ctx should come from withOpDeadline.
+func decodeRegistryRequest(ctx context.Context, request json.RawMessage) (registryRequest, *registry.Client, string, *callTransport, error) {
 	var req registryRequest
 	if err := decode(request, &req); err != nil {
-		return req, nil, "", err
+		return req, nil, "", nil, err
 	}
 	if req.Ref == "" {
-		return req, nil, "", errorf(kindInvalidInput, "malformed request: ref is required")
+		return req, nil, "", nil, errorf(kindInvalidInput, "malformed request: ref is required")
 	}
-	client, err := newRegistryClient(req.Registry)
+	if req.MaxChartBytes < 0 {
+		return req, nil, "", nil, errorf(kindInvalidInput, "malformed request: maxChartBytes must not be negative")
+	}
+	client, transport, err := newRegistryClient(ctx, req.Registry, req.MaxChartBytes)
 	if err != nil {
-		return req, nil, "", err
+		return req, nil, "", nil, err
 	}
 	host, _, _ := strings.Cut(req.Ref, "/")
-	return req, client, host, nil
+	return req, client, host, transport, nil
 }
 
 // opRegistryTags lists a repository's chart versions, newest first (tags
 // that are not semver are left out, and "_" reads as "+", as Helm does).
-func opRegistryTags(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
-	req, client, host, err := decodeRegistryRequest(request)
+func opRegistryTags(ctx context.Context, request json.RawMessage, _ eventSink) (any, error) {
+	ctx, cancel := withOpDeadline(ctx)
+	defer cancel()
+	req, client, host, _, err := decodeRegistryRequest(ctx, request)
 	if err != nil {
 		return nil, err
 	}
@@ -207,8 +252,10 @@ func nearest(versions []string, n int) string {
 
 // opRegistryResolve resolves a tag (or digest) to its manifest descriptor:
 // one manifest request, no blobs.
-func opRegistryResolve(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
-	req, client, host, err := decodeRegistryRequest(request)
+func opRegistryResolve(ctx context.Context, request json.RawMessage, _ eventSink) (any, error) {
+	ctx, cancel := withOpDeadline(ctx)
+	defer cancel()
+	req, client, host, _, err := decodeRegistryRequest(ctx, request)
 	if err != nil {
 		return nil, err
 	}
@@ -228,8 +275,10 @@ type pullResult struct {
 
 // opRegistryPull downloads a chart and writes its archive to dest. The
 // caller (the Rust cache) verifies the digest and moves it into place.
-func opRegistryPull(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	req, client, host, err := decodeRegistryRequest(request)
+func opRegistryPull(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	ctx, cancel := withOpDeadline(ctx)
+	defer cancel()
+	req, client, host, transport, err := decodeRegistryRequest(ctx, request)
 	if err != nil {
 		return nil, err
 	}
@@ -239,12 +288,14 @@ func opRegistryPull(_ context.Context, request json.RawMessage, sink eventSink) 
 	progress(sink, "pull", "pulling %s", req.Ref)
 	res, err := client.Pull(req.Ref)
 	if err != nil {
-		if strings.Contains(err.Error(), "minimum number of descriptors") || strings.Contains(err.Error(), "media type") {
-			return nil, errorf(kindInvalidInput, "%s is not a Helm chart: %s", req.Ref, describeArtifact(req.Ref, req.Registry))
+		// Helm's "not a chart" errors have no type; the manifest the
+		// transport read says it instead.
+		if m := transport.manifestSeen(); m != nil && !m.isChart() {
+			return nil, errorf(kindInvalidInput, "%s is not a Helm chart: %s", req.Ref, m.describe())
 		}
 		return nil, registryError(err, host, req.Registry)
 	}
-	if err := os.WriteFile(req.Dest, res.Chart.Data, 0o600); err != nil {
+	if err := writeNoFollow(req.Dest, res.Chart.Data); err != nil {
 		return nil, errorf(kindInternal, "cannot write the pulled chart to %s: %v", req.Dest, err)
 	}
 	out := pullResult{ManifestDigest: res.Manifest.Digest, ChartDigest: res.Chart.Digest, ChartSize: res.Chart.Size}
@@ -255,8 +306,10 @@ func opRegistryPull(_ context.Context, request json.RawMessage, sink eventSink) 
 }
 
 // opRegistryPush uploads a packaged chart (.tgz) as host/path/name:version.
-func opRegistryPush(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
-	req, client, host, err := decodeRegistryRequest(request)
+func opRegistryPush(ctx context.Context, request json.RawMessage, _ eventSink) (any, error) {
+	ctx, cancel := withOpDeadline(ctx)
+	defer cancel()
+	req, client, host, _, err := decodeRegistryRequest(ctx, request)
 	if err != nil {
 		return nil, err
 	}
@@ -305,8 +358,10 @@ func opChartPackage(_ context.Context, request json.RawMessage, _ eventSink) (an
 // opRegistryLogin checks credentials against the registry and stores them
 // in the registry config file, as `helm registry login` does, so a login
 // with either tool serves both. Ref is the registry host[:port].
-func opRegistryLogin(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
-	req, client, host, err := decodeRegistryRequest(request)
+func opRegistryLogin(ctx context.Context, request json.RawMessage, _ eventSink) (any, error) {
+	ctx, cancel := withOpDeadline(ctx)
+	defer cancel()
+	req, client, host, _, err := decodeRegistryRequest(ctx, request)
 	if err != nil {
 		return nil, err
 	}
@@ -324,12 +379,16 @@ func opRegistryLogin(_ context.Context, request json.RawMessage, _ eventSink) (a
 }
 
 // opRegistryLogout removes the stored credentials of a registry host.
-func opRegistryLogout(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
-	req, client, host, err := decodeRegistryRequest(request)
+func opRegistryLogout(ctx context.Context, request json.RawMessage, _ eventSink) (any, error) {
+	ctx, cancel := withOpDeadline(ctx)
+	defer cancel()
+	req, client, host, _, err := decodeRegistryRequest(ctx, request)
 	if err != nil {
 		return nil, err
 	}
 	if err := client.Logout(host); err != nil {
+		// oras's credential stores report a missing entry as text only
+		// (the native keychain's "credentials not found"): no type exists.
 		if strings.Contains(err.Error(), "not found") {
 			return nil, errorf(kindNotFound, "no credentials for %s in %s", host, req.Registry.ConfigFile)
 		}
@@ -338,39 +397,16 @@ func opRegistryLogout(_ context.Context, request json.RawMessage, _ eventSink) (
 	return map[string]string{"host": host, "configFile": req.Registry.ConfigFile}, nil
 }
 
-// describeArtifact names the media types of what ref points at, for the
-// error when it is not a Helm chart. It is only called after a pull failed,
-// so it costs nothing on the way that works.
-func describeArtifact(ref string, o registryOptions) string {
-	unknown := "Helm found no chart layer in it"
-	repo, err := remote.NewRepository(ref)
+// writeNoFollow writes data to path (the caller's temporary file, or a new
+// one), never through a symlink planted there.
+func writeNoFollow(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
-		return unknown
+		return err
 	}
-	tlsConf, err := o.tlsConfig()
-	if err != nil {
-		return unknown
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
 	}
-	authClient := &auth.Client{Client: &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}}}
-	if o.Username != "" {
-		authClient.Credential = auth.StaticCredential(repo.Reference.Registry, auth.Credential{Username: o.Username, Password: o.Password})
-	}
-	repo.Client = authClient
-	repo.PlainHTTP = o.PlainHTTP
-	ctx := context.Background()
-	_, body, err := repo.FetchReference(ctx, repo.Reference.Reference)
-	if err != nil {
-		return unknown
-	}
-	defer body.Close()
-	var manifest ocispec.Manifest
-	if err := json.NewDecoder(io.LimitReader(body, 4<<20)).Decode(&manifest); err != nil {
-		return unknown
-	}
-	layers := make([]string, 0, len(manifest.Layers))
-	for _, l := range manifest.Layers {
-		layers = append(layers, l.MediaType)
-	}
-	return fmt.Sprintf("its config has media type %q and its layers %q; a Helm chart has config %q and a layer %q",
-		manifest.Config.MediaType, layers, registry.ConfigMediaType, registry.ChartLayerMediaType)
+	return f.Close()
 }

@@ -10,10 +10,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +24,7 @@ import (
 	dreg "github.com/distribution/distribution/v3/registry"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 	"github.com/sirupsen/logrus"
+	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
@@ -210,6 +214,144 @@ func TestRegistryErrorsAreClassifiedByStatusNotByText(t *testing.T) {
 			var se *shimError
 			if !errors.As(registryError(answer(host, status), host, registryOptions{}), &se) || se.kind != want {
 				t.Errorf("HTTP %d from %s: kind %v, want %s", status, host, se, want)
+			}
+		}
+	}
+}
+
+// stallingListener accepts connections and never answers; closed at the
+// end of the test.
+func stallingListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+			select {
+			case <-done:
+				return
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() { close(done); ln.Close() })
+	return ln.Addr().String()
+}
+
+func TestAStalledRegistryEndsBeforeTheDeadlineNamingTheStep(t *testing.T) {
+	host := stallingListener(t)
+	opts := registryOptions{PlainHTTP: true, ConfigFile: filepath.Join(t.TempDir(), "config.json")}
+	start := time.Now()
+	reply := call(t, "registry.resolve", registryRequest{Ref: host + "/charts/hello:1.0.0", Registry: opts}, 2*time.Second)
+	elapsed := time.Since(start)
+	wantKind(t, reply, kindTimeout)
+	for _, want := range []string{host, "stalled", "waiting for the response headers", "/v2/charts/hello/manifests/1.0.0"} {
+		if !strings.Contains(reply.Error.Message, want) {
+			t.Errorf("%q missing from %q", want, reply.Error.Message)
+		}
+	}
+	if elapsed > 2*time.Second {
+		t.Errorf("took %s, past the 2s deadline", elapsed)
+	}
+}
+
+// fakeRegistry serves one manifest for every manifest request and counts
+// blob requests, answering them with an endless body.
+func fakeRegistry(t *testing.T, manifest []byte) (string, *atomic.Int64) {
+	t.Helper()
+	var blobs atomic.Int64
+	sum := sha256.Sum256(manifest)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.Contains(r.URL.Path, "/manifests/"):
+			w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+			w.Header().Set("Docker-Content-Digest", fmt.Sprintf("sha256:%x", sum))
+			w.Header().Set("Content-Length", fmt.Sprint(len(manifest)))
+			if r.Method == http.MethodGet {
+				_, _ = w.Write(manifest)
+			}
+		case strings.Contains(r.URL.Path, "/blobs/"):
+			blobs.Add(1)
+			zeros := make([]byte, 1<<16)
+			for i := 0; i < 1<<14; i++ { // at most 1 GiB
+				if _, err := w.Write(zeros); err != nil {
+					return
+				}
+			}
+		default:
+			w.WriteHeader(http.StatusOK)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://"), &blobs
+}
+
+func TestAManifestDeclaringAHugeLayerIsRefusedBeforeTheLayerIsFetched(t *testing.T) {
+	config := `{"name":"hello","version":"1.0.0"}`
+	manifest := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
+		`"config":{"mediaType":%q,"digest":"sha256:%x","size":%d},`+
+		`"layers":[{"mediaType":%q,"digest":"sha256:%064x","size":%d}]}`,
+		"application/vnd.cncf.helm.config.v1+json", sha256.Sum256([]byte(config)), len(config),
+		"application/vnd.cncf.helm.chart.content.v1.tar+gzip", 1, int64(1)<<40))
+	host, blobs := fakeRegistry(t, manifest)
+	opts := registryOptions{PlainHTTP: true, ConfigFile: filepath.Join(t.TempDir(), "config.json")}
+	ref := fmt.Sprintf("%s/charts/hello@sha256:%x", host, sha256.Sum256(manifest))
+	for _, tc := range []struct {
+		max  int64
+		want string
+	}{{0, "100 MiB"}, {1 << 20, "1 MiB"}} {
+		reply := call(t, "registry.pull", registryRequest{Ref: ref, Dest: filepath.Join(t.TempDir(), "x"), Registry: opts, MaxChartBytes: tc.max}, time.Minute)
+		wantKind(t, reply, kindRegistry)
+		for _, want := range []string{"1024 GiB", tc.want, "--max-chart-size", "nothing was cached"} {
+			if !strings.Contains(reply.Error.Message, want) {
+				t.Errorf("%q missing from %q", want, reply.Error.Message)
+			}
+		}
+	}
+	if n := blobs.Load(); n != 0 {
+		t.Fatalf("%d blob requests: the layer must not be fetched", n)
+	}
+}
+
+func TestConnectionErrorsAreClassifiedByType(t *testing.T) {
+	u, _ := url.Parse("http://127.0.0.1:5000/v2/team403/chart/blobs/sha256:4034044010")
+	wrapped := func(err error) error {
+		return fmt.Errorf("GET %q: %w", u, &netError{host: u.Host, method: "GET", path: u.Path, stage: stageBody, err: err})
+	}
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	for name, tc := range map[string]struct {
+		err  error
+		kind string
+		want string
+	}{
+		"reset":             {wrapped(reset), kindRegistry, "reset the connection"},
+		"unexpected EOF":    {wrapped(io.ErrUnexpectedEOF), kindRegistry, "cut short"},
+		"kernel deadline":   {wrapped(os.ErrDeadlineExceeded), kindTimeout, "stalled"},
+		"context deadline":  {wrapped(context.DeadlineExceeded), kindTimeout, "reading the response body"},
+		"digest":            {fmt.Errorf("copy: %w", content.ErrMismatchedDigest), kindRegistry, "digest mismatch"},
+		"header digest":     {&digestMismatchError{what: "the blob", expected: "sha256:aa", got: "sha256:bb"}, kindRegistry, "digest mismatch"},
+		"trailing data":     {fmt.Errorf("copy: %w", content.ErrTrailingData), kindRegistry, "more data than the manifest declares"},
+		"too large":         {&tooLargeError{what: "blob x", size: -1, limit: 100 << 20}, kindRegistry, "--max-chart-size"},
+		"manifest too long": {&tooLargeError{what: "manifest x", size: -1, limit: maxManifestBytes}, kindRegistry, "not a chart"},
+	} {
+		for _, host := range []string{"127.0.0.1:40401", "127.0.0.1:40403", "127.0.0.1:40404"} {
+			var se *shimError
+			if !errors.As(registryError(tc.err, host, registryOptions{}), &se) || se.kind != tc.kind || !strings.Contains(se.message, tc.want) {
+				t.Errorf("%s from %s: %+v, want kind %s and %q", name, host, se, tc.kind, tc.want)
 			}
 		}
 	}

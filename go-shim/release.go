@@ -528,6 +528,27 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 	s := chartScrubber(o)
 	defer func() { err = s.redact(err) }()
 	sink = scrubbingSink{sink, s}
+	// Helm's timeout bounds the whole action: Helm sees this context end
+	// and marks the release failed itself. Its API server requests may run
+	// a little longer (recordGrace), for Helm to record the failure, and
+	// with --atomic or --cleanup-on-fail another timeout, for the rollback
+	// or the clean-up; a request still stalled then ends, so a stalled API
+	// server ends the call. The caller's deadline, later still, is only
+	// the last resort.
+	if o.timeout() > 0 {
+		kubeWindow := o.timeout() + recordGrace
+		if o.Atomic || o.CleanupOnFail {
+			kubeWindow += o.timeout()
+		}
+		if kubeWindow > o.timeout() { // else too long for a Duration: no bound
+			kubeCtx, cancelKube := context.WithTimeout(ctx, kubeWindow)
+			defer cancelKube()
+			req.Kube.ctx = kubeCtx
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.timeout())
+		defer cancel()
+	}
 	t := &timer{start: time.Now()}
 	t.mark.scrubber = s
 	ch, vals, err := loadChartAndValues(req, sink)
@@ -582,7 +603,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 		progress(sink, "apply", "installing %s %s as %s in namespace %s", ch.Metadata.Name, ch.Metadata.Version, o.Release, o.Namespace)
 		rel, err = inst.RunWithContext(ctx, ch, vals.values)
 		if err != nil {
-			return nil, fail(waitError(actionError(err, t, what), o, waiting, rel, what))
+			return nil, fail(apiServerStall(cfg, waitError(actionError(err, t, what), o, waiting, rel, what), "within the timeout of "+o.timeout().String()+" (--timeout)"))
 		}
 	} else {
 		what = "upgrading " + o.Release
@@ -596,7 +617,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 			if errors.Is(err, driver.ErrNoDeployedReleases) || errors.Is(err, driver.ErrReleaseNotFound) {
 				return nil, fail(errorf(kindNotFound, "release %q has no deployed revision in namespace %q: install it first, or upgrade with install-if-missing (--install)", o.Release, o.Namespace))
 			}
-			return nil, fail(waitError(actionError(err, t, what), o, waiting, rel, what))
+			return nil, fail(apiServerStall(cfg, waitError(actionError(err, t, what), o, waiting, rel, what), "within the timeout of "+o.timeout().String()+" (--timeout)"))
 		}
 	}
 	return actionResult{Release: toDTO(rel, true), Installed: install, Phases: t.phases(time.Now()), ValuesDigest: vals.digest}, nil
@@ -615,9 +636,22 @@ func decodeReleaseRequest(request json.RawMessage) (releaseRequest, error) {
 
 // withRelease decodes a request naming a release and runs f with its config.
 func withRelease(request json.RawMessage, sink eventSink, f func(*action.Configuration, releaseRequest) (any, error)) (any, error) {
+	return withReleaseCtx(context.Background(), request, sink, f)
+}
+
+// withReleaseCtx is withRelease with the API server requests bound to ctx
+// (when it can end), ending just before the call's deadline so that the
+// error names the API server request that stalled.
+func withReleaseCtx(ctx context.Context, request json.RawMessage, sink eventSink, f func(*action.Configuration, releaseRequest) (any, error)) (any, error) {
 	req, err := decodeReleaseRequest(request)
 	if err != nil {
 		return nil, err
+	}
+	if ctx.Done() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = withOpDeadline(ctx)
+		defer cancel()
+		req.Kube.ctx = ctx
 	}
 	cfg, done, err := actionConfig(req.Kube, req.Namespace, sink)
 	if err != nil {
@@ -628,11 +662,16 @@ func withRelease(request json.RawMessage, sink eventSink, f func(*action.Configu
 	if errors.Is(err, driver.ErrReleaseNotFound) {
 		return nil, errorf(kindNotFound, "release %q not found in namespace %q", req.Release, req.Namespace)
 	}
+	if err != nil {
+		// A request that timed out after waiting (the call's deadline, or
+		// client-go's own TLS-handshake timeout) is named as the stall.
+		return nil, apiServerStall(cfg, err, "before it timed out")
+	}
 	return out, err
 }
 
-func opStatus(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	return withRelease(request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+func opStatus(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	return withReleaseCtx(ctx, request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
 		st := action.NewStatus(cfg)
 		st.Version = req.Revision
 		rel, err := st.Run(req.Release)
@@ -643,8 +682,8 @@ func opStatus(_ context.Context, request json.RawMessage, sink eventSink) (any, 
 	})
 }
 
-func opHistory(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	return withRelease(request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+func opHistory(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	return withReleaseCtx(ctx, request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
 		hist := action.NewHistory(cfg)
 		hist.Max = req.Max
 		if hist.Max <= 0 {
@@ -668,9 +707,9 @@ func opHistory(_ context.Context, request json.RawMessage, sink eventSink) (any,
 
 // opRollback rolls back; its error and events are scrubbed of the values
 // of the revision it leaves and the one it returns to.
-func opRollback(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
+func opRollback(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
 	s := newScrubber()
-	out, err := withRelease(request, scrubbingSink{sink, s}, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+	out, err := withReleaseCtx(ctx, request, scrubbingSink{sink, s}, func(cfg *action.Configuration, req releaseRequest) (any, error) {
 		s.addPublic(req.Release, req.Namespace)
 		if last, err := cfg.Releases.Last(req.Release); err == nil {
 			s.addRelease(last)
@@ -708,8 +747,8 @@ func opRollback(_ context.Context, request json.RawMessage, sink eventSink) (any
 	return out, s.redact(err)
 }
 
-func opUninstall(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	return withRelease(request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+func opUninstall(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
+	return withReleaseCtx(ctx, request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
 		un := action.NewUninstall(cfg)
 		un.KeepHistory = req.KeepHistory
 		un.Wait = req.Wait

@@ -143,17 +143,44 @@ impl ChartCache {
         if let Some(dir) = path.parent() {
             create_private_dir(dir).map_err(io_err)?;
         }
-        let temp = self.temp_path();
-        fs::write(&temp, digest).map_err(io_err)?;
-        fs::rename(&temp, &path).map_err(io_err)
+        let temp = self.temp_file()?;
+        write_synced(&temp, digest.as_bytes()).map_err(io_err)?;
+        temp.persist(&path).map_err(io_err)
     }
 
-    /// A fresh path under the cache's `tmp/` for a download in progress.
-    pub(crate) fn temp_path(&self) -> PathBuf {
-        let n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
-        self.root
-            .join("tmp")
-            .join(format!("{}-{n}.part", std::process::id()))
+    /// A new, empty file under the cache's `tmp/` for a download in
+    /// progress: created exclusively (`O_EXCL|O_NOFOLLOW`, mode 0600, so a
+    /// planted file or symlink is never written through), and removed when
+    /// the returned [`TempFile`] is dropped unless it was persisted.
+    pub(crate) fn temp_file(&self) -> Result<TempFile> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = self.root.join("tmp");
+        let seed = std::collections::hash_map::RandomState::new();
+        for _ in 0..16 {
+            let n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
+            let salt = std::hash::BuildHasher::hash_one(&seed, n);
+            let path = dir.join(format!("{}-{n}-{salt:016x}.part", std::process::id()));
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&path)
+            {
+                Ok(_) => return Ok(TempFile { path: Some(path) }),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(Error::internal(format!(
+                        "cannot create a temporary file in the chart cache {}: {e}",
+                        dir.display()
+                    )));
+                }
+            }
+        }
+        Err(Error::internal(format!(
+            "cannot create a temporary file in the chart cache {}: every name tried exists",
+            dir.display()
+        )))
     }
 
     /// The archive with `digest`, if cached and intact. A corrupt entry is
@@ -224,19 +251,19 @@ impl ChartCache {
     /// it. Nothing half-written is ever visible under its final name.
     pub(crate) fn insert(
         &self,
-        temp: &Path,
+        temp: TempFile,
         manifest_digest: &str,
         entry: &CachedManifest,
     ) -> Result<PathBuf> {
         let target = self.blob_path(&entry.chart_digest)?;
-        let actual = file_digest(temp).map_err(|e| {
+        let actual = file_digest(&temp).map_err(|e| {
             Error::internal(format!("cannot read the download {}: {e}", temp.display()))
         })?;
         if actual != entry.chart_digest {
-            let _ = fs::remove_file(temp);
             return Err(Error::Registry {
                 message: format!(
-                    "the chart downloaded has digest {actual}, but the registry announced {}: nothing was cached",
+                    "digest mismatch: the chart downloaded has digest {actual}, but the registry announced {}: \
+                     the content is corrupt or was altered on the way, and nothing was cached; pull again",
                     entry.chart_digest
                 ),
             });
@@ -247,17 +274,81 @@ impl ChartCache {
                 self.root.display()
             ))
         };
-        fs::File::open(temp)
+        fs::File::open(&temp)
             .and_then(|f| f.sync_all())
             .map_err(io_err)?;
-        fs::rename(temp, &target).map_err(io_err)?;
+        temp.persist(&target).map_err(io_err)?;
         let manifest_path = self.manifest_path(manifest_digest)?;
-        let manifest_temp = self.temp_path();
+        let manifest_temp = self.temp_file()?;
         let body = serde_json::to_vec_pretty(entry).map_err(|e| Error::internal(e.to_string()))?;
-        fs::write(&manifest_temp, body).map_err(io_err)?;
-        fs::rename(&manifest_temp, &manifest_path).map_err(io_err)?;
+        write_synced(&manifest_temp, &body).map_err(io_err)?;
+        manifest_temp.persist(&manifest_path).map_err(io_err)?;
         Ok(target)
     }
+}
+
+/// A file under the cache's `tmp/` made by [`ChartCache::temp_file`]:
+/// removed on drop unless [`persist`](TempFile::persist)ed.
+#[derive(Debug)]
+pub(crate) struct TempFile {
+    path: Option<PathBuf>,
+}
+
+impl TempFile {
+    /// Renames the file to `target` (in the same directory tree, so the
+    /// rename is atomic): the entry appears whole or not at all.
+    fn persist(mut self, target: &Path) -> io::Result<()> {
+        let path = self
+            .path
+            .take()
+            .expect("a TempFile has its path until persisted");
+        fs::rename(&path, target).inspect_err(|_| {
+            let _ = fs::remove_file(&path);
+        })
+    }
+}
+
+impl std::ops::Deref for TempFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.path
+            .as_deref()
+            .expect("a TempFile has its path until persisted")
+    }
+}
+
+impl AsRef<Path> for TempFile {
+    fn as_ref(&self) -> &Path {
+        self
+    }
+}
+
+impl Serialize for TempFile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        (**self).serialize(s)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// Writes `bytes` into the existing file at `path` (never through a
+/// symlink) and syncs it.
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 fn create_private_dir(dir: &Path) -> io::Result<()> {
@@ -291,14 +382,18 @@ mod tests {
     fn insert_then_read_back_by_manifest_and_chart_digest() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ChartCache::open(dir.path()).unwrap();
-        let temp = cache.temp_path();
+        let temp = cache.temp_file().unwrap();
+        let temp_path = temp.to_path_buf();
         fs::write(&temp, b"chart bytes").unwrap();
         let chart_digest = digest_of(b"chart bytes");
         let manifest_digest = digest_of(b"manifest");
         let stored = cache
-            .insert(&temp, &manifest_digest, &entry(&chart_digest))
+            .insert(temp, &manifest_digest, &entry(&chart_digest))
             .unwrap();
-        assert!(!temp.exists());
+        assert!(!temp_path.exists());
+        assert_eq!(mode(&stored), 0o600);
+        assert_eq!(mode(&cache.manifest_path(&manifest_digest).unwrap()), 0o600);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
         assert_eq!(fs::read(&stored).unwrap(), b"chart bytes");
         assert_eq!(cache.chart(&chart_digest).unwrap(), Some(stored.clone()));
         let (found, path) = cache
@@ -313,13 +408,15 @@ mod tests {
     fn a_download_with_the_wrong_digest_is_refused_and_removed() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ChartCache::open(dir.path()).unwrap();
-        let temp = cache.temp_path();
+        let temp = cache.temp_file().unwrap();
+        let temp_path = temp.to_path_buf();
         fs::write(&temp, b"tampered").unwrap();
         let err = cache
-            .insert(&temp, &digest_of(b"m"), &entry(&digest_of(b"original")))
+            .insert(temp, &digest_of(b"m"), &entry(&digest_of(b"original")))
             .unwrap_err();
+        assert!(err.message().contains("digest mismatch"), "{err}");
         assert!(err.message().contains("nothing was cached"), "{err}");
-        assert!(!temp.exists());
+        assert!(!temp_path.exists());
         assert!(cache.chart(&digest_of(b"original")).unwrap().is_none());
     }
 
@@ -327,12 +424,10 @@ mod tests {
     fn a_corrupt_entry_is_dropped_with_a_warning() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ChartCache::open(dir.path()).unwrap();
-        let temp = cache.temp_path();
+        let temp = cache.temp_file().unwrap();
         fs::write(&temp, b"good").unwrap();
         let good = digest_of(b"good");
-        let stored = cache
-            .insert(&temp, &digest_of(b"m"), &entry(&good))
-            .unwrap();
+        let stored = cache.insert(temp, &digest_of(b"m"), &entry(&good)).unwrap();
         fs::write(&stored, b"bit rot").unwrap();
         let mut warnings = Vec::new();
         assert!(
@@ -343,6 +438,33 @@ mod tests {
         );
         assert!(warnings[0].contains("corrupt"), "{warnings:?}");
         assert!(!stored.exists());
+    }
+
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn temp_files_are_new_private_and_removed_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ChartCache::open(dir.path()).unwrap();
+        let a = cache.temp_file().unwrap();
+        let b = cache.temp_file().unwrap();
+        assert_ne!(&*a, &*b);
+        assert_eq!(mode(&a), 0o600);
+        assert_eq!(fs::metadata(&a).unwrap().len(), 0);
+        let path = a.to_path_buf();
+        drop(a);
+        assert!(!path.exists());
+        // A symlink planted at the temporary path is never written through.
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let planted = b.to_path_buf();
+        fs::remove_file(&planted).unwrap();
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        assert!(write_synced(&planted, b"overwritten").is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
     }
 
     #[test]

@@ -32,12 +32,22 @@ pub enum Storage {
     Memory,
 }
 
-/// How much longer than the Helm timeout a call may run before the bridge
-/// gives up on it: Helm's own timeout should always fire first.
-const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
+/// How much longer than the Helm timeout an action may run before the
+/// bridge gives up on it. The shim ends Helm's context at the Helm timeout
+/// itself (Helm then marks the release failed); this margin is the last
+/// resort for a step that ignores its context, and keeps a stalled API
+/// server within `--timeout` + 2 s.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
 
 /// The deadline of a read-only query (status, history) without a call timeout.
 const QUERY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The default deadline of a registry call (pull, versions, resolve, login)
+/// that has no timeout of its own: Helm's default `--timeout`.
+pub const DEFAULT_NETWORK_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The default ceiling on a pulled chart archive: Helm's own 100 MiB.
+pub const DEFAULT_MAX_CHART_SIZE: u64 = 100 << 20;
 
 static NEXT_MEMORY_STORE: AtomicU64 = AtomicU64::new(1);
 
@@ -215,6 +225,8 @@ pub struct Client {
     offline: bool,
     events: Option<EventHandler>,
     call_timeout: Option<Duration>,
+    network_timeout: Option<Duration>,
+    max_chart_size: u64,
     cancel: Option<CancelToken>,
     /// Keys the values digests of reports (see [`ValuesKey`]).
     values_key: ValuesKey,
@@ -225,6 +237,8 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("target", &self.target)
             .field("call_timeout", &self.call_timeout)
+            .field("network_timeout", &self.network_timeout)
+            .field("max_chart_size", &self.max_chart_size)
             .finish_non_exhaustive()
     }
 }
@@ -255,6 +269,8 @@ pub struct ClientBuilder {
     cache_dir: Option<PathBuf>,
     events: Option<EventHandler>,
     call_timeout: Option<Duration>,
+    network_timeout: Option<Duration>,
+    max_chart_size: Option<u64>,
     cancel: Option<CancelToken>,
     registry: RegistryOptions,
     cache: Option<ChartCache>,
@@ -390,10 +406,51 @@ impl ClientBuilder {
         self
     }
 
-    /// A hard deadline for each call. Without it an action may run for its
-    /// Helm timeout plus a minute.
+    /// A hard deadline for each call, instead of the ones below. Without
+    /// it an action runs for at most its Helm timeout (the whole action,
+    /// API server requests included) plus a second, and every other call
+    /// for its [`network_timeout`](Self::network_timeout).
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = Some(timeout);
+        self
+    }
+
+    /// The deadline of each call that touches the network and has no Helm
+    /// timeout of its own: registry calls ([`Client::pull`],
+    /// [`Client::versions`], [`Client::resolve_tag`], login; default
+    /// [`DEFAULT_NETWORK_TIMEOUT`], 5 minutes) and cluster queries
+    /// ([`Client::status`], [`Client::history`], [`Client::list`]...;
+    /// default 60 s). The pull of an action's OCI chart has the action's
+    /// timeout instead. A registry or API server that stalls ends the call
+    /// with [`Error::Timeout`], naming the host and the step that stalled.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use chainctl_core::Client;
+    /// let client = Client::builder().network_timeout(Duration::from_secs(20)).build()?;
+    /// # let _ = client;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn network_timeout(mut self, timeout: Duration) -> Self {
+        self.network_timeout = Some(timeout);
+        self
+    }
+
+    /// The largest chart archive a pull accepts, in bytes (default
+    /// [`DEFAULT_MAX_CHART_SIZE`], Helm's 100 MiB). It is enforced while
+    /// the chart streams: a manifest declaring a larger layer is refused
+    /// before the layer is fetched, and a body longer than the manifest
+    /// declares is cut and refused, so memory stays bounded.
+    ///
+    /// ```
+    /// use chainctl_core::Client;
+    /// let client = Client::builder().max_chart_size(512 << 20).build()?;
+    /// # let _ = client;
+    /// assert!(Client::builder().max_chart_size(0).build().is_err());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn max_chart_size(mut self, bytes: u64) -> Self {
+        self.max_chart_size = Some(bytes);
         self
     }
 
@@ -427,6 +484,16 @@ impl ClientBuilder {
         if self.call_timeout == Some(Duration::ZERO) {
             return Err(Error::invalid("the call timeout must be longer than zero"));
         }
+        if let Some(timeout) = self.network_timeout {
+            crate::release::check_timeout(timeout, "the network timeout")?;
+        }
+        let max_chart_size = self.max_chart_size.unwrap_or(DEFAULT_MAX_CHART_SIZE);
+        if max_chart_size == 0 || max_chart_size > i64::MAX as u64 {
+            return Err(Error::invalid(format!(
+                "the chart size ceiling must be between 1 byte and {} bytes (default {DEFAULT_MAX_CHART_SIZE}, Helm's 100 MiB)",
+                i64::MAX
+            )));
+        }
         let (storage, memory_store) = match self.storage {
             Storage::Secret => ("secret", None),
             Storage::ConfigMap => ("configmap", None),
@@ -458,9 +525,23 @@ impl ClientBuilder {
             },
             events: self.events,
             call_timeout: self.call_timeout,
+            network_timeout: self.network_timeout,
+            max_chart_size,
             cancel: self.cancel,
             values_key: ValuesKey::process(),
         })
+    }
+}
+
+/// How long an action may work on the cluster: its Helm timeout, and with
+/// `--atomic` or `--cleanup-on-fail` another one for the rollback or the
+/// clean-up that follows a failure (the shim bounds both the same way).
+fn action_window(opts: &ReleaseOptions) -> Duration {
+    let cleanup = opts.to_wire()["cleanupOnFail"].as_bool() == Some(true);
+    if opts.atomic() || cleanup {
+        opts.timeout().saturating_mul(2)
+    } else {
+        opts.timeout()
     }
 }
 
@@ -600,9 +681,10 @@ impl Client {
 
     fn options(&self, helm_timeout: Option<Duration>) -> CallOptions<'_> {
         CallOptions {
-            timeout: self
-                .call_timeout
-                .or(helm_timeout.map(|t| t + DEADLINE_MARGIN)),
+            timeout: self.call_timeout.or(helm_timeout.map(|t| {
+                t.saturating_add(DEADLINE_MARGIN)
+                    .min(crate::release::MAX_TIMEOUT)
+            })),
             cancel: self.cancel.as_ref(),
             events: self.events.as_ref(),
         }
@@ -610,7 +692,25 @@ impl Client {
 
     fn query_options(&self) -> CallOptions<'_> {
         CallOptions {
-            timeout: Some(self.call_timeout.unwrap_or(QUERY_DEADLINE)),
+            timeout: Some(
+                self.call_timeout
+                    .or(self.network_timeout)
+                    .unwrap_or(QUERY_DEADLINE),
+            ),
+            ..self.options(None)
+        }
+    }
+
+    /// A registry call's options: `timeout` (an action's), else the
+    /// network timeout, else [`DEFAULT_NETWORK_TIMEOUT`].
+    fn registry_options(&self, timeout: Option<Duration>) -> CallOptions<'_> {
+        CallOptions {
+            timeout: Some(
+                self.call_timeout
+                    .or(timeout)
+                    .or(self.network_timeout)
+                    .unwrap_or(DEFAULT_NETWORK_TIMEOUT),
+            ),
             ..self.options(None)
         }
     }
@@ -628,6 +728,27 @@ impl Client {
     /// cache lacks: a cached digest-pinned reference makes no request, a tag
     /// one manifest request. A bundle needs no pull and is an error here.
     pub fn pull(&self, source: &ChartSource) -> Result<PullReport> {
+        self.pull_bounded(source, None)
+    }
+
+    /// [`pull`](Self::pull) within `timeout` instead of the
+    /// [network timeout](ClientBuilder::network_timeout): what an install
+    /// or upgrade does with its own timeout, for a caller that pulls first
+    /// (to show a plan) and wants the same bound.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use chainctl_core::{ChartSource, Client};
+    /// let chart = ChartSource::oci("oci://registry.example/charts/hello:1.0.0", None)?;
+    /// let pulled = Client::builder().build()?.pull_within(&chart, Duration::from_secs(30))?;
+    /// println!("{}", pulled.chart_digest);
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn pull_within(&self, source: &ChartSource, timeout: Duration) -> Result<PullReport> {
+        self.pull_bounded(source, Some(timeout))
+    }
+
+    fn pull_bounded(&self, source: &ChartSource, timeout: Option<Duration>) -> Result<PullReport> {
         let ChartSource::Oci(oci) = source else {
             return Err(Error::invalid(format!(
                 "{source} is a local bundle: only OCI charts are pulled"
@@ -649,7 +770,10 @@ impl Client {
             oci,
             &self.registry,
             &cache,
-            &self.options(None),
+            &self.registry_options(timeout),
+            registry::PullLimits {
+                max_chart_size: self.max_chart_size,
+            },
             self.offline,
             &mut warn,
         )
@@ -659,12 +783,12 @@ impl Client {
     /// [`RegistryOptions`] username and password, storing the credentials in
     /// the registry config file; returns that file's path.
     pub fn registry_login(&self, host: &str) -> Result<PathBuf> {
-        registry::login(host, &self.registry, &self.options(None))
+        registry::login(host, &self.registry, &self.registry_options(None))
     }
 
     /// Removes a registry's stored credentials; returns the config file's path.
     pub fn registry_logout(&self, host: &str) -> Result<PathBuf> {
-        registry::logout(host, &self.registry, &self.options(None))
+        registry::logout(host, &self.registry, &self.registry_options(None))
     }
 
     /// The manifest digest a tagged reference points at now: one manifest
@@ -679,14 +803,14 @@ impl Client {
             tag,
             &self.registry,
             &self.cache()?,
-            &self.options(None),
+            &self.registry_options(None),
         )
     }
 
     /// The chart versions in an OCI repository, newest first.
     pub fn versions(&self, reference: &OciReference) -> Result<Vec<String>> {
         let repository = format!("{}/{}", reference.registry(), reference.repository());
-        registry::versions(&repository, &self.registry, &self.options(None))
+        registry::versions(&repository, &self.registry, &self.registry_options(None))
     }
 
     /// Runs a chart action: pulls an OCI chart first (through the cache),
@@ -707,7 +831,9 @@ impl Client {
         let (path, pulled) = match source {
             ChartSource::Bundle(bundle) => (bundle.path().to_path_buf(), None),
             ChartSource::Oci(_) => {
-                let pulled = self.pull(source).map_err(|e| failed(e, None))?;
+                let pulled = self
+                    .pull_within(source, opts.timeout())
+                    .map_err(|e| failed(e, None))?;
                 (pulled.path.clone(), Some(pulled))
             }
         };
@@ -716,7 +842,7 @@ impl Client {
         match bridge::call_with_facts::<_, ActionReport, ActionFacts>(
             op,
             &request,
-            &self.options(Some(opts.timeout())),
+            &self.options(Some(action_window(opts))),
         ) {
             Ok(mut report) => {
                 report.pulled = pulled;

@@ -50,8 +50,9 @@ pub use bridge::{
 };
 pub use cache::{CachedManifest, ChartCache};
 pub use client::{
-    ActionFailure, Client, ClientBuilder, ListOptions, PendingRelease, ReleaseValues, ResolvedKube,
-    RollbackOptions, Storage, UninstallOptions,
+    ActionFailure, Client, ClientBuilder, DEFAULT_MAX_CHART_SIZE, DEFAULT_NETWORK_TIMEOUT,
+    ListOptions, PendingRelease, ReleaseValues, ResolvedKube, RollbackOptions, Storage,
+    UninstallOptions,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use registry::{PullReport, RegistryOptions};

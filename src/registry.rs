@@ -153,14 +153,24 @@ pub(crate) fn versions(
     Ok(result.versions)
 }
 
+/// Bounds on what a pull accepts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PullLimits {
+    /// The largest chart archive, in bytes (enforced by the shim while the
+    /// archive streams).
+    pub(crate) max_chart_size: u64,
+}
+
 /// Pulls `source` into `cache`, downloading only what the cache lacks: a
 /// digest-pinned reference already cached makes no request; a tag makes one
 /// manifest request.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn pull(
     source: &OciSource,
     registry: &RegistryOptions,
     cache: &ChartCache,
     call: &CallOptions<'_>,
+    limits: PullLimits,
     offline: bool,
     warn: &mut dyn FnMut(String),
 ) -> Result<PullReport> {
@@ -219,23 +229,18 @@ pub(crate) fn pull(
         return Ok(report(entry, path, true));
     }
 
-    let temp = cache.temp_path();
+    let temp = cache.temp_file()?;
     let request = json!({
         "ref": format!("{repository}@{manifest_digest}"),
         "registry": wire,
-        "dest": temp,
+        "dest": &temp,
+        "maxChartBytes": limits.max_chart_size,
     });
     let pulled: std::result::Result<PullResult, Error> =
         bridge::call("registry.pull", &request, call);
-    let pulled = match pulled {
-        Ok(pulled) => pulled,
-        Err(err) => {
-            let _ = std::fs::remove_file(&temp);
-            return Err(err);
-        }
-    };
+    // On every error below, dropping `temp` removes the download.
+    let pulled = pulled?;
     if pulled.manifest_digest != manifest_digest {
-        let _ = std::fs::remove_file(&temp);
         return Err(Error::Registry {
             message: format!(
                 "{repository}@{manifest_digest} came back as manifest {}: the registry is inconsistent",
@@ -247,7 +252,7 @@ pub(crate) fn pull(
         chart_digest: pulled.chart_digest,
         chart: pulled.chart,
     };
-    let path = cache.insert(&temp, &manifest_digest, &entry)?;
+    let path = cache.insert(temp, &manifest_digest, &entry)?;
     Ok(report(entry, path, false))
 }
 

@@ -89,7 +89,7 @@ type env struct {
 func main() {
 	if len(os.Args) > 1 {
 		commands := map[string]func([]string) int{
-			"up": up, "down": down, "build-kube": buildKubeCommand, "build-helm": buildHelmCommand, "get": get,
+			"up": up, "down": down, "build-kube": buildKubeCommand, "build-helm": buildHelmCommand, "get": get, "measure": measure,
 		}
 		if run, ok := commands[os.Args[1]]; ok {
 			os.Exit(run(os.Args[2:]))
