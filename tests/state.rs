@@ -761,7 +761,7 @@ fn a_version_1_file_is_read_and_rewritten_as_the_current_version_keeping_it_as_t
         "the other releases are kept as they were"
     );
     let text = fs::read_to_string(&path).unwrap();
-    assert!(text.starts_with("{\n  \"schemaVersion\": 3,"), "{text}");
+    assert!(text.starts_with("{\n  \"schemaVersion\": 4,"), "{text}");
     assert_eq!(
         fs::read(store.backup_path()).unwrap(),
         v1,
