@@ -261,6 +261,31 @@ const stallThreshold = time.Second
 // Helm timeout, for Helm to record the failed release.
 const recordGrace = 500 * time.Millisecond
 
+// cancelGrace is how long an action's API server requests outlive a cancel
+// by the caller: Helm, seeing its context end, marks the release failed,
+// and needs the API server to do it.
+const cancelGrace = 5 * time.Second
+
+// kubeContext bounds the API server requests of a call: they end at
+// deadline (none when zero), or cancelGrace after parent ends, whichever
+// comes first. Deriving them from parent itself would cut the requests
+// Helm makes to record a cancelled action, leaving the release pending.
+func kubeContext(parent context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
+	base := context.WithoutCancel(parent)
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if deadline.IsZero() {
+		ctx, cancel = context.WithCancel(base)
+	} else {
+		ctx, cancel = context.WithDeadline(base, deadline)
+	}
+	stop := context.AfterFunc(parent, func() { time.AfterFunc(cancelGrace, cancel) })
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
 type kubeTransport struct {
 	ctx    context.Context
 	base   http.RoundTripper

@@ -541,7 +541,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 			kubeWindow += o.timeout()
 		}
 		if kubeWindow > o.timeout() { // else too long for a Duration: no bound
-			kubeCtx, cancelKube := context.WithTimeout(ctx, kubeWindow)
+			kubeCtx, cancelKube := kubeContext(ctx, time.Now().Add(kubeWindow))
 			defer cancelKube()
 			req.Kube.ctx = kubeCtx
 		}
@@ -648,10 +648,16 @@ func withReleaseCtx(ctx context.Context, request json.RawMessage, sink eventSink
 		return nil, err
 	}
 	if ctx.Done() != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = withOpDeadline(ctx)
+		var deadline time.Time
+		if d, ok := ctx.Deadline(); ok {
+			deadline = d
+			if time.Until(d) >= 2*opDeadlineMargin {
+				deadline = d.Add(-opDeadlineMargin)
+			}
+		}
+		kubeCtx, cancel := kubeContext(ctx, deadline)
 		defer cancel()
-		req.Kube.ctx = ctx
+		req.Kube.ctx = kubeCtx
 	}
 	cfg, done, err := actionConfig(req.Kube, req.Namespace, sink)
 	if err != nil {
