@@ -3,15 +3,20 @@
 //! standard input past the size limit is refused having read at most one
 //! byte past it, and YAML nested past Helm's depth is refused fast; each
 //! refusal with exit 2, a message naming the input, and a small peak RSS.
+//! Go's own log lines (Helm's, client-go's) arrive as the call's events.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[path = "support/chainctl.rs"]
 mod support;
-use chainctl_core::{Client, ErrorKind, ReleaseOptions};
+use chainctl_core::{
+    CancelToken, ChartSource, Client, ErrorKind, Event, EventHandler, EventLevel, ReleaseOptions,
+    diagnostic_call_with,
+};
 use support::Sandbox;
 
 /// Peak RSS allowed for any refusal.
@@ -308,4 +313,58 @@ fn the_library_limit_is_a_release_option() {
         .build()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
+}
+
+#[test]
+fn helms_log_lines_arrive_as_events_of_the_call() {
+    // Helm's values coalescing logs through Go's standard logger when a
+    // user table meets one of the chart's scalars (helm prints
+    // "coalesce.go:237: warning: skipped value for hello.greeting: Not a
+    // table." on stderr).
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&events);
+    let client = Client::builder()
+        .on_event(move |e| seen.lock().unwrap().push(e.clone()))
+        .build()
+        .unwrap();
+    let chart = ChartSource::bundle(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/charts/hello"
+    ))
+    .unwrap();
+    let opts = ReleaseOptions::builder("hello", "demo")
+        .set("greeting.x=1")
+        .build()
+        .unwrap();
+    let _ = client.render(&chart, &opts);
+    let events = events.lock().unwrap();
+    assert!(
+        events.iter().any(|e| e.level == EventLevel::Warn
+            && e.message.contains("skipped value for hello.greeting")),
+        "no warning about the replaced table among {events:#?}"
+    );
+}
+
+#[test]
+fn klog_and_go_log_lines_reach_the_calls_handler_at_their_level() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let handler: EventHandler = Arc::new(move |e: &Event| sink.lock().unwrap().push(e.clone()));
+    diagnostic_call_with(
+        "debug.log",
+        r#"{"stdlib":"a debug line","klogWarning":"Warning: apps/v1beta1 is deprecated"}"#,
+        None,
+        &CancelToken::new(),
+        Some(&handler),
+    )
+    .unwrap();
+    let seen = seen.lock().unwrap();
+    let levels: Vec<_> = seen.iter().map(|e| (e.level, e.message.as_str())).collect();
+    assert_eq!(
+        levels,
+        [
+            (EventLevel::Debug, "a debug line"),
+            (EventLevel::Warn, "apps/v1beta1 is deprecated"),
+        ]
+    );
 }
