@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,11 +65,17 @@ const valuesURLTimeout = 60 * time.Second
 // indentation alike; deeper input is refused, in time linear in its size.
 const helmMaxYAMLDepth = 10000
 
+// limit is the bound in force, kept far from int64's end so that the
+// limit+1 reads (and limit + slack) cannot overflow.
 func (r valuesRequest) limit() int64 {
-	if r.MaxFileBytes > 0 {
+	switch {
+	case r.MaxFileBytes <= 0:
+		return defaultMaxValuesFileBytes
+	case r.MaxFileBytes > 1<<50:
+		return 1 << 50
+	default:
 		return r.MaxFileBytes
 	}
-	return defaultMaxValuesFileBytes
 }
 
 // inlineScheme names the -f inputs as MergeValues sees them: every one is
@@ -308,6 +316,61 @@ func (r valuesRequest) localSchemes() []string {
 	return schemes
 }
 
+// usesStdin says whether a --set-file expression reads standard input
+// ("-"), found by Helm's own parser with a reader that only records paths.
+func (r valuesRequest) usesStdin() bool {
+	found := false
+	for _, expr := range r.SetFile {
+		_ = strvals.ParseIntoFile(expr, map[string]any{}, func(rs []rune) (any, error) {
+			found = found || strings.TrimSpace(string(rs)) == "-"
+			return "", nil
+		})
+	}
+	return found
+}
+
+// boundedStdin bounds what Helm's readFile reads from os.Stdin for
+// --set-file K=- (it calls io.ReadAll(os.Stdin) itself; -f - is read by the
+// library). The first call that needs it puts a pipe in os.Stdin's place,
+// fed with at most limit+1 bytes of the real standard input; as with helm,
+// standard input is read once, and a later reader finds it empty.
+var boundedStdin struct {
+	once     sync.Once
+	limit    int64
+	exceeded atomic.Bool
+}
+
+func boundStdin(limit int64) {
+	boundedStdin.once.Do(func() {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return
+		}
+		real := os.Stdin
+		boundedStdin.limit = limit
+		os.Stdin = r
+		go func() {
+			// Read whole before handing on: past the limit Helm gets
+			// nothing, rather than a copy of all of it.
+			var data []byte
+			if limit <= defaultMaxValuesFileBytes {
+				// One allocation, no doubling garbage.
+				buf := make([]byte, limit+1)
+				n, _ := io.ReadFull(real, buf)
+				data = buf[:n]
+			} else {
+				data, _ = io.ReadAll(io.LimitReader(real, limit+1))
+			}
+			if int64(len(data)) > limit {
+				boundedStdin.exceeded.Store(true)
+			} else {
+				_, _ = w.Write(data)
+			}
+			w.Close()
+		}()
+	})
+}
+
 // mergedValues is the result of merging: the map handed to Helm's action,
 // with its native types, and a digest that says whether it changed.
 type mergedValues struct {
@@ -352,9 +415,17 @@ func (r valuesRequest) merge() (mergedValues, error) {
 		Schemes: []string{inlineScheme},
 		New:     func(...getter.Option) (getter.Getter, error) { return inline, nil },
 	}}, providers...)
+	readsStdin := r.usesStdin()
+	if readsStdin {
+		boundStdin(limit)
+	}
 	vals, err := opts.MergeValues(providers)
 	if err != nil {
 		return mergedValues{}, valuesError(err, inline)
+	}
+	if readsStdin && boundedStdin.exceeded.Load() {
+		return mergedValues{}, errorf(kindInvalidInput, "values: failed parsing --set-file data: %v",
+			tooLarge("standard input (-)", boundedStdin.limit))
 	}
 	digest, err := valuesDigest(vals)
 	if err != nil {

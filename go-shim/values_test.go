@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -132,6 +133,11 @@ func TestValuesFilesPastTheLimitAreRefused(t *testing.T) {
 	}
 	if _, err := (valuesRequest{Files: []valuesFile{{Path: big}}, SetFile: []string{"k=" + big}}).merge(); err != nil {
 		t.Fatal(err)
+	}
+	// The largest limit a caller can give reads the file, not nothing.
+	merged, err = valuesRequest{Files: []valuesFile{{Path: big}}, MaxFileBytes: math.MaxInt64}.merge()
+	if err != nil || len(merged.values["a"].(string)) != 2000 {
+		t.Fatalf("%v %v", merged.values, err)
 	}
 }
 

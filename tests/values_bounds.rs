@@ -214,6 +214,36 @@ fn values_past_the_size_limit_are_refused_before_memory_grows() {
 }
 
 #[test]
+fn set_file_from_standard_input_is_bounded_too() {
+    let sandbox = Sandbox::new();
+    let run = measure(
+        dry_run(&sandbox, &["--set-file", "greeting=-"]),
+        Stdio::from(std::fs::File::open("/dev/zero").unwrap()),
+        Duration::from_secs(20),
+    );
+    assert_refused(
+        "--set-file from endless stdin",
+        &run,
+        &["--set-file", "standard input (-) is larger than 16 MiB"],
+    );
+    let mut child = dry_run(&sandbox, &["--set-file", "greeting=-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"piped").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("greeting: \"piped\""), "{stdout}");
+}
+
+#[test]
 fn standard_input_within_the_limit_still_works() {
     let sandbox = Sandbox::new();
     let mut child = dry_run(&sandbox, &["-f", "-"])
