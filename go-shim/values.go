@@ -186,8 +186,12 @@ func notRegular(path string, mode os.FileMode) error {
 	case mode&os.ModeDevice != 0:
 		what = "a block device"
 	}
-	return errorf(kindInvalidInput, "values file %s is %s, not a regular file: "+
-		"give a file, a URL, or - for standard input", path, what)
+	advice := "give a file, a URL, or - for standard input"
+	if mode&os.ModeNamedPipe != 0 {
+		// -f <(command) is a pipe: chainctl will not wait on one.
+		advice = "write the values to a file, or pipe a command's output to -f -"
+	}
+	return errorf(kindInvalidInput, "values file %s is %s, not a regular file: %s", path, what, advice)
 }
 
 // boundedProviders are the getters MergeValues reads paths and URLs with:
