@@ -159,7 +159,13 @@ type klogSink struct {
 func (klogSink) Init(logr.RuntimeInfo)  {}
 func (klogSink) Enabled(level int) bool { return level <= 0 }
 func (s klogSink) Info(_ int, msg string, kv ...any) {
-	emitLogLine("debug", s.format(msg, kv))
+	level := "debug"
+	// client-go's WarningLogger passes the API server's warnings (a
+	// deprecated API, a field that does nothing) as Info("Warning: ...").
+	if strings.HasPrefix(msg, "Warning: ") {
+		level = "warn"
+	}
+	emitLogLine(level, s.format(msg, kv))
 }
 func (s klogSink) Error(err error, msg string, kv ...any) {
 	if err != nil {

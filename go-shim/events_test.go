@@ -43,6 +43,7 @@ func TestGoLogAndKlogLinesBecomeEventsOfTheCallsInFlight(t *testing.T) {
 		stop := trackLogSink(sink)
 		log.Printf("[INFO] Missing required value: %s", "x")
 		klog.InfoS("structured", "key", "value")
+		klog.Background().Info("Warning: spec.foo: deprecated")
 		klog.ErrorS(io.EOF, "structured error")
 		stop()
 		// After its call, a sink hears nothing more.
@@ -59,6 +60,7 @@ func TestGoLogAndKlogLinesBecomeEventsOfTheCallsInFlight(t *testing.T) {
 		{Level: "warn", Message: "an error line"},
 		{Level: "debug", Message: "[INFO] Missing required value: x"},
 		{Level: "debug", Message: `"structured" key="value"`},
+		{Level: "warn", Message: "spec.foo: deprecated"},
 		{Level: "warn", Message: `"structured error" err="EOF"`},
 	}
 	got := sink.events

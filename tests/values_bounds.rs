@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 
 #[path = "support/chainctl.rs"]
 mod support;
+#[path = "support/testenv.rs"]
+mod testenv;
 use chainctl_core::{
     CancelToken, ChartSource, Client, ErrorKind, Event, EventHandler, EventLevel, ReleaseOptions,
-    diagnostic_call_with,
+    Storage, diagnostic_call_with,
 };
 use support::Sandbox;
 
@@ -396,5 +398,67 @@ fn klog_and_go_log_lines_reach_the_calls_handler_at_their_level() {
             (EventLevel::Debug, "a debug line"),
             (EventLevel::Warn, "apps/v1beta1 is deprecated"),
         ]
+    );
+}
+
+#[test]
+fn api_server_warnings_logged_by_client_go_arrive_as_warn_events() {
+    // The API server warns of a Deployment whose pods carry the seccomp
+    // alpha annotation; client-go logs the Warning header through klog
+    // (helm prints "W... warnings.go:...] ..." on stderr).
+    let cluster = testenv::Cluster::shared();
+    let chart = tempfile::tempdir().unwrap();
+    std::fs::create_dir(chart.path().join("templates")).unwrap();
+    std::fs::write(
+        chart.path().join("Chart.yaml"),
+        "apiVersion: v2\nname: warned\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.path().join("templates/deploy.yaml"),
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  replicas: 0
+  selector:
+    matchLabels: {app: warned}
+  template:
+    metadata:
+      labels: {app: warned}
+      annotations:
+        seccomp.security.alpha.kubernetes.io/pod: runtime/default
+    spec:
+      containers:
+        - name: pause
+          image: registry.k8s.io/pause:3.10
+"#,
+    )
+    .unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&events);
+    let mut builder = Client::builder()
+        .storage(Storage::Secret)
+        .kubeconfig(&cluster.kubeconfig)
+        .on_event(move |e| seen.lock().unwrap().push(e.clone()));
+    if let Some(context) = &cluster.context {
+        builder = builder.kube_context(context);
+    }
+    let client = builder.build().unwrap();
+    let ns = format!("warned-{}", std::process::id());
+    let opts = ReleaseOptions::builder("warned", &ns)
+        .create_namespace(true)
+        .build()
+        .unwrap();
+    client
+        .install(&ChartSource::bundle(chart.path()).unwrap(), &opts)
+        .unwrap();
+    let events = events.lock().unwrap();
+    assert!(
+        events.iter().any(|e| e.level == EventLevel::Warn
+            && e.message
+                .contains("seccomp.security.alpha.kubernetes.io/pod")),
+        "no API server warning among {events:#?}"
     );
 }
