@@ -246,7 +246,13 @@ pub(crate) struct WireValues<'a> {
     set_json: &'a [String],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     set_literal: &'a [String],
+    /// Left out at the default, which the shim applies when it is absent.
+    #[serde(skip_serializing_if = "is_default_limit")]
     max_file_bytes: u64,
+}
+
+fn is_default_limit(bytes: &u64) -> bool {
+    *bytes == DEFAULT_VALUES_SIZE_LIMIT
 }
 
 #[derive(Debug, Serialize)]
@@ -306,8 +312,7 @@ mod tests {
                 ],
                 "set": ["a=1"],
                 "setJson": ["b={}"],
-                "setLiteral": ["c=d,e"],
-                "maxFileBytes": DEFAULT_VALUES_SIZE_LIMIT
+                "setLiteral": ["c=d,e"]
             })
         );
         assert_eq!(
