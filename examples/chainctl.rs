@@ -597,6 +597,9 @@ struct ChartArgs {
     version: Option<String>,
 
     /// Values file, URL or - for stdin (repeatable or comma-separated).
+    ///
+    /// Each may hold at most 16 MiB; a path that is not a regular file
+    /// (a FIFO, a device, a directory, a socket) is refused at once.
     #[arg(
         short = 'f',
         long = "values",

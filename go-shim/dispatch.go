@@ -43,6 +43,7 @@ var ops = map[string]opFunc{
 	"debug.echo":        opEcho,
 	"debug.panic":       opPanic,
 	"debug.sleep":       opSleep,
+	"debug.log":         opDebugLog,
 	"release.render":    opRender,
 	"release.install":   opInstall,
 	"release.upgrade":   opUpgrade,
@@ -162,6 +163,7 @@ func dispatch(op string, request []byte, callID uint64, timeout time.Duration, s
 	if ctx.Err() != nil {
 		return encodeReply(nil, contextError(ctx, op))
 	}
+	defer trackLogSink(sink)()
 
 	type outcome struct {
 		result any

@@ -1,9 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"log"
+	"regexp"
 	"strings"
+	"sync"
+
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
 )
 
 // event is one log or progress message for the caller.
@@ -55,4 +63,186 @@ func (w progressWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// logSinks are the sinks of the calls in flight. Go's standard logger and
+// klog (client-go's) are process-wide and know nothing of calls, so each
+// line they write goes, as an event, to every call in flight; a line logged
+// while no call runs is dropped. Either way no raw line reaches stderr.
+var logSinks = struct {
+	sync.Mutex
+	next  uint64
+	sinks map[uint64]eventSink
+}{sinks: map[uint64]eventSink{}}
+
+// trackLogSink makes sink receive log lines until the returned func runs.
+func trackLogSink(sink eventSink) func() {
+	logSinks.Lock()
+	logSinks.next++
+	id := logSinks.next
+	logSinks.sinks[id] = sink
+	logSinks.Unlock()
+	return func() {
+		logSinks.Lock()
+		delete(logSinks.sinks, id)
+		logSinks.Unlock()
+	}
+}
+
+func emitLogLine(level, message string) {
+	message = strings.TrimRight(message, "\n")
+	if level == "warn" {
+		// The level says it; "warning: warning: ..." would not read well.
+		if len(message) > 8 && strings.EqualFold(message[:8], "warning:") {
+			message = strings.TrimLeft(message[8:], " ")
+		}
+	}
+	if message == "" {
+		return
+	}
+	// Emitting outside the lock: a caller's event handler may start a call.
+	logSinks.Lock()
+	sinks := make([]eventSink, 0, len(logSinks.sinks))
+	for _, sink := range logSinks.sinks {
+		sinks = append(sinks, sink)
+	}
+	logSinks.Unlock()
+	for _, sink := range sinks {
+		sink.emit(event{Level: level, Message: message})
+	}
+}
+
+// klogHeader is klog's line header: severity, date, time, thread, file:line.
+var klogHeader = regexp.MustCompile(`^([IWEF])\d{4} \d\d:\d\d:\d\d\.\d{6}\s+\d+ [^\]]*\] `)
+
+// klogLine turns one klog line into an event: warnings, errors and fatals
+// are warn, info is debug; the header goes (the event says when and what).
+func klogLine(line []byte) {
+	text := string(line)
+	level := "debug"
+	if m := klogHeader.FindStringSubmatch(text); m != nil {
+		if m[1] != "I" {
+			level = "warn"
+		}
+		text = text[len(m[0]):]
+	}
+	emitLogLine(level, text)
+}
+
+// stdLogLevel reads the level a line of Go's standard logger (Helm's
+// log.Printf, and slog's default handler over it) states in its words.
+func stdLogLevel(line string) string {
+	lower := strings.ToLower(strings.TrimLeft(line, "[ "))
+	for _, prefix := range []string{"warn", "error", "conflict", "fail"} {
+		if strings.HasPrefix(lower, prefix) {
+			return "warn"
+		}
+	}
+	return "debug"
+}
+
+type stdLogWriter struct{}
+
+func (stdLogWriter) Write(p []byte) (int, error) {
+	line := string(p)
+	emitLogLine(stdLogLevel(line), line)
+	return len(p), nil
+}
+
+// klogSink takes klog's structured calls (InfoS, ErrorS); its printf-style
+// calls arrive whole, header and all, through klogLine.
+type klogSink struct {
+	name   string
+	values []any
+}
+
+func (klogSink) Init(logr.RuntimeInfo)  {}
+func (klogSink) Enabled(level int) bool { return level <= 0 }
+func (s klogSink) Info(_ int, msg string, kv ...any) {
+	level := "debug"
+	// client-go's WarningLogger passes the API server's warnings (a
+	// deprecated API, a field that does nothing) as Info("Warning: ...").
+	if strings.HasPrefix(msg, "Warning: ") {
+		level = "warn"
+	}
+	emitLogLine(level, s.format(msg, kv))
+}
+func (s klogSink) Error(err error, msg string, kv ...any) {
+	if err != nil {
+		kv = append([]any{"err", err}, kv...)
+	}
+	emitLogLine("warn", s.format(msg, kv))
+}
+func (s klogSink) WithValues(kv ...any) logr.LogSink {
+	return klogSink{name: s.name, values: append(append([]any{}, s.values...), kv...)}
+}
+func (s klogSink) WithName(name string) logr.LogSink {
+	if s.name != "" {
+		name = s.name + "/" + name
+	}
+	return klogSink{name: name, values: s.values}
+}
+
+func (s klogSink) format(msg string, kv []any) string {
+	var b strings.Builder
+	if s.name != "" {
+		b.WriteString(s.name + ": ")
+	}
+	b.WriteString(msg)
+	all := append(append([]any{}, s.values...), kv...)
+	for i := 0; i+1 < len(all); i += 2 {
+		fmt.Fprintf(&b, " %v=%v", all[i], all[i+1])
+	}
+	return b.String()
+}
+
+// routeGoLogs sends the standard logger and klog to the calls' events. It
+// runs once, when the Go runtime starts (before any call: init of package
+// main runs after every imported package's init, so nothing resets it).
+func routeGoLogs() {
+	log.SetFlags(0)
+	log.SetPrefix("")
+	log.SetOutput(stdLogWriter{})
+	flags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(flags)
+	for name, value := range map[string]string{
+		"logtostderr":     "false",
+		"alsologtostderr": "false",
+		"stderrthreshold": "FATAL",
+		"one_output":      "true",
+	} {
+		_ = flags.Set(name, value)
+	}
+	klog.SetLoggerWithOptions(logr.New(klogSink{}), klog.WriteKlogBuffer(klogLine))
+}
+
+func init() { routeGoLogs() }
+
+type debugLogRequest struct {
+	Stdlib      string `json:"stdlib,omitempty"`
+	KlogInfo    string `json:"klogInfo,omitempty"`
+	KlogWarning string `json:"klogWarning,omitempty"`
+	KlogError   string `json:"klogError,omitempty"`
+}
+
+// opDebugLog writes lines through Go's logger and klog, as Helm and
+// client-go do, to prove they arrive as the call's events.
+func opDebugLog(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
+	var req debugLogRequest
+	if err := decode(request, &req); err != nil {
+		return nil, err
+	}
+	if req.Stdlib != "" {
+		log.Print(req.Stdlib)
+	}
+	if req.KlogInfo != "" {
+		klog.Info(req.KlogInfo)
+	}
+	if req.KlogWarning != "" {
+		klog.Warning(req.KlogWarning)
+	}
+	if req.KlogError != "" {
+		klog.Error(req.KlogError)
+	}
+	return struct{}{}, nil
 }

@@ -109,6 +109,7 @@ func (e *digestMismatchError) Error() string {
 	return fmt.Sprintf("%s has digest %s, but %s was asked for", e.what, e.got, e.expected)
 }
 
+// formatBytes names a size for messages: in GiB, MiB or KiB when exact.
 func formatBytes(n int64) string {
 	switch {
 	case n >= 1<<30 && n%(1<<30) == 0:
@@ -117,6 +118,8 @@ func formatBytes(n int64) string {
 		return fmt.Sprintf("%d MiB", n>>20)
 	case n >= 1<<20:
 		return fmt.Sprintf("%.1f MiB (%d bytes)", float64(n)/(1<<20), n)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
 	default:
 		return fmt.Sprintf("%d bytes", n)
 	}

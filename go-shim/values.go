@@ -6,11 +6,22 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
 
 	"helm.sh/helm/v3/pkg/cli/values"
 	"helm.sh/helm/v3/pkg/getter"
+	"helm.sh/helm/v3/pkg/strvals"
 )
 
 // valuesFile is one -f input: a path or URL that Helm reads itself, or
@@ -34,21 +45,324 @@ type valuesRequest struct {
 	SetFile    []string     `json:"setFile,omitempty"`
 	SetJSON    []string     `json:"setJson,omitempty"`
 	SetLiteral []string     `json:"setLiteral,omitempty"`
+	// MaxFileBytes bounds every values file, --set-file file and values
+	// URL read; 0 means defaultMaxValuesFileBytes.
+	MaxFileBytes int64 `json:"maxFileBytes,omitempty"`
 }
 
-// inlineScheme names content passed in the request, so that it reaches
-// MergeValues through Helm's getter mechanism like any URL and is read by
-// Helm's code like any file.
+// defaultMaxValuesFileBytes is the default bound on one values input:
+// three times Helm's own bound on any one file of a chart (5 MiB, its
+// loader's MaxDecompressedFileSize), and far past what a release can hold
+// (Helm stores a release in one Secret of at most 1 MiB).
+const defaultMaxValuesFileBytes = 16 << 20
+
+// valuesURLTimeout bounds reading a values file from an http(s) URL; Helm's
+// getter has no timeout of its own.
+const valuesURLTimeout = 60 * time.Second
+
+// helmMaxYAMLDepth is the nesting the YAML parser Helm uses
+// (go.yaml.in/yaml/v2) accepts, in flow collections and in block
+// indentation alike; deeper input is refused, in time linear in its size.
+const helmMaxYAMLDepth = 10000
+
+// limit is the bound in force, kept far from int64's end so that the
+// limit+1 reads (and limit + slack) cannot overflow.
+func (r valuesRequest) limit() int64 {
+	switch {
+	case r.MaxFileBytes <= 0:
+		return defaultMaxValuesFileBytes
+	case r.MaxFileBytes > 1<<50:
+		return 1 << 50
+	default:
+		return r.MaxFileBytes
+	}
+}
+
+// inlineScheme names the -f inputs as MergeValues sees them: every one is
+// handed to Helm through this getter, which reads a path or URL with a
+// bound (or returns content the caller already holds), so that Helm's own
+// code parses and merges it and its messages name the input as helm's do.
 const inlineScheme = "chainctl-inline"
 
-type inlineGetter map[string][]byte
+// inlineInput is one -f input behind its inline key.
+type inlineInput struct {
+	name  string
+	read  func() ([]byte, error)
+	limit int64
+}
+
+type inlineGetter map[string]inlineInput
 
 func (g inlineGetter) Get(url string, _ ...getter.Option) (*bytes.Buffer, error) {
-	content, ok := g[url]
+	in, ok := g[url]
 	if !ok {
 		return nil, fmt.Errorf("no inline values named %s", url)
 	}
+	content, err := in.read()
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(content)) > in.limit {
+		return nil, tooLarge(in.name, in.limit)
+	}
 	return bytes.NewBuffer(content), nil
+}
+
+// errTooLarge marks a values input refused for its size.
+var errTooLarge = errors.New("values input too large")
+
+type valuesTooLargeError struct {
+	name  string
+	limit int64
+}
+
+func (e *valuesTooLargeError) Error() string {
+	return fmt.Sprintf("%s is larger than %s, the limit for one values input: give smaller "+
+		"values (a library caller can raise the limit with ReleaseOptionsBuilder::values_size_limit)",
+		e.name, formatBytes(e.limit))
+}
+
+func (e *valuesTooLargeError) Unwrap() error { return errTooLarge }
+
+func tooLarge(name string, limit int64) error { return &valuesTooLargeError{name: name, limit: limit} }
+
+// readValuesFile reads a local values file as os.ReadFile would (its
+// errors are os.ReadFile's, so messages stay helm's), but never blocks and
+// never reads more than limit+1 bytes: the file is opened non-blocking (a
+// FIFO with no writer opens at once), what was opened is checked to be a
+// regular file (no TOCTOU between a stat and the open), and the read stops
+// past the limit.
+func readValuesFile(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		// A socket cannot be opened at all (ENXIO): name it.
+		if info, serr := os.Stat(path); serr == nil && !info.Mode().IsRegular() {
+			return nil, notRegular(path, info.Mode())
+		}
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, notRegular(path, info.Mode())
+	}
+	if info.Size() > limit {
+		return nil, tooLarge(path, limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, tooLarge(path, limit)
+	}
+	return data, nil
+}
+
+func notRegular(path string, mode os.FileMode) error {
+	what := "not a regular file"
+	switch {
+	case mode.IsDir():
+		what = "a directory"
+	case mode&os.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case mode&os.ModeSocket != 0:
+		what = "a socket"
+	case mode&os.ModeCharDevice != 0:
+		what = "a character device"
+	case mode&os.ModeDevice != 0:
+		what = "a block device"
+	}
+	advice := "give a file, a URL, or - for standard input"
+	if mode&os.ModeNamedPipe != 0 {
+		// -f <(command) is a pipe: chainctl will not wait on one.
+		advice = "write the values to a file, or pipe a command's output to -f -"
+	}
+	return errorf(kindInvalidInput, "values file %s is %s, not a regular file: %s", path, what, advice)
+}
+
+// boundedProviders are the getters MergeValues reads paths and URLs with:
+// Helm's own, except that http(s) has a timeout and a size bound, and a
+// path Helm would read with os.ReadFile (one whose scheme no getter
+// serves; localSchemes lists them) is read by readValuesFile.
+func boundedProviders(limit int64, localSchemes []string) getter.Providers {
+	providers := getter.Providers{
+		{
+			Schemes: []string{"http", "https"},
+			New: func(options ...getter.Option) (getter.Getter, error) {
+				return getter.NewHTTPGetter(append(options,
+					getter.WithTimeout(valuesURLTimeout),
+					getter.WithTransport(boundedTransport(limit)))...)
+			},
+		},
+		{
+			Schemes: localSchemes,
+			New: func(...getter.Option) (getter.Getter, error) {
+				return localGetter{limit}, nil
+			},
+		},
+	}
+	return append(providers, getter.Getters()...)
+}
+
+// localGetter reads local files for Helm's readFile (--set-file, and -f
+// files), bounded.
+type localGetter struct{ limit int64 }
+
+func (g localGetter) Get(path string, _ ...getter.Option) (*bytes.Buffer, error) {
+	data, err := readValuesFile(path, g.limit)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewBuffer(data), nil
+}
+
+// boundedTransport is Helm's getter transport (no compression, proxies from
+// the environment) whose connections fail once they have read more than
+// the limit (plus room for headers and TLS framing): Helm's getter reads a
+// body whole, and this keeps an endless one from growing memory.
+func boundedTransport(limit int64) *http.Transport {
+	dialer := &net.Dialer{Timeout: 30 * time.Second}
+	return &http.Transport{
+		DisableCompression:    true,
+		Proxy:                 http.ProxyFromEnvironment,
+		TLSHandshakeTimeout:   30 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &boundedConn{Conn: conn, left: limit + 1<<20, limit: limit}, nil
+		},
+	}
+}
+
+type boundedConn struct {
+	net.Conn
+	left  int64
+	limit int64
+}
+
+func (c *boundedConn) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, tooLarge("the values URL's response", c.limit)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.Conn.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+// readLikeHelm reads one -f input as Helm's values.readFile does (a URL
+// through the getter of its scheme, anything else as a file), through the
+// bounded providers.
+func readLikeHelm(path string, providers getter.Providers) ([]byte, error) {
+	u, err := url.Parse(path)
+	if err != nil {
+		return nil, err
+	}
+	g, err := providers.ByScheme(u.Scheme)
+	if err != nil {
+		return nil, err
+	}
+	data, err := g.Get(path, getter.WithURL(path))
+	if err != nil {
+		return nil, err
+	}
+	return data.Bytes(), nil
+}
+
+// localSchemes are the URL schemes of the given paths that no getter of
+// Helm's serves, "" (a plain path) always among them: Helm reads such a
+// path as a file, and so do we, bounded. --set-file paths are found by
+// Helm's own parser, with a reader that only records them.
+func (r valuesRequest) localSchemes() []string {
+	served := map[string]bool{}
+	for _, p := range getter.Getters() {
+		for _, s := range p.Schemes {
+			served[s] = true
+		}
+	}
+	served["http"], served["https"] = true, true
+	seen := map[string]bool{"": true}
+	schemes := []string{""}
+	add := func(path string) {
+		if u, err := url.Parse(path); err == nil && !served[u.Scheme] && !seen[u.Scheme] {
+			seen[u.Scheme] = true
+			schemes = append(schemes, u.Scheme)
+		}
+	}
+	for _, f := range r.Files {
+		add(f.Path)
+	}
+	for _, expr := range r.SetFile {
+		_ = strvals.ParseIntoFile(expr, map[string]any{}, func(rs []rune) (any, error) {
+			add(string(rs))
+			return "", nil
+		})
+	}
+	return schemes
+}
+
+// usesStdin says whether a --set-file expression reads standard input
+// ("-"), found by Helm's own parser with a reader that only records paths.
+func (r valuesRequest) usesStdin() bool {
+	found := false
+	for _, expr := range r.SetFile {
+		_ = strvals.ParseIntoFile(expr, map[string]any{}, func(rs []rune) (any, error) {
+			found = found || strings.TrimSpace(string(rs)) == "-"
+			return "", nil
+		})
+	}
+	return found
+}
+
+// boundedStdin bounds what Helm's readFile reads from os.Stdin for
+// --set-file K=- (it calls io.ReadAll(os.Stdin) itself; -f - is read by the
+// library). The first call that needs it puts a pipe in os.Stdin's place,
+// fed with at most limit+1 bytes of the real standard input; as with helm,
+// standard input is read once, and a later reader finds it empty.
+var boundedStdin struct {
+	once     sync.Once
+	limit    int64
+	exceeded atomic.Bool
+}
+
+func boundStdin(limit int64) {
+	boundedStdin.once.Do(func() {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return
+		}
+		real := os.Stdin
+		boundedStdin.limit = limit
+		os.Stdin = r
+		go func() {
+			// Read whole before handing on: past the limit Helm gets
+			// nothing, rather than a copy of all of it.
+			var data []byte
+			if limit <= defaultMaxValuesFileBytes {
+				// One allocation, no doubling garbage.
+				buf := make([]byte, limit+1)
+				n, _ := io.ReadFull(real, buf)
+				data = buf[:n]
+			} else {
+				data, _ = io.ReadAll(io.LimitReader(real, limit+1))
+			}
+			if int64(len(data)) > limit {
+				boundedStdin.exceeded.Store(true)
+			} else {
+				_, _ = w.Write(data)
+			}
+			w.Close()
+		}()
+	})
 }
 
 // mergedValues is the result of merging: the map handed to Helm's action,
@@ -67,35 +381,71 @@ func (r valuesRequest) merge() (mergedValues, error) {
 		JSONValues:    r.SetJSON,
 		LiteralValues: r.SetLiteral,
 	}
+	limit := r.limit()
+	providers := boundedProviders(limit, r.localSchemes())
 	inline := inlineGetter{}
-	names := map[string]string{}
 	for i, f := range r.Files {
+		// The trailing slash keeps key 1 from being a prefix of key 10.
+		key := fmt.Sprintf("%s://%d/", inlineScheme, i)
 		if f.Name == "" && f.Content == nil {
-			opts.ValueFiles = append(opts.ValueFiles, f.Path)
-			continue
+			if strings.TrimSpace(f.Path) == "-" {
+				// Helm's own standard input; the library reads it itself.
+				opts.ValueFiles = append(opts.ValueFiles, f.Path)
+				continue
+			}
+			path := f.Path
+			inline[key] = inlineInput{name: path, limit: limit, read: func() ([]byte, error) {
+				return readLikeHelm(path, providers)
+			}}
+		} else {
+			content := f.Content
+			inline[key] = inlineInput{name: f.Name, limit: limit, read: func() ([]byte, error) {
+				return content, nil
+			}}
 		}
-		key := fmt.Sprintf("%s://%d", inlineScheme, i)
-		inline[key] = f.Content
-		names[key] = f.Name
 		opts.ValueFiles = append(opts.ValueFiles, key)
 	}
-	providers := append(getter.Getters(), getter.Provider{
+	providers = append(getter.Providers{{
 		Schemes: []string{inlineScheme},
 		New:     func(...getter.Option) (getter.Getter, error) { return inline, nil },
-	})
+	}}, providers...)
+	readsStdin := r.usesStdin()
+	if readsStdin {
+		boundStdin(limit)
+	}
 	vals, err := opts.MergeValues(providers)
 	if err != nil {
-		msg := err.Error()
-		for key, name := range names {
-			msg = strings.ReplaceAll(msg, key, name)
-		}
-		return mergedValues{}, errorf(kindInvalidInput, "values: %s", msg)
+		return mergedValues{}, valuesError(err, inline)
+	}
+	if readsStdin && boundedStdin.exceeded.Load() {
+		return mergedValues{}, errorf(kindInvalidInput, "values: failed parsing --set-file data: %v",
+			tooLarge("standard input (-)", boundedStdin.limit))
 	}
 	digest, err := valuesDigest(vals)
 	if err != nil {
 		return mergedValues{}, err
 	}
 	return mergedValues{values: vals, digest: digest}, nil
+}
+
+// valuesError is MergeValues' error with every inline key replaced by the
+// name of its input, and the kind and advice our own refusals carry.
+func valuesError(err error, inline inlineGetter) error {
+	msg := err.Error()
+	for key, in := range inline {
+		msg = strings.ReplaceAll(msg, key, in.name)
+	}
+	var shim *shimError
+	if errors.As(err, &shim) || errors.Is(err, errTooLarge) {
+		return errorf(kindInvalidInput, "values: %s", msg)
+	}
+	// yaml.v2's depth refusal is a plain error (no type to test); its text
+	// is pinned by TestDeepNestingIsRefusedFastNamingFileAndDepth.
+	if strings.Contains(msg, fmt.Sprintf("exceeded max depth of %d", helmMaxYAMLDepth)) {
+		return errorf(kindInvalidInput, "values: %s: the values nest deeper than %d levels, "+
+			"the most Helm's YAML parser accepts: flatten them", msg, helmMaxYAMLDepth)
+	}
+	return errorf(kindInvalidInput, "values: %s", msg)
 }
 
 // valuesDigest is the sha256 of the values' JSON (map keys sorted, as

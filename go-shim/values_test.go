@@ -1,10 +1,18 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestValuesMergeKeepsHelmTypesAndOrder(t *testing.T) {
@@ -54,4 +62,170 @@ func TestValuesErrorsNameTheInputAsGiven(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/v.yaml") {
 		t.Fatalf("error %v", err)
 	}
+}
+
+// mergeErr merges req and returns its error, which must be invalid input.
+func mergeErr(t *testing.T, req valuesRequest) string {
+	t.Helper()
+	_, err := req.merge()
+	var shim *shimError
+	if err == nil || !errors.As(err, &shim) || shim.kind != kindInvalidInput {
+		t.Fatalf("want an invalid-input error, got %v", err)
+	}
+	return err.Error()
+}
+
+func wantContains(t *testing.T, got string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Fatalf("%q does not contain %q", got, w)
+		}
+	}
+}
+
+func TestValuesFilesThatAreNotRegularFilesAreRefusedWithoutBlocking(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "sock.yaml")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cases := map[string]string{
+		fifo:        "a named pipe (FIFO)",
+		"/dev/zero": "a character device",
+		dir:         "a directory",
+		sock:        "a socket",
+	}
+	for path, what := range cases {
+		start := time.Now()
+		msg := mergeErr(t, valuesRequest{Files: []valuesFile{{Path: path}}})
+		wantContains(t, msg, "values file "+path+" is "+what, "not a regular file")
+		msg = mergeErr(t, valuesRequest{SetFile: []string{"k=" + path}})
+		wantContains(t, msg, "failed parsing --set-file data", path+" is "+what)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("%s took %v", path, d)
+		}
+	}
+}
+
+func TestValuesFilesPastTheLimitAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, []byte("a: "+strings.Repeat("x", 2000)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	msg := mergeErr(t, valuesRequest{Files: []valuesFile{{Path: big}}, MaxFileBytes: 1024})
+	wantContains(t, msg, big+" is larger than 1 KiB, the limit for one values input", "values_size_limit")
+	msg = mergeErr(t, valuesRequest{SetFile: []string{"k=" + big}, MaxFileBytes: 1024})
+	wantContains(t, msg, "--set-file", big+" is larger than 1 KiB")
+	msg = mergeErr(t, valuesRequest{Files: []valuesFile{{Name: "-", Content: make([]byte, 1025)}}, MaxFileBytes: 1024})
+	wantContains(t, msg, "- is larger than 1 KiB")
+	// At the limit is fine, and the default takes ordinary files.
+	merged, err := valuesRequest{Files: []valuesFile{{Path: big}}, MaxFileBytes: 2004}.merge()
+	if err != nil || len(merged.values["a"].(string)) != 2000 {
+		t.Fatalf("%v %v", merged.values, err)
+	}
+	if _, err := (valuesRequest{Files: []valuesFile{{Path: big}}, SetFile: []string{"k=" + big}}).merge(); err != nil {
+		t.Fatal(err)
+	}
+	// The largest limit a caller can give reads the file, not nothing.
+	merged, err = valuesRequest{Files: []valuesFile{{Path: big}}, MaxFileBytes: math.MaxInt64}.merge()
+	if err != nil || len(merged.values["a"].(string)) != 2000 {
+		t.Fatalf("%v %v", merged.values, err)
+	}
+}
+
+func TestValuesURLsAreBoundedWhileStreaming(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/small.yaml" {
+			fmt.Fprint(w, "from: url\n")
+			return
+		}
+		// An endless body: only the bound ends it.
+		chunk := []byte("a: " + strings.Repeat("x", 4096) + "\n")
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	merged, err := valuesRequest{Files: []valuesFile{{Path: srv.URL + "/small.yaml"}}}.merge()
+	if err != nil || merged.values["from"] != "url" {
+		t.Fatalf("%v %v", merged.values, err)
+	}
+	start := time.Now()
+	msg := mergeErr(t, valuesRequest{Files: []valuesFile{{Path: srv.URL + "/endless.yaml"}}, MaxFileBytes: 64 << 10})
+	wantContains(t, msg, "larger than 64 KiB")
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+func TestManyInlineInputsKeepTheirOwnNames(t *testing.T) {
+	var req valuesRequest
+	for i := 0; i < 12; i++ {
+		content := "ok: 1\n"
+		if i == 10 {
+			content = "bad: ["
+		}
+		req.Files = append(req.Files, valuesFile{Name: fmt.Sprintf("input-%d", i), Content: []byte(content)})
+	}
+	msg := mergeErr(t, req)
+	wantContains(t, msg, "failed to parse input-10:")
+}
+
+func TestMissingValuesFileKeepsHelmsMessage(t *testing.T) {
+	msg := mergeErr(t, valuesRequest{Files: []valuesFile{{Path: "/nonexistent/v.yaml"}}})
+	wantContains(t, msg, "values: open /nonexistent/v.yaml: no such file or directory")
+}
+
+func TestDeepNestingIsRefusedFastNamingFileAndDepth(t *testing.T) {
+	const n = 100000
+	cases := map[string]string{
+		"brackets": strings.Repeat("[", n),
+		"braces":   "a: " + strings.Repeat("{a: ", n),
+		"mixed":    "a: " + strings.Repeat("[{a: ", n/2),
+		"dashes":   strings.Repeat("- ", n) + "x\n",
+		// One space per level: past Helm's depth only past the default size
+		// limit, which is raised for this case.
+		"indent": indentedMaps(helmMaxYAMLDepth + 10),
+	}
+	for name, content := range cases {
+		start := time.Now()
+		msg := mergeErr(t, valuesRequest{Files: []valuesFile{{Name: name + ".yaml", Content: []byte(content)}}, MaxFileBytes: 64 << 20})
+		wantContains(t, msg, "failed to parse "+name+".yaml", "deeper than 10000 levels")
+		// Linear: milliseconds for 100k levels. The indented case is 50 MB
+		// of spaces, and takes its time to scan.
+		limit := time.Second
+		if name == "indent" {
+			limit = 20 * time.Second
+		}
+		if d := time.Since(start); d > limit {
+			t.Fatalf("%s: refused after %v", name, d)
+		}
+	}
+	msg := mergeErr(t, valuesRequest{Files: []valuesFile{{Name: "indent.yaml", Content: []byte(cases["indent"])}}})
+	wantContains(t, msg, "indent.yaml is larger than 16 MiB")
+	// Helm's limit itself is accepted, as helm accepts it.
+	ok := "a: " + strings.Repeat("[", helmMaxYAMLDepth-1) + strings.Repeat("]", helmMaxYAMLDepth-1)
+	if _, err := (valuesRequest{Files: []valuesFile{{Name: "ok", Content: []byte(ok)}}}).merge(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// indentedMaps nests depth block mappings, each one space deeper.
+func indentedMaps(depth int) string {
+	var b strings.Builder
+	for i := 0; i < depth; i++ {
+		b.WriteString(strings.Repeat(" ", i))
+		b.WriteString("a:\n")
+	}
+	return b.String()
 }

@@ -62,4 +62,4 @@ pub use report::{
 };
 pub use source::{BundleSource, ChartSource, OciReference, OciSource, version_to_tag};
 pub use state::{ExecutionStateRecord, StateFileConfig, StateStore};
-pub use values::MergedValues;
+pub use values::{DEFAULT_VALUES_SIZE_LIMIT, MergedValues};

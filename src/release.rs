@@ -607,6 +607,19 @@ impl ReleaseOptions {
         self.flags.no_hooks
     }
 
+    /// The bound on each values input (see
+    /// [`ReleaseOptionsBuilder::values_size_limit`]).
+    ///
+    /// ```
+    /// # use chainctl_core::{DEFAULT_VALUES_SIZE_LIMIT, ReleaseOptions};
+    /// let options = ReleaseOptions::builder("web", "prod").build()?;
+    /// assert_eq!(options.values_size_limit(), DEFAULT_VALUES_SIZE_LIMIT);
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn values_size_limit(&self) -> u64 {
+        self.values.size_limit()
+    }
+
     /// The values as given, for the shim.
     pub(crate) fn value_inputs(&self) -> &ValueInputs {
         &self.values
@@ -917,6 +930,25 @@ impl ReleaseOptionsBuilder {
         self
     }
 
+    /// Bounds every values input (each `-f` file, standard input, each
+    /// `--set-file` file, each values URL, each map or YAML text) to
+    /// `bytes`, default [`DEFAULT_VALUES_SIZE_LIMIT`](crate::DEFAULT_VALUES_SIZE_LIMIT)
+    /// (16 MiB). A larger input is refused as invalid input, having read at
+    /// most one byte past the limit; zero is rejected by [`build`](Self::build).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod")
+    ///     .values_size_limit(64 << 20)
+    ///     .build()?;
+    /// assert_eq!(options.values_size_limit(), 64 << 20);
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn values_size_limit(mut self, bytes: u64) -> Self {
+        self.values.set_size_limit(bytes);
+        self
+    }
+
     /// Adds values as YAML text held in memory, merged like a values file
     /// at this point among them; `name` is how messages refer to it.
     ///
@@ -1153,7 +1185,8 @@ impl ReleaseOptionsBuilder {
     ///
     /// [`Error::InvalidInput`] for the first problem found: the release name,
     /// the namespace, a zero timeout, `reuse_values` with `reset_values`, a
-    /// values file name that is not UTF-8, standard input that cannot be read.
+    /// values file name that is not UTF-8, a zero values size limit,
+    /// standard input that cannot be read or is larger than the limit.
     ///
     /// ```
     /// use chainctl_core::{ErrorKind, ReleaseOptions};
@@ -1174,6 +1207,11 @@ impl ReleaseOptionsBuilder {
             return Err(Error::invalid(message));
         }
         let mut values = self.values;
+        if values.size_limit() == 0 {
+            return Err(Error::invalid(
+                "values_size_limit must be at least 1 byte (the default is 16 MiB)",
+            ));
+        }
         values.read_stdin()?;
         let mut flags = self.flags;
         let deps = &mut flags.dependency_update;

@@ -6,6 +6,12 @@
 //! Helm's own `values.Options.MergeValues`, so chainctl deploys what helm
 //! deploys for the same flags. Rust only reads standard input, once, so that
 //! a plan and the action that follows it see the same values.
+//!
+//! Every input is bounded ([`DEFAULT_VALUES_SIZE_LIMIT`] unless the release
+//! options say otherwise): standard input here, while it is read; files,
+//! `--set-file` files and URLs in the shim, which also refuses what is not a
+//! regular file (a FIFO, a device such as `/dev/zero`, a directory, a
+//! socket) without blocking on it.
 
 use std::io::Read;
 use std::path::Path;
@@ -16,6 +22,20 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+
+/// The default bound on one values input (a `-f` file, standard input, a
+/// `--set-file` file, a values URL, a map or YAML text): 16 MiB.
+///
+/// That is three times the largest file Helm loads from a chart (5 MiB),
+/// and far more than a release can hold: Helm stores each release,
+/// values included, in one Secret, and the API server takes at most about
+/// 1 MiB. Change it with
+/// [`ReleaseOptionsBuilder::values_size_limit`](crate::ReleaseOptionsBuilder::values_size_limit).
+///
+/// ```
+/// assert_eq!(chainctl_core::DEFAULT_VALUES_SIZE_LIMIT, 16 * 1024 * 1024);
+/// ```
+pub const DEFAULT_VALUES_SIZE_LIMIT: u64 = 16 << 20;
 
 /// One `-f` input, in the order given.
 #[derive(Debug, Clone)]
@@ -28,7 +48,7 @@ enum ValuesFile {
 }
 
 /// Every value input of a release, unmerged.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct ValueInputs {
     files: Vec<ValuesFile>,
     set: Vec<String>,
@@ -37,6 +57,34 @@ pub(crate) struct ValueInputs {
     set_json: Vec<String>,
     set_literal: Vec<String>,
     maps: usize,
+    size_limit: u64,
+}
+
+impl Default for ValueInputs {
+    fn default() -> Self {
+        ValueInputs {
+            files: Vec::new(),
+            set: Vec::new(),
+            set_string: Vec::new(),
+            set_file: Vec::new(),
+            set_json: Vec::new(),
+            set_literal: Vec::new(),
+            maps: 0,
+            size_limit: DEFAULT_VALUES_SIZE_LIMIT,
+        }
+    }
+}
+
+/// `bytes` as a person reads a size limit: `16 MiB`, `64 KiB`, `1000 bytes`
+/// (the shim words its refusals the same way).
+pub(crate) fn format_size(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
+    }
 }
 
 /// The five `--set` flags of helm.
@@ -96,6 +144,15 @@ impl ValueInputs {
         }
     }
 
+    /// The bound on each values input (see [`DEFAULT_VALUES_SIZE_LIMIT`]).
+    pub(crate) fn set_size_limit(&mut self, bytes: u64) {
+        self.size_limit = bytes;
+    }
+
+    pub(crate) fn size_limit(&self) -> u64 {
+        self.size_limit
+    }
+
     /// The paths and URLs of the `-f` inputs Helm reads itself.
     pub(crate) fn file_paths(&self) -> impl Iterator<Item = &str> {
         self.files.iter().filter_map(|f| match f {
@@ -107,6 +164,13 @@ impl ValueInputs {
     /// Reads standard input for the first `-f -`, as helm does; a second
     /// `-f -` finds it already read (empty), as with helm.
     pub(crate) fn read_stdin(&mut self) -> Result<()> {
+        self.read_first_dash(&mut std::io::stdin().lock())
+    }
+
+    /// Reads `input` for the first `-f -`, at most the size limit: one byte
+    /// more is an error, and nothing past it is read.
+    fn read_first_dash(&mut self, input: &mut impl Read) -> Result<()> {
+        let limit = self.size_limit;
         let mut first = true;
         for file in &mut self.files {
             if let ValuesFile::Inline { name, content } = file
@@ -115,14 +179,22 @@ impl ValueInputs {
             {
                 first = false;
                 let mut buf = Vec::new();
-                std::io::stdin()
-                    .lock()
+                input
+                    .take(limit.saturating_add(1))
                     .read_to_end(&mut buf)
                     .map_err(|err| {
                         Error::invalid(format!(
                             "values from standard input (-f -) cannot be read: {err}"
                         ))
                     })?;
+                if buf.len() as u64 > limit {
+                    return Err(Error::invalid(format!(
+                        "values from standard input (-f -) are larger than {}, the limit for \
+                         one values input: give smaller values (a library caller can raise the \
+                         limit with ReleaseOptionsBuilder::values_size_limit)",
+                        format_size(limit)
+                    )));
+                }
                 *content = Arc::from(buf);
             }
         }
@@ -153,6 +225,8 @@ impl ValueInputs {
             set_file: &self.set_file,
             set_json: &self.set_json,
             set_literal: &self.set_literal,
+            // Go reads an int64; no input comes near that.
+            max_file_bytes: self.size_limit.min(i64::MAX as u64),
         }
     }
 }
@@ -172,6 +246,13 @@ pub(crate) struct WireValues<'a> {
     set_json: &'a [String],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     set_literal: &'a [String],
+    /// Left out at the default, which the shim applies when it is absent.
+    #[serde(skip_serializing_if = "is_default_limit")]
+    max_file_bytes: u64,
+}
+
+fn is_default_limit(bytes: &u64) -> bool {
+    *bytes == DEFAULT_VALUES_SIZE_LIMIT
 }
 
 #[derive(Debug, Serialize)]
@@ -248,6 +329,42 @@ mod tests {
         assert_eq!(inputs.file_paths().count(), 0);
         let wire = serde_json::to_value(inputs.to_wire()).unwrap();
         assert_eq!(wire["files"][0]["name"], "-");
+    }
+
+    #[test]
+    fn standard_input_is_read_up_to_the_limit_and_no_further() {
+        let mut inputs = ValueInputs::default();
+        inputs.set_size_limit(4);
+        inputs.add_file(Path::new("-")).unwrap();
+        inputs.add_file(Path::new("-")).unwrap();
+        inputs.read_first_dash(&mut &b"a: 1"[..]).unwrap();
+        let wire = serde_json::to_value(inputs.to_wire()).unwrap();
+        assert_eq!(wire["files"][0]["content"], "YTogMQ==");
+        assert_eq!(
+            wire["files"][1]["content"], "",
+            "a second -f - finds it read"
+        );
+        assert_eq!(wire["maxFileBytes"], 4);
+
+        // An endless input is refused after limit + 1 bytes.
+        let mut inputs = ValueInputs::default();
+        inputs.set_size_limit(1024);
+        inputs.add_file(Path::new("-")).unwrap();
+        let mut endless = std::io::repeat(b'x');
+        let err = inputs.read_first_dash(&mut endless).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
+        assert!(
+            err.to_string()
+                .contains("standard input (-f -) are larger than 1 KiB"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sizes_read_as_a_person_writes_them() {
+        assert_eq!(format_size(DEFAULT_VALUES_SIZE_LIMIT), "16 MiB");
+        assert_eq!(format_size(64 << 10), "64 KiB");
+        assert_eq!(format_size(1000), "1000 bytes");
     }
 
     #[cfg(unix)]
