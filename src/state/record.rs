@@ -265,7 +265,8 @@ impl StateFile {
                 if version < CLUSTER_SINCE && record.driver.is_some() {
                     return Err((format!("{at}.driver"), needs("driver", CLUSTER_SINCE)));
                 }
-                let keyed = |d: &Option<String>| (d.as_deref()).is_some_and(|d| d.starts_with("hmac-"));
+                let keyed =
+                    |d: &Option<String>| (d.as_deref()).is_some_and(|d| d.starts_with("hmac-"));
                 if version < KEYED_DIGEST_SINCE && keyed(&record.values_digest) {
                     return Err((
                         format!("{at}.valuesDigest"),
