@@ -598,8 +598,10 @@ struct ChartArgs {
 
     /// Values file, URL or - for stdin (repeatable or comma-separated).
     ///
-    /// Each may hold at most 16 MiB; a path that is not a regular file
-    /// (a FIFO, a device, a directory, a socket) is refused at once.
+    /// Each may hold at most 16 MiB; a pipe (-f <(command), a FIFO) is read
+    /// until its writer closes it, within --timeout; a path that is neither
+    /// a regular file nor a pipe (a device, a directory, a socket) is refused
+    /// at once.
     #[arg(
         short = 'f',
         long = "values",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -261,7 +262,7 @@ func FuzzValuesMerge(f *testing.F) {
 		if req.usesStdin() {
 			t.Skip("--set-file reads standard input")
 		}
-		merged, err := req.merge()
+		merged, err := req.merge(context.Background())
 		if err != nil {
 			var shim *shimError
 			if !errors.As(err, &shim) || shim.kind != kindInvalidInput {

@@ -336,10 +336,10 @@ func actionError(err error, t *timer, what string) error {
 
 // loadChartAndValues loads the chart of req and merges its values, as helm
 // does before every install, upgrade or template.
-func loadChartAndValues(req chartRequest, sink eventSink) (*chart.Chart, mergedValues, error) {
+func loadChartAndValues(ctx context.Context, req chartRequest, sink eventSink) (*chart.Chart, mergedValues, error) {
 	// helm merges the values before it loads the chart, so a command
 	// with both wrong reports the values.
-	vals, err := req.Options.Values.merge()
+	vals, err := req.Options.Values.merge(ctx)
 	if err != nil {
 		return nil, mergedValues{}, err
 	}
@@ -385,7 +385,7 @@ func opRender(ctx context.Context, request json.RawMessage, sink eventSink) (_ a
 	sink = scrubbingSink{sink, s}
 	t := &timer{start: time.Now()}
 	t.mark.scrubber = s
-	ch, vals, err := loadChartAndValues(req, sink)
+	ch, vals, err := loadChartAndValues(ctx, req, sink)
 	if err != nil {
 		return nil, err
 	}
@@ -551,7 +551,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 	}
 	t := &timer{start: time.Now()}
 	t.mark.scrubber = s
-	ch, vals, err := loadChartAndValues(req, sink)
+	ch, vals, err := loadChartAndValues(ctx, req, sink)
 	if err != nil {
 		return nil, err
 	}

@@ -13,12 +13,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"helm.sh/helm/v3/pkg/cli/values"
 	"helm.sh/helm/v3/pkg/getter"
 	"helm.sh/helm/v3/pkg/strvals"
@@ -126,13 +128,28 @@ func (e *valuesTooLargeError) Unwrap() error { return errTooLarge }
 
 func tooLarge(name string, limit int64) error { return &valuesTooLargeError{name: name, limit: limit} }
 
+// valuesPipeTimeout bounds reading a FIFO or pipe given as a values file
+// (helm's -f <(command)) when the call has no deadline of its own, as
+// valuesURLTimeout bounds a URL.
+const valuesPipeTimeout = valuesURLTimeout
+
+// pipeDeadlineMargin is the most a pipe's read ends before the context's
+// deadline (a tenth of what is left, at most this).
+const pipeDeadlineMargin = time.Second
+
+// pipePollSlice is the longest one poll of a pipe waits, so that a
+// cancelled call ends the wait within it.
+const pipePollSlice = 100 * time.Millisecond
+
 // readValuesFile reads a local values file as os.ReadFile would (its
 // errors are os.ReadFile's, so messages stay helm's), but never blocks and
 // never reads more than limit+1 bytes: the file is opened non-blocking (a
 // FIFO with no writer opens at once), what was opened is checked to be a
-// regular file (no TOCTOU between a stat and the open), and the read stops
-// past the limit.
-func readValuesFile(path string, limit int64) ([]byte, error) {
+// regular file or a pipe (no TOCTOU between a stat and the open), and the
+// read stops past the limit. A pipe (a FIFO, or helm's -f <(command)) is
+// read until its writer closes it, within the context's deadline (else
+// valuesPipeTimeout) and until the context is cancelled.
+func readValuesFile(ctx context.Context, path string, limit int64) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		// A socket cannot be opened at all (ENXIO): name it.
@@ -145,6 +162,9 @@ func readValuesFile(path string, limit int64) ([]byte, error) {
 	info, err := f.Stat()
 	if err != nil {
 		return nil, err
+	}
+	if info.Mode()&os.ModeNamedPipe != 0 {
+		return readValuesPipe(ctx, f, path, limit)
 	}
 	if !info.Mode().IsRegular() {
 		return nil, notRegular(path, info.Mode())
@@ -162,13 +182,181 @@ func readValuesFile(path string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
+// readValuesPipe reads the pipe f (opened non-blocking) to its end, at
+// most limit+1 bytes, polling it rather than blocking in read: on Linux a
+// FIFO no writer has opened reads as empty at once, so a named FIFO is
+// waited on (POLLIN, or POLLHUP once a writer came and went) before its
+// first read, and every EAGAIN waits again, each wait bounded by what is
+// left of the deadline. An anonymous pipe (-f <(command) names one, as
+// /dev/fd/N) had its writer from the start, so its end of file is read at
+// once when that writer is gone.
+func readValuesPipe(ctx context.Context, f *os.File, path string, limit int64) ([]byte, error) {
+	start := time.Now()
+	deadline, ok := ctx.Deadline()
+	if ok {
+		// End a little before the call does, so that the refusal naming
+		// the pipe, not the call's bare timeout, is what the caller sees.
+		deadline = deadline.Add(-min(deadline.Sub(start)/10, pipeDeadlineMargin))
+	} else {
+		deadline = start.Add(valuesPipeTimeout)
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var data []byte
+	var rerr error
+	if cerr := rc.Control(func(fd uintptr) {
+		p := pipeRead{ctx: ctx, fd: int(fd), path: path, limit: limit, start: start, deadline: deadline}
+		id, anonymous := anonymousPipe(int(fd))
+		if anonymous && pipesRead.has(id) {
+			rerr = errorf(kindInvalidInput, "values file %s is a pipe this process has already read to its end "+
+				"(for a plan, or an earlier -f or --set-file): a pipe can be read only once; write the values "+
+				"to a file, or pipe them to -f - (read once for the plan and the action alike)", path)
+			return
+		}
+		data, rerr = p.read(anonymous)
+		if anonymous && rerr == nil {
+			pipesRead.add(id)
+		}
+	}); cerr != nil {
+		return nil, cerr
+	}
+	return data, rerr
+}
+
+// pipeID is a pipe's identity: its device and inode.
+type pipeID struct{ dev, ino uint64 }
+
+// pipesRead are the anonymous pipes read to their end in this process (at
+// most maxPipesRead, the oldest forgotten first). Reading one again would
+// find it empty, and a plan and the action after it would see different
+// values (helm reads -f <(command) once): the second read is refused.
+var pipesRead pipeSet
+
+const maxPipesRead = 4096
+
+type pipeSet struct {
+	mu    sync.Mutex
+	ids   map[pipeID]bool
+	order []pipeID
+}
+
+func (s *pipeSet) has(id pipeID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ids[id]
+}
+
+func (s *pipeSet) add(id pipeID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = map[pipeID]bool{}
+	}
+	if s.ids[id] {
+		return
+	}
+	if len(s.order) >= maxPipesRead {
+		delete(s.ids, s.order[0])
+		s.order = s.order[1:]
+	}
+	s.ids[id] = true
+	s.order = append(s.order, id)
+}
+
+type pipeRead struct {
+	ctx             context.Context
+	fd              int
+	path            string
+	limit           int64
+	start, deadline time.Time
+}
+
+func (p pipeRead) read(anonymous bool) ([]byte, error) {
+	var data []byte
+	if p.limit <= defaultMaxValuesFileBytes {
+		// One allocation, no doubling garbage: its pages are the OS's
+		// fresh zero pages, resident only as they are read into.
+		data = make([]byte, 0, p.limit+1)
+	}
+	// A writer has opened the pipe: its end of file is real.
+	opened := anonymous
+	wait := !anonymous
+	for {
+		if wait {
+			ready, err := p.wait()
+			if err != nil {
+				return nil, err
+			}
+			if !ready {
+				waited := time.Since(p.start).Round(time.Millisecond)
+				if !opened {
+					return nil, errorf(kindInvalidInput, "values file %s is a named pipe (FIFO) that no writer opened "+
+						"within %s: start the command that writes it first, or give a file, or - for standard input", p.path, waited)
+				}
+				return nil, errorf(kindInvalidInput, "values file %s is a pipe whose writer stalled after %d bytes: "+
+					"it did not finish within %s", p.path, len(data), waited)
+			}
+			opened, wait = true, false
+		}
+		if len(data) == cap(data) {
+			data = slices.Grow(data, 64<<10)
+		}
+		room := min(int64(cap(data)-len(data)), p.limit+1-int64(len(data)))
+		n, err := unix.Read(p.fd, data[len(data):len(data)+int(room)])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			wait = true
+			continue
+		case err != nil:
+			return nil, &os.PathError{Op: "read", Path: p.path, Err: err}
+		case n == 0:
+			return data, nil
+		}
+		data = data[:len(data)+n]
+		if int64(len(data)) > p.limit {
+			return nil, tooLarge(p.path, p.limit)
+		}
+	}
+}
+
+// wait polls the pipe until it can be read (false once the deadline has
+// passed), in slices of at most pipePollSlice so that a cancelled context
+// ends it; a context past its deadline is the deadline passed.
+func (p pipeRead) wait() (bool, error) {
+	for {
+		if err := p.ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return false, fmt.Errorf("reading values file %s: %w", p.path, err)
+		}
+		left := time.Until(p.deadline)
+		if left <= 0 {
+			return false, nil
+		}
+		slice := min(left, pipePollSlice)
+		fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int((slice+time.Millisecond-1)/time.Millisecond))
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return false, &os.PathError{Op: "poll", Path: p.path, Err: err}
+		case n > 0 && fds[0].Revents&unix.POLLNVAL != 0:
+			return false, &os.PathError{Op: "poll", Path: p.path, Err: unix.EBADF}
+		case n > 0:
+			// POLLIN, POLLHUP or POLLERR: the read says which.
+			return true, nil
+		}
+	}
+}
+
 func notRegular(path string, mode os.FileMode) error {
 	what := "not a regular file"
 	switch {
 	case mode.IsDir():
 		what = "a directory"
-	case mode&os.ModeNamedPipe != 0:
-		what = "a named pipe (FIFO)"
 	case mode&os.ModeSocket != 0:
 		what = "a socket"
 	case mode&os.ModeCharDevice != 0:
@@ -176,19 +364,15 @@ func notRegular(path string, mode os.FileMode) error {
 	case mode&os.ModeDevice != 0:
 		what = "a block device"
 	}
-	advice := "give a file, a URL, or - for standard input"
-	if mode&os.ModeNamedPipe != 0 {
-		// -f <(command) is a pipe: chainctl will not wait on one.
-		advice = "write the values to a file, or pipe a command's output to -f -"
-	}
-	return errorf(kindInvalidInput, "values file %s is %s, not a regular file: %s", path, what, advice)
+	return errorf(kindInvalidInput, "values file %s is %s, not a regular file: give a file, a pipe, "+
+		"a URL, or - for standard input", path, what)
 }
 
 // boundedProviders are the getters MergeValues reads paths and URLs with:
 // Helm's own, except that http(s) has a timeout and a size bound, and a
 // path Helm would read with os.ReadFile (one whose scheme no getter
 // serves; localSchemes lists them) is read by readValuesFile.
-func boundedProviders(limit int64, localSchemes []string) getter.Providers {
+func boundedProviders(ctx context.Context, limit int64, localSchemes []string) getter.Providers {
 	providers := getter.Providers{
 		{
 			Schemes: []string{"http", "https"},
@@ -201,7 +385,7 @@ func boundedProviders(limit int64, localSchemes []string) getter.Providers {
 		{
 			Schemes: localSchemes,
 			New: func(...getter.Option) (getter.Getter, error) {
-				return localGetter{limit}, nil
+				return localGetter{ctx, limit}, nil
 			},
 		},
 	}
@@ -209,11 +393,14 @@ func boundedProviders(limit int64, localSchemes []string) getter.Providers {
 }
 
 // localGetter reads local files for Helm's readFile (--set-file, and -f
-// files), bounded.
-type localGetter struct{ limit int64 }
+// files), bounded, a pipe within ctx.
+type localGetter struct {
+	ctx   context.Context
+	limit int64
+}
 
 func (g localGetter) Get(path string, _ ...getter.Option) (*bytes.Buffer, error) {
-	data, err := readValuesFile(path, g.limit)
+	data, err := readValuesFile(g.ctx, path, g.limit)
 	if err != nil {
 		return nil, err
 	}
@@ -372,8 +559,9 @@ type mergedValues struct {
 	digest string
 }
 
-// merge merges the values as helm does for the same flags.
-func (r valuesRequest) merge() (mergedValues, error) {
+// merge merges the values as helm does for the same flags; a pipe given as
+// a values file is read within ctx.
+func (r valuesRequest) merge(ctx context.Context) (mergedValues, error) {
 	opts := values.Options{
 		StringValues:  r.SetString,
 		Values:        r.Set,
@@ -382,7 +570,7 @@ func (r valuesRequest) merge() (mergedValues, error) {
 		LiteralValues: r.SetLiteral,
 	}
 	limit := r.limit()
-	providers := boundedProviders(limit, r.localSchemes())
+	providers := boundedProviders(ctx, limit, r.localSchemes())
 	inline := inlineGetter{}
 	for i, f := range r.Files {
 		// The trailing slash keeps key 1 from being a prefix of key 10.
@@ -463,12 +651,12 @@ func valuesDigest(vals map[string]any) (string, error) {
 
 // opValuesMerge merges values without running any action: their digest,
 // and the merged values as JSON for a caller that shows them.
-func opValuesMerge(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
+func opValuesMerge(ctx context.Context, request json.RawMessage, _ eventSink) (any, error) {
 	var req valuesRequest
 	if err := decode(request, &req); err != nil {
 		return nil, err
 	}
-	merged, err := req.merge()
+	merged, err := req.merge(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -27,7 +28,7 @@ func TestValuesMergeKeepsHelmTypesAndOrder(t *testing.T) {
 		SetString: []string{"s=1"},
 		SetJSON:   []string{"who=\"json\""},
 	}
-	merged, err := req.merge()
+	merged, err := req.merge(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,22 +44,22 @@ func TestValuesMergeKeepsHelmTypesAndOrder(t *testing.T) {
 	if !strings.HasPrefix(merged.digest, "sha256:") || len(merged.digest) != 71 {
 		t.Fatalf("digest %q", merged.digest)
 	}
-	again, _ := req.merge()
+	again, _ := req.merge(context.Background())
 	if again.digest != merged.digest {
 		t.Fatalf("digest not stable: %s then %s", merged.digest, again.digest)
 	}
 }
 
 func TestValuesErrorsNameTheInputAsGiven(t *testing.T) {
-	_, err := valuesRequest{Files: []valuesFile{{Name: "-", Content: []byte("a: [")}}}.merge()
+	_, err := valuesRequest{Files: []valuesFile{{Name: "-", Content: []byte("a: [")}}}.merge(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "failed to parse -:") || strings.Contains(err.Error(), inlineScheme) {
 		t.Fatalf("error %v", err)
 	}
-	_, err = valuesRequest{Set: []string{"a"}}.merge()
+	_, err = valuesRequest{Set: []string{"a"}}.merge(context.Background())
 	if err == nil || !strings.Contains(err.Error(), `key "a" has no value`) {
 		t.Fatalf("error %v", err)
 	}
-	_, err = valuesRequest{Files: []valuesFile{{Path: "/nonexistent/v.yaml"}}}.merge()
+	_, err = valuesRequest{Files: []valuesFile{{Path: "/nonexistent/v.yaml"}}}.merge(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/v.yaml") {
 		t.Fatalf("error %v", err)
 	}
@@ -67,7 +68,7 @@ func TestValuesErrorsNameTheInputAsGiven(t *testing.T) {
 // mergeErr merges req and returns its error, which must be invalid input.
 func mergeErr(t *testing.T, req valuesRequest) string {
 	t.Helper()
-	_, err := req.merge()
+	_, err := req.merge(context.Background())
 	var shim *shimError
 	if err == nil || !errors.As(err, &shim) || shim.kind != kindInvalidInput {
 		t.Fatalf("want an invalid-input error, got %v", err)
@@ -86,10 +87,6 @@ func wantContains(t *testing.T, got string, want ...string) {
 
 func TestValuesFilesThatAreNotRegularFilesAreRefusedWithoutBlocking(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo.yaml")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	sock := filepath.Join(dir, "sock.yaml")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
@@ -97,7 +94,6 @@ func TestValuesFilesThatAreNotRegularFilesAreRefusedWithoutBlocking(t *testing.T
 	}
 	defer l.Close()
 	cases := map[string]string{
-		fifo:        "a named pipe (FIFO)",
 		"/dev/zero": "a character device",
 		dir:         "a directory",
 		sock:        "a socket",
@@ -114,6 +110,141 @@ func TestValuesFilesThatAreNotRegularFilesAreRefusedWithoutBlocking(t *testing.T
 	}
 }
 
+// mkfifo makes a named pipe in a fresh directory.
+func mkfifo(t *testing.T) string {
+	t.Helper()
+	fifo := filepath.Join(t.TempDir(), "values.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return fifo
+}
+
+// writeFIFO opens fifo for writing (which waits for the reader) and hands
+// it to write, closing it after; the returned channel closes when done.
+func writeFIFO(t *testing.T, fifo string, write func(*os.File)) <-chan struct{} {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer w.Close()
+		write(w)
+	}()
+	return done
+}
+
+func TestValuesPipesAreReadAsHelmReadsThem(t *testing.T) {
+	fifo := mkfifo(t)
+	writeFIFO(t, fifo, func(w *os.File) {
+		_, _ = w.Write([]byte("a: 1\n"))
+		time.Sleep(200 * time.Millisecond) // a writer that pauses is waited on
+		_, _ = w.Write([]byte("b: two\n"))
+	})
+	merged, err := valuesRequest{Files: []valuesFile{{Path: fifo}}}.merge(context.Background())
+	if err != nil || fmt.Sprint(merged.values["a"]) != "1" || merged.values["b"] != "two" {
+		t.Fatalf("%#v %v", merged.values, err)
+	}
+	writeFIFO(t, fifo, func(w *os.File) { _, _ = w.Write([]byte("blob")) })
+	merged, err = valuesRequest{SetFile: []string{"k=" + fifo}}.merge(context.Background())
+	if err != nil || merged.values["k"] != "blob" {
+		t.Fatalf("%#v %v", merged.values, err)
+	}
+
+	// -f <(command) is an anonymous pipe, named /dev/fd/N: what its writer
+	// left is read, and a writer gone having written nothing is empty
+	// values at once, as helm reads it.
+	for _, content := range []string{"c: 3\n", ""} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write([]byte(content))
+		w.Close()
+		start := time.Now()
+		path := fmt.Sprintf("/dev/fd/%d", r.Fd())
+		merged, err = valuesRequest{Files: []valuesFile{{Path: path}}}.merge(context.Background())
+		if err != nil || time.Since(start) > 2*time.Second {
+			t.Fatalf("%q: %v in %v", content, err, time.Since(start))
+		}
+		if content != "" && fmt.Sprint(merged.values["c"]) != "3" {
+			t.Fatalf("%#v", merged.values)
+		}
+		// Read again (a plan, then its action) it would be empty: refused.
+		msg := mergeErr(t, valuesRequest{SetFile: []string{"k=" + path}})
+		wantContains(t, msg, path+" is a pipe this process has already read to its end")
+		r.Close()
+	}
+}
+
+func TestValuesPipesEndAtTheDeadlineTheLimitOrTheCancel(t *testing.T) {
+	fifo := mkfifo(t)
+	timeout := func(d time.Duration) context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	// No writer: refused at the deadline, naming the file.
+	start := time.Now()
+	_, err := valuesRequest{Files: []valuesFile{{Path: fifo}}}.merge(timeout(300 * time.Millisecond))
+	if d := time.Since(start); d < 250*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("took %v: %v", d, err)
+	}
+	if err == nil {
+		t.Fatal("a FIFO with no writer merged")
+	}
+	wantContains(t, err.Error(), "values file "+fifo+" is a named pipe (FIFO) that no writer opened within")
+
+	// A writer that stalls: refused at the deadline, saying how far it got.
+	release := make(chan struct{})
+	done := writeFIFO(t, fifo, func(w *os.File) {
+		_, _ = w.Write([]byte("a: 1\n"))
+		<-release
+	})
+	_, err = valuesRequest{SetFile: []string{"k=" + fifo}}.merge(timeout(300 * time.Millisecond))
+	close(release)
+	<-done
+	if err == nil {
+		t.Fatal("a stalled FIFO merged")
+	}
+	wantContains(t, err.Error(), "--set-file", fifo+" is a pipe whose writer stalled after 5 bytes")
+
+	// An endless writer: cut one byte past the limit.
+	stop := make(chan struct{})
+	done = writeFIFO(t, fifo, func(w *os.File) {
+		chunk := []byte(strings.Repeat("x", 4096))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := w.Write(chunk); err != nil {
+				return // the reader closed: EPIPE
+			}
+		}
+	})
+	_, err = valuesRequest{Files: []valuesFile{{Path: fifo}}, MaxFileBytes: 1 << 20}.merge(timeout(10 * time.Second))
+	close(stop)
+	<-done
+	if err == nil {
+		t.Fatal("an endless FIFO merged")
+	}
+	wantContains(t, err.Error(), fifo+" is larger than 1 MiB")
+
+	// Cancelled: ends within a poll slice, with the context's error.
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start = time.Now()
+	_, err = valuesRequest{Files: []valuesFile{{Path: fifo}}}.merge(ctx)
+	if d := time.Since(start); d > 2*time.Second || !strings.Contains(fmt.Sprint(err), "context canceled") {
+		t.Fatalf("took %v: %v", d, err)
+	}
+}
+
 func TestValuesFilesPastTheLimitAreRefused(t *testing.T) {
 	dir := t.TempDir()
 	big := filepath.Join(dir, "big.yaml")
@@ -127,15 +258,15 @@ func TestValuesFilesPastTheLimitAreRefused(t *testing.T) {
 	msg = mergeErr(t, valuesRequest{Files: []valuesFile{{Name: "-", Content: make([]byte, 1025)}}, MaxFileBytes: 1024})
 	wantContains(t, msg, "- is larger than 1 KiB")
 	// At the limit is fine, and the default takes ordinary files.
-	merged, err := valuesRequest{Files: []valuesFile{{Path: big}}, MaxFileBytes: 2004}.merge()
+	merged, err := valuesRequest{Files: []valuesFile{{Path: big}}, MaxFileBytes: 2004}.merge(context.Background())
 	if err != nil || len(merged.values["a"].(string)) != 2000 {
 		t.Fatalf("%v %v", merged.values, err)
 	}
-	if _, err := (valuesRequest{Files: []valuesFile{{Path: big}}, SetFile: []string{"k=" + big}}).merge(); err != nil {
+	if _, err := (valuesRequest{Files: []valuesFile{{Path: big}}, SetFile: []string{"k=" + big}}).merge(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// The largest limit a caller can give reads the file, not nothing.
-	merged, err = valuesRequest{Files: []valuesFile{{Path: big}}, MaxFileBytes: math.MaxInt64}.merge()
+	merged, err = valuesRequest{Files: []valuesFile{{Path: big}}, MaxFileBytes: math.MaxInt64}.merge(context.Background())
 	if err != nil || len(merged.values["a"].(string)) != 2000 {
 		t.Fatalf("%v %v", merged.values, err)
 	}
@@ -156,7 +287,7 @@ func TestValuesURLsAreBoundedWhileStreaming(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	merged, err := valuesRequest{Files: []valuesFile{{Path: srv.URL + "/small.yaml"}}}.merge()
+	merged, err := valuesRequest{Files: []valuesFile{{Path: srv.URL + "/small.yaml"}}}.merge(context.Background())
 	if err != nil || merged.values["from"] != "url" {
 		t.Fatalf("%v %v", merged.values, err)
 	}
@@ -215,7 +346,7 @@ func TestDeepNestingIsRefusedFastNamingFileAndDepth(t *testing.T) {
 	wantContains(t, msg, "indent.yaml is larger than 16 MiB")
 	// Helm's limit itself is accepted, as helm accepts it.
 	ok := "a: " + strings.Repeat("[", helmMaxYAMLDepth-1) + strings.Repeat("]", helmMaxYAMLDepth-1)
-	if _, err := (valuesRequest{Files: []valuesFile{{Name: "ok", Content: []byte(ok)}}}).merge(); err != nil {
+	if _, err := (valuesRequest{Files: []valuesFile{{Name: "ok", Content: []byte(ok)}}}).merge(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,9 +9,10 @@
 //!
 //! Every input is bounded ([`DEFAULT_VALUES_SIZE_LIMIT`] unless the release
 //! options say otherwise): standard input here, while it is read; files,
-//! `--set-file` files and URLs in the shim, which also refuses what is not a
-//! regular file (a FIFO, a device such as `/dev/zero`, a directory, a
-//! socket) without blocking on it.
+//! `--set-file` files and URLs in the shim, which also refuses what is
+//! neither a regular file nor a pipe (a device such as `/dev/zero`, a
+//! directory, a socket) without blocking on it, and reads a pipe (a FIFO,
+//! helm's `-f <(command)`) within the call's deadline.
 
 use std::io::Read;
 use std::path::Path;

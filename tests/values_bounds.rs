@@ -1,5 +1,6 @@
-//! Values inputs are bounded: what is not a regular file (a FIFO with no
-//! writer, `/dev/zero`, a directory, a socket) is refused at once, a file or
+//! Values inputs are bounded: what is not a regular file or a pipe
+//! (`/dev/zero`, a directory, a socket) is refused at once, a pipe (a FIFO,
+//! helm's `-f <(command)`) is read within the deadline, a file, a pipe or
 //! standard input past the size limit is refused having read at most one
 //! byte past it, and YAML nested past Helm's depth is refused fast; each
 //! refusal with exit 2, a message naming the input, and a small peak RSS.
@@ -141,14 +142,9 @@ fn path_arg(path: &Path) -> &str {
 fn values_that_are_not_regular_files_are_refused_without_blocking() {
     let sandbox = Sandbox::new();
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("values.fifo");
-    let c_path = std::ffi::CString::new(path_arg(&fifo)).unwrap();
-    // SAFETY: c_path is a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
     let socket = dir.path().join("values.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-    let cases: [(&str, PathBuf, &str); 4] = [
-        ("fifo", fifo, "is a named pipe (FIFO), not a regular file"),
+    let cases: [(&str, PathBuf, &str); 3] = [
         (
             "dev-zero",
             "/dev/zero".into(),
@@ -172,6 +168,114 @@ fn values_that_are_not_regular_files_are_refused_without_blocking() {
         );
         assert_refused(&format!("{case} --set-file"), &run, &["--set-file", what]);
     }
+}
+
+fn mkfifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path_arg(path)).unwrap();
+    // SAFETY: c_path is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
+/// Opens `fifo` for writing in a thread (the open waits for chainctl to
+/// open it for reading) and writes with `write` until it returns or fails.
+fn write_fifo(
+    fifo: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()> + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    let fifo = fifo.to_owned();
+    std::thread::spawn(move || {
+        let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        // Past the limit chainctl closes its end: the write fails (EPIPE).
+        let _ = write(&mut w);
+    })
+}
+
+#[test]
+fn values_from_pipes_are_read_within_the_deadline_and_the_limit() {
+    let sandbox = Sandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("values.fifo");
+    mkfifo(&fifo);
+
+    // A FIFO whose writer writes values: merged.
+    let writer = write_fifo(&fifo, |w| w.write_all(b"greeting: from a fifo\n"));
+    let out = dry_run(&sandbox, &["-f", path_arg(&fifo)])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("greeting: \"from a fifo\""), "{stdout}");
+    writer.join().unwrap();
+
+    // helm's -f <(command): bash gives /dev/fd/63, an anonymous pipe.
+    let inner = dry_run(&sandbox, &[]);
+    let mut bash = Command::new("bash");
+    bash.arg("-c")
+        .arg(r#"exec "$@" -f <(printf 'greeting: from a process substitution\n')"#)
+        .arg("bash")
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(value) => bash.env(key, value),
+            None => bash.env_remove(key),
+        };
+    }
+    let out = bash.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("greeting: \"from a process substitution\""),
+        "{stdout}"
+    );
+
+    // A FIFO no writer opens: refused at the deadline (--timeout), naming it.
+    let run = measure(
+        dry_run(&sandbox, &["-f", path_arg(&fifo), "--timeout", "2s"]),
+        Stdio::null(),
+        Duration::from_secs(20),
+    );
+    assert_refused(
+        "fifo with no writer",
+        &run,
+        &[
+            path_arg(&fifo),
+            "is a named pipe (FIFO) that no writer opened within",
+        ],
+    );
+    assert!(
+        run.elapsed >= Duration::from_millis(1500),
+        "{:?}",
+        run.elapsed
+    );
+
+    // An endless writer: cut at the limit, memory small.
+    let writer = write_fifo(&fifo, |w| {
+        w.write_all(b"greeting: ")?;
+        let chunk = vec![b'x'; 1 << 16];
+        loop {
+            w.write_all(&chunk)?;
+        }
+    });
+    let run = measure(
+        dry_run(&sandbox, &["-f", path_arg(&fifo)]),
+        Stdio::null(),
+        Duration::from_secs(20),
+    );
+    assert_refused(
+        "endless fifo",
+        &run,
+        &[path_arg(&fifo), "is larger than 16 MiB"],
+    );
+    writer.join().unwrap();
 }
 
 #[test]
