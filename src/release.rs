@@ -913,8 +913,9 @@ impl ReleaseOptionsBuilder {
     }
 
     /// Adds a values file (`-f`/`--values`): a path, an `http(s)://` URL,
-    /// or `-` for standard input (read once, by [`build`](Self::build)).
-    /// Helm reads it when the action runs, as YAML 1.1 (`no` is false,
+    /// or `-` for standard input (read once, by [`build`](Self::build); so is
+    /// a pipe, such as `/dev/fd/63` from `-f <(command)`, within the
+    /// timeout). Helm reads the rest when the action runs, as YAML 1.1 (`no` is false,
     /// `0644` is 420); files merge in the order added, later ones winning.
     ///
     /// ```
@@ -1213,6 +1214,7 @@ impl ReleaseOptionsBuilder {
             ));
         }
         values.read_stdin()?;
+        values.read_pipes(self.timeout)?;
         let mut flags = self.flags;
         let deps = &mut flags.dependency_update;
         if deps.enabled {

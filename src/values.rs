@@ -4,8 +4,9 @@
 //! Nothing here interprets them. Their meaning (YAML 1.1 files, the `--set`
 //! grammar, number types, merge order) is Helm's: the shim hands them to
 //! Helm's own `values.Options.MergeValues`, so chainctl deploys what helm
-//! deploys for the same flags. Rust only reads standard input, once, so that
-//! a plan and the action that follows it see the same values.
+//! deploys for the same flags. Rust only reads standard input and `-f`
+//! pipes (`-f <(command)`), once, so that a plan and the action that follows
+//! it see the same values.
 //!
 //! Every input is bounded ([`DEFAULT_VALUES_SIZE_LIMIT`] unless the release
 //! options say otherwise): standard input here, while it is read; files,
@@ -15,8 +16,11 @@
 //! helm's `-f <(command)`) within the call's deadline.
 
 use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde::Serialize;
@@ -202,6 +206,32 @@ impl ValueInputs {
         Ok(())
     }
 
+    /// Reads each `-f` that is a pipe (helm's `-f <(command)`, a named
+    /// pipe) now, once, as standard input is, so that a plan and the action
+    /// after it see the same values: a pipe read a second time would be
+    /// empty. Bounded by the size limit and by `within` (the action's
+    /// timeout); Helm still parses what was read, under the file's name.
+    pub(crate) fn read_pipes(&mut self, within: Duration) -> Result<()> {
+        let limit = self.size_limit;
+        for file in &mut self.files {
+            let ValuesFile::Path(path) = file else {
+                continue;
+            };
+            let is_pipe = std::fs::metadata(&*path).is_ok_and(|m| m.file_type().is_fifo());
+            if !is_pipe {
+                // Files, URLs and what is neither are the shim's to read
+                // or refuse.
+                continue;
+            }
+            let content = read_pipe(Path::new(&*path), limit, within)?;
+            *file = ValuesFile::Inline {
+                name: std::mem::take(path),
+                content: Arc::from(content),
+            };
+        }
+        Ok(())
+    }
+
     /// What the shim's `valuesRequest` reads.
     pub(crate) fn to_wire(&self) -> WireValues<'_> {
         WireValues {
@@ -229,6 +259,87 @@ impl ValueInputs {
             // Go reads an int64; no input comes near that.
             max_file_bytes: self.size_limit.min(i64::MAX as u64),
         }
+    }
+}
+
+/// Reads a pipe to its end: at most `limit` bytes (one more is an error),
+/// within `within`, never blocking past it. Opened non-blocking, so a
+/// named pipe that no writer opens does not block the open; each read
+/// waits in poll(2), which on a named pipe waits for a writer too.
+fn read_pipe(path: &Path, limit: u64, within: Duration) -> Result<Vec<u8>> {
+    let name = path.display();
+    let mut pipe = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|err| Error::invalid(format!("values file {name} cannot be opened: {err}")))?;
+    let deadline = Instant::now() + within;
+    let mut content = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut heard = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wait = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+        let ready = match crate::ffi::sys::poll_readable(pipe.as_fd(), wait) {
+            Ok(ready) => ready,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => {
+                return Err(Error::invalid(format!(
+                    "values file {name} cannot be read: {err}"
+                )));
+            }
+        };
+        if !ready {
+            let got = content.len();
+            return Err(Error::invalid(if heard || got > 0 {
+                format!(
+                    "values file {name} is a pipe whose writer stalled after {got} bytes: \
+                     nothing more came within {}; check the command writing it",
+                    describe(within)
+                )
+            } else {
+                format!(
+                    "values file {name} is a named pipe (FIFO) that no writer opened within {} \
+                     (or whose writer sent nothing): start the writer, or give the values as a file",
+                    describe(within)
+                )
+            }));
+        }
+        heard = true;
+        match pipe.read(&mut chunk) {
+            Ok(0) => return Ok(content),
+            Ok(n) => {
+                content.extend_from_slice(&chunk[..n]);
+                if content.len() as u64 > limit {
+                    return Err(Error::invalid(format!(
+                        "values file {name} is larger than {}, the limit for one values input: \
+                         give smaller values (a library caller can raise the limit with \
+                         ReleaseOptionsBuilder::values_size_limit)",
+                        format_size(limit)
+                    )));
+                }
+            }
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(err) => {
+                return Err(Error::invalid(format!(
+                    "values file {name} cannot be read: {err}"
+                )));
+            }
+        }
+    }
+}
+
+/// A duration as a person reads it: `2s`, `1.5s`, `5m`.
+fn describe(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if d.as_secs() >= 60 && d.as_secs().is_multiple_of(60) && d.subsec_nanos() == 0 {
+        format!("{}m", d.as_secs() / 60)
+    } else {
+        format!("{secs}s")
     }
 }
 

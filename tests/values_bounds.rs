@@ -417,6 +417,35 @@ fn deep_nesting_is_refused_fast_naming_the_file_and_the_depth() {
 }
 
 #[test]
+fn a_pipe_is_read_once_when_the_options_are_built_so_a_plan_and_its_action_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("values.fifo");
+    mkfifo(&fifo);
+    let writer = write_fifo(&fifo, |w| w.write_all(b"greeting: read once\n"));
+    let opts = ReleaseOptions::builder("web", "prod")
+        .values_file(&fifo)
+        .build()
+        .unwrap();
+    writer.join().unwrap();
+    // The writer is gone: what the pipe gave is in the options, for the
+    // plan's merge and the action's alike.
+    let client = Client::builder().build().unwrap();
+    for pass in ["plan", "action"] {
+        let merged = client.merge_values(&opts).unwrap();
+        assert_eq!(merged.values["greeting"], "read once", "{pass}");
+    }
+    // Errors name the pipe by its path, as Helm names files.
+    let writer = write_fifo(&fifo, |w| w.write_all(b"greeting: [unclosed\n"));
+    let bad = ReleaseOptions::builder("web", "prod")
+        .values_file(&fifo)
+        .build()
+        .unwrap();
+    writer.join().unwrap();
+    let msg = client.merge_values(&bad).unwrap_err().to_string();
+    assert!(msg.contains(path_arg(&fifo)), "{msg}");
+}
+
+#[test]
 fn the_library_limit_is_a_release_option() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("v.yaml");

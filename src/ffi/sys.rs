@@ -1,5 +1,6 @@
-//! The few libc calls the state store needs, kept here with the crate's other
-//! `unsafe` code so that everything above `crate::ffi` is safe Rust.
+//! The few libc calls the crate needs (the state store, reading values from
+//! a pipe, signals), kept here with its other `unsafe` code so that everything
+//! above `crate::ffi` is safe Rust.
 
 use std::io;
 
@@ -68,4 +69,21 @@ pub(crate) fn has_sa_onstack(signal: i32) -> bool {
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::sigaction(signal, std::ptr::null(), &mut action) };
     rc == 0 && action.sa_flags & libc::SA_ONSTACK != 0
+}
+
+/// Waits at most `timeout_ms` for `fd` to be readable or hung up:
+/// `Ok(false)` when the time passed first.
+pub(crate) fn poll_readable(fd: std::os::fd::BorrowedFd<'_>, timeout_ms: i32) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, for a descriptor the borrow keeps open.
+    match unsafe { libc::poll(&mut pfd, 1, timeout_ms) } {
+        n if n < 0 => Err(io::Error::last_os_error()),
+        0 => Ok(false),
+        _ => Ok(true),
+    }
 }
