@@ -1,6 +1,6 @@
-//! RFC 3339 timestamps in UTC, written by hand: the state file needs one
-//! format (`2026-04-14T10:11:12.345Z`) and reads back RFC 3339 with any
-//! offset, which is less code than a date-time crate is worth here.
+//! RFC 3339 timestamps in UTC: the state file writes one format
+//! (`2026-04-14T10:11:12.345Z`) and reads back RFC 3339 with any offset.
+//! The calendar and the grammar are the `time` crate's.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 const MS_PER_DAY: i64 = 86_400_000;
 /// 0000-01-01T00:00:00Z, the first instant RFC 3339's four-digit year can hold.
@@ -123,17 +125,17 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.unix_ms.div_euclid(MS_PER_DAY);
-        let ms_of_day = self.unix_ms.rem_euclid(MS_PER_DAY);
-        let (y, m, d) = civil_from_days(days);
-        let secs = ms_of_day / 1000;
+        let t = OffsetDateTime::UNIX_EPOCH + time::Duration::milliseconds(self.unix_ms);
         write!(
             f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60,
-            ms_of_day % 1000
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
         )
     }
 }
@@ -146,7 +148,7 @@ impl fmt::Display for Timestamp {
 /// assert!(err.to_string().ends_with("day out of range"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimestampParseError(&'static str);
+pub struct TimestampParseError(Cow<'static, str>);
 
 impl fmt::Display for TimestampParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -160,89 +162,51 @@ impl fmt::Display for TimestampParseError {
 
 impl std::error::Error for TimestampParseError {}
 
+impl From<time::error::Parse> for TimestampParseError {
+    fn from(e: time::error::Parse) -> TimestampParseError {
+        use time::error::{Parse, ParseFromDescription, TryFromParsed};
+        TimestampParseError(match e {
+            Parse::ParseFromDescription(ParseFromDescription::InvalidComponent(part)) => {
+                format!("bad {part}").into()
+            }
+            Parse::ParseFromDescription(ParseFromDescription::InvalidLiteral { .. }) => {
+                "expected '-' between the date's fields, ':' between the time's".into()
+            }
+            Parse::ParseFromDescription(ParseFromDescription::UnexpectedTrailingCharacters {
+                ..
+            }) => "expected 'Z' or an offset like +02:00 at the end".into(),
+            Parse::TryFromParsed(TryFromParsed::ComponentRange(range)) => {
+                format!("{} out of range", range.name()).into()
+            }
+            other => other.to_string().into(),
+        })
+    }
+}
+
 impl FromStr for Timestamp {
     type Err = TimestampParseError;
 
     fn from_str(s: &str) -> Result<Timestamp, TimestampParseError> {
-        let err = TimestampParseError;
-        let b = s.as_bytes();
-        if b.len() < 20 {
-            return Err(err("too short"));
+        let err = |what: &'static str| TimestampParseError(what.into());
+        // `time` takes any one byte between the date and the time; RFC 3339
+        // names 'T' (either case) and allows a space, which is what loads.
+        if !s.as_bytes().get(10).is_some_and(|c| b"Tt ".contains(c)) {
+            return Err(err("expected 'T' after the date"));
         }
-        let num = |range: std::ops::Range<usize>, what: &'static str| -> Result<i64, _> {
-            let part = &b[range];
-            if part.iter().all(u8::is_ascii_digit) {
-                Ok(part.iter().fold(0i64, |n, c| n * 10 + i64::from(c - b'0')))
-            } else {
-                Err(err(what))
-            }
+        // A leap second has always loaded as the next minute's first second
+        // (23:59:60Z is 00:00:00Z of the next day). `time` reads it as
+        // 23:59:59.999999999 and only at a month's end, so read :59 and add
+        // the second back.
+        let (text, leap_ms) = match s.get(17..19) {
+            Some("60") => (Cow::Owned(format!("{}59{}", &s[..17], &s[19..])), 1000),
+            _ => (Cow::Borrowed(s), 0),
         };
-        let sep = |i: usize, want: &[u8], what: &'static str| {
-            if want.contains(&b[i]) {
-                Ok(())
-            } else {
-                Err(err(what))
-            }
-        };
-        let year = num(0..4, "bad year")?;
-        sep(4, b"-", "expected '-' after the year")?;
-        let month = num(5..7, "bad month")?;
-        sep(7, b"-", "expected '-' after the month")?;
-        let day = num(8..10, "bad day")?;
-        sep(10, b"Tt ", "expected 'T' after the date")?;
-        let hour = num(11..13, "bad hour")?;
-        sep(13, b":", "expected ':' after the hour")?;
-        let minute = num(14..16, "bad minute")?;
-        sep(16, b":", "expected ':' after the minute")?;
-        let second = num(17..19, "bad second")?;
-        if !(1..=12).contains(&month) {
-            return Err(err("month out of range"));
+        let t = OffsetDateTime::parse(&text, &Rfc3339)?;
+        let ms = t.unix_timestamp_nanos().div_euclid(1_000_000) + leap_ms;
+        match i64::try_from(ms) {
+            Ok(ms) if (MIN_MS..=MAX_MS).contains(&ms) => Ok(Timestamp { unix_ms: ms }),
+            _ => Err(err("outside the years 0000 to 9999 in UTC")),
         }
-        if day < 1 || day > days_in_month(year, month) {
-            return Err(err("day out of range"));
-        }
-        if hour > 23 || minute > 59 || second > 60 {
-            return Err(err("time of day out of range"));
-        }
-        let mut i = 19;
-        let mut millis = 0;
-        if b[i] == b'.' {
-            i += 1;
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                if i - start < 3 {
-                    millis = millis * 10 + i64::from(b[i] - b'0');
-                }
-                i += 1;
-            }
-            if i == start {
-                return Err(err("no digits after '.'"));
-            }
-            for _ in (i - start)..3 {
-                millis *= 10;
-            }
-        }
-        let offset_minutes = match b.get(i) {
-            Some(b'Z' | b'z') if i + 1 == b.len() => 0,
-            Some(&sign @ (b'+' | b'-')) if i + 6 == b.len() => {
-                sep(i + 3, b":", "expected ':' in the offset")?;
-                let oh = num(i + 1..i + 3, "bad offset hour")?;
-                let om = num(i + 4..i + 6, "bad offset minute")?;
-                if oh > 23 || om > 59 {
-                    return Err(err("offset out of range"));
-                }
-                let total = oh * 60 + om;
-                if sign == b'-' { -total } else { total }
-            }
-            _ => return Err(err("expected 'Z' or an offset like +02:00 at the end")),
-        };
-        let ms = days_from_civil(year, month, day) * MS_PER_DAY
-            + ((hour * 60 + minute - offset_minutes) * 60 + second) * 1000
-            + millis;
-        if !(MIN_MS..=MAX_MS).contains(&ms) {
-            return Err(err("outside the years 0000 to 9999 in UTC"));
-        }
-        Ok(Timestamp { unix_ms: ms })
     }
 }
 
@@ -277,44 +241,6 @@ impl JsonSchema for Timestamp {
     }
 }
 
-fn is_leap(y: i64) -> bool {
-    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-// Howard Hinnant's civil calendar algorithms
-// (https://howardhinnant.github.io/date_algorithms.html), proleptic Gregorian.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,7 +264,8 @@ mod tests {
 
     #[test]
     fn round_trips_every_day_of_four_centuries() {
-        let start = days_from_civil(1900, 1, 1);
+        // 1900-01-01, 25 567 days before the epoch.
+        let start = -25_567;
         for day in start..start + 146_097 {
             let t = Timestamp::from_unix_millis(day * MS_PER_DAY + 45_296_789);
             assert_eq!(t.to_string().parse::<Timestamp>().unwrap(), t);
@@ -381,6 +308,42 @@ mod tests {
             assert!(text.parse::<Timestamp>().is_err(), "{text:?} parsed");
         }
         assert!("2024-02-29T00:00:00Z".parse::<Timestamp>().is_ok());
+    }
+
+    #[test]
+    fn reads_a_leap_second_as_the_next_minute_and_only_t_or_space_between() {
+        let next = |a: &str, b: &str| {
+            assert_eq!(a.parse::<Timestamp>().unwrap(), b.parse().unwrap(), "{a}");
+        };
+        next("2026-04-14T23:59:60Z", "2026-04-15T00:00:00.000Z");
+        next("2026-04-14T10:11:60.25Z", "2026-04-14T10:12:00.250Z");
+        next("2026-04-15T01:59:60+02:00", "2026-04-15T00:00:00.000Z");
+        assert!("9999-12-31T23:59:60Z".parse::<Timestamp>().is_err());
+        for text in ["2026-04-14x10:11:12Z", "2026-04-14é10:11:12Z", "2026-04-14"] {
+            let err = text.parse::<Timestamp>().unwrap_err().to_string();
+            assert!(
+                err.ends_with("expected 'T' after the date"),
+                "{text}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_name_the_part_that_is_wrong() {
+        for (text, part) in [
+            ("2026-13-01T00:00:00Z", "month out of range"),
+            ("2026-04-14T24:00:00Z", "hour out of range"),
+            ("2026-04-14T10:11:12.Z", "bad subsecond"),
+            ("2026-04-14T10:11:12+24:00", "bad offset hour"),
+            ("2026-04-14T10:11:12Zjunk", "at the end"),
+            (
+                "0000-01-01T00:00:00+00:01",
+                "outside the years 0000 to 9999 in UTC",
+            ),
+        ] {
+            let err = text.parse::<Timestamp>().unwrap_err().to_string();
+            assert!(err.ends_with(part), "{text}: {err}");
+        }
     }
 
     #[test]
