@@ -881,41 +881,97 @@ struct UninstallArgs {
     description: Option<String>,
 }
 
-/// Parses durations as Helm writes them: `300`, `90s`, `5m`, `1h30m`, `500ms`.
+/// Parses durations as Helm's `--timeout` takes them, Go's `time.ParseDuration`
+/// syntax: `90s`, `5m`, `1h30m`, `300ms`, `1.5s`, `2h45m30.5s`, each number with
+/// a unit of ns, us (µs, μs), ms, s, m or h, up to Go's limit of 2^63-1 ns.
+/// Where it differs from Go: a bare number is seconds (`300`, which chainctl
+/// always took), zero and negative durations are refused (a timeout must be
+/// positive), and fractions are exact where Go's float arithmetic can come
+/// out 1 ns lower (13 or more fraction digits of an hour).
+///
+/// No crate reads exactly this grammar: go-parse-duration panics on `µs` and
+/// refuses durations over 2^62 ns; humantime and duration-str take spaces,
+/// days and other units and refuse signs or `.5s`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("invalid duration {text:?}: write e.g. 90s, 5m or 1h30m");
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .ok_or_else(bad)?;
-        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
+    let too_long = || format!("invalid duration {text:?}: it is too long");
+    let not_positive = || format!("invalid duration {text:?}: it must be longer than zero");
+    // Go keeps a duration in an i64 of nanoseconds.
+    const MAX_NANOS: u128 = i64::MAX as u128;
+    let nanos = if text.bytes().all(|c| c.is_ascii_digit()) && !text.is_empty() {
+        let secs: u128 = text.parse().map_err(|_| too_long())?;
+        secs.checked_mul(1_000_000_000).ok_or_else(too_long)?
+    } else {
+        let (negative, mut rest) = match text.as_bytes().first() {
+            Some(b'-') => (true, &text[1..]),
+            Some(b'+') => (false, &text[1..]),
+            _ => (false, text),
         };
-        let too_long = || format!("invalid duration {text:?}: it is too long");
-        let part = Duration::try_from_secs_f64(number * scale).map_err(|_| too_long())?;
-        total = total.checked_add(part).ok_or_else(too_long)?;
-        rest = &rest[unit_len..];
+        if rest == "0" {
+            return Err(not_positive());
+        }
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        let mut total: u128 = 0;
+        while !rest.is_empty() {
+            let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            let whole_len = digits(rest);
+            let (whole, after) = rest.split_at(whole_len);
+            let (fraction, after) = match after.strip_prefix('.') {
+                Some(after) => after.split_at(digits(after)),
+                None => ("", after),
+            };
+            if whole.is_empty() && fraction.is_empty() {
+                return Err(bad());
+            }
+            let unit_len = after
+                .find(|c: char| c.is_ascii_digit() || c == '.')
+                .unwrap_or(after.len());
+            let unit: u128 = match &after[..unit_len] {
+                "ns" => 1,
+                "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+                "ms" => 1_000_000,
+                "s" => 1_000_000_000,
+                "m" => 60_000_000_000,
+                "h" => 3_600_000_000_000,
+                _ => return Err(bad()),
+            };
+            // More than 20 whole digits is past 2^63 ns in any unit; fraction
+            // digits past 24 are far finer than a nanosecond of an hour.
+            let whole = whole.trim_start_matches('0');
+            let whole: u128 = if whole.is_empty() {
+                0
+            } else if whole.len() > 20 {
+                return Err(too_long());
+            } else {
+                whole.parse().map_err(|_| bad())?
+            };
+            let fraction = &fraction[..fraction.len().min(24)];
+            let part = match fraction.parse::<u128>() {
+                Ok(f) => f * unit / 10u128.pow(fraction.len() as u32),
+                Err(_) => 0,
+            };
+            total = whole
+                .checked_mul(unit)
+                .and_then(|w| w.checked_add(part))
+                .and_then(|p| p.checked_add(total))
+                .filter(|&t| t <= MAX_NANOS)
+                .ok_or_else(too_long)?;
+            rest = &after[unit_len..];
+        }
+        if negative && total > 0 {
+            return Err(not_positive());
+        }
+        total
+    };
+    if nanos == 0 {
+        return Err(not_positive());
     }
-    if total.is_zero() {
-        return Err(format!(
-            "invalid duration {text:?}: it must be longer than zero"
-        ));
+    if nanos > MAX_NANOS {
+        return Err(too_long());
     }
-    Ok(total)
+    Ok(Duration::from_nanos(nanos as u64))
 }
 
 /// Parses sizes: bytes, or a number with KiB, MiB, GiB (Ki, Mi, Gi; KB, MB,
@@ -2916,6 +2972,54 @@ mod tests {
                 .contains("longer than zero")
         );
         assert!(parse_duration("").is_err());
+    }
+
+    /// Expected values are what Go 1.x's time.ParseDuration returns for the
+    /// same text, in nanoseconds.
+    #[test]
+    fn durations_take_go_syntax_as_helm_does() {
+        for (text, nanos) in [
+            ("1.5s", 1_500_000_000),
+            ("2h45m30.5s", 9_930_500_000_000),
+            ("1.5h", 5_400_000_000_000),
+            ("30s5m", 330_000_000_000),
+            ("1h1h", 7_200_000_000_000),
+            ("+5m", 300_000_000_000),
+            ("00001s", 1_000_000_000),
+            ("10ns", 10),
+            ("10us", 10_000),
+            ("10\u{b5}s", 10_000),
+            ("10\u{3bc}s", 10_000),
+            (".5s", 500_000_000),
+            ("1.s", 1_000_000_000),
+            ("0.000000001s", 1),
+            ("1.0000000001s", 1_000_000_000),
+            ("2562047h47m16.854775807s", i64::MAX as u128),
+            ("9223372036854775807ns", i64::MAX as u128),
+        ] {
+            assert_eq!(
+                parse_duration(text).map(|d| d.as_nanos()),
+                Ok(nanos),
+                "{text}"
+            );
+        }
+        // Go refuses these too.
+        for text in [
+            ".s", "s", "-", "+", "5min", "1d", "1w", "5M", "5S", "5H", "1h 30m", " 5m", "5m ",
+            "5m30", "1e3s", "1_000s", "1m+30s", "5.5.5s", "1..5s",
+        ] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(err.contains("write e.g. 90s"), "{text}: {err}");
+        }
+        for text in ["2562047h47m16.854775808s", "9223372036854775808ns"] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(err.contains("too long"), "{text}: {err}");
+        }
+        // Go takes these as zero or negative; a timeout must be positive.
+        for text in ["0", "+0", "-0", "0s", "-0s", "-5m"] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(err.contains("longer than zero"), "{text}: {err}");
+        }
     }
 
     #[test]
