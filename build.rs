@@ -3,6 +3,10 @@
 //! Needs Go (see MIN_GO) with cgo and a C compiler. The environment variable
 //! `GO` names another go binary. With the `bindgen` feature it also
 //! regenerates src/ffi/bindings.rs from include/chainctl.h.
+//!
+//! With `DOCS_RS` set (docs.rs sets it; its builders have no Go and no
+//! network) the shim is neither built nor linked: rustdoc compiles the crate
+//! but links nothing, so the `extern` declarations of src/ffi need no archive.
 
 use std::env;
 use std::ffi::OsString;
@@ -33,17 +37,41 @@ fn main() {
         "CC",
         "CGO_CFLAGS",
         "CGO_LDFLAGS",
+        "DOCS_RS",
     ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
 
-    let go = env::var_os("GO").unwrap_or_else(|| OsString::from("go"));
-    check_go_version(&go);
-    build_archive(&go, &shim_dir, &out_dir);
-    link(&out_dir);
+    if env::var_os("DOCS_RS").is_some() {
+        println!(
+            "cargo:warning=DOCS_RS is set: the Go shim is not built, so only documentation \
+             can be built (anything that links chainctl-core fails with undefined chainctl_* symbols)"
+        );
+    } else {
+        let go = env::var_os("GO").unwrap_or_else(|| OsString::from("go"));
+        check_go_version(&go);
+        build_archive(&go, &shim_dir, &out_dir);
+        link(&out_dir, has_examples(&manifest_dir));
+    }
 
     #[cfg(feature = "bindgen")]
     regenerate_bindings(&manifest_dir);
+}
+
+/// Whether this copy of the package has example targets, by Cargo's rule for
+/// finding them: `examples/*.rs` or `examples/*/main.rs`. A git checkout has
+/// the CLI; the published package does not (Cargo.toml's `include` leaves
+/// examples/ out), and Cargo rejects `rustc-link-arg-examples` from a package
+/// without examples, for the verify build of `cargo package` and for every
+/// crate that depends on the published one alike.
+fn has_examples(manifest_dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(manifest_dir.join("examples")) else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|entry| {
+        let path = entry.path();
+        path.extension().is_some_and(|ext| ext == "rs") || path.join("main.rs").is_file()
+    })
 }
 
 fn fail(message: &str) -> ! {
@@ -185,7 +213,11 @@ fn build_archive(go: &OsString, shim_dir: &Path, out_dir: &Path) {
     }
 }
 
-fn link(out_dir: &Path) {
+/// Links the archive and the system libraries it needs. These are
+/// `rustc-link-lib` lines, so they reach every binary that depends on the
+/// crate (tests, examples, and the programs of the crate's users alike);
+/// `links = "chainctl_go"` keeps a second copy out of one binary.
+fn link(out_dir: &Path, has_examples: bool) {
     println!("cargo:rustc-link-search=native={}", out_dir.display());
     println!("cargo:rustc-link-lib=static=chainctl_go");
     match env::var("CARGO_CFG_TARGET_OS").as_deref() {
@@ -198,14 +230,16 @@ fn link(out_dir: &Path) {
             println!("cargo:rustc-link-lib=dylib=pthread");
             println!("cargo:rustc-link-lib=dylib=dl");
             println!("cargo:rustc-link-lib=dylib=m");
-            if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+            if has_examples && env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
                 // Our own CLI (the examples) links as a position-dependent
                 // executable, as the helm binary is. As a PIE, the dynamic
                 // loader applies ~250,000 relocations at every start (the Go
                 // runtime's type data is full of pointers), reading 6 MiB of
                 // relocation entries and dirtying 7 MiB of .data.rel.ro: ~7
-                // MiB more RSS and ~10 ms more start-up. Programs that link
-                // the library choose for themselves (-C link-arg=-no-pie).
+                // MiB more RSS and ~10 ms more start-up. It is an
+                // optimisation, not a need of the archive: a PIE links and
+                // runs. Programs that link the library choose for themselves
+                // (-C link-arg=-no-pie).
                 println!("cargo:rustc-link-arg-examples=-no-pie");
             }
         }
