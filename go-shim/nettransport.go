@@ -125,14 +125,24 @@ func formatBytes(n int64) string {
 	}
 }
 
-// withOpDeadline ends ctx opDeadlineMargin before its deadline, when it has
-// one long enough to spare it.
-func withOpDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+// opDeadline is when a network operation under ctx ends: opDeadlineMargin
+// before ctx's deadline when it is long enough to spare it, else ctx's
+// deadline itself (zero when ctx has none).
+func opDeadline(ctx context.Context) time.Time {
 	deadline, ok := ctx.Deadline()
 	if !ok || time.Until(deadline) < 2*opDeadlineMargin {
+		return deadline
+	}
+	return deadline.Add(-opDeadlineMargin)
+}
+
+// withOpDeadline ends ctx at opDeadline.
+func withOpDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline := opDeadline(ctx)
+	if deadline.IsZero() {
 		return context.WithCancel(ctx)
 	}
-	return context.WithDeadline(ctx, deadline.Add(-opDeadlineMargin))
+	return context.WithDeadline(ctx, deadline)
 }
 
 // newCallTransport is the HTTP transport of one registry call: every

@@ -648,14 +648,7 @@ func withReleaseCtx(ctx context.Context, request json.RawMessage, sink eventSink
 		return nil, err
 	}
 	if ctx.Done() != nil {
-		var deadline time.Time
-		if d, ok := ctx.Deadline(); ok {
-			deadline = d
-			if time.Until(d) >= 2*opDeadlineMargin {
-				deadline = d.Add(-opDeadlineMargin)
-			}
-		}
-		kubeCtx, cancel := kubeContext(ctx, deadline)
+		kubeCtx, cancel := kubeContext(ctx, opDeadline(ctx))
 		defer cancel()
 		req.Kube.ctx = kubeCtx
 	}

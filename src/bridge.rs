@@ -468,32 +468,16 @@ mod tests {
         ];
 
         fn json_value() -> impl Strategy<Value = Value> {
-            let leaf = prop_oneof![
-                Just(Value::Null),
-                any::<bool>().prop_map(Value::Bool),
-                any::<i64>().prop_map(Value::from),
-                any::<f64>().prop_map(Value::from),
-                ".{0,12}".prop_map(Value::String),
+            let keys = prop_oneof![
+                Just("ok".to_string()),
+                Just("result".to_string()),
+                Just("error".to_string()),
+                Just("kind".to_string()),
+                Just("message".to_string()),
+                Just("facts".to_string()),
+                ".{0,6}"
             ];
-            leaf.prop_recursive(3, 16, 4, |inner| {
-                prop_oneof![
-                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                    prop::collection::btree_map(
-                        prop_oneof![
-                            Just("ok".to_string()),
-                            Just("result".to_string()),
-                            Just("error".to_string()),
-                            Just("kind".to_string()),
-                            Just("message".to_string()),
-                            Just("facts".to_string()),
-                            ".{0,6}"
-                        ],
-                        inner,
-                        0..4
-                    )
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-                ]
-            })
+            crate::state::fuzz::json_value_with_keys(keys.boxed())
         }
 
         /// Envelopes close to the real ones: each part present or not, of

@@ -119,6 +119,12 @@ fn valid_file() -> impl Strategy<Value = (Vec<u8>, Snapshot)> {
 }
 
 fn json_value() -> impl Strategy<Value = Value> {
+    json_value_with_keys(".{0,8}".boxed())
+}
+
+/// Any JSON value, small and shallow, with object keys drawn from `keys`
+/// (the reply decoder's tests draw its envelope's field names).
+pub(crate) fn json_value_with_keys(keys: BoxedStrategy<String>) -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
@@ -126,10 +132,10 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<f64>().prop_map(Value::from),
         ".{0,12}".prop_map(Value::String),
     ];
-    leaf.prop_recursive(3, 16, 4, |inner| {
+    leaf.prop_recursive(3, 16, 4, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(".{0,8}", inner, 0..4)
+            prop::collection::btree_map(keys.clone(), inner, 0..4)
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })

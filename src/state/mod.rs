@@ -43,7 +43,7 @@ mod config;
 mod drift;
 mod format;
 #[cfg(test)]
-mod fuzz;
+pub(crate) mod fuzz;
 mod key;
 mod lock;
 mod record;
