@@ -2,12 +2,6 @@
 
 use std::path::PathBuf;
 
-// The example's own unit tests (flag parsing) run here, in this test binary,
-// while `cargo test` builds the example itself as the binary used below.
-#[allow(dead_code)]
-#[path = "../examples/chainctl.rs"]
-mod chainctl_main;
-
 #[path = "support/chainctl.rs"]
 mod support;
 use std::process::{Command, Output};
@@ -50,6 +44,36 @@ fn dry_run_json_holds_the_charts_configmap() {
         manifest.contains("greeting: \"hello from chainctl\""),
         "{manifest}"
     );
+}
+
+#[test]
+fn a_reader_that_went_away_is_no_failure() {
+    // The read end closes before chainctl writes: its write fails with
+    // EPIPE (Rust ignores SIGPIPE), which must exit 0 and print nothing, as
+    // `chainctl ... | head` expects.
+    let mut child = chainctl()
+        .args(DRY_RUN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("chainctl starts");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("chainctl runs");
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn output_is_one_flag_taken_before_or_after_the_command() {
+    let after = run(&["state", "path", "--state-path", "/srv/x.json", "-o", "json"]);
+    let before = run(&["-o", "json", "state", "path", "--state-path", "/srv/x.json"]);
+    assert!(after.status.success(), "stderr: {}", text(&after.stderr));
+    assert_eq!(before.stdout, after.stdout);
+    let body: serde_json::Value = serde_json::from_slice(&after.stdout).expect("JSON");
+    assert_eq!(body["path"], "/srv/x.json");
+    let out = run(&["state", "path", "-o", "yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("[possible values: text, json]"));
 }
 
 #[test]

@@ -1,0 +1,318 @@
+//! `app status`, and `app status --check` against the state file.
+
+use std::io::{self, Write};
+
+use chainctl_core::state::{Action, Drift, ExecutionStateRecord, StorageDriver};
+use chainctl_core::{Error, ErrorKind, RegistryOptions, ReleaseInfo, ReleaseRef, StateStore};
+use serde_json::json;
+
+use crate::client::{client, connect};
+use crate::exit::{DRIFT, Failure};
+use crate::flags::{CommonArgs, Driver, Output, StatusArgs};
+use crate::output::print_release;
+use crate::record::{release_state, state_location};
+
+/// `app status`: the release's current revision or the one asked for, and
+/// how to get out of a pending one; `--check` compares it with the state file.
+pub(crate) fn run(args: &StatusArgs, output: Output) -> Result<(), Failure> {
+    if args.check {
+        return check_status(&args.common, output);
+    }
+    let (client, release) = connect(&args.common)?;
+    let info = match args.revision {
+        Some(revision) => client.revision(&release, revision)?,
+        None => client.status(&release)?,
+    };
+    // A pending revision blocks every further action: say how out.
+    let pending = match info.status.starts_with("pending-") {
+        true => client.pending(&release).ok().flatten(),
+        false => None,
+    };
+    match (output, &pending) {
+        (Output::Json, Some(pending)) => writeln!(
+            io::stdout(),
+            "{:#}",
+            json!({ "action": "status", "release": info.with_secret_data_redacted()?, "pending": pending })
+        )?,
+        (_, pending) => {
+            print_release(output, "status", &info, None)?;
+            if let Some(pending) = pending {
+                writeln!(io::stdout(), "stuck: {pending}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `app status --check`: the release in the cluster against the current
+/// record of it in the state file, which is read, never written or locked.
+/// Prints the status and each difference; a difference exits 8.
+pub(crate) fn check_status(common: &CommonArgs, output: Output) -> Result<(), Failure> {
+    let release = ReleaseRef::new(&common.release, &common.namespace)?;
+    let release = &release;
+    let location = state_location(&common.state_file, &common.state_path)?;
+    let state_file = location.path.display().to_string();
+    let nothing_to_compare = |why: String| {
+        Failure::from(Error::NotFound {
+            message: format!(
+                "{why}, so there is nothing to compare the cluster with: the state file records \
+                 what chainctl installs, upgrades and rolls back (pass --state-path or \
+                 --state-file if the release was recorded in another file)"
+            ),
+        })
+    };
+    let state = match StateStore::load(&location.path) {
+        Ok(state) => state,
+        Err(Error::NotFound { .. }) => {
+            return Err(nothing_to_compare(format!(
+                "there is no state file at {state_file}"
+            )));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    // The current record; after a failure with none (a failed first
+    // install), the failed one, with the revision Helm recorded for it.
+    let Some((recorded, note)) = release_state(&state, common) else {
+        return Err(nothing_to_compare(format!(
+            "{state_file} records no deployment of {release} in this cluster"
+        )));
+    };
+    let Some(record) = recorded.current.as_ref().or_else(|| {
+        (recorded.history.iter().rev())
+            .find(|r| r.helm_revision.is_some() && r.action != Action::Uninstall)
+    }) else {
+        return Err(nothing_to_compare(format!(
+            "{state_file} records no deployment of {release} in this cluster"
+        )));
+    };
+    if let Some(note) = note {
+        eprintln!("chainctl: warning: {note}");
+    }
+    // Read the release where it was recorded: the recorded driver, unless
+    // --driver (or HELM_DRIVER) says otherwise.
+    let mut reading = common.clone();
+    if let (None, Some(driver)) = (common.driver, record.driver) {
+        reading.driver = Some(match driver {
+            StorageDriver::Secret => Driver::Secret,
+            StorageDriver::ConfigMap => Driver::Configmap,
+            StorageDriver::Memory => Driver::Memory,
+        });
+    }
+    let mut client = client(&reading, RegistryOptions::default(), false, None)?;
+    // The digests of this state file's records are keyed with its key.
+    if let Some(key) = chainctl_core::state::ValuesKey::for_state_file(&location.path, false)? {
+        client = client.with_values_key(key);
+    }
+    let client = &client;
+    let (cluster, differences) = match client.status(release) {
+        Ok(info) => {
+            let differences = record.drift(&info);
+            (Some(info), differences)
+        }
+        Err(err) if err.kind() == ErrorKind::NotFound => {
+            (None, vec![Drift::release_missing(record)])
+        }
+        Err(err) => return Err(err.into()),
+    };
+    // The newest record, when a signal cancelled it: the differences are
+    // that action's doing, not someone else's.
+    let interrupted = (recorded.history.last()).filter(|r| r.is_cancelled());
+    let hint = (!differences.is_empty()).then(|| match interrupted {
+        Some(cancelled) => interrupted_hint(common, cancelled, record),
+        None => {
+            let mut hint = drift_hint(common, record, cluster.is_none());
+            let only_manifest = (differences.iter())
+                .all(|d| d.field == chainctl_core::state::DriftField::ManifestDigest);
+            if only_manifest
+                && (record.manifest_digest.as_deref())
+                    .is_some_and(|d| d.starts_with("hmac-sha256:"))
+            {
+                hint.push_str(
+                    "; if nothing changed, the record was keyed with another values key \
+                     (CHAINCTL_VALUES_KEY set then and not now, or the other way round): \
+                     check as it was recorded",
+                );
+            }
+            hint
+        }
+    });
+
+    let mut out = io::stdout().lock();
+    match output {
+        Output::Json => writeln!(
+            out,
+            "{:#}",
+            json!({
+                "action": "status",
+                "release": cluster.as_ref().map(ReleaseInfo::with_secret_data_redacted).transpose()?,
+                "check": {
+                    "matches": differences.is_empty(),
+                    "stateFile": state_file,
+                    "differences": differences,
+                    "hint": hint,
+                    "interrupted": interrupted,
+                },
+            })
+        )?,
+        Output::Text => {
+            match &cluster {
+                // Stdout's lock is reentrant: print_release takes it again.
+                Some(info) => print_release(Output::Text, "status", info, None)?,
+                None => writeln!(
+                    out,
+                    "release: {}\nnamespace: {}\nstatus: not in the cluster",
+                    release.name(),
+                    release.namespace()
+                )?,
+            }
+            if differences.is_empty() {
+                writeln!(out, "check: the cluster matches the record in {state_file}")?;
+            } else {
+                writeln!(
+                    out,
+                    "check: the cluster differs from the record in {state_file}:"
+                )?;
+                for difference in &differences {
+                    writeln!(out, "  {difference}")?;
+                }
+            }
+            if let Some(hint) = &hint {
+                writeln!(out, "hint: {hint}")?;
+            }
+        }
+    }
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(Failure {
+        code: 8,
+        kind: DRIFT,
+        message: format!(
+            "drift: {release} in the cluster does not match the state file {state_file} ({} {})",
+            differences.len(),
+            if differences.len() == 1 {
+                "difference"
+            } else {
+                "differences"
+            }
+        ),
+        io: None,
+    })
+}
+
+/// What to do about drift: the commands that inspect it and that deploy
+/// again what the state file records.
+pub(crate) fn drift_hint(
+    common: &CommonArgs,
+    record: &ExecutionStateRecord,
+    missing: bool,
+) -> String {
+    let target = format!("--release {} -n {}", common.release, common.namespace);
+    let values = "with the values you used (the state file keeps only their digest)";
+    if missing {
+        let context = match (&record.kube_context, &common.kube_context) {
+            (Some(recorded), Some(now)) if recorded == now => String::new(),
+            (Some(recorded), _) => format!(" (it records kube context {recorded})"),
+            (None, Some(_)) => " (it records the kubeconfig's current context)".to_string(),
+            (None, None) => String::new(),
+        };
+        return format!(
+            "the release was uninstalled outside chainctl, or the record is of another \
+             cluster{context}: run `chainctl app upgrade --install {target}` {values} to deploy \
+             the recorded chart again"
+        );
+    }
+    let rollback = record.helm_revision.map_or(String::new(), |revision| {
+        format!("`chainctl app rollback {target} --revision {revision}` or ")
+    });
+    format!(
+        "someone changed the release outside chainctl: run {rollback}`chainctl app upgrade \
+         {target}` {values} to redeploy what is recorded, or inspect with `chainctl app history \
+         {target}`"
+    )
+}
+
+/// What to do after an interrupted action: it names the cancelled record
+/// (action, start, the signal and what Helm left) and the commands that
+/// deploy again or return to `compared`, the record checked against.
+pub(crate) fn interrupted_hint(
+    common: &CommonArgs,
+    cancelled: &ExecutionStateRecord,
+    compared: &ExecutionStateRecord,
+) -> String {
+    let target = format!("--release {} -n {}", common.release, common.namespace);
+    let why = (cancelled.error.as_ref()).map_or("cancelled".to_string(), |e| e.message.clone());
+    let rollback = match (compared.outcome, compared.helm_revision) {
+        (chainctl_core::state::Outcome::Succeeded, Some(revision)) => format!(
+            ", or `chainctl app rollback {target} --revision {revision}` to return to the \
+             recorded revision"
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "the last action recorded, the {} started at {}, was interrupted: {why}. Nothing was \
+         changed outside chainctl and no recovery is needed: run `chainctl app upgrade {target}` \
+         with the values you used (the state file keeps only their digest) to deploy again\
+         {rollback}",
+        cancelled.action, cancelled.started_at
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flags::tests::parse;
+    use crate::flags::{AppCommand, Command};
+
+    #[test]
+    fn drift_hint_names_the_commands_that_repair_it() {
+        let cli = parse(&["app", "status", "--release", "web", "-n", "prod", "--check"]).unwrap();
+        let Command::App(AppCommand::Status(args)) = cli.command else {
+            panic!()
+        };
+        let mut record = ExecutionStateRecord::new(Action::Upgrade, "web", "prod");
+        record.helm_revision = Some(3);
+        let hint = drift_hint(&args.common, &record, false);
+        for part in [
+            "outside chainctl",
+            "`chainctl app rollback --release web -n prod --revision 3`",
+            "`chainctl app upgrade --release web -n prod`",
+            "`chainctl app history --release web -n prod`",
+        ] {
+            assert!(hint.contains(part), "{part:?} missing from {hint}");
+        }
+        record.kube_context = Some("staging".into());
+        let hint = drift_hint(&args.common, &record, true);
+        assert!(
+            hint.contains("`chainctl app upgrade --install --release web -n prod`"),
+            "{hint}"
+        );
+        assert!(hint.contains("it records kube context staging"), "{hint}");
+    }
+
+    #[test]
+    fn the_hint_after_an_interrupted_upgrade_names_it_and_the_way_back() {
+        let cli = parse(&["app", "status", "--release", "web", "-n", "prod", "--check"]).unwrap();
+        let Command::App(AppCommand::Status(args)) = cli.command else {
+            panic!()
+        };
+        let mut current = ExecutionStateRecord::new(Action::Install, "web", "prod");
+        current.helm_revision = Some(1);
+        current.finish_ok();
+        let mut cancelled = ExecutionStateRecord::new(Action::Upgrade, "web", "prod");
+        cancelled.finish_cancelled("SIGINT", None);
+        let hint = interrupted_hint(&args.common, &cancelled, &current);
+        for part in [
+            &format!(
+                "the upgrade started at {}, was interrupted",
+                cancelled.started_at
+            ),
+            "cancelled by SIGINT: chainctl stopped the upgrade",
+            "`chainctl app upgrade --release web -n prod`",
+            "`chainctl app rollback --release web -n prod --revision 1`",
+        ] {
+            assert!(hint.contains(part), "{part:?} missing from {hint}");
+        }
+        assert!(!hint.contains("someone changed"), "{hint}");
+    }
+}

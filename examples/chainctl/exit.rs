@@ -1,0 +1,174 @@
+//! Exit codes: the failure that ends a run, the code of each library error
+//! and how a failure is reported.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use chainctl_core::{Error, ErrorKind};
+use serde_json::json;
+
+use crate::flags::Output;
+
+pub(crate) const EXIT_CODES: &str = "\
+Exit codes:
+  0   success
+  1   Helm or the cluster failed the action
+  2   bad usage or invalid input (flags, chart, values), conflicting sources
+  3   release, revision or chart not found
+  4   registry or authentication failure, or the cluster forbids the
+      request (RBAC)
+  5   timed out or cancelled
+  6   the state file cannot be read, locked or written; a record to import
+      is older than the newest one of its release
+  7   the action succeeded but its record could not be written (the record
+      is printed to stderr as a line of JSON: `chainctl state import`
+      puts it back)
+  8   drift: the cluster does not match the state file (app status --check)
+  10  refused: confirmation needed (no terminal and no --confirm) or declined
+  129 interrupted by SIGHUP, 130 by SIGINT (Ctrl-C), 143 by SIGTERM: the
+      running install, upgrade, rollback or uninstall is cancelled, Helm
+      marks the release failed and the record says cancelled; a second
+      signal exits at once. Other commands exit at once.";
+
+/// A failure that ends the program: what to print and the exit code.
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) kind: &'static str,
+    pub(crate) message: String,
+    /// The kind of the I/O error that caused it, if one did: a broken pipe
+    /// (the reader of stdout went away, as `chainctl ... | head` does) is
+    /// not a failure.
+    pub(crate) io: Option<io::ErrorKind>,
+}
+
+impl From<&Error> for Failure {
+    fn from(err: &Error) -> Self {
+        let code = match err.kind() {
+            ErrorKind::InvalidInput | ErrorKind::ConflictingSources => 2,
+            ErrorKind::NotFound => 3,
+            ErrorKind::Registry | ErrorKind::Auth => 4,
+            ErrorKind::Timeout | ErrorKind::Cancelled => 5,
+            ErrorKind::State => 6,
+            _ => 1,
+        };
+        Failure {
+            code,
+            kind: err.kind().as_str(),
+            message: with_causes(err),
+            io: None,
+        }
+    }
+}
+
+/// The error and its chain of causes, as ripgrep prints them: the OS's
+/// reason (ENOSPC, EROFS, ELOOP...) is in the source, not the message.
+pub(crate) fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !message.contains(&cause_text) {
+            message = format!("{message}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    message
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        Failure::from(&err)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(err: io::Error) -> Self {
+        Failure {
+            code: 1,
+            kind: "io",
+            message: format!("cannot write output: {err}"),
+            io: Some(err.kind()),
+        }
+    }
+}
+
+/// The kind of the failure `app status --check` ends with when the cluster
+/// differs from the state file (exit code 8).
+pub(crate) const DRIFT: &str = "drift";
+
+/// A change not made for want of confirmation (exit 10).
+pub(crate) fn refused(message: String) -> Failure {
+    Failure {
+        code: 10,
+        kind: "refused",
+        message,
+        io: None,
+    }
+}
+
+/// A library error saying the input is invalid (exit 2).
+pub(crate) fn invalid_input(message: String) -> Error {
+    Error::InvalidInput { message }
+}
+
+/// The exit code of a run, after reporting its failure once: on stderr as
+/// `chainctl: <message>`, and with -o json on stdout too. A broken pipe
+/// exits quietly; after a signal the code is the signal's.
+pub(crate) fn exit_code(
+    result: Result<(), Failure>,
+    output: Output,
+    interrupted: Option<(&'static str, u8)>,
+) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) if failure.io == Some(io::ErrorKind::BrokenPipe) => ExitCode::SUCCESS,
+        Err(failure) => {
+            // A drift report is on stdout already.
+            if output == Output::Json && failure.kind != DRIFT {
+                let body = json!({ "error": { "kind": failure.kind, "message": failure.message } });
+                let _ = writeln!(io::stdout(), "{body:#}");
+            }
+            let _ = writeln!(io::stderr(), "chainctl: {}", failure.message);
+            match interrupted {
+                Some((_, code)) => ExitCode::from(code),
+                None => ExitCode::from(failure.code),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interrupts::INTERRUPTS;
+
+    #[test]
+    fn signal_exit_codes_are_documented_in_the_help_the_module_and_the_readme() {
+        let module_doc = include_str!("main.rs");
+        let readme = include_str!("../../README.md");
+        for (signal, name) in INTERRUPTS {
+            let code = 128 + signal;
+            assert!(
+                EXIT_CODES.contains(&format!("{code} by {name}"))
+                    || EXIT_CODES.contains(&format!("{code} interrupted by {name}")),
+                "{code}"
+            );
+            assert!(
+                module_doc.contains(&format!("//! | {code} | interrupted by {name}")),
+                "{code}"
+            );
+            assert!(
+                readme.contains(&format!("| {code} | interrupted by {name}")),
+                "{code}"
+            );
+        }
+        assert_eq!(INTERRUPTS.map(|(s, _)| 128 + s), [130, 143, 129]);
+    }
+
+    #[test]
+    fn exit_code_8_is_documented() {
+        assert!(EXIT_CODES.contains("\n  8   drift: the cluster does not match the state file"));
+        let module_doc = include_str!("main.rs");
+        assert!(module_doc.contains("//! | 8 | drift: the cluster does not match the state file"));
+    }
+}
