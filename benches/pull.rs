@@ -3,8 +3,10 @@
 //! `cargo bench --bench pull`; compare with benches/oci_vs_helm.py, which
 //! times whole processes against `helm pull`.
 
-#[path = "../tests/support/testenv.rs"]
-mod testenv;
+// The tests' support module: its registries are what this measures against.
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::testenv;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

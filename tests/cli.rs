@@ -2,10 +2,9 @@
 
 use std::path::PathBuf;
 
-#[path = "support/chainctl.rs"]
 mod support;
 use std::process::{Command, Output};
-use support::{Sandbox as StateDir, chainctl};
+use support::chainctl::{Sandbox as StateDir, chainctl};
 
 fn run(args: &[&str]) -> Output {
     chainctl().args(args).output().expect("chainctl runs")

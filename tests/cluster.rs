@@ -7,14 +7,8 @@
 //! becomes ready (which the --wait tests rely on) and a deleted namespace
 //! stays Terminating. Every test uses namespaces of its own.
 
-#[path = "support/helm.rs"]
-mod helm;
-#[path = "support/pty.rs"]
-mod pty;
-#[path = "support/chainctl.rs"]
 mod support;
-#[path = "support/testenv.rs"]
-mod testenv;
+use support::{hello_dir, helm, namespace, pty, testenv, wait_for_status};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -26,23 +20,11 @@ use chainctl_core::{
     UninstallOptions,
 };
 use serde_json::Value;
-use support::{Sandbox, chainctl};
+use support::chainctl::{Sandbox, chainctl};
 use testenv::Cluster;
-
-fn hello_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/charts/hello")
-}
 
 fn no_workloads_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charts/no-workloads")
-}
-
-/// A namespace of this test's own: unique per run, so an external cluster
-/// (CHAINCTL_TEST_KUBECONFIG) can be reused.
-fn namespace(name: &str) -> String {
-    use std::hash::BuildHasher;
-    let salt = std::collections::hash_map::RandomState::new().hash_one(name) as u16;
-    format!("{name}-{salt:04x}")
 }
 
 fn client_for(cluster: &Cluster, context: Option<&str>) -> Client {
@@ -867,23 +849,6 @@ fn cli_forbidden_and_namespace_scoping() {
         cli.json(&["app", "status", "--release", "svc", "-n", &ns])["release"]["revision"],
         1
     );
-}
-
-/// Polls until the release reaches `status`.
-fn wait_for_status(c: &Client, rel: &ReleaseRef, status: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match c.status(rel) {
-            Ok(info) if info.status == status => return,
-            other => {
-                assert!(
-                    Instant::now() < deadline,
-                    "{rel} never reached {status}: {other:?}"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
 }
 
 #[test]

@@ -3,10 +3,8 @@
 //! rehearsal: each process starts with no releases, so "from" is "not
 //! installed").
 
-#[path = "support/chainctl.rs"]
-mod chainctl_bin;
-#[path = "support/pty.rs"]
-mod pty;
+mod support;
+use support::{chainctl as chainctl_bin, pty};
 
 use std::path::Path;
 use std::process::Stdio;

@@ -7,14 +7,8 @@
 //! Every case adds a row to the fault table, printed and written to
 //! `target/tmp/fault-table.md`.
 
-#[path = "support/testenv.rs"]
-mod testenv;
-
-#[path = "support/chainctl.rs"]
 mod support;
-
-#[path = "support/faultproxy.rs"]
-mod faultproxy;
+use support::{faultproxy, hello_dir, testenv};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -32,10 +26,6 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 const SLACK: Duration = Duration::from_secs(2);
 /// The bound on a refusal's peak RSS.
 const MAX_RSS: u64 = 128 << 20;
-
-fn hello_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/charts/hello")
-}
 
 /// What a child did, measured.
 struct Measured {
@@ -213,7 +203,7 @@ impl PullCase {
 
     /// `chainctl chart pull` of the chart through the proxy.
     fn pull(&self) -> Command {
-        let mut cmd = support::chainctl();
+        let mut cmd = support::chainctl::chainctl();
         cmd.args([
             "chart",
             "pull",
@@ -563,7 +553,7 @@ fn a_chart_over_a_lowered_ceiling_is_refused_and_a_raised_one_admits_it() {
 fn app_install_from_a_stalled_registry_times_out() {
     let case = PullCase::new("install-stall");
     case.proxy.set(Fault::StallMidBody { path: "/blobs/" });
-    let sandbox = support::Sandbox::new();
+    let sandbox = support::chainctl::Sandbox::new();
     let install = || {
         let mut cmd = sandbox.command(&[
             "app",
@@ -640,7 +630,7 @@ fn the_same_500_reads_the_same_on_ports_containing_401_403_404() {
         });
         let dir = tempfile::tempdir().unwrap();
         let run = run_measured(
-            support::chainctl()
+            support::chainctl::chainctl()
                 .args(["chart", "pull"])
                 .arg(format!("oci://{}/{repo}/hello:0.1.0", proxy.host()))
                 .args(["--plain-http", "--timeout", "5s", "--registry-config"])
@@ -696,7 +686,7 @@ fn a_stalled_api_server_ends_within_the_timeout() {
         .clone();
     let upstream = server.trim_start_matches("https://").to_string();
     let proxy = FaultProxy::tcp(&upstream);
-    let sandbox = support::Sandbox::new();
+    let sandbox = support::chainctl::Sandbox::new();
     let apiserver = format!("https://{}", proxy.host());
     let deploy = |action: &str| {
         let mut cmd = sandbox.command(&[

@@ -2,11 +2,8 @@
 //! tests/support/testenv.rs): pull by tag, digest and constraint, TLS and
 //! auth, and a cache that avoids every redundant download.
 
-#[path = "support/testenv.rs"]
-mod testenv;
-
-#[path = "support/chainctl.rs"]
 mod support;
+use support::{hello_dir, testenv};
 
 use std::path::{Path, PathBuf};
 
@@ -16,10 +13,6 @@ use chainctl_core::{
 };
 use serde_json::json;
 use testenv::{Registries, Request};
-
-fn hello_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/charts/hello")
-}
 
 /// Packages examples/charts/hello at each version and pushes it to
 /// `host/<repo>` (plain HTTP or TLS with the test credentials).
@@ -290,7 +283,7 @@ fn install_from_oci_records_the_digests() {
 
 /// chainctl with its cache and registry config in `fx`'s directories.
 fn chainctl_in(fx: &Fixture) -> std::process::Command {
-    let mut cmd = support::chainctl();
+    let mut cmd = support::chainctl::chainctl();
     cmd.env("XDG_CACHE_HOME", fx.cache_dir.path())
         .env_remove("CHAINCTL_REGISTRY_PASSWORD");
     cmd
@@ -711,7 +704,7 @@ fn a_digest_that_does_not_match_its_tag_is_refused_before_anything_is_installed(
     }
 
     // chainctl: exit 2, both digests named, nothing recorded.
-    let sandbox = support::Sandbox::new();
+    let sandbox = support::chainctl::Sandbox::new();
     let reference = oci(
         &reg.plain,
         repo,

@@ -7,12 +7,8 @@
 //! differs, with both outputs. `CHAINCTL_PARITY_JOBS` sets how many cases
 //! run at once (default: the number of cores, 2 to 4).
 
-#[path = "support/chainctl.rs"]
-mod chainctl;
-#[path = "support/helm.rs"]
-mod helm;
-#[path = "support/testenv.rs"]
-mod testenv;
+mod support;
+use support::{chainctl, helm, testenv};
 
 use std::fmt::Write as _;
 use std::fs;

@@ -4,8 +4,8 @@
 //! checked by the Go tests in tests/testenv, run here as well, since Rust's
 //! std has no TLS client.
 
-#[path = "support/testenv.rs"]
-mod testenv;
+mod support;
+use support::testenv;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -5,10 +5,8 @@
 //!
 //! Against the real test API server (tests/testenv), through the CLI.
 
-#[path = "support/chainctl.rs"]
 mod support;
-#[path = "support/testenv.rs"]
-mod testenv;
+use support::{namespace, testenv};
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -18,7 +16,7 @@ use std::process::{Command, Output, Stdio};
 use chainctl_core::state::{Action, ExecutionStateRecord, StateStore, StateStoreOptions};
 use chainctl_core::{ChartSource, Client, ReleaseOptions, Storage};
 use serde_json::Value;
-use support::Sandbox;
+use support::chainctl::Sandbox;
 use testenv::Cluster;
 
 /// Distinctive enough that finding it anywhere is the leak: long, and short
@@ -28,12 +26,6 @@ const SHORT_SECRET: &str = "x#9";
 
 fn secrets_chart() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charts/secrets")
-}
-
-fn namespace(name: &str) -> String {
-    use std::hash::BuildHasher;
-    let salt = std::collections::hash_map::RandomState::new().hash_one(name) as u16;
-    format!("{name}-{salt:04x}")
 }
 
 /// chainctl in `sandbox`, on the cluster, with no terminal.

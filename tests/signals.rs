@@ -4,34 +4,21 @@
 //! signal's number. The cluster has no nodes, so a Deployment never becomes
 //! ready and `--wait` waits until it is interrupted.
 
-#[path = "support/chainctl.rs"]
 mod support;
-#[path = "support/testenv.rs"]
-mod testenv;
+use support::{namespace, testenv, wait_for_status};
 
 use std::fs;
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use chainctl_core::state::{Action, ExecutionStateRecord, Outcome};
 use chainctl_core::{Client, ErrorKind, ReleaseRef, StateStore, Storage};
-use support::Sandbox;
+use support::chainctl::Sandbox;
 use testenv::Cluster;
 
 fn hello_dir() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/charts/hello")
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// A namespace of this test's own.
-fn namespace(name: &str) -> String {
-    use std::hash::BuildHasher;
-    let salt = std::collections::hash_map::RandomState::new().hash_one(name) as u16;
-    format!("{name}-{salt:04x}")
+    support::hello_dir().to_string_lossy().into_owned()
 }
 
 fn client(cluster: &Cluster) -> Client {
@@ -93,22 +80,6 @@ impl Cli<'_> {
         let state = StateStore::load(self.sandbox.state_path()).unwrap();
         let rel = state.release(release, ns).expect("the release is recorded");
         rel.history.last().unwrap().clone()
-    }
-}
-
-fn wait_for_status(c: &Client, rel: &ReleaseRef, status: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match c.status(rel) {
-            Ok(info) if info.status == status => return,
-            other => {
-                assert!(
-                    Instant::now() < deadline,
-                    "{rel} never reached {status}: {other:?}"
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
     }
 }
 

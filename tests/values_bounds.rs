@@ -12,15 +12,13 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-#[path = "support/chainctl.rs"]
 mod support;
-#[path = "support/testenv.rs"]
-mod testenv;
 use chainctl_core::{
     CancelToken, ChartSource, Client, ErrorKind, Event, EventHandler, EventLevel, ReleaseOptions,
     Storage, diagnostic_call_with,
 };
-use support::Sandbox;
+use support::chainctl::Sandbox;
+use support::testenv;
 
 /// Peak RSS allowed for any refusal.
 const MAX_RSS_KIB: i64 = 128 * 1024;

@@ -1,6 +1,5 @@
 //! Finds the chainctl example binary, up to date, and runs it in a sandbox
 //! of its own.
-#![allow(dead_code)] // each test binary uses part of this module
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -8,7 +8,6 @@
 //! held at most [`MAX_STALL`], an endless body stops after [`MAX_ENDLESS`]
 //! bytes or when the client goes away, and everything stops when the proxy
 //! is dropped.
-#![allow(dead_code)] // each test binary uses part of this module
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

@@ -3,16 +3,14 @@
 //! version beside kube-apiserver and etcd, for tests that compare chainctl
 //! with helm.
 //!
-//! Include after the test environment, whose binary builds it:
-//! `#[path = "support/testenv.rs"] mod testenv;` and
-//! `#[path = "support/helm.rs"] mod helm;`.
-#![allow(dead_code)] // each test binary uses part of this module
+//! Built by the test environment's binary ([`super::testenv`]): use
+//! `support::helm` after `mod support;`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use crate::testenv;
+use super::testenv;
 
 /// What `testenv build-helm` printed.
 #[derive(Debug, Clone, serde::Deserialize)]

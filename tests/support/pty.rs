@@ -15,8 +15,6 @@
 //! [`Pty::expect`] and [`Pty::finish`] return the text with `\r\n` made `\n`,
 //! echoed answers included.
 
-#![allow(dead_code)] // each test binary uses part of this module
-
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};

@@ -4,12 +4,11 @@
 //! built from the Go module proxy, cached by version under the user cache
 //! directory).
 //!
-//! Include with `#[path = "support/testenv.rs"] mod testenv;`, then use
+//! Use as `support::testenv` after `mod support;`, then
 //! `Registries::shared()` / `Cluster::shared()` (one instance per test
 //! binary) or `Registries::start()` / `Cluster::start()` (a private
 //! instance, stopped on drop). `CHAINCTL_TEST_KUBECONFIG` points
 //! `Cluster::shared()` at an existing cluster instead of starting one.
-#![allow(dead_code)] // each test binary uses part of this module
 
 use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::fs::{self, File};

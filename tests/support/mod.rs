@@ -1,0 +1,58 @@
+//! What the integration tests share, as `mod support;` in each tests/*.rs
+//! (a directory module, so Cargo does not build it as a test of its own):
+//!
+//! - [`chainctl`]: the chainctl example binary, run in a sandbox;
+//! - [`testenv`]: the OCI registries and the Kubernetes API server the
+//!   tests talk to;
+//! - [`helm`]: the helm CLI the shim's Helm version is compared with;
+//! - [`pty`]: running chainctl on a pseudo-terminal;
+//! - [`faultproxy`]: a TCP proxy that injects network faults;
+//! - and the helpers several tests use: [`hello_dir`], [`namespace`],
+//!   [`wait_for_status`].
+
+// Each test binary uses a part of this module, and a part unused by one
+// binary is dead code there: the lint would flag a different subset in
+// each, so it is off for the whole module rather than item by item.
+#![allow(dead_code)]
+
+pub mod chainctl;
+pub mod faultproxy;
+pub mod helm;
+pub mod pty;
+pub mod testenv;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chainctl_core::{Client, ReleaseRef};
+
+/// The example chart, examples/charts/hello.
+pub fn hello_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/charts/hello")
+}
+
+/// A namespace of this test's own: unique per run, so an external cluster
+/// (`CHAINCTL_TEST_KUBECONFIG`) can be reused without clashes.
+pub fn namespace(name: &str) -> String {
+    use std::hash::BuildHasher;
+    let salt = std::collections::hash_map::RandomState::new().hash_one(name) as u16;
+    format!("{name}-{salt:04x}")
+}
+
+/// Waits (at most a minute) until Helm reports `status` for the release;
+/// panics with the last answer otherwise.
+pub fn wait_for_status(c: &Client, rel: &ReleaseRef, status: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match c.status(rel) {
+            Ok(info) if info.status == status => return,
+            other => {
+                assert!(
+                    Instant::now() < deadline,
+                    "{rel} never reached {status}: {other:?}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
