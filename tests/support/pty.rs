@@ -14,6 +14,14 @@
 //! The terminal echoes what is typed and writes line ends as `\r\n`:
 //! [`Pty::expect`] and [`Pty::finish`] return the text with `\r\n` made `\n`,
 //! echoed answers included.
+//!
+//! Kept hand-written rather than taken from a crate (issue 11, item 7):
+//! expectrl (through ptyprocess) and rexpect fork the test process
+//! themselves, which runs tests on many threads, then allocate in the child
+//! before exec (and rexpect's child returns into the harness when exec
+//! fails); both turn echo off. portable-pty spawns soundly but only from
+//! its own command type and has no expect. This spawns through std's
+//! `Command`, whose `pre_exec` hook only calls setsid and ioctl.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
