@@ -8,7 +8,7 @@
 //! stays Terminating. Every test uses namespaces of its own.
 
 mod support;
-use support::{hello_dir, helm, namespace, pty, testenv, wait_for_status};
+use support::{client, client_for, hello_dir, helm, namespace, pty, testenv, wait_for_status};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -25,20 +25,6 @@ use testenv::Cluster;
 
 fn no_workloads_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charts/no-workloads")
-}
-
-fn client_for(cluster: &Cluster, context: Option<&str>) -> Client {
-    let mut b = Client::builder()
-        .storage(Storage::Secret)
-        .kubeconfig(&cluster.kubeconfig);
-    if let Some(context) = context {
-        b = b.kube_context(context);
-    }
-    b.build().unwrap()
-}
-
-fn client(cluster: &Cluster) -> Client {
-    client_for(cluster, cluster.context.as_deref())
 }
 
 fn bundle(dir: &Path) -> ChartSource {

@@ -5,7 +5,7 @@
 //! ready and `--wait` waits until it is interrupted.
 
 mod support;
-use support::{namespace, testenv, wait_for_status};
+use support::{client, namespace, testenv, wait_for_status};
 
 use std::fs;
 use std::io::Read;
@@ -13,22 +13,12 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use chainctl_core::state::{Action, ExecutionStateRecord, Outcome};
-use chainctl_core::{Client, ErrorKind, ReleaseRef, StateStore, Storage};
+use chainctl_core::{ErrorKind, ReleaseRef, StateStore};
 use support::chainctl::Sandbox;
 use testenv::Cluster;
 
 fn hello_dir() -> String {
     support::hello_dir().to_string_lossy().into_owned()
-}
-
-fn client(cluster: &Cluster) -> Client {
-    let mut b = Client::builder()
-        .storage(Storage::Secret)
-        .kubeconfig(&cluster.kubeconfig);
-    if let Some(context) = &cluster.context {
-        b = b.kube_context(context);
-    }
-    b.build().unwrap()
 }
 
 /// chainctl against the cluster, with a state file of the test's own.

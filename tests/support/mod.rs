@@ -8,7 +8,7 @@
 //! - [`pty`]: running chainctl on a pseudo-terminal;
 //! - [`faultproxy`]: a TCP proxy that injects network faults;
 //! - and the helpers several tests use: [`hello_dir`], [`namespace`],
-//!   [`wait_for_status`].
+//!   [`client`], [`client_for`], [`wait_for_status`].
 
 // Each test binary uses a part of this module, and a part unused by one
 // binary is dead code there: the lint would flag a different subset in
@@ -24,7 +24,9 @@ pub mod testenv;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use chainctl_core::{Client, ReleaseRef};
+use chainctl_core::{Client, ReleaseRef, Storage};
+
+use testenv::Cluster;
 
 /// The example chart, examples/charts/hello.
 pub fn hello_dir() -> PathBuf {
@@ -37,6 +39,23 @@ pub fn namespace(name: &str) -> String {
     use std::hash::BuildHasher;
     let salt = std::collections::hash_map::RandomState::new().hash_one(name) as u16;
     format!("{name}-{salt:04x}")
+}
+
+/// A library client for the test cluster, as its kubeconfig's context.
+pub fn client(cluster: &Cluster) -> Client {
+    client_for(cluster, cluster.context.as_deref())
+}
+
+/// A library client for the test cluster as `context` (e.g. the
+/// unprivileged user's, [`Cluster::nobody`]).
+pub fn client_for(cluster: &Cluster, context: Option<&str>) -> Client {
+    let mut b = Client::builder()
+        .storage(Storage::Secret)
+        .kubeconfig(&cluster.kubeconfig);
+    if let Some(context) = context {
+        b = b.kube_context(context);
+    }
+    b.build().unwrap()
 }
 
 /// Waits (at most a minute) until Helm reports `status` for the release;
