@@ -953,7 +953,7 @@ pub fn current_operator() -> String {
         .iter()
         .filter_map(|var| std::env::var(var).ok())
         .find(|name| !name.trim().is_empty())
-        .unwrap_or_else(|| format!("uid:{}", crate::ffi::sys::uid()))
+        .unwrap_or_else(|| format!("uid:{}", rustix::process::getuid().as_raw()))
 }
 
 /// A JSON object as a map, refusing a key given twice: serde's maps keep
