@@ -643,8 +643,9 @@ fn check_record(record: &ExecutionStateRecord) -> Result<()> {
         },
     };
     Err(state_error(format!(
-        "the {} record of {}/{} was not written: {problem} (a bug in the caller that built it)",
-        record.action, record.namespace, record.release
+        "the {} record of {} was not written: {problem} (a bug in the caller that built it)",
+        record.action,
+        crate::release_key(None, &record.namespace, &record.release)
     )))
 }
 
