@@ -357,6 +357,18 @@ impl BundleSource {
 ///     assert_eq!(oci.reference, "oci://ghcr.io/acme/web");
 ///     assert_eq!(oci.version(), Some("~1.4"));
 /// }
+///
+/// // A source built by hand is checked when it is used, before any request.
+/// use chainctl_core::{Client, ErrorKind, OciSource};
+/// let unchecked = ChartSource::Oci(OciSource {
+///     reference: "oci://ghcr.io/Acme/web".into(),
+///     requested_version: None,
+///     resolved_version: None,
+///     manifest_digest: None,
+///     chart_digest: None,
+/// });
+/// let err = Client::builder().build()?.pull(&unchecked).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
 /// # Ok::<(), chainctl_core::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
