@@ -511,6 +511,21 @@ fn phases_from_shim<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PhaseTimes
 }
 
 /// What an install, upgrade or render did.
+///
+/// ```
+/// use chainctl_core::{ChartSource, Client, HelmStatus, ReleaseOptions};
+///
+/// let chart = ChartSource::bundle(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello"))?;
+/// let opts = ReleaseOptions::builder("hello", "demo").build()?;
+/// let report = Client::builder().build()?.render(&chart, &opts)?;
+/// assert_eq!(report.release.chart.to_string(), "hello-0.1.0");
+/// assert_eq!(report.release.status, HelmStatus::PendingInstall, "a render installs nothing");
+/// // The shim timed loading, rendering and applying; nothing was pulled.
+/// let phases = report.phases;
+/// assert!(phases.resolve.is_some() && phases.render.is_some() && phases.apply.is_some());
+/// assert_eq!((phases.pull, phases.wait), (None, None));
+/// # Ok::<(), chainctl_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActionReport {
