@@ -236,6 +236,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_process_exists_while_it_runs_and_not_once_reaped() {
+        assert!(process_exists(std::process::id()));
+        // pid 1 exists in every pid namespace, whoever owns it (EPERM).
+        assert!(process_exists(1));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!process_exists(pid), "pid {pid} was reaped");
+        // Not pids at all: kill(0, 0) would ask about our process group.
+        assert!(!process_exists(0));
+        assert!(!process_exists(u32::MAX));
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_host_name_is_the_kernels() {
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(host_name(), kernel.trim_end());
+    }
+
+    #[test]
     fn timeout_names_the_holder_and_whether_retrying_helps() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json.lock");
