@@ -491,23 +491,42 @@ impl PhaseTimes {
     }
 }
 
-/// The shim's phase timings (`loadMs`, `renderMs`, `applyMs`), as
-/// [`PhaseTimes`].
-fn phases_from_shim<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PhaseTimes, D::Error> {
-    #[derive(Deserialize)]
+/// [`ActionReport::phases`] as the shim's reply holds it: `loadMs` (the
+/// record's `resolve`), `renderMs` and `applyMs` (which includes Helm's
+/// wait). Reading and writing agree, so an [`ActionReport`] is the reply
+/// it was read from; `pull` and `wait`, which the shim does not time, are
+/// not written.
+mod shim_phases {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::PhaseTimes;
+
+    #[derive(Serialize, Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Shim {
         load_ms: u64,
         render_ms: u64,
         apply_ms: u64,
     }
-    let shim = Shim::deserialize(d)?;
-    Ok(PhaseTimes {
-        resolve: Some(shim.load_ms),
-        render: Some(shim.render_ms),
-        apply: Some(shim.apply_ms),
-        ..PhaseTimes::default()
-    })
+
+    pub(super) fn serialize<S: Serializer>(p: &PhaseTimes, s: S) -> Result<S::Ok, S::Error> {
+        Shim {
+            load_ms: p.resolve.unwrap_or_default(),
+            render_ms: p.render.unwrap_or_default(),
+            apply_ms: p.apply.unwrap_or_default(),
+        }
+        .serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PhaseTimes, D::Error> {
+        let shim = Shim::deserialize(d)?;
+        Ok(PhaseTimes {
+            resolve: Some(shim.load_ms),
+            render: Some(shim.render_ms),
+            apply: Some(shim.apply_ms),
+            ..PhaseTimes::default()
+        })
+    }
 }
 
 /// What an install, upgrade or render did.
@@ -534,9 +553,10 @@ pub struct ActionReport {
     /// True when the release was installed rather than upgraded (an upgrade
     /// with install-if-missing of a release that did not exist).
     pub installed: bool,
-    /// Where the time went. Read from the shim's `loadMs`, `renderMs` and
-    /// `applyMs`; written as [`PhaseTimes`] is.
-    #[serde(deserialize_with = "phases_from_shim")]
+    /// Where the time went. In the report's JSON, the shim's reply, it is
+    /// `{"loadMs", "renderMs", "applyMs"}` (loading the chart is `resolve`);
+    /// [`PhaseTimes`] on its own serializes as records write it.
+    #[serde(with = "shim_phases")]
     pub phases: PhaseTimes,
     /// `hmac-sha256:` digest of the values Helm merged for the action,
     /// keyed with the client's [`ValuesKey`](crate::state::ValuesKey) (the
@@ -642,9 +662,18 @@ mod tests {
             ..PhaseTimes::default()
         };
         assert_eq!(report.phases, want);
-        let shown = serde_json::to_value(&report).unwrap();
+        // The report writes the reply it was read from; the phases alone
+        // are written as a record writes them.
+        let written = serde_json::to_value(&report).unwrap();
+        let shim = serde_json::json!({"loadMs": 3, "renderMs": 5, "applyMs": 8});
+        assert_eq!(written["phases"], shim);
         assert_eq!(
-            shown["phases"],
+            serde_json::from_value::<ActionReport>(written).unwrap(),
+            report
+        );
+        let alone = serde_json::to_value(report.phases).unwrap();
+        assert_eq!(
+            alone,
             serde_json::json!({"resolve": 3, "render": 5, "apply": 8})
         );
     }
