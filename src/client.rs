@@ -1307,7 +1307,7 @@ pub struct PendingRelease {
     /// The stuck revision.
     pub revision: u32,
     /// Its status (`pending-upgrade`, ...).
-    pub status: String,
+    pub status: crate::HelmStatus,
     /// The last revision before it that was deployed, to roll back to;
     /// `None` when there is none and the release must be uninstalled.
     pub rollback_to: Option<u32>,
@@ -1320,13 +1320,13 @@ impl PendingRelease {
     /// revision is pending.
     pub fn from_history(release: &ReleaseRef, history: &[ReleaseInfo]) -> Option<PendingRelease> {
         let last = history.iter().max_by_key(|r| r.revision)?;
-        if !last.status.starts_with("pending-") {
+        if !last.status.is_pending() {
             return None;
         }
         let rollback_to = history
             .iter()
             .filter(|r| r.revision < last.revision)
-            .filter(|r| r.status == "deployed" || r.status == "superseded")
+            .filter(|r| r.status.has_served())
             .map(|r| r.revision)
             .max();
         let (name, namespace) = (release.name(), release.namespace());

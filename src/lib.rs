@@ -56,9 +56,12 @@ pub use client::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use registry::{PullReport, RegistryOptions};
-pub use release::{DEFAULT_HISTORY_MAX, DryRun, ReleaseOptions, ReleaseOptionsBuilder, ReleaseRef};
+pub use release::{
+    DEFAULT_HISTORY_MAX, DryRun, ReleaseOptions, ReleaseOptionsBuilder, ReleaseRef, release_key,
+};
 pub use report::{
-    ActionReport, ChartInfo, Hook, PhaseTimes, ReleaseInfo, ShimVersion, UninstallReport,
+    ActionReport, ChartInfo, HelmStatus, Hook, PhaseTimes, ReleaseInfo, ShimVersion,
+    UninstallReport,
 };
 pub use source::{BundleSource, ChartSource, OciReference, OciSource, version_to_tag};
 pub use state::{ExecutionStateRecord, StateFileConfig, StateStore};

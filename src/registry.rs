@@ -174,7 +174,7 @@ pub(crate) fn pull(
     offline: bool,
     warn: &mut dyn FnMut(String),
 ) -> Result<PullReport> {
-    let oci = source.reference();
+    let oci = source.parse_reference()?;
     let repository = format!("{}/{}", oci.registry(), oci.repository());
     if offline {
         return pull_offline(source, &repository, cache, warn);
@@ -285,12 +285,8 @@ fn check_pinned_tag(
     cache: &ChartCache,
     call: &CallOptions<'_>,
 ) -> Result<()> {
-    let Some(tag) = source
-        .reference()
-        .tag()
-        .or(source.version())
-        .filter(|t| is_tag(t))
-    else {
+    let reference = source.parse_reference()?;
+    let Some(tag) = reference.tag().or(source.version()).filter(|t| is_tag(t)) else {
         return Ok(());
     };
     match resolve(repository, tag, registry, cache, call) {
@@ -326,7 +322,7 @@ fn pull_offline(
     cache: &ChartCache,
     warn: &mut dyn FnMut(String),
 ) -> Result<PullReport> {
-    let oci = source.reference();
+    let oci = source.parse_reference()?;
     let tag = oci
         .tag()
         .map(str::to_string)

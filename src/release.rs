@@ -91,7 +91,26 @@ impl ReleaseRef {
 
 impl fmt::Display for ReleaseRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
+        f.write_str(&release_key(None, &self.namespace, &self.name))
+    }
+}
+
+/// The key of a release: `<namespace>/<name>`, or
+/// `<cluster>/<namespace>/<name>` for a release of one cluster (a
+/// [`RecordCluster::id`](crate::state::RecordCluster::id)). The one place
+/// the key is formatted: [`ReleaseRef`]'s `Display`, the keys of
+/// [`StateFile::releases`](crate::state::StateFile::releases) and every
+/// message that names a release use it.
+///
+/// ```
+/// use chainctl_core::release_key;
+/// assert_eq!(release_key(None, "demo", "hello"), "demo/hello");
+/// assert_eq!(release_key(Some("rehearsal"), "demo", "hello"), "rehearsal/demo/hello");
+/// ```
+pub fn release_key(cluster: Option<&str>, namespace: &str, name: &str) -> String {
+    match cluster {
+        Some(cluster) => format!("{cluster}/{namespace}/{name}"),
+        None => format!("{namespace}/{name}"),
     }
 }
 

@@ -1,16 +1,28 @@
 //! Where a chart comes from: a local bundle or an OCI registry.
 //!
-//! [`ChartSource`] is checked before any Go call: a bundle must exist and look
-//! like a chart, and an OCI reference must follow the OCI distribution
-//! grammar. Resolving a tag or a version constraint happens later, in the
-//! client.
+//! [`ChartSource`] is checked before any Go call when it is made with
+//! [`ChartSource::bundle`], [`ChartSource::oci`] or
+//! [`ChartSource::from_flags`]: a bundle must exist and look like a chart, and
+//! an OCI reference must follow the OCI distribution grammar. Resolving a tag
+//! or a version constraint happens later, in the client.
+//!
+//! The same types are what a state file records of a source
+//! ([`ExecutionStateRecord::source`](crate::state::ExecutionStateRecord::source)),
+//! with what the action found out: the bundle's content digest, the version
+//! and digests an OCI chart resolved to. Those facts are `None` in a source
+//! about to be deployed. A record is read as it was written, so a source read
+//! from a state file is only checked again when it is deployed again
+//! ([`to_chart_source`](ChartSource::to_chart_source)).
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -23,7 +35,14 @@ const NAME_MAX: usize = 255;
 /// The OCI distribution limit on a tag.
 const TAG_MAX: usize = 128;
 
-/// Where a chart comes from.
+/// An OCI content digest, `algorithm:encoded` (OCI image spec,
+/// descriptor.md), as the state file's schema checks it.
+const DIGEST_PATTERN: &str = r"^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$";
+
+/// Where a chart comes from: what an action deploys, and what its record
+/// says it deployed (as [`RecordSource`](crate::state::RecordSource), the
+/// same type). It serializes as the state file's `source`, tagged by
+/// `type`.
 ///
 /// ```
 /// use chainctl_core::ChartSource;
@@ -31,19 +50,28 @@ const TAG_MAX: usize = 128;
 /// let source = ChartSource::oci("oci://registry.example.com/charts/web", Some("1.2.3"))?;
 /// match &source {
 ///     ChartSource::Oci(oci) => {
-///         assert_eq!(oci.reference().chart_name(), "web");
+///         assert_eq!(oci.parse_reference()?.chart_name(), "web");
 ///         assert_eq!(oci.version(), Some("1.2.3"));
+///         assert_eq!(oci.resolved_version, None, "resolved when it is pulled");
 ///     }
 ///     ChartSource::Bundle(_) => unreachable!(),
 /// }
+/// assert_eq!(
+///     serde_json::to_string(&source).unwrap(),
+///     r#"{"type":"oci","reference":"oci://registry.example.com/charts/web","requestedVersion":"1.2.3"}"#
+/// );
 /// # Ok::<(), chainctl_core::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "camelCase")]
+#[schemars(rename = "RecordSource", description = "Where the chart came from.")]
 pub enum ChartSource {
-    /// A chart directory or a packaged `.tgz` on the local disk.
-    Bundle(BundleSource),
     /// A chart in an OCI registry.
+    #[schemars(description = "A chart pulled from an OCI registry.")]
     Oci(OciSource),
+    /// A chart directory or a packaged `.tgz` on the local disk.
+    #[schemars(description = "A local chart directory or packaged `.tgz`.")]
+    Bundle(BundleSource),
 }
 
 impl ChartSource {
@@ -74,8 +102,11 @@ impl ChartSource {
                 path.display()
             ))
         })?;
-        crate::error::utf8_path(&path, "bundle")?;
-        Ok(ChartSource::Bundle(BundleSource { path }))
+        let path = crate::error::utf8_path(&path, "bundle")?.to_owned();
+        Ok(ChartSource::Bundle(BundleSource {
+            path,
+            content_digest: None,
+        }))
     }
 
     /// A chart in an OCI registry, with an optional `--version` (an exact
@@ -96,8 +127,11 @@ impl ChartSource {
             check_version(&reference, version)?;
         }
         Ok(ChartSource::Oci(OciSource {
-            reference,
-            version: version.map(str::to_owned),
+            reference: reference.to_string(),
+            requested_version: version.map(str::to_owned),
+            resolved_version: None,
+            manifest_digest: None,
+            chart_digest: None,
         }))
     }
 
@@ -144,10 +178,10 @@ impl fmt::Display for ChartSource {
     /// ` (version V)` when a version was requested.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ChartSource::Bundle(bundle) => write!(f, "{}", bundle.path.display()),
+            ChartSource::Bundle(bundle) => f.write_str(&bundle.path),
             ChartSource::Oci(oci) => {
-                write!(f, "{}", oci.reference)?;
-                match &oci.version {
+                f.write_str(&oci.reference)?;
+                match &oci.requested_version {
                     Some(version) => write!(f, " (version {version})"),
                     None => Ok(()),
                 }
@@ -225,7 +259,8 @@ fn check_version(reference: &OciReference, version: &str) -> Result<()> {
     }
 }
 
-/// A chart directory or packaged chart on the local disk.
+/// A chart directory or packaged chart on the local disk, and what a record
+/// keeps of it.
 ///
 /// ```
 /// use chainctl_core::ChartSource;
@@ -234,16 +269,26 @@ fn check_version(reference: &OciReference, version: &str) -> Result<()> {
 /// std::fs::write(dir.path().join("Chart.yaml"), "apiVersion: v2\nname: web\nversion: 0.1.0\n")?;
 /// if let ChartSource::Bundle(bundle) = ChartSource::bundle(dir.path())? {
 ///     assert_eq!(bundle.path(), dir.path().canonicalize()?);
+///     assert_eq!(bundle.content_digest, None, "computed for the record");
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BundleSource {
-    path: PathBuf,
+    /// The chart directory or `.tgz`, as given (a path that is not UTF-8 is
+    /// recorded lossily).
+    #[schemars(length(min = 1))]
+    pub path: String,
+    /// Digest of the bundle's content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(DIGEST_PATTERN))]
+    pub content_digest: Option<String>,
 }
 
 impl BundleSource {
-    /// The canonical, absolute path of the bundle.
+    /// The bundle's path: canonical and absolute when made by
+    /// [`ChartSource::bundle`]; as recorded when read from a state file.
     ///
     /// ```
     /// use chainctl_core::ChartSource;
@@ -256,14 +301,15 @@ impl BundleSource {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn path(&self) -> &Path {
-        &self.path
+        Path::new(&self.path)
     }
 
-    /// A sha256 digest of exactly what Helm loads of the bundle
-    /// (`sha256:<hex>`): every file Helm's chart loader reads, by name, so a
-    /// change to anything deployable changes it, and a file `.helmignore`
-    /// excludes (or any file Helm does not load) cannot. Computed by Helm's
-    /// loader in the shim.
+    /// Computes, now, a sha256 digest of exactly what Helm loads of the
+    /// bundle (`sha256:<hex>`): every file Helm's chart loader reads, by
+    /// name, so a change to anything deployable changes it, and a file
+    /// `.helmignore` excludes (or any file Helm does not load) cannot.
+    /// Computed by Helm's loader in the shim. (The field of the same name
+    /// is the digest a record kept.)
     ///
     /// ```
     /// use chainctl_core::ChartSource;
@@ -294,40 +340,86 @@ impl BundleSource {
     }
 }
 
-/// A chart in an OCI registry: the reference and the requested version.
+/// A chart in an OCI registry: the reference and the requested version, and
+/// what a record keeps of what they resolved to.
+///
+/// The reference is kept as text, exactly as given: a state file is read as
+/// it was written (its schema asks only for `oci://`), so that a record an
+/// older chainctl wrote stays readable even if this build's reference
+/// grammar refuses it; [`parse_reference`](Self::parse_reference) checks it
+/// where it is used.
 ///
 /// ```
 /// use chainctl_core::ChartSource;
 ///
 /// if let ChartSource::Oci(oci) = ChartSource::oci("oci://ghcr.io/acme/web", Some("~1.4"))? {
-///     assert_eq!(oci.reference().registry(), "ghcr.io");
+///     assert_eq!(oci.parse_reference()?.registry(), "ghcr.io");
+///     assert_eq!(oci.reference, "oci://ghcr.io/acme/web");
 ///     assert_eq!(oci.version(), Some("~1.4"));
 /// }
+///
+/// // A source built by hand is checked when it is used, before any request.
+/// use chainctl_core::{Client, ErrorKind, OciSource};
+/// let unchecked = ChartSource::Oci(OciSource {
+///     reference: "oci://ghcr.io/Acme/web".into(),
+///     requested_version: None,
+///     resolved_version: None,
+///     manifest_digest: None,
+///     chart_digest: None,
+/// });
+/// let err = Client::builder().build()?.pull(&unchecked).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
 /// # Ok::<(), chainctl_core::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OciSource {
-    reference: OciReference,
-    version: Option<String>,
+    /// The reference as given (`oci://host/path/chart[:tag][@digest]`).
+    #[schemars(pattern(r"^oci://."))]
+    pub reference: String,
+    /// The `--version` asked for: an exact version or a semver constraint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_version: Option<String>,
+    /// The chart version it resolved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_version: Option<String>,
+    /// Digest of the OCI manifest pulled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(DIGEST_PATTERN))]
+    pub manifest_digest: Option<String>,
+    /// Digest of the chart layer (the `.tgz`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(DIGEST_PATTERN))]
+    pub chart_digest: Option<String>,
 }
 
 impl OciSource {
-    /// The parsed reference.
+    /// The reference, parsed (and so checked against the OCI distribution
+    /// grammar).
     ///
     /// ```
     /// use chainctl_core::ChartSource;
+    /// use chainctl_core::state::OciSource;
     ///
     /// if let ChartSource::Oci(oci) = ChartSource::oci("oci://ghcr.io/acme/web:1.0.0", None)? {
-    ///     assert_eq!(oci.reference().tag(), Some("1.0.0"));
+    ///     assert_eq!(oci.parse_reference()?.tag(), Some("1.0.0"));
     /// }
+    /// let recorded = OciSource {
+    ///     reference: "oci://ghcr.io/Acme/web".into(),
+    ///     requested_version: None,
+    ///     resolved_version: None,
+    ///     manifest_digest: None,
+    ///     chart_digest: None,
+    /// };
+    /// assert!(recorded.parse_reference().unwrap_err().to_string().contains("uppercase"));
     /// # Ok::<(), chainctl_core::Error>(())
     /// ```
-    pub fn reference(&self) -> &OciReference {
-        &self.reference
+    pub fn parse_reference(&self) -> Result<OciReference> {
+        OciReference::parse(&self.reference)
     }
 
     /// The version asked for with `--version`, as given: an exact version or
-    /// a semver constraint.
+    /// a semver constraint ([`requested_version`](Self::requested_version)).
     ///
     /// ```
     /// use chainctl_core::ChartSource;
@@ -338,7 +430,7 @@ impl OciSource {
     /// # Ok::<(), chainctl_core::Error>(())
     /// ```
     pub fn version(&self) -> Option<&str> {
-        self.version.as_deref()
+        self.requested_version.as_deref()
     }
 }
 
@@ -1025,9 +1117,42 @@ mod tests {
         let ChartSource::Oci(oci) = &source else {
             panic!("expected an OCI source")
         };
-        assert_eq!(oci.reference().to_string(), "oci://r/web");
+        assert_eq!(oci.parse_reference().unwrap().to_string(), "oci://r/web");
         assert_eq!(oci.version(), Some("^1"));
         assert_eq!(source.to_string(), "oci://r/web (version ^1)");
+    }
+
+    #[test]
+    fn a_source_is_its_record_and_a_recorded_one_is_read_as_written() {
+        let source = ChartSource::oci("oci://r/web:1.0.0", None).unwrap();
+        let json = serde_json::to_string(&source).unwrap();
+        assert_eq!(json, r#"{"type":"oci","reference":"oci://r/web:1.0.0"}"#);
+        assert_eq!(serde_json::from_str::<ChartSource>(&json).unwrap(), source);
+
+        // A reference this build's grammar refuses still reads: the record
+        // is kept as written, and only deploying it again checks it.
+        let recorded: ChartSource = serde_json::from_str(
+            r#"{"type":"oci","reference":"oci://r/Web","resolvedVersion":"1.0.0","chartDigest":"sha256:ab"}"#,
+        )
+        .unwrap();
+        let ChartSource::Oci(oci) = &recorded else {
+            panic!("expected an OCI source")
+        };
+        assert_eq!(oci.chart_digest.as_deref(), Some("sha256:ab"));
+        assert!(
+            oci.parse_reference()
+                .unwrap_err()
+                .to_string()
+                .contains("uppercase")
+        );
+        assert!(recorded.to_chart_source().is_err());
+
+        let bundle: ChartSource =
+            serde_json::from_str(r#"{"type":"bundle","path":"/gone","contentDigest":"sha256:cd"}"#)
+                .unwrap();
+        assert_eq!(bundle.to_string(), "/gone");
+        let unknown = r#"{"type":"bundle","path":"/gone","size":3}"#;
+        assert!(serde_json::from_str::<ChartSource>(unknown).is_err());
     }
 
     fn chart_dir() -> tempfile::TempDir {

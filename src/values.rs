@@ -262,6 +262,16 @@ impl ValueInputs {
     }
 }
 
+/// Waits at most `within` for `fd` to be readable or hung up: `Ok(false)`
+/// when the time passed first.
+fn poll_readable(fd: std::os::fd::BorrowedFd<'_>, within: Duration) -> rustix::io::Result<bool> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    // A wait too long for a timespec is as good as forever.
+    let timeout = Timespec::try_from(within).ok();
+    Ok(rustix::event::poll(&mut fds, timeout.as_ref())? > 0)
+}
+
 /// Reads a pipe to its end: at most `limit` bytes (one more is an error),
 /// within `within`, never blocking past it. Opened non-blocking, so a
 /// named pipe that no writer opens does not block the open; each read
@@ -270,7 +280,7 @@ fn read_pipe(path: &Path, limit: u64, within: Duration) -> Result<Vec<u8>> {
     let name = path.display();
     let mut pipe = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
         .open(path)
         .map_err(|err| Error::invalid(format!("values file {name} cannot be opened: {err}")))?;
     let deadline = Instant::now() + within;
@@ -279,10 +289,9 @@ fn read_pipe(path: &Path, limit: u64, within: Duration) -> Result<Vec<u8>> {
     let mut heard = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let wait = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
-        let ready = match crate::ffi::sys::poll_readable(pipe.as_fd(), wait) {
+        let ready = match poll_readable(pipe.as_fd(), left) {
             Ok(ready) => ready,
-            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(rustix::io::Errno::INTR) => continue,
             Err(err) => {
                 return Err(Error::invalid(format!(
                     "values file {name} cannot be read: {err}"

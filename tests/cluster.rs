@@ -1010,7 +1010,10 @@ fn five_identical_upgrades_give_consecutive_deployed_revisions_matching_state() 
         let state = cli.state();
         let current = state.release("same", &ns).unwrap().current.clone().unwrap();
         assert_eq!(current.helm_revision, Some(status.revision));
-        assert_eq!(current.helm_status.as_deref(), Some("deployed"));
+        assert_eq!(
+            current.helm_status,
+            Some(chainctl_core::HelmStatus::Deployed)
+        );
         assert_eq!(
             current.chart.as_ref().unwrap().version,
             status.chart.version
@@ -2008,7 +2011,7 @@ fn a_failed_first_install_records_what_helm_recorded() {
     let failed = recorded.history.last().unwrap();
     assert_eq!(failed.outcome, Outcome::Failed);
     assert_eq!(failed.helm_revision, Some(1));
-    assert_eq!(failed.helm_status.as_deref(), Some("failed"));
+    assert_eq!(failed.helm_status, Some(chainctl_core::HelmStatus::Failed));
     assert_eq!(failed.chart.as_ref().unwrap().name, "no-workloads");
     assert!(
         failed

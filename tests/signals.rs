@@ -120,7 +120,11 @@ fn assert_cancelled(rec: &ExecutionStateRecord, action: Action, revision: u32, s
         error.message
     );
     assert_eq!(rec.helm_revision, Some(revision), "{rec:?}");
-    assert_eq!(rec.helm_status.as_deref(), Some("failed"), "{rec:?}");
+    assert_eq!(
+        rec.helm_status,
+        Some(chainctl_core::HelmStatus::Failed),
+        "{rec:?}"
+    );
 }
 
 #[test]

@@ -101,7 +101,7 @@ pub(crate) fn print_history(output: Output, revisions: &[ReleaseInfo]) -> Result
                     rel.revision,
                     rel.last_deployed.as_deref().unwrap_or("-"),
                     rel.status,
-                    format!("{}-{}", rel.chart.name, rel.chart.version),
+                    rel.chart,
                     rel.description
                 )?;
             }

@@ -112,7 +112,7 @@ pub(crate) fn note_interrupted(
         Action::Uninstall => None,
         _ => settle(client, release, record),
     };
-    if let Some(rel) = left.as_ref().filter(|r| r.status.starts_with("pending-")) {
+    if let Some(rel) = left.as_ref().filter(|r| r.status.is_pending()) {
         say!(
             "chainctl: warning: Helm had not marked revision {} of {release} within {} s: it is \
              left {}; `chainctl app status --release {} -n {}` says how to recover",
@@ -142,7 +142,7 @@ pub(crate) fn settle(
         let ours = (reader.status(release).ok()).filter(|r| record.made_revision(r));
         let waited = start.elapsed();
         match &ours {
-            Some(rel) if !rel.status.starts_with("pending-") => return ours,
+            Some(rel) if !rel.status.is_pending() => return ours,
             Some(_) if waited >= SETTLE_PENDING => return ours,
             None if waited >= SETTLE_ABSENT => return None,
             _ => std::thread::sleep(Duration::from_millis(50)),

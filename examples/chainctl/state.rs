@@ -188,8 +188,10 @@ pub(crate) fn import_records(
     for record in records {
         let key = StateFile::record_key(&record);
         let what = format!(
-            "the {} record of {}/{} started at {}",
-            record.action, record.namespace, record.release, record.started_at
+            "the {} record of {} started at {}",
+            record.action,
+            chainctl_core::release_key(None, &record.namespace, &record.release),
+            record.started_at
         );
         let imported = store.import(record)? == Imported::Added;
         if output == Output::Text {

@@ -4,15 +4,15 @@
 use std::sync::OnceLock;
 
 use super::record::{
-    Action, BundleSource as RecordBundle, ChartInfo as RecordChart, ExecutionStateRecord,
-    OciSource as RecordOci, PhaseDurations, RecordSource, ToolVersions,
+    Action, BundleSource as RecordBundle, ExecutionStateRecord, OciSource as RecordOci,
+    RecordSource, ToolVersions,
 };
 use super::time::Timestamp;
 use crate::client::{ActionFailure, Client};
 use crate::error::{Error, Result};
 use crate::registry::PullReport;
 use crate::release::{ReleaseOptions, ReleaseRef};
-use crate::report::{ActionReport, ChartInfo, PhaseTimes, ReleaseInfo};
+use crate::report::{ActionReport, ReleaseInfo};
 use crate::source::ChartSource;
 
 /// chainctl, Helm and Go versions, asked of the shim once per process.
@@ -30,32 +30,10 @@ fn tool_versions() -> ToolVersions {
         .clone()
 }
 
-impl From<&ChartInfo> for RecordChart {
-    fn from(chart: &ChartInfo) -> Self {
-        RecordChart {
-            name: chart.name.clone(),
-            version: chart.version.clone(),
-            app_version: chart.app_version.clone(),
-        }
-    }
-}
-
-impl From<PhaseTimes> for PhaseDurations {
-    /// Loading the chart counts as resolving the source; Helm's apply
-    /// includes its wait, so `wait` stays unset.
-    fn from(p: PhaseTimes) -> Self {
-        PhaseDurations {
-            resolve: Some(p.load_ms),
-            render: Some(p.render_ms),
-            apply: Some(p.apply_ms),
-            ..PhaseDurations::default()
-        }
-    }
-}
-
 impl RecordSource {
-    /// What a record says about `source`: the bundle's path and content
-    /// digest, or the OCI reference and requested version.
+    /// What a record says about `source` before the action: the bundle's
+    /// path and content digest (computed now), or the OCI reference and
+    /// requested version, with nothing resolved yet.
     ///
     /// ```
     /// use chainctl_core::ChartSource;
@@ -67,12 +45,14 @@ impl RecordSource {
     pub fn from_chart_source(source: &ChartSource) -> Result<RecordSource> {
         Ok(match source {
             ChartSource::Bundle(bundle) => RecordSource::Bundle(RecordBundle {
-                path: bundle.path().display().to_string(),
+                path: bundle.path.clone(),
                 content_digest: Some(bundle.content_digest()?),
             }),
+            // What it resolves to is this action's to find out
+            // (`finish_with_report`), not a copy of an earlier one.
             ChartSource::Oci(oci) => RecordSource::Oci(RecordOci {
-                reference: oci.reference().to_string(),
-                requested_version: oci.version().map(str::to_string),
+                reference: oci.reference.clone(),
+                requested_version: oci.requested_version.clone(),
                 resolved_version: None,
                 manifest_digest: None,
                 chart_digest: None,
@@ -81,7 +61,9 @@ impl RecordSource {
     }
 
     /// The chart source to deploy again: how `chainctl app upgrade` with no
-    /// source flag reuses what the state file recorded.
+    /// source flag reuses what the state file recorded. Checked again as
+    /// [`ChartSource::bundle`] and [`ChartSource::oci`] check a new one; the
+    /// recorded facts are dropped (the action finds its own).
     ///
     /// ```
     /// use chainctl_core::ChartSource;
@@ -163,9 +145,9 @@ impl ExecutionStateRecord {
     }
 
     fn set_release(&mut self, release: &ReleaseInfo) {
-        self.chart = Some(RecordChart::from(&release.chart)).filter(|c| !c.name.is_empty());
+        self.chart = Some(release.chart.clone()).filter(|c| !c.name.is_empty());
         self.helm_revision = Some(release.revision).filter(|r| *r > 0);
-        self.helm_status = Some(release.status.clone()).filter(|s| !s.is_empty());
+        self.helm_status = Some(release.status.clone()).filter(|s| !s.as_str().is_empty());
         self.manifest_digest = release.manifest_digest();
     }
 
@@ -212,7 +194,7 @@ impl ExecutionStateRecord {
             self.action = Action::Install;
         }
         self.set_pulled(report.pulled.as_ref());
-        self.phases_ms = report.phases.into();
+        self.phases_ms = report.phases;
         self.values_digest = Some(report.values_digest.clone()).filter(|d| !d.is_empty());
         self.finish_with_release(&report.release);
     }
@@ -256,7 +238,7 @@ impl ExecutionStateRecord {
     /// not recorded as this action's).
     ///
     /// ```
-    /// use chainctl_core::{ErrorKind, ReleaseInfo, ReleaseRef};
+    /// use chainctl_core::{ErrorKind, HelmStatus, ReleaseInfo, ReleaseRef};
     /// use chainctl_core::state::{Action, ExecutionStateRecord, Outcome};
     /// let mut rec = ExecutionStateRecord::for_release(Action::Upgrade, &ReleaseRef::new("hello", "demo").unwrap());
     /// let left: ReleaseInfo = serde_json::from_value(serde_json::json!({"name": "hello",
@@ -265,7 +247,7 @@ impl ExecutionStateRecord {
     /// rec.finish_cancelled("SIGINT", Some(&left));
     /// assert_eq!(rec.outcome, Outcome::Failed);
     /// assert!(rec.is_cancelled());
-    /// assert_eq!((rec.helm_revision, rec.helm_status.as_deref()), (Some(2), Some("failed")));
+    /// assert_eq!((rec.helm_revision, rec.helm_status), (Some(2), Some(HelmStatus::Failed)));
     /// assert_eq!(
     ///     rec.error.unwrap().message,
     ///     "cancelled by SIGINT: chainctl stopped the upgrade; Helm left revision 2 failed"

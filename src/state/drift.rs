@@ -6,11 +6,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::record::ExecutionStateRecord;
-use crate::report::ReleaseInfo;
-
-/// The status a release is left in by every action chainctl records as
-/// current.
-const DEPLOYED: &str = "deployed";
+use crate::report::{HelmStatus, ReleaseInfo};
 
 /// What differs between the state file and the cluster.
 ///
@@ -112,7 +108,7 @@ impl Drift {
     /// assert_eq!(d.to_string(), "release: recorded demo/hello revision 3, none in the cluster");
     /// ```
     pub fn release_missing(record: &ExecutionStateRecord) -> Drift {
-        let mut recorded = format!("{}/{}", record.namespace, record.release);
+        let mut recorded = crate::release_key(None, &record.namespace, &record.release);
         if let Some(revision) = record.helm_revision {
             recorded.push_str(&format!(" revision {revision}"));
         }
@@ -195,11 +191,14 @@ impl ExecutionStateRecord {
             self.manifest_digest.clone(),
             cluster_digest,
         );
-        if cluster.status != DEPLOYED {
+        // Deployed is the status every action chainctl records as current
+        // leaves a release in.
+        if cluster.status != HelmStatus::Deployed {
             drift.push(Drift {
                 field: DriftField::Status,
-                recorded: (self.helm_status.clone()).unwrap_or_else(|| "(not recorded)".into()),
-                cluster: Some(cluster.status.clone()),
+                recorded: (self.helm_status.as_ref())
+                    .map_or_else(|| "(not recorded)".into(), HelmStatus::to_string),
+                cluster: Some(cluster.status.to_string()),
             });
         }
         drift

@@ -200,7 +200,7 @@ fn key_error(path: &Path, what: &str, source: io::Error) -> Error {
 fn read_key_file(path: &Path) -> io::Result<ValuesKey> {
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
@@ -247,7 +247,7 @@ fn create_key_file(path: &Path) -> io::Result<ValuesKey> {
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(target)?;
         file.write_all(text.as_bytes())?;
         file.sync_all()

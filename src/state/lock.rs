@@ -60,7 +60,7 @@ impl LockInfo {
         if self.host != host_name() {
             return false;
         }
-        !crate::ffi::sys::process_exists(self.pid)
+        !process_exists(self.pid)
     }
 }
 
@@ -74,7 +74,29 @@ impl fmt::Display for LockInfo {
     }
 }
 
-use crate::ffi::sys::host_name;
+/// Whether a process with `pid` exists (it may belong to another user):
+/// `kill(pid, 0)` sends nothing, and `EPERM` means someone else's process.
+fn process_exists(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) | Err(rustix::io::Errno::PERM) => true,
+        Err(_) => false,
+    }
+}
+
+/// This machine's host name (uname's node name), or `unknown-host`.
+fn host_name() -> String {
+    let uname = rustix::system::uname();
+    match uname.nodename().to_string_lossy() {
+        name if name.is_empty() => "unknown-host".into(),
+        name => name.into_owned(),
+    }
+}
 
 /// The lock file of one state file, open for the life of the store.
 #[derive(Debug)]
@@ -101,7 +123,7 @@ impl StateLock {
             .create(true)
             .truncate(false)
             .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(path)?;
         Ok(StateLock {
             file,
@@ -212,6 +234,27 @@ impl Drop for LockGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_exists_while_it_runs_and_not_once_reaped() {
+        assert!(process_exists(std::process::id()));
+        // pid 1 exists in every pid namespace, whoever owns it (EPERM).
+        assert!(process_exists(1));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!process_exists(pid), "pid {pid} was reaped");
+        // Not pids at all: kill(0, 0) would ask about our process group.
+        assert!(!process_exists(0));
+        assert!(!process_exists(u32::MAX));
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_host_name_is_the_kernels() {
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(host_name(), kernel.trim_end());
+    }
 
     #[test]
     fn timeout_names_the_holder_and_whether_retrying_helps() {

@@ -51,6 +51,9 @@ mod schema;
 mod store;
 mod time;
 
+/// [`PhaseTimes`](crate::PhaseTimes), the one phase-times type, under the
+/// name records have given it (and the state file's schema still does).
+pub use crate::report::PhaseTimes as PhaseDurations;
 pub use config::{
     DEFAULT_STATE_FILE_NAME, DefaultDir, LocationRule, STATE_PATH_ENV, StateEnv, StateFileConfig,
     StateLocation,
@@ -60,8 +63,8 @@ pub use key::{KEYED_DIGEST_PREFIX, VALUES_KEY_ENV, ValuesKey};
 pub use lock::LockInfo;
 pub use record::{
     Action, BundleSource, ChartInfo, ExecutionStateRecord, OLDEST_SCHEMA_VERSION, OciSource,
-    Outcome, PhaseDurations, RecordCluster, RecordError, RecordSource, ReleaseState,
-    SCHEMA_VERSION, StateFile, StorageDriver, ToolVersions, current_operator,
+    Outcome, RecordCluster, RecordError, RecordSource, ReleaseState, SCHEMA_VERSION, StateFile,
+    StorageDriver, ToolVersions, current_operator,
 };
 pub use schema::{state_schema, state_schema_json};
 pub use store::{Imported, StateStore, StateStoreOptions};

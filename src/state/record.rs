@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::time::Timestamp;
 use crate::error::{Error, ErrorKind};
+/// The one [`ChartInfo`](crate::ChartInfo), named here too since records
+/// hold it.
+pub use crate::report::ChartInfo;
+use crate::report::{HelmStatus, PhaseTimes};
+use crate::source::ChartSource;
+pub use crate::source::{BundleSource, OciSource};
 
 /// The `schemaVersion` this build writes. It reads every version from
 /// [`OLDEST_SCHEMA_VERSION`] up to this one; a file with a higher one is
@@ -56,8 +62,6 @@ pub(crate) const NAMESPACE_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 const RELEASE_KEY_PATTERN: &str = r"^(([0-9a-f]{16}|rehearsal)/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /// A [`RecordCluster::id`].
 const CLUSTER_ID_PATTERN: &str = r"^([0-9a-f]{16}|rehearsal)$";
-/// An OCI content digest, `algorithm:encoded` (OCI image spec, descriptor.md).
-const DIGEST_PATTERN: &str = r"^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$";
 /// A values or manifest digest: keyed, `hmac-sha256:`; `sha256:` in
 /// records written before digests were keyed.
 const RECORD_DIGEST_PATTERN: &str = r"^(hmac-sha256|sha256):[0-9a-f]{64}$";
@@ -136,10 +140,7 @@ impl StateFile {
     /// assert_eq!(StateFile::key(None, "hello", "demo"), "demo/hello");
     /// ```
     pub fn key(cluster: Option<&str>, release: &str, namespace: &str) -> String {
-        match cluster {
-            Some(cluster) => format!("{cluster}/{namespace}/{release}"),
-            None => format!("{namespace}/{release}"),
-        }
+        crate::release::release_key(cluster, namespace, release)
     }
 
     /// The key a record is filed under.
@@ -177,7 +178,7 @@ impl StateFile {
         release: &str,
         namespace: &str,
     ) -> impl Iterator<Item = (Option<&'a str>, &'a ReleaseState)> + use<'a> {
-        let suffix = format!("{namespace}/{release}");
+        let suffix = StateFile::key(None, release, namespace);
         self.releases.iter().filter_map(move |(key, state)| {
             if *key == suffix {
                 return Some((None, state));
@@ -398,7 +399,7 @@ pub struct ExecutionStateRecord {
     /// `uninstalled`, `pending-upgrade`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
-    pub helm_status: Option<String>,
+    pub helm_status: Option<HelmStatus>,
     /// `hmac-sha256:<hex>`, the keyed digest of the values Helm merged and
     /// rendered the chart with (see [`ValuesKey`](super::ValuesKey)): equal
     /// for equal values under the key of this state file, and no use to
@@ -427,8 +428,8 @@ pub struct ExecutionStateRecord {
     /// How long it took overall, in milliseconds.
     pub duration_ms: u64,
     /// Where the time went, per phase, in milliseconds.
-    #[serde(default, skip_serializing_if = "PhaseDurations::is_empty")]
-    pub phases_ms: PhaseDurations,
+    #[serde(default, skip_serializing_if = "PhaseTimes::is_empty")]
+    pub phases_ms: PhaseTimes,
     /// Why it failed (present exactly when `outcome` is `failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<RecordError>,
@@ -474,7 +475,7 @@ impl ExecutionStateRecord {
             started_at: now,
             finished_at: now,
             duration_ms: 0,
-            phases_ms: PhaseDurations::default(),
+            phases_ms: PhaseTimes::default(),
             error: None,
             operator: current_operator(),
             tool_versions: ToolVersions::default(),
@@ -716,7 +717,9 @@ pub enum Outcome {
     Failed,
 }
 
-/// Where the chart came from.
+/// Where the chart came from: the one [`ChartSource`], which holds what a
+/// record keeps of it (digests, the resolved version), under the name
+/// records have given it (and the state file's schema still does).
 ///
 /// ```
 /// use chainctl_core::state::{OciSource, RecordSource};
@@ -731,131 +734,7 @@ pub enum Outcome {
 /// assert_eq!(json["type"], "oci");
 /// assert_eq!(json["requestedVersion"], "^1.2");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum RecordSource {
-    /// A chart pulled from an OCI registry.
-    Oci(OciSource),
-    /// A local chart directory or packaged `.tgz`.
-    Bundle(BundleSource),
-}
-
-/// A chart from an OCI registry.
-///
-/// ```
-/// use chainctl_core::state::OciSource;
-/// let src = OciSource {
-///     reference: "oci://registry.example/charts/hello:1.2.3".into(),
-///     requested_version: None,
-///     resolved_version: Some("1.2.3".into()),
-///     manifest_digest: Some(format!("sha256:{}", "a".repeat(64))),
-///     chart_digest: Some(format!("sha256:{}", "b".repeat(64))),
-/// };
-/// assert!(src.reference.starts_with("oci://"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OciSource {
-    /// The reference as given (`oci://host/path/chart[:tag][@digest]`).
-    #[schemars(pattern(r"^oci://."))]
-    pub reference: String,
-    /// The `--version` asked for: an exact version or a semver constraint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_version: Option<String>,
-    /// The chart version it resolved to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolved_version: Option<String>,
-    /// Digest of the OCI manifest pulled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(DIGEST_PATTERN))]
-    pub manifest_digest: Option<String>,
-    /// Digest of the chart layer (the `.tgz`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(DIGEST_PATTERN))]
-    pub chart_digest: Option<String>,
-}
-
-/// A chart from the local file system.
-///
-/// ```
-/// use chainctl_core::state::BundleSource;
-/// let src = BundleSource { path: "charts/hello-0.1.0.tgz".into(), content_digest: None };
-/// assert!(src.path.ends_with(".tgz"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BundleSource {
-    /// The chart directory or `.tgz`, as given (a path that is not UTF-8 is
-    /// recorded lossily).
-    #[schemars(length(min = 1))]
-    pub path: String,
-    /// Digest of the bundle's content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(DIGEST_PATTERN))]
-    pub content_digest: Option<String>,
-}
-
-/// The chart's metadata from its `Chart.yaml`.
-///
-/// ```
-/// use chainctl_core::state::ChartInfo;
-/// let c = ChartInfo { name: "hello".into(), version: "0.1.0".into(), app_version: Some("1.0".into()) };
-/// assert_eq!(serde_json::to_value(&c).unwrap()["appVersion"], "1.0");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ChartInfo {
-    /// `name`
-    #[schemars(length(min = 1))]
-    pub name: String,
-    /// `version`
-    #[schemars(length(min = 1))]
-    pub version: String,
-    /// `appVersion`, when the chart has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_version: Option<String>,
-}
-
-/// Milliseconds spent in each phase of an action; a phase that did not run
-/// is absent.
-///
-/// ```
-/// use chainctl_core::state::PhaseDurations;
-/// let p = PhaseDurations { pull: Some(120), apply: Some(900), ..Default::default() };
-/// assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"pull":120,"apply":900}"#);
-/// assert!(PhaseDurations::default().is_empty());
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PhaseDurations {
-    /// Parsing the reference and resolving a tag or constraint to a digest.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolve: Option<u64>,
-    /// Downloading the chart (absent or near zero when it was cached).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull: Option<u64>,
-    /// Loading the chart and rendering its templates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub render: Option<u64>,
-    /// Sending the objects to the API server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub apply: Option<u64>,
-    /// Waiting for the objects to become ready (`--wait`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait: Option<u64>,
-}
-
-impl PhaseDurations {
-    /// True when no phase has a time.
-    ///
-    /// ```
-    /// use chainctl_core::state::PhaseDurations;
-    /// assert!(!PhaseDurations { wait: Some(0), ..Default::default() }.is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        *self == PhaseDurations::default()
-    }
-}
+pub type RecordSource = ChartSource;
 
 /// Why an action failed: the error's kind and message.
 ///
@@ -953,7 +832,7 @@ pub fn current_operator() -> String {
         .iter()
         .filter_map(|var| std::env::var(var).ok())
         .find(|name| !name.trim().is_empty())
-        .unwrap_or_else(|| format!("uid:{}", crate::ffi::sys::uid()))
+        .unwrap_or_else(|| format!("uid:{}", rustix::process::getuid().as_raw()))
 }
 
 /// A JSON object as a map, refusing a key given twice: serde's maps keep

@@ -554,14 +554,14 @@ impl StateStore {
     fn read_file(&self, known: Snapshot) -> Result<(Snapshot, Option<Seen>)> {
         let mut file = match OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&self.path)
         {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok((Snapshot::default(), None));
             }
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
                 return Err(symlink_refused(&self.path));
             }
             Err(e) => return Err(io_error(format!("cannot read {}", self.path.display()), e)),
@@ -607,7 +607,7 @@ impl StateStore {
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&tmp)
             .map_err(|e| failed(&format!("creating {}", tmp.display()), e))?;
         let result = (|| {
@@ -643,8 +643,9 @@ fn check_record(record: &ExecutionStateRecord) -> Result<()> {
         },
     };
     Err(state_error(format!(
-        "the {} record of {}/{} was not written: {problem} (a bug in the caller that built it)",
-        record.action, record.namespace, record.release
+        "the {} record of {} was not written: {problem} (a bug in the caller that built it)",
+        record.action,
+        crate::release_key(None, &record.namespace, &record.release)
     )))
 }
 
@@ -674,7 +675,7 @@ fn copy_to_new(from: &Path, to: &Path) -> io::Result<()> {
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(to)?;
     io::copy(&mut source, &mut target)?;
     target.set_permissions(source.metadata()?.permissions())?;
@@ -692,7 +693,14 @@ fn remove_if_present(path: &Path) -> io::Result<()> {
 /// rename is as durable there as they make it.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     match File::open(dir)?.sync_all() {
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOTSUP)) => Ok(()),
+        Err(e)
+            if matches!(
+                rustix::io::Errno::from_io_error(&e),
+                Some(rustix::io::Errno::INVAL | rustix::io::Errno::NOTSUP)
+            ) =>
+        {
+            Ok(())
+        }
         other => other,
     }
 }
@@ -726,7 +734,7 @@ fn permission_warning(path: &Path, meta: &fs::Metadata, is_dir: bool) -> Option<
     } else {
         ("state file", "600")
     };
-    let me = crate::ffi::sys::euid();
+    let me = rustix::process::geteuid().as_raw();
     let fix = if is_dir && mode & 0o1000 != 0 {
         // A shared directory such as /tmp: making it private would break
         // everyone else.

@@ -4,8 +4,8 @@ use std::io::{self, Write};
 
 use chainctl_core::state::{Action, ExecutionStateRecord, RecordSource};
 use chainctl_core::{
-    ChartSource, Client, DryRun, Error, ErrorKind, OciReference, ReleaseOptions, StateStore,
-    version_to_tag,
+    ChartSource, Client, DryRun, Error, ErrorKind, HelmStatus, OciReference, ReleaseOptions,
+    StateStore, release_key, version_to_tag,
 };
 use serde_json::json;
 
@@ -23,9 +23,8 @@ pub(crate) fn recorded(common: &CommonArgs) -> Result<RecordSource, Failure> {
     let no_record = || {
         Failure::from(Error::InvalidInput {
             message: format!(
-                "no source given and no deployment of {}/{} recorded in {}: pass --bundle PATH or --chart oci://...",
-                common.namespace,
-                common.release,
+                "no source given and no deployment of {} recorded in {}: pass --bundle PATH or --chart oci://...",
+                release_key(None, &common.namespace, &common.release),
                 location.path.display()
             ),
         })
@@ -50,8 +49,8 @@ pub(crate) fn recorded(common: &CommonArgs) -> Result<RecordSource, Failure> {
 pub(crate) fn recorded_source(common: &CommonArgs) -> Result<ChartSource, Failure> {
     let chart = recorded(common)?.to_chart_source()?;
     eprintln!(
-        "chainctl: no --bundle or --chart given: reusing the source recorded for {}/{}: {chart}",
-        common.namespace, common.release
+        "chainctl: no --bundle or --chart given: reusing the source recorded for {}: {chart}",
+        release_key(None, &common.namespace, &common.release)
     );
     Ok(chart)
 }
@@ -59,7 +58,7 @@ pub(crate) fn recorded_source(common: &CommonArgs) -> Result<ChartSource, Failur
 /// `upgrade --locked`: the digest recorded in state, provided the recorded
 /// tag still points at it.
 pub(crate) fn locked_source(common: &CommonArgs, client: &Client) -> Result<ChartSource, Failure> {
-    let release = format!("{}/{}", common.namespace, common.release);
+    let release = release_key(None, &common.namespace, &common.release);
     let RecordSource::Oci(oci) = recorded(common)? else {
         return Err(invalid_input(format!(
             "--locked pins OCI charts by digest, but {release} was deployed from a local bundle"
@@ -322,7 +321,7 @@ pub(crate) fn run(
                 out,
                 "{} {}: release {} in namespace {} is at revision {} ({})",
                 shown_action,
-                if rel.status == "deployed" {
+                if rel.status == HelmStatus::Deployed {
                     "succeeded"
                 } else {
                     "finished"

@@ -41,14 +41,13 @@ pub(crate) fn run(args: &ListArgs, output: Output) -> Result<(), Failure> {
             for r in &releases {
                 writeln!(
                     out,
-                    "{}\t{}\t{}\t{}\t{}\t{}-{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     r.name,
                     r.namespace,
                     r.revision,
                     r.last_deployed.as_deref().unwrap_or(""),
                     r.status,
-                    r.chart.name,
-                    r.chart.version,
+                    r.chart,
                     r.chart.app_version.as_deref().unwrap_or("")
                 )?;
             }

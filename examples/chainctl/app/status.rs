@@ -24,7 +24,7 @@ pub(crate) fn run(args: &StatusArgs, output: Output) -> Result<(), Failure> {
         None => client.status(&release)?,
     };
     // A pending revision blocks every further action: say how out.
-    let pending = match info.status.starts_with("pending-") {
+    let pending = match info.status.is_pending() {
         true => client.pending(&release).ok().flatten(),
         false => None,
     };

@@ -41,7 +41,7 @@ pub(crate) fn run(args: &UninstallArgs, output: Output) -> Result<(), Failure> {
     match &result {
         Ok(report) => {
             record.finish_with_release(&report.release);
-            record.helm_status = Some("uninstalled".into());
+            record.helm_status = Some(chainctl_core::HelmStatus::Uninstalled);
         }
         Err(err) => {
             record.finish_err(err);
