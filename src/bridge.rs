@@ -83,6 +83,8 @@ pub struct CancelToken {
 struct CancelInner {
     cancelled: AtomicBool,
     calls: Mutex<Vec<u64>>,
+    /// Why, when the canceller said ([`CancelToken::cancel_with`]).
+    reason: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for CancelToken {
@@ -106,6 +108,34 @@ impl CancelToken {
         for &id in calls.iter() {
             ffi::cancel(id);
         }
+    }
+
+    /// [`cancel`](Self::cancel), saying why: `reason` (say `SIGTERM`) is
+    /// what a [`Deployer`](crate::Deployer) records as the cause. The first
+    /// reason given is kept.
+    ///
+    /// ```
+    /// use chainctl_core::CancelToken;
+    /// let token = CancelToken::new();
+    /// token.cancel_with("SIGTERM");
+    /// token.cancel_with("SIGINT");
+    /// assert!(token.is_cancelled());
+    /// assert_eq!(token.reason().as_deref(), Some("SIGTERM"));
+    /// ```
+    pub fn cancel_with(&self, reason: impl Into<String>) {
+        {
+            let mut kept = self.inner.reason.lock().unwrap_or_else(|e| e.into_inner());
+            if kept.is_none() {
+                *kept = Some(reason.into());
+            }
+        }
+        self.cancel();
+    }
+
+    /// Why it was cancelled, when [`cancel_with`](Self::cancel_with) said.
+    pub fn reason(&self) -> Option<String> {
+        let kept = self.inner.reason.lock().unwrap_or_else(|e| e.into_inner());
+        kept.clone()
     }
 
     /// Whether [`cancel`](Self::cancel) was called.

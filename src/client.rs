@@ -494,14 +494,7 @@ impl ClientBuilder {
                 i64::MAX
             )));
         }
-        let (storage, memory_store) = match self.storage {
-            Storage::Secret => ("secret", None),
-            Storage::ConfigMap => ("configmap", None),
-            Storage::Memory => {
-                let n = NEXT_MEMORY_STORE.fetch_add(1, Ordering::Relaxed);
-                ("memory", Some(format!("{}-{n}", std::process::id())))
-            }
-        };
+        let (storage, memory_store) = storage_target(&self.storage);
         let kubeconfig_paths = match (&self.kubeconfig, self.kubeconfig_paths) {
             (Some(_), _) => Vec::new(),
             (None, Some(paths)) => paths,
@@ -530,6 +523,18 @@ impl ClientBuilder {
             cancel: self.cancel,
             values_key: ValuesKey::process(),
         })
+    }
+}
+
+/// The storage as the shim names it, and for memory a store of its own.
+fn storage_target(storage: &Storage) -> (&'static str, Option<String>) {
+    match storage {
+        Storage::Secret => ("secret", None),
+        Storage::ConfigMap => ("configmap", None),
+        Storage::Memory => {
+            let n = NEXT_MEMORY_STORE.fetch_add(1, Ordering::Relaxed);
+            ("memory", Some(format!("{}-{n}", std::process::id())))
+        }
     }
 }
 
@@ -677,6 +682,26 @@ impl Client {
             cancel: token,
             ..self.clone()
         }
+    }
+
+    /// The cancel token its calls use, if any.
+    pub fn cancel_token(&self) -> Option<&CancelToken> {
+        self.cancel.as_ref()
+    }
+
+    /// This client with release storage `driver` (a new, empty store for
+    /// [`StorageDriver::Memory`](crate::state::StorageDriver::Memory)),
+    /// its other settings kept: to read a release where a record says it
+    /// is kept.
+    pub fn with_storage_driver(&self, driver: crate::state::StorageDriver) -> Client {
+        let storage = match driver {
+            crate::state::StorageDriver::Secret => Storage::Secret,
+            crate::state::StorageDriver::ConfigMap => Storage::ConfigMap,
+            crate::state::StorageDriver::Memory => Storage::Memory,
+        };
+        let mut client = self.clone();
+        (client.target.storage, client.target.memory_store) = storage_target(&storage);
+        client
     }
 
     fn options(&self, helm_timeout: Option<Duration>) -> CallOptions<'_> {

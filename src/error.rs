@@ -81,6 +81,28 @@ pub enum Error {
         #[source]
         source: Option<std::io::Error>,
     },
+    /// The caller's approval said no (see [`Approval`](crate::Approval)):
+    /// nothing was changed. Its [`kind`](Error::kind) is
+    /// [`ErrorKind::Cancelled`]; match the variant to tell the two apart.
+    #[error("refused: {message}")]
+    Refused {
+        /// What was not done.
+        message: String,
+    },
+    /// The action succeeded, but its record could not be written to the
+    /// state file: the record is here, to keep (a later
+    /// [`StateStore::import`](crate::StateStore::import) puts it back).
+    /// Its [`kind`](Error::kind) is [`ErrorKind::State`].
+    #[error("{message}")]
+    NotRecorded {
+        /// What succeeded and where its record was to go.
+        message: String,
+        /// The record that was not written.
+        record: Box<crate::state::ExecutionStateRecord>,
+        /// Why the write failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// A bug: a Go panic, a reply that does not parse, a broken invariant.
     #[error("internal error: {message} (this is a bug in chainctl-core; please report it)")]
     Internal {
@@ -156,8 +178,8 @@ impl Error {
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Kube { .. } => ErrorKind::Kube,
             Error::Timeout { .. } => ErrorKind::Timeout,
-            Error::Cancelled { .. } => ErrorKind::Cancelled,
-            Error::State { .. } => ErrorKind::State,
+            Error::Cancelled { .. } | Error::Refused { .. } => ErrorKind::Cancelled,
+            Error::State { .. } | Error::NotRecorded { .. } => ErrorKind::State,
             Error::Internal { .. } => ErrorKind::Internal,
         }
     }
@@ -200,6 +222,8 @@ impl Error {
             | Error::Timeout { message }
             | Error::Cancelled { message }
             | Error::State { message, .. }
+            | Error::Refused { message }
+            | Error::NotRecorded { message, .. }
             | Error::Internal { message } => message,
         }
     }

@@ -18,12 +18,38 @@
 //! # }
 //! ```
 //!
+//! Deploying and recording every outcome in the state file is one call of a
+//! [`Deployer`]; here against Helm's memory driver:
+//!
+//! ```
+//! use chainctl_core::state::Outcome;
+//! use chainctl_core::{
+//!     Approval, ChartSource, Client, Deployer, LazyStateStore, ReleaseOptions, SourceChoice,
+//!     Storage,
+//! };
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let client = Client::builder().storage(Storage::Memory).build()?;
+//! let mut deployer = Deployer::new(client, LazyStateStore::at(dir.path().join("state.json")));
+//! let chart = ChartSource::bundle(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello"))?;
+//! let opts = ReleaseOptions::builder("hello", "demo").build()?;
+//! let done = deployer.install(SourceChoice::Given(chart), &opts, Approval::ask(|plan| {
+//!     plan.to_string().contains("not installed -> hello 0.1.0")
+//! }))?;
+//! assert_eq!(done.record.outcome, Outcome::Succeeded);
+//! assert_eq!(done.state_path.as_deref(), Some(dir.path().join("state.json").as_path()));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! The pieces:
 //! - types without IO: [`ChartSource`], [`OciReference`], [`ReleaseOptions`],
 //!   [`ReleaseRef`], and the reports actions return ([`ActionReport`],
 //!   [`ReleaseInfo`]);
 //! - [`Client`], which runs Helm's actions (`render`, `install`, `upgrade`,
 //!   `status`, `history`, `rollback`, `uninstall`) through the shim;
+//! - [`Deployer`], which runs them as recorded deployments ([`deployer`]);
 //! - one [`Error`] enum whose variants a caller can match.
 //!
 //! Calls are safe from many threads at once, can carry a deadline, can be
@@ -31,9 +57,15 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+// The README's examples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod bridge;
 mod cache;
 mod client;
+pub mod deployer;
 mod error;
 #[allow(unsafe_code)]
 mod ffi;
@@ -53,6 +85,11 @@ pub use client::{
     ActionFailure, Client, ClientBuilder, DEFAULT_MAX_CHART_SIZE, DEFAULT_NETWORK_TIMEOUT,
     ListOptions, PendingRelease, ReleaseValues, ResolvedKube, RollbackOptions, Storage,
     UninstallOptions,
+};
+pub use deployer::{
+    Approval, Check, CheckOptions, Current, Deployer, Deployment, LazyStateStore, Notice, Plan,
+    PlanChart, PlanSource, ResolvedSource, RevisionChart, SourceChoice, SourceOrigin, StateBackend,
+    Target, is_pending,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use registry::{PullReport, RegistryOptions};
