@@ -618,6 +618,19 @@ pub struct CheckOptions {
     pub recorded_driver: bool,
 }
 
+impl CheckOptions {
+    /// With [`recorded_driver`](Self::recorded_driver) set to `on`.
+    ///
+    /// ```
+    /// let options = chainctl_core::CheckOptions::default().recorded_driver(true);
+    /// assert!(options.recorded_driver);
+    /// ```
+    pub fn recorded_driver(mut self, on: bool) -> CheckOptions {
+        self.recorded_driver = on;
+        self
+    }
+}
+
 /// The cluster compared with the state file: see [`Deployer::check`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
