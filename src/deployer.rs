@@ -777,22 +777,30 @@ impl<S: StateBackend> Deployer<S> {
         Ok((state.release_in(None, release.name(), release.namespace())).map(|s| (s, true)))
     }
 
-    /// The source recorded for `release`'s current deployment.
+    /// The source recorded for `release`'s current deployment in this
+    /// cluster, and whether that record predates the recording of clusters
+    /// ([`LEGACY_RECORD_NOTE`]); `None` when nothing is recorded (what
+    /// [`SourceChoice::Recorded`] and [`SourceChoice::Locked`] need).
+    pub fn recorded_source(&self, release: &ReleaseRef) -> Result<Option<(RecordSource, bool)>> {
+        let Some(state) = self.state.load()? else {
+            return Ok(None);
+        };
+        let Some((found, legacy)) = self.release_state(&state, release)? else {
+            return Ok(None);
+        };
+        let source = (found.current.as_ref()).and_then(|rec| rec.source.clone());
+        Ok(source.map(|source| (source, legacy)))
+    }
+
     fn recorded(&self, release: &ReleaseRef) -> Result<(RecordSource, bool)> {
-        let path = self.state.path()?;
-        let no_record = || {
+        self.recorded_source(release)?.ok_or_else(|| {
+            let path = self.state.path().unwrap_or_default();
             Error::invalid(format!(
                 "no source given and no deployment of {release} recorded in {}: name the chart \
                  (a bundle path or an oci:// reference)",
                 path.display()
             ))
-        };
-        let state = self.state.load()?.ok_or_else(no_record)?;
-        let (found, legacy) = self.release_state(&state, release)?.ok_or_else(no_record)?;
-        let source = (found.current.as_ref())
-            .and_then(|rec| rec.source.clone())
-            .ok_or_else(no_record)?;
-        Ok((source, legacy))
+        })
     }
 
     /// Resolves `choice` for `release`: for [`SourceChoice::Locked`], asks
