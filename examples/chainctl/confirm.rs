@@ -1,117 +1,99 @@
-//! The plan of a change, and asking on the terminal before it is made.
+//! Approving a change: --confirm in advance, or the library's plan shown on
+//! the terminal and a question; and the failures a deployer's action ends
+//! with (refused: exit 10; succeeded but not recorded: exit 7).
 
 use std::io::{self, BufRead, IsTerminal};
 
-use chainctl_core::{Error, ErrorKind, ReleaseInfo, ReleaseRef};
+use chainctl_core::{Approval, Error};
 
-use crate::exit::{Failure, refused};
+use crate::exit::{Failure, refused, with_causes};
 
-/// What a mutating command is about to do, shown on a terminal before it
-/// asks.
-pub(crate) struct Plan {
-    /// The action, as a verb: `install`, `upgrade`, `roll back`, `uninstall`.
-    pub(crate) verb: &'static str,
-    pub(crate) release: ReleaseRef,
-    /// The chart deployed now, or why that is not known.
-    pub(crate) from: String,
-    /// What the release will hold afterwards.
-    pub(crate) to: String,
-    /// Further lines (label, value): where the chart comes from and its
-    /// digests. An empty label continues the line above.
-    pub(crate) details: Vec<(&'static str, String)>,
-}
-
-impl std::fmt::Display for Plan {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "chainctl will {} release {} in namespace {}",
-            self.verb,
-            self.release.name(),
-            self.release.namespace()
-        )?;
-        let line = |f: &mut std::fmt::Formatter<'_>, label: &str, value: &str| {
-            let label = if label.is_empty() {
-                String::new()
-            } else {
-                format!("{label}:")
-            };
-            writeln!(f, "  {label:<10}{value}")
-        };
-        line(f, "chart", &format!("{} -> {}", self.from, self.to))?;
-        for (label, value) in &self.details {
-            line(f, label, value)?;
-        }
-        Ok(())
-    }
-}
-
-/// A revision's chart, for a plan: `hello 0.1.0`.
-pub(crate) fn chart_words(rel: &ReleaseInfo) -> String {
-    format!("{} {}", rel.chart.name, rel.chart.version)
-}
-
-/// The release as it is now, for a plan's "from". A failed lookup shows
-/// its reason: the plan informs, and Helm reports the real error later.
-pub(crate) fn describe_current(current: &Result<ReleaseInfo, Error>) -> String {
-    match current {
-        Ok(rel) => format!(
-            "{} (revision {}, {})",
-            chart_words(rel),
-            rel.revision,
-            rel.status
-        ),
-        Err(err) if err.kind() == ErrorKind::NotFound => "not installed".to_string(),
-        Err(err) => format!("unknown ({err})"),
-    }
-}
-
-/// Asks on the terminal before a change, after showing the plan `gather`
-/// builds. --confirm approves in advance; with no terminal to ask on, the
-/// change is refused. Either way the plan is not gathered: those paths
-/// cost nothing.
-pub(crate) fn confirm(
+/// How a change is approved: with --confirm in advance (no plan is built:
+/// that path costs nothing); on a terminal by showing the plan and asking;
+/// with no terminal to ask on, it is refused before anything is looked up.
+/// A failure to read the answer is kept in `answer_error`.
+pub(crate) fn approval<'a>(
     approved: bool,
     intent: &str,
-    gather: impl FnOnce() -> Result<Plan, Failure>,
-) -> Result<(), Failure> {
+    answer_error: &'a mut Option<io::Error>,
+) -> Result<Approval<'a>, Failure> {
     if approved {
-        return Ok(());
+        return Ok(Approval::Given);
     }
     if !(io::stdin().is_terminal() && io::stderr().is_terminal()) {
         return Err(refused(format!(
             "refusing to {intent} without confirmation: there is no terminal to ask on; pass --confirm to approve"
         )));
     }
-    let plan = gather()?;
-    eprint!("{plan}Proceed? [y/N] ");
-    let mut answer = String::new();
-    io::stdin().lock().read_line(&mut answer)?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
-        Ok(())
-    } else {
-        Err(refused(format!(
-            "did not {intent}: not confirmed (answer y to proceed, or pass --confirm)"
-        )))
+    Ok(Approval::ask(move |plan| {
+        eprint!("{plan}Proceed? [y/N] ");
+        let mut answer = String::new();
+        match io::stdin().lock().read_line(&mut answer) {
+            Ok(_) => matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"),
+            Err(err) => {
+                *answer_error = Some(err);
+                false
+            }
+        }
+    }))
+}
+
+/// How a deployer's error ends chainctl: a refusal says what was not done
+/// (exit 10; a failure to read the answer is that failure); an action that
+/// succeeded without its record exits 7, the record printed above it.
+pub(crate) fn action_failure(err: Error, intent: &str, answer_error: Option<io::Error>) -> Failure {
+    match err {
+        Error::Refused { .. } => match answer_error {
+            Some(err) => err.into(),
+            None => refused(format!(
+                "did not {intent}: not confirmed (answer y to proceed, or pass --confirm)"
+            )),
+        },
+        Error::NotRecorded { ref source, .. } => Failure {
+            code: 7,
+            kind: "state",
+            message: format!(
+                "{} ({}); the record is printed above",
+                err.message(),
+                with_causes(source.as_ref())
+            ),
+            io: None,
+        },
+        err => err.into(),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use chainctl_core::state::Action;
+    use chainctl_core::{Current, Plan, PlanChart, PlanSource, ReleaseRef, Target};
 
     #[test]
     fn a_plan_lines_up_its_labels_and_continues_lines() {
+        let chart = |version: &str| PlanChart {
+            name: "hello".into(),
+            version: version.into(),
+        };
         let plan = Plan {
-            verb: "upgrade",
+            action: Action::Upgrade,
             release: ReleaseRef::new("hello", "demo").unwrap(),
-            from: "hello 0.1.0 (revision 2, deployed)".into(),
-            to: "hello 0.2.0".into(),
-            details: vec![
-                ("source", "oci://r.example/charts/hello:0.2.0".into()),
-                ("digest", "sha256:aa (manifest)".into()),
-                ("", "sha256:bb (chart archive)".into()),
-            ],
+            from: Current::Deployed {
+                chart: chart("0.1.0"),
+                revision: 2,
+                status: "deployed".into(),
+            },
+            to: Target::Chart(chart("0.2.0")),
+            source: Some(PlanSource::Oci {
+                reference: "oci://r.example/charts/hello:0.2.0".into(),
+                manifest_digest: "sha256:aa".into(),
+                chart_digest: "sha256:bb".into(),
+                // Not shown: what the action deploys.
+                pinned: chainctl_core::ChartSource::bundle(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/examples/charts/hello"
+                ))
+                .unwrap(),
+            }),
         };
         assert_eq!(
             plan.to_string(),

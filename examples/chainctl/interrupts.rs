@@ -24,7 +24,8 @@ pub(crate) const INTERRUPTS: [(i32, &str); 3] = [
 pub(crate) const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
 
 /// What a signal does to this run. While an action that changes a release
-/// runs (`in_flight`), the first signal cancels its Go call through `token`:
+/// runs (`in_flight`), the first signal cancels its Go call through `token`,
+/// naming the signal (the record says "cancelled by SIGTERM"):
 /// chainctl records the action as cancelled and exits with the signal's
 /// code, or after [`INTERRUPT_GRACE`] exits anyway, printing the record if
 /// it has one. Otherwise, and at a second signal, it exits at once.
@@ -56,10 +57,11 @@ impl Interrupts {
         Some((name, u8::try_from(128 + signal).unwrap_or(u8::MAX)))
     }
 
-    /// Marks an action that a signal should cancel rather than cut short,
-    /// until the guard is dropped.
-    pub(crate) fn in_flight(&'static self) -> InFlight {
-        self.in_flight.store(true, Ordering::SeqCst);
+    /// Ends, when dropped, what the deployer's
+    /// [`Notice::Acting`](chainctl_core::Notice::Acting) began (see
+    /// `record::deployer`): an action that a signal should cancel rather
+    /// than cut short. A dry run never begins one: a signal ends it at once.
+    pub(crate) fn until_returned(&'static self) -> InFlight {
         InFlight(self)
     }
 
@@ -83,7 +85,7 @@ impl Interrupts {
              (at most {} s; a second signal exits at once)",
             INTERRUPT_GRACE.as_secs()
         );
-        self.token.cancel();
+        self.token.cancel_with(name);
         std::thread::spawn(move || {
             std::thread::sleep(INTERRUPT_GRACE);
             say!(
@@ -100,7 +102,7 @@ impl Interrupts {
     }
 }
 
-/// An action a signal cancels; see [`Interrupts::in_flight`].
+/// An action a signal cancels; see [`Interrupts::until_returned`].
 pub(crate) struct InFlight(&'static Interrupts);
 
 impl Drop for InFlight {

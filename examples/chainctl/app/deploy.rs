@@ -2,159 +2,52 @@
 
 use std::io::{self, Write};
 
-use chainctl_core::state::{Action, ExecutionStateRecord, RecordSource};
+use chainctl_core::deployer::LEGACY_RECORD_NOTE;
+use chainctl_core::state::Action;
 use chainctl_core::{
-    ChartSource, Client, DryRun, Error, ErrorKind, HelmStatus, OciReference, ReleaseOptions,
-    StateStore, release_key, version_to_tag,
+    Approval, ChartSource, Deployer, DryRun, ReleaseOptions, ReleaseRef, SourceChoice,
+    SourceOrigin, StateBackend,
 };
 use serde_json::json;
 
 use crate::client::client;
-use crate::confirm::{Plan, chart_words, confirm, describe_current};
+use crate::confirm::{action_failure, approval};
 use crate::exit::{Failure, invalid_input};
-use crate::flags::{ChartArgs, CommonArgs, Output};
+use crate::flags::{ChartArgs, Output};
 use crate::interrupts::interrupts;
 use crate::output::chart_line;
-use crate::record::{note_interrupted, open_store, release_state, save, stamp, state_location};
+use crate::record::deployer;
 
-/// The source recorded for a release's current deployment.
-pub(crate) fn recorded(common: &CommonArgs) -> Result<RecordSource, Failure> {
-    let location = state_location(&common.state_file, &common.state_path)?;
-    let no_record = || {
-        Failure::from(Error::InvalidInput {
-            message: format!(
-                "no source given and no deployment of {} recorded in {}: pass --bundle PATH or --chart oci://...",
-                release_key(None, &common.namespace, &common.release),
-                location.path.display()
-            ),
-        })
-    };
-    let state = match StateStore::load(&location.path) {
-        Ok(state) => state,
-        Err(Error::NotFound { .. }) => return Err(no_record()),
-        Err(err) => return Err(err.into()),
-    };
-    let (release, note) = release_state(&state, common).ok_or_else(no_record)?;
-    let source = (release.current.as_ref())
-        .and_then(|rec| rec.source.clone())
-        .ok_or_else(no_record)?;
-    if let Some(note) = note {
-        eprintln!("chainctl: warning: {note}");
-    }
-    Ok(source)
-}
-
-/// The source recorded for a release, for `upgrade` without --bundle or
-/// --chart.
-pub(crate) fn recorded_source(common: &CommonArgs) -> Result<ChartSource, Failure> {
-    let chart = recorded(common)?.to_chart_source()?;
-    eprintln!(
-        "chainctl: no --bundle or --chart given: reusing the source recorded for {}: {chart}",
-        release_key(None, &common.namespace, &common.release)
-    );
-    Ok(chart)
-}
-
-/// `upgrade --locked`: the digest recorded in state, provided the recorded
-/// tag still points at it.
-pub(crate) fn locked_source(common: &CommonArgs, client: &Client) -> Result<ChartSource, Failure> {
-    let release = release_key(None, &common.namespace, &common.release);
-    let RecordSource::Oci(oci) = recorded(common)? else {
+/// The source the flags choose (given, recorded, or --locked to the
+/// recorded digest), saying where a reused one comes from.
+fn resolve_source(
+    deployer: &Deployer,
+    choice: SourceChoice,
+    release: &ReleaseRef,
+) -> Result<ChartSource, Failure> {
+    let given = matches!(choice, SourceChoice::Given(_));
+    if !given && deployer.recorded_source(release)?.is_none() {
         return Err(invalid_input(format!(
-            "--locked pins OCI charts by digest, but {release} was deployed from a local bundle"
-        ))
-        .into());
-    };
-    let recorded_digest = oci.manifest_digest.clone().ok_or_else(|| {
-        invalid_input(format!(
-            "no manifest digest is recorded for {release}: upgrade once without --locked"
-        ))
-    })?;
-    let reference: OciReference = oci.reference.parse()?;
-    let tag = match (reference.tag(), &oci.resolved_version) {
-        (Some(tag), _) => tag.to_string(),
-        (None, Some(version)) => version_to_tag(version),
-        (None, None) => {
-            return Err(
-                invalid_input(format!("no tag or version is recorded for {release}")).into(),
-            );
-        }
-    };
-    let tagged: OciReference = format!(
-        "oci://{}/{}:{tag}",
-        reference.registry(),
-        reference.repository()
-    )
-    .parse()?;
-    let current = client.resolve_tag(&tagged)?;
-    if current != recorded_digest {
-        return Err(invalid_input(format!(
-            "--locked: {tagged} now points to {current}, but the state file records {recorded_digest} for {release}; \
-             upgrade without --locked to take the new digest"
+            "no source given and no deployment of {release} recorded in {}: pass --bundle PATH or --chart oci://...",
+            deployer.state().path()?.display()
         ))
         .into());
     }
-    eprintln!(
-        "chainctl: --locked: installing {tagged}@{recorded_digest}, as recorded for {release}"
-    );
-    Ok(ChartSource::oci(
-        &format!("{tagged}@{recorded_digest}"),
-        None,
-    )?)
-}
-
-/// The plan of an install or upgrade, and for an OCI chart the source pinned
-/// to the digest the plan shows, so that what is approved is what is
-/// installed even if the tag moves meanwhile. Fails when the chart cannot be
-/// had: nothing has changed yet.
-pub(crate) fn deploy_plan(
-    client: &Client,
-    verb: &'static str,
-    source: &ChartSource,
-    opts: &ReleaseOptions,
-) -> Result<(Plan, Option<ChartSource>), Failure> {
-    let current = client.status(opts.release());
-    let verb = match &current {
-        Err(err) if err.kind() == ErrorKind::NotFound && opts.install_if_missing() => "install",
-        _ => verb,
-    };
-    let (to, details, pinned) = match source {
-        ChartSource::Oci(_) => {
-            // Fills the chart cache: the install right after reads it.
-            let pulled = client.pull_within(source, opts.timeout())?;
-            let shown = pulled.reference.split('@').next().unwrap_or_default();
-            let details = vec![
-                ("source", shown.to_string()),
-                ("digest", format!("{} (manifest)", pulled.manifest_digest)),
-                ("", format!("{} (chart archive)", pulled.chart_digest)),
-            ];
-            let pinned = ChartSource::oci(&pulled.reference, None)?;
-            (
-                format!("{} {}", pulled.chart.name, pulled.version),
-                details,
-                Some(pinned),
-            )
+    let resolved = deployer.resolve(choice, release)?;
+    if resolved.legacy_record {
+        eprintln!("chainctl: warning: {LEGACY_RECORD_NOTE}");
+    }
+    match &resolved.origin {
+        SourceOrigin::Recorded => eprintln!(
+            "chainctl: no --bundle or --chart given: reusing the source recorded for {release}: {}",
+            resolved.chart
+        ),
+        SourceOrigin::Locked { tagged, digest } => {
+            eprintln!("chainctl: --locked: installing {tagged}@{digest}, as recorded for {release}")
         }
-        ChartSource::Bundle(bundle) => {
-            let rendered = client.render(source, opts)?;
-            let details = vec![
-                ("source", bundle.path().display().to_string()),
-                (
-                    "digest",
-                    format!("{} (bundle content)", bundle.content_digest()?),
-                ),
-            ];
-            (chart_words(&rendered.release), details, None)
-        }
-    };
-    let plan = Plan {
-        verb,
-        release: opts.release().clone(),
-        from: describe_current(&current),
-        to,
-        details,
-    };
-    Ok((plan, pinned))
+        _ => {}
+    }
+    Ok(resolved.chart)
 }
 
 /// `app install` and `app upgrade`: resolves the source, asks (unless
@@ -174,10 +67,11 @@ pub(crate) fn run(
         args.registry.offline,
         args.registry.max_chart_size,
     )?;
-    let source = match (&args.bundle, &args.chart) {
-        _ if locked => locked_source(common, &client)?,
-        (None, None) if action == Action::Upgrade => recorded_source(common)?,
-        _ => ChartSource::from_flags(
+    let deployer = deployer(common, client);
+    let choice = match (&args.bundle, &args.chart) {
+        _ if locked => SourceChoice::Locked,
+        (None, None) if action == Action::Upgrade => SourceChoice::Recorded,
+        _ => SourceChoice::Given(ChartSource::from_flags(
             args.bundle.as_deref(),
             args.chart.as_deref(),
             // helm's --devel: a constraint that admits pre-releases, unless
@@ -187,8 +81,10 @@ pub(crate) fn run(
                 (None, true) => Some(">0.0.0-0"),
                 (None, false) => None,
             },
-        )?,
+        )?),
     };
+    let release = ReleaseRef::new(&common.release, &common.namespace)?;
+    let source = resolve_source(&deployer, choice, &release)?;
     let mut builder = ReleaseOptions::builder(&common.release, &common.namespace)
         .create_namespace(args.create_namespace)
         .dry_run(args.dry_run.unwrap_or_default())
@@ -241,54 +137,23 @@ pub(crate) fn run(
     } else {
         "upgrade"
     };
-    let mut store = None;
-    let mut pinned = None;
-    if dry_run == DryRun::None {
-        confirm(
-            args.confirm,
-            &format!("{verb} release {} from {source}", opts.release()),
-            || {
-                let (plan, pin) = deploy_plan(&client, verb, &source, &opts)?;
-                pinned = pin;
-                Ok(plan)
-            },
-        )?;
-        store = Some(open_store(common)?);
-    }
-    // Digests keyed for this state file; a dry run creates no key, and
-    // without one its digest compares only within this run.
-    let key = match &store {
-        Some(store) => Some(store.values_key()?),
-        None => match state_location(&common.state_file, &common.state_path) {
-            Ok(location) => chainctl_core::state::ValuesKey::for_state_file(&location.path, false)?,
-            Err(_) => chainctl_core::state::ValuesKey::from_env()?,
-        },
+    let intent = format!("{verb} release {} from {source}", opts.release());
+    let mut answer_error = None;
+    let approval = match dry_run {
+        DryRun::None => approval(args.confirm, &intent, &mut answer_error)?,
+        // A dry run changes nothing: nothing to approve.
+        _ => Approval::Given,
     };
-    let client = match key {
-        Some(key) => client.with_values_key(key),
-        None => client,
-    };
-    // The record names the source as given; the action installs what the
-    // plan showed.
-    let mut record = ExecutionStateRecord::for_chart(action, &source, &opts)?;
-    stamp(&mut record, common, &client);
-    let deployed = pinned.as_ref().unwrap_or(&source);
-    // A dry run records nothing: a signal ends it at once.
-    let in_flight = store.is_some().then(|| interrupts().in_flight());
+    let mut deployer = deployer;
+    let returned = interrupts().until_returned();
+    let source = SourceChoice::Given(source);
     let result = match action {
-        Action::Install => client.install_detailed(deployed, &opts),
-        _ => client.upgrade_detailed(deployed, &opts),
+        Action::Install => deployer.install(source, &opts, approval),
+        _ => deployer.upgrade(source, &opts, approval),
     };
-    record.finish_with_outcome(&result);
-    if result.is_err() && in_flight.is_some() {
-        note_interrupted(&mut record, &client, opts.release());
-    }
-    let result = result.map_err(Error::from);
-    if let Some(store) = &mut store {
-        save(store, &record, result.as_ref().err())?;
-    }
-    drop(in_flight);
-    let report = result?;
+    drop(returned);
+    let done = result.map_err(|err| action_failure(err, &intent, answer_error.take()))?;
+    let (report, record) = (&done.report, &done.record);
     let shown_action = if report.installed { "install" } else { verb };
     let mut out = io::stdout().lock();
     match output {
@@ -321,7 +186,7 @@ pub(crate) fn run(
                 out,
                 "{} {}: release {} in namespace {} is at revision {} ({})",
                 shown_action,
-                if rel.status == HelmStatus::Deployed {
+                if rel.status == "deployed" {
                     "succeeded"
                 } else {
                     "finished"
@@ -332,7 +197,7 @@ pub(crate) fn run(
                 rel.status
             )?;
             writeln!(out, "chart: {}", chart_line(rel))?;
-            if let Some(path) = store.as_ref().map(StateStore::path) {
+            if let Some(path) = &done.state_path {
                 writeln!(out, "recorded in: {}", path.display())?;
             }
             if !rel.notes.is_empty() {

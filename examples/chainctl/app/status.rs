@@ -2,15 +2,16 @@
 
 use std::io::{self, Write};
 
-use chainctl_core::state::{Action, Drift, ExecutionStateRecord, StorageDriver};
-use chainctl_core::{Error, ErrorKind, RegistryOptions, ReleaseInfo, ReleaseRef, StateStore};
+use chainctl_core::deployer::LEGACY_RECORD_NOTE;
+use chainctl_core::state::ExecutionStateRecord;
+use chainctl_core::{CheckOptions, Error, RegistryOptions, ReleaseInfo, ReleaseRef, is_pending};
 use serde_json::json;
 
 use crate::client::{client, connect};
 use crate::exit::{DRIFT, Failure};
-use crate::flags::{CommonArgs, Driver, Output, StatusArgs};
+use crate::flags::{CommonArgs, Output, StatusArgs};
 use crate::output::print_release;
-use crate::record::{release_state, state_location};
+use crate::record::deployer;
 
 /// `app status`: the release's current revision or the one asked for, and
 /// how to get out of a pending one; `--check` compares it with the state file.
@@ -24,7 +25,7 @@ pub(crate) fn run(args: &StatusArgs, output: Output) -> Result<(), Failure> {
         None => client.status(&release)?,
     };
     // A pending revision blocks every further action: say how out.
-    let pending = match info.status.is_pending() {
+    let pending = match is_pending(&info.status) {
         true => client.pending(&release).ok().flatten(),
         false => None,
     };
@@ -50,83 +51,32 @@ pub(crate) fn run(args: &StatusArgs, output: Output) -> Result<(), Failure> {
 pub(crate) fn check_status(common: &CommonArgs, output: Output) -> Result<(), Failure> {
     let release = ReleaseRef::new(&common.release, &common.namespace)?;
     let release = &release;
-    let location = state_location(&common.state_file, &common.state_path)?;
-    let state_file = location.path.display().to_string();
-    let nothing_to_compare = |why: String| {
-        Failure::from(Error::NotFound {
-            message: format!(
-                "{why}, so there is nothing to compare the cluster with: the state file records \
-                 what chainctl installs, upgrades and rolls back (pass --state-path or \
-                 --state-file if the release was recorded in another file)"
-            ),
-        })
-    };
-    let state = match StateStore::load(&location.path) {
-        Ok(state) => state,
-        Err(Error::NotFound { .. }) => {
-            return Err(nothing_to_compare(format!(
-                "there is no state file at {state_file}"
-            )));
-        }
-        Err(err) => return Err(err.into()),
-    };
-    // The current record; after a failure with none (a failed first
-    // install), the failed one, with the revision Helm recorded for it.
-    let Some((recorded, note)) = release_state(&state, common) else {
-        return Err(nothing_to_compare(format!(
-            "{state_file} records no deployment of {release} in this cluster"
-        )));
-    };
-    let Some(record) = recorded.current.as_ref().or_else(|| {
-        (recorded.history.iter().rev())
-            .find(|r| r.helm_revision.is_some() && r.action != Action::Uninstall)
-    }) else {
-        return Err(nothing_to_compare(format!(
-            "{state_file} records no deployment of {release} in this cluster"
-        )));
-    };
-    if let Some(note) = note {
-        eprintln!("chainctl: warning: {note}");
-    }
     // Read the release where it was recorded: the recorded driver, unless
     // --driver (or HELM_DRIVER) says otherwise.
-    let mut reading = common.clone();
-    if let (None, Some(driver)) = (common.driver, record.driver) {
-        reading.driver = Some(match driver {
-            StorageDriver::Secret => Driver::Secret,
-            StorageDriver::ConfigMap => Driver::Configmap,
-            StorageDriver::Memory => Driver::Memory,
-        });
+    let options = CheckOptions::default().recorded_driver(common.driver.is_none());
+    let client = client(common, RegistryOptions::default(), false, None)?;
+    let check = (deployer(common, client).check(release, &options)).map_err(|err| match err {
+        Error::NotFound { message } => Failure::from(Error::NotFound {
+            message: format!(
+                "{message} (pass --state-path or --state-file if the release was recorded in \
+                 another file)"
+            ),
+        }),
+        err => err.into(),
+    })?;
+    if check.legacy_record {
+        eprintln!("chainctl: warning: {LEGACY_RECORD_NOTE}");
     }
-    let mut client = client(&reading, RegistryOptions::default(), false, None)?;
-    // The digests of this state file's records are keyed with its key.
-    if let Some(key) = chainctl_core::state::ValuesKey::for_state_file(&location.path, false)? {
-        client = client.with_values_key(key);
-    }
-    let client = &client;
-    let (cluster, differences) = match client.status(release) {
-        Ok(info) => {
-            let differences = record.drift(&info);
-            (Some(info), differences)
-        }
-        Err(err) if err.kind() == ErrorKind::NotFound => {
-            (None, vec![Drift::release_missing(record)])
-        }
-        Err(err) => return Err(err.into()),
-    };
+    let state_file = check.state_path.display().to_string();
+    let (record, cluster, differences) = (&check.record, &check.cluster, &check.differences);
     // The newest record, when a signal cancelled it: the differences are
     // that action's doing, not someone else's.
-    let interrupted = (recorded.history.last()).filter(|r| r.is_cancelled());
-    let hint = (!differences.is_empty()).then(|| match interrupted {
+    let interrupted = check.interrupted.as_ref();
+    let hint = (!check.matches()).then(|| match interrupted {
         Some(cancelled) => interrupted_hint(common, cancelled, record),
         None => {
             let mut hint = drift_hint(common, record, cluster.is_none());
-            let only_manifest = (differences.iter())
-                .all(|d| d.field == chainctl_core::state::DriftField::ManifestDigest);
-            if only_manifest
-                && (record.manifest_digest.as_deref())
-                    .is_some_and(|d| d.starts_with("hmac-sha256:"))
-            {
+            if check.may_be_another_key() {
                 hint.push_str(
                     "; if nothing changed, the record was keyed with another values key \
                      (CHAINCTL_VALUES_KEY set then and not now, or the other way round): \
@@ -172,7 +122,7 @@ pub(crate) fn check_status(common: &CommonArgs, output: Output) -> Result<(), Fa
                     out,
                     "check: the cluster differs from the record in {state_file}:"
                 )?;
-                for difference in &differences {
+                for difference in differences {
                     writeln!(out, "  {difference}")?;
                 }
             }
@@ -263,6 +213,7 @@ mod tests {
     use super::*;
     use crate::flags::tests::parse;
     use crate::flags::{AppCommand, Command};
+    use chainctl_core::state::Action;
 
     #[test]
     fn drift_hint_names_the_commands_that_repair_it() {
