@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 mod support;
-use std::process::{Command, Output};
+use std::process::Output;
+use support::ReadOnlyDir;
 use support::chainctl::{Sandbox as StateDir, chainctl};
 
 fn run(args: &[&str]) -> Output {
@@ -400,41 +401,6 @@ fn a_corrupt_state_file_stops_actions_and_is_left_as_it_was() {
     assert!(stderr.contains("chainctl state validate"), "{stderr}");
     assert_eq!(std::fs::read(state.state_path()).unwrap(), corrupt);
     assert_eq!(state.run(&["state", "validate"]).status.code(), Some(6));
-}
-
-/// Makes a directory unwritable, even for root (chattr +i), until dropped.
-struct ReadOnlyDir(PathBuf);
-
-impl ReadOnlyDir {
-    fn new(dir: PathBuf) -> ReadOnlyDir {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();
-        let probe = dir.join(".probe");
-        if std::fs::write(&probe, b"").is_ok() {
-            // Root ignores permission bits: make the directory immutable.
-            let _ = std::fs::remove_file(&probe);
-            let ok = Command::new("chattr")
-                .arg("+i")
-                .arg(&dir)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(
-                ok && std::fs::write(&probe, b"").is_err(),
-                "cannot make {} read-only: running as root, this test needs `chattr +i` \
-                 (e2fsprogs) on a filesystem that supports it",
-                dir.display()
-            );
-        }
-        ReadOnlyDir(dir)
-    }
-}
-
-impl Drop for ReadOnlyDir {
-    fn drop(&mut self) {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
-        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o700));
-    }
 }
 
 #[test]

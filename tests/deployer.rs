@@ -5,10 +5,9 @@
 //! that succeeds but whose record cannot be written.
 
 mod support;
-use support::{hello_dir, namespace, testenv};
+use support::{ReadOnlyDir, hello_dir, namespace, testenv};
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chainctl_core::state::{Action, DriftField, Outcome, StateStoreOptions};
@@ -224,41 +223,6 @@ fn a_refused_approval_changes_nothing() {
         !work.path().join("state").exists(),
         "the state directory was created"
     );
-}
-
-/// Makes a directory unwritable, even for root (chattr +i), until dropped.
-struct ReadOnlyDir(PathBuf);
-
-impl ReadOnlyDir {
-    fn new(dir: PathBuf) -> ReadOnlyDir {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();
-        let probe = dir.join(".probe");
-        if std::fs::write(&probe, b"").is_ok() {
-            // Root ignores permission bits: make the directory immutable.
-            let _ = std::fs::remove_file(&probe);
-            let ok = Command::new("chattr")
-                .arg("+i")
-                .arg(&dir)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(
-                ok && std::fs::write(&probe, b"").is_err(),
-                "cannot make {} read-only: running as root, this test needs `chattr +i` \
-                 (e2fsprogs) on a filesystem that supports it",
-                dir.display()
-            );
-        }
-        ReadOnlyDir(dir)
-    }
-}
-
-impl Drop for ReadOnlyDir {
-    fn drop(&mut self) {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
-        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o700));
-    }
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! - [`pty`]: running chainctl on a pseudo-terminal;
 //! - [`faultproxy`]: a TCP proxy that injects network faults;
 //! - and the helpers several tests use: [`hello_dir`], [`namespace`],
-//!   [`client`], [`client_for`], [`wait_for_status`].
+//!   [`client`], [`client_for`], [`wait_for_status`], [`ReadOnlyDir`].
 
 // Each test binary uses a part of this module, and a part unused by one
 // binary is dead code there: the lint would flag a different subset in
@@ -73,5 +73,43 @@ pub fn wait_for_status(c: &Client, rel: &ReleaseRef, status: &str) {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+    }
+}
+
+/// Makes a directory unwritable, even for root (chattr +i), until dropped.
+pub struct ReadOnlyDir(PathBuf);
+
+impl ReadOnlyDir {
+    pub fn new(dir: PathBuf) -> ReadOnlyDir {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let probe = dir.join(".probe");
+        if std::fs::write(&probe, b"").is_ok() {
+            // Root ignores permission bits: make the directory immutable.
+            let _ = std::fs::remove_file(&probe);
+            let ok = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(&dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                ok && std::fs::write(&probe, b"").is_err(),
+                "cannot make {} read-only: running as root, this test needs `chattr +i` \
+                 (e2fsprogs) on a filesystem that supports it",
+                dir.display()
+            );
+        }
+        ReadOnlyDir(dir)
+    }
+}
+
+impl Drop for ReadOnlyDir {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o700));
     }
 }
