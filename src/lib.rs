@@ -89,7 +89,7 @@ pub use client::{
 pub use deployer::{
     Approval, Check, CheckOptions, Current, Deployer, Deployment, LazyStateStore, Notice, Plan,
     PlanChart, PlanSource, ResolvedSource, RevisionChart, SourceChoice, SourceOrigin, StateBackend,
-    Target, is_pending,
+    Target,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use registry::{PullReport, RegistryOptions};

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use chainctl_core::state::{Action, DriftField, Outcome, StateStoreOptions};
 use chainctl_core::{
     Approval, ChartCache, ChartSource, CheckOptions, Client, Deployer, Error, ErrorKind,
-    LazyStateStore, Notice, PlanSource, RegistryOptions, ReleaseOptions, ReleaseRef,
+    HelmStatus, LazyStateStore, Notice, PlanSource, RegistryOptions, ReleaseOptions, ReleaseRef,
     RollbackOptions, SourceChoice, SourceOrigin, StateStore, Storage, Target, UninstallOptions,
 };
 use testenv::Cluster;
@@ -173,7 +173,7 @@ fn install_upgrade_from_the_record_check_rollback_uninstall() {
     let removed = deployer
         .uninstall(&release, &UninstallOptions::default(), Approval::Given)
         .unwrap();
-    assert_eq!(removed.record.helm_status.as_deref(), Some("uninstalled"));
+    assert_eq!(removed.record.helm_status, Some(HelmStatus::Uninstalled));
     assert_eq!(greeting(cluster, &ns, "web-hello"), None);
     let state = StateStore::load(&state_path).unwrap();
     let recorded = state

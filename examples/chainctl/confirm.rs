@@ -80,7 +80,7 @@ mod tests {
             from: Current::Deployed {
                 chart: chart("0.1.0"),
                 revision: 2,
-                status: "deployed".into(),
+                status: chainctl_core::HelmStatus::Deployed,
             },
             to: Target::Chart(chart("0.2.0")),
             source: Some(PlanSource::Oci {

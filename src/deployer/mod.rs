@@ -55,8 +55,8 @@ use crate::state::{
     StateFile, ValuesKey,
 };
 use crate::{
-    ActionReport, CancelToken, ChartSource, Client, DryRun, Error, ErrorKind, OciReference,
-    ReleaseInfo, ReleaseOptions, ReleaseRef, ResolvedKube, Result, RollbackOptions,
+    ActionReport, CancelToken, ChartSource, Client, DryRun, Error, ErrorKind, HelmStatus,
+    OciReference, ReleaseInfo, ReleaseOptions, ReleaseRef, ResolvedKube, Result, RollbackOptions,
     UninstallOptions, UninstallReport, version_to_tag,
 };
 
@@ -66,16 +66,6 @@ use crate::{
 pub const SETTLE_PENDING: Duration = Duration::from_secs(5);
 const SETTLE_ABSENT: Duration = Duration::from_secs(1);
 
-/// Whether Helm's `status` is one of the `pending-*` ones, which block
-/// every further action on the release.
-///
-/// ```
-/// assert!(chainctl_core::is_pending("pending-upgrade"));
-/// assert!(!chainctl_core::is_pending("deployed"));
-/// ```
-pub fn is_pending(status: &str) -> bool {
-    status.starts_with("pending-")
-}
 /// Where the chart of an install or upgrade comes from.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -693,7 +683,7 @@ impl<S: StateBackend> Deployer<S> {
     ) -> Result<Deployment<UninstallReport>> {
         let finish = |record: &mut ExecutionStateRecord, report: &UninstallReport| {
             record.finish_with_release(&report.release);
-            record.helm_status = Some("uninstalled".into());
+            record.helm_status = Some(HelmStatus::Uninstalled);
         };
         if opts.dry_run {
             let report = self.client.uninstall(release, opts)?;
@@ -750,7 +740,7 @@ impl<S: StateBackend> Deployer<S> {
             Action::Uninstall => None,
             _ => settle(client, release, record),
         };
-        if let Some(rel) = left.as_ref().filter(|r| is_pending(&r.status)) {
+        if let Some(rel) = left.as_ref().filter(|r| r.status.is_pending()) {
             self.notify(Notice::LeftPending {
                 release: rel,
                 waited: SETTLE_PENDING,
@@ -869,7 +859,7 @@ fn settle(
         let ours = (reader.status(release).ok()).filter(|r| record.made_revision(r));
         let waited = start.elapsed();
         match &ours {
-            Some(rel) if !is_pending(&rel.status) => return ours,
+            Some(rel) if !rel.status.is_pending() => return ours,
             Some(_) if waited >= SETTLE_PENDING => return ours,
             None if waited >= SETTLE_ABSENT => return None,
             _ => std::thread::sleep(Duration::from_millis(50)),

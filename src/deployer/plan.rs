@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::state::Action;
-use crate::{ChartSource, ErrorKind, ReleaseInfo, ReleaseRef, Result};
+use crate::{ChartSource, ErrorKind, HelmStatus, ReleaseInfo, ReleaseRef, Result};
 
 /// What a mutating action is about to do: data to show before approving
 /// it, and with [`Display`](fmt::Display) the lines chainctl shows.
@@ -77,7 +77,7 @@ pub enum Current {
         /// Its revision.
         revision: u32,
         /// Helm's status of it.
-        status: String,
+        status: HelmStatus,
     },
     /// The lookup failed (the plan informs; the action reports the real
     /// error): why.

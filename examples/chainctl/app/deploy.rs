@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use chainctl_core::deployer::LEGACY_RECORD_NOTE;
 use chainctl_core::state::Action;
 use chainctl_core::{
-    Approval, ChartSource, Deployer, DryRun, ReleaseOptions, ReleaseRef, SourceChoice,
+    Approval, ChartSource, Deployer, DryRun, HelmStatus, ReleaseOptions, ReleaseRef, SourceChoice,
     SourceOrigin, StateBackend,
 };
 use serde_json::json;
@@ -186,7 +186,7 @@ pub(crate) fn run(
                 out,
                 "{} {}: release {} in namespace {} is at revision {} ({})",
                 shown_action,
-                if rel.status == "deployed" {
+                if rel.status == HelmStatus::Deployed {
                     "succeeded"
                 } else {
                     "finished"

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use chainctl_core::deployer::LEGACY_RECORD_NOTE;
 use chainctl_core::state::ExecutionStateRecord;
-use chainctl_core::{CheckOptions, Error, RegistryOptions, ReleaseInfo, ReleaseRef, is_pending};
+use chainctl_core::{CheckOptions, Error, RegistryOptions, ReleaseInfo, ReleaseRef};
 use serde_json::json;
 
 use crate::client::{client, connect};
@@ -25,7 +25,7 @@ pub(crate) fn run(args: &StatusArgs, output: Output) -> Result<(), Failure> {
         None => client.status(&release)?,
     };
     // A pending revision blocks every further action: say how out.
-    let pending = match is_pending(&info.status) {
+    let pending = match info.status.is_pending() {
         true => client.pending(&release).ok().flatten(),
         false => None,
     };
