@@ -7,12 +7,13 @@ use std::io::{self, BufRead, IsTerminal};
 use chainctl_core::{Approval, Error};
 
 use crate::exit::{Failure, refused, with_causes};
+use crate::interrupts::interrupts;
 
 /// How a change is approved: with --confirm in advance (no plan is built:
 /// that path costs nothing); on a terminal by showing the plan and asking;
 /// with no terminal to ask on, it is refused before anything is looked up.
 /// A failure to read the answer is kept in `answer_error`.
-pub(crate) fn approval<'a>(
+fn approval<'a>(
     approved: bool,
     intent: &str,
     answer_error: &'a mut Option<io::Error>,
@@ -38,10 +39,31 @@ pub(crate) fn approval<'a>(
     }))
 }
 
+/// Runs a deployer's action `act` with the approval the flags give (none
+/// needed for a dry run, which changes nothing) and the signals handled
+/// as [`Interrupts`](crate::interrupts::Interrupts) says; its error as
+/// [`action_failure`] words it.
+pub(crate) fn run_approved<T>(
+    confirm: bool,
+    dry_run: bool,
+    intent: &str,
+    act: impl FnOnce(Approval<'_>) -> Result<T, Error>,
+) -> Result<T, Failure> {
+    let mut answer_error = None;
+    let approval = match dry_run {
+        true => Approval::Given,
+        false => approval(confirm, intent, &mut answer_error)?,
+    };
+    let returned = interrupts().until_returned();
+    let result = act(approval);
+    drop(returned);
+    result.map_err(|err| action_failure(err, intent, answer_error.take()))
+}
+
 /// How a deployer's error ends chainctl: a refusal says what was not done
 /// (exit 10; a failure to read the answer is that failure); an action that
 /// succeeded without its record exits 7, the record printed above it.
-pub(crate) fn action_failure(err: Error, intent: &str, answer_error: Option<io::Error>) -> Failure {
+fn action_failure(err: Error, intent: &str, answer_error: Option<io::Error>) -> Failure {
     match err {
         Error::Refused { .. } => match answer_error {
             Some(err) => err.into(),

@@ -635,42 +635,26 @@ impl<S: StateBackend> Deployer<S> {
         opts: &RollbackOptions,
         approval: Approval<'_>,
     ) -> Result<Deployment<ReleaseInfo>> {
-        if opts.dry_run {
-            let info = self.client.rollback(release, opts)?;
-            let mut record = ExecutionStateRecord::for_release(Action::Rollback, release);
-            self.stamp(&mut record)?;
-            record.finish_with_release(&info);
-            return Ok(Deployment {
-                report: info,
-                record,
-                state_path: None,
-            });
+        if !opts.dry_run {
+            self.approve(
+                approval,
+                || format!("the rollback of {release}"),
+                |this| Ok(this.plan_rollback(release, opts.revision)),
+            )?;
         }
-        self.approve(
-            approval,
-            || format!("the rollback of {release}"),
-            |this| Ok(this.plan_rollback(release, opts.revision)),
-        )?;
-        let client = match self.state.values_key(true)? {
+        // The rollback's manifest digest is keyed as the state file's are.
+        let client = match self.state.values_key(!opts.dry_run)? {
             Some(key) => self.client.clone().with_values_key(key),
             None => self.client.clone(),
         };
-        let mut record = ExecutionStateRecord::for_release(Action::Rollback, release);
-        self.stamp(&mut record)?;
-        let result = client.rollback(release, opts);
-        match &result {
-            Ok(info) => record.finish_with_release(info),
-            Err(err) => {
-                record.finish_err(err);
-                self.note_cancelled(&mut record, &client, release);
-            }
-        }
-        let state_path = self.save(&record, result.is_ok())?;
-        Ok(Deployment {
-            report: result?,
-            record,
-            state_path,
-        })
+        self.act_on_release(
+            Action::Rollback,
+            release,
+            opts.dry_run,
+            &client,
+            |client| client.rollback(release, opts),
+            |record, info| record.finish_with_release(info),
+        )
     }
 
     /// Uninstalls `release`, recording the outcome. A dry run is not
@@ -681,38 +665,56 @@ impl<S: StateBackend> Deployer<S> {
         opts: &UninstallOptions,
         approval: Approval<'_>,
     ) -> Result<Deployment<UninstallReport>> {
-        let finish = |record: &mut ExecutionStateRecord, report: &UninstallReport| {
-            record.finish_with_release(&report.release);
-            record.helm_status = Some(HelmStatus::Uninstalled);
-        };
-        if opts.dry_run {
-            let report = self.client.uninstall(release, opts)?;
-            let mut record = ExecutionStateRecord::for_release(Action::Uninstall, release);
-            self.stamp(&mut record)?;
-            finish(&mut record, &report);
-            return Ok(Deployment {
-                report,
-                record,
-                state_path: None,
-            });
+        if !opts.dry_run {
+            self.approve(
+                approval,
+                || format!("the uninstall of {release}"),
+                |this| Ok(this.plan_uninstall(release, opts.keep_history)),
+            )?;
         }
-        self.approve(
-            approval,
-            || format!("the uninstall of {release}"),
-            |this| Ok(this.plan_uninstall(release, opts.keep_history)),
-        )?;
-        let mut record = ExecutionStateRecord::for_release(Action::Uninstall, release);
-        self.stamp(&mut record)?;
         let client = self.client.clone();
-        let result = client.uninstall(release, opts);
+        self.act_on_release(
+            Action::Uninstall,
+            release,
+            opts.dry_run,
+            &client,
+            |client| client.uninstall(release, opts),
+            |record, report| {
+                record.finish_with_release(&report.release);
+                record.helm_status = Some(HelmStatus::Uninstalled);
+            },
+        )
+    }
+
+    /// Runs `act` (a rollback or uninstall, approved) on `release` through
+    /// `client` (keyed as the state file) and records its outcome, which
+    /// `finish` writes into the record on success; a dry run records
+    /// nothing and returns the record it would write.
+    fn act_on_release<T>(
+        &mut self,
+        action: Action,
+        release: &ReleaseRef,
+        dry_run: bool,
+        client: &Client,
+        act: impl FnOnce(&Client) -> Result<T>,
+        finish: impl FnOnce(&mut ExecutionStateRecord, &T),
+    ) -> Result<Deployment<T>> {
+        let mut record = ExecutionStateRecord::for_release(action, release);
+        self.stamp(&mut record)?;
+        let result = act(client);
         match &result {
             Ok(report) => finish(&mut record, report),
-            Err(err) => {
-                record.finish_err(err);
-                self.note_cancelled(&mut record, &client, release);
-            }
+            Err(err) => record.finish_err(err),
         }
-        let state_path = self.save(&record, result.is_ok())?;
+        let state_path = match dry_run {
+            true => None,
+            false => {
+                if result.is_err() {
+                    self.note_cancelled(&mut record, client, release);
+                }
+                self.save(&record, result.is_ok())?
+            }
+        };
         Ok(Deployment {
             report: result?,
             record,

@@ -5,16 +5,15 @@ use std::io::{self, Write};
 use chainctl_core::deployer::LEGACY_RECORD_NOTE;
 use chainctl_core::state::Action;
 use chainctl_core::{
-    Approval, ChartSource, Deployer, DryRun, HelmStatus, ReleaseOptions, ReleaseRef, SourceChoice,
+    ChartSource, Deployer, DryRun, HelmStatus, ReleaseOptions, ReleaseRef, SourceChoice,
     SourceOrigin, StateBackend,
 };
 use serde_json::json;
 
 use crate::client::client;
-use crate::confirm::{action_failure, approval};
+use crate::confirm::run_approved;
 use crate::exit::{Failure, invalid_input};
 use crate::flags::{ChartArgs, Output};
-use crate::interrupts::interrupts;
 use crate::output::chart_line;
 use crate::record::deployer;
 
@@ -138,21 +137,17 @@ pub(crate) fn run(
         "upgrade"
     };
     let intent = format!("{verb} release {} from {source}", opts.release());
-    let mut answer_error = None;
-    let approval = match dry_run {
-        DryRun::None => approval(args.confirm, &intent, &mut answer_error)?,
-        // A dry run changes nothing: nothing to approve.
-        _ => Approval::Given,
-    };
     let mut deployer = deployer;
-    let returned = interrupts().until_returned();
     let source = SourceChoice::Given(source);
-    let result = match action {
-        Action::Install => deployer.install(source, &opts, approval),
-        _ => deployer.upgrade(source, &opts, approval),
-    };
-    drop(returned);
-    let done = result.map_err(|err| action_failure(err, &intent, answer_error.take()))?;
+    let done = run_approved(
+        args.confirm,
+        dry_run != DryRun::None,
+        &intent,
+        |approval| match action {
+            Action::Install => deployer.install(source, &opts, approval),
+            _ => deployer.upgrade(source, &opts, approval),
+        },
+    )?;
     let (report, record) = (&done.report, &done.record);
     let shown_action = if report.installed { "install" } else { verb };
     let mut out = io::stdout().lock();

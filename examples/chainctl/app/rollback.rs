@@ -1,12 +1,11 @@
 //! `app rollback`.
 
-use chainctl_core::{Approval, RollbackOptions};
+use chainctl_core::RollbackOptions;
 
 use crate::client::connect;
-use crate::confirm::{action_failure, approval};
+use crate::confirm::run_approved;
 use crate::exit::Failure;
 use crate::flags::{Output, RollbackArgs};
-use crate::interrupts::interrupts;
 use crate::output::print_release;
 use crate::record::deployer;
 
@@ -30,15 +29,9 @@ pub(crate) fn run(args: &RollbackArgs, output: Output) -> Result<(), Failure> {
     };
     let mut deployer = deployer(&args.common, client);
     let intent = format!("roll back release {release} to {target}");
-    let mut answer_error = None;
-    let approval = match args.dry_run {
-        true => Approval::Given,
-        false => approval(args.confirm, &intent, &mut answer_error)?,
-    };
-    let returned = interrupts().until_returned();
-    let result = deployer.rollback(&release, &opts, approval);
-    drop(returned);
-    let done = result.map_err(|err| action_failure(err, &intent, answer_error.take()))?;
+    let done = run_approved(args.confirm, args.dry_run, &intent, |approval| {
+        deployer.rollback(&release, &opts, approval)
+    })?;
     match args.dry_run {
         true => print_release(output, "rollback --dry-run", &done.report, None),
         false => print_release(output, "rollback", &done.report, Some(&done.record)),

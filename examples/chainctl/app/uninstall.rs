@@ -1,12 +1,11 @@
 //! `app uninstall`.
 
-use chainctl_core::{Approval, UninstallOptions};
+use chainctl_core::UninstallOptions;
 
 use crate::client::connect;
-use crate::confirm::{action_failure, approval};
+use crate::confirm::run_approved;
 use crate::exit::Failure;
 use crate::flags::{Output, UninstallArgs};
-use crate::interrupts::interrupts;
 use crate::output::print_release;
 use crate::record::deployer;
 
@@ -26,15 +25,9 @@ pub(crate) fn run(args: &UninstallArgs, output: Output) -> Result<(), Failure> {
     };
     let mut deployer = deployer(&args.common, client);
     let intent = format!("uninstall release {release}");
-    let mut answer_error = None;
-    let approval = match args.dry_run {
-        true => Approval::Given,
-        false => approval(args.confirm, &intent, &mut answer_error)?,
-    };
-    let returned = interrupts().until_returned();
-    let result = deployer.uninstall(&release, &opts, approval);
-    drop(returned);
-    let done = result.map_err(|err| action_failure(err, &intent, answer_error.take()))?;
+    let done = run_approved(args.confirm, args.dry_run, &intent, |approval| {
+        deployer.uninstall(&release, &opts, approval)
+    })?;
     let (action, record) = match args.dry_run {
         true => ("uninstall --dry-run", None),
         false => ("uninstall", Some(&done.record)),
