@@ -52,7 +52,7 @@ pub use plan::{Approval, Current, Plan, PlanChart, PlanSource, RevisionChart, Ta
 
 use crate::state::{
     Action, Drift, DriftField, ExecutionStateRecord, RecordCluster, RecordSource, ReleaseState,
-    StateFile, ValuesKey,
+    StateFile,
 };
 use crate::{
     ActionReport, CancelToken, ChartSource, Client, DryRun, Error, ErrorKind, HelmStatus,
@@ -785,7 +785,7 @@ impl<S: StateBackend> Deployer<S> {
     /// of it, which is read, never written or locked: the differences as
     /// data. [`Error::NotFound`] when there is nothing to compare with (no
     /// state file, no record of the release in this cluster).
-    pub fn check(&self, release: &ReleaseRef, options: &CheckOptions) -> Result<Check> {
+    pub fn check(&mut self, release: &ReleaseRef, options: &CheckOptions) -> Result<Check> {
         let state_path = self.state.path()?;
         let nothing_to_compare = |why: String| Error::NotFound {
             message: format!(
@@ -820,7 +820,7 @@ impl<S: StateBackend> Deployer<S> {
             _ => self.client.clone(),
         };
         // The digests of this state file's records are keyed with its key.
-        if let Some(key) = ValuesKey::for_state_file(&state_path, false)? {
+        if let Some(key) = self.state.values_key(false)? {
             client = client.with_values_key(key);
         }
         let (cluster, differences) = match client.status(release) {
@@ -945,7 +945,7 @@ mod tests {
     #[test]
     fn upgrade_from_the_record_with_nothing_recorded_says_so() {
         let dir = tempfile::tempdir().unwrap();
-        let deployer = Deployer::new(memory(), LazyStateStore::at(dir.path().join("s.json")));
+        let mut deployer = Deployer::new(memory(), LazyStateStore::at(dir.path().join("s.json")));
         let release = ReleaseRef::new("hello", "demo").unwrap();
         let err = deployer
             .resolve(SourceChoice::Recorded, &release)
