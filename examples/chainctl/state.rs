@@ -245,29 +245,15 @@ pub(crate) fn read_import_input(file: &std::path::Path) -> Result<(String, Strin
     Ok((name, text))
 }
 
-/// The records in what chainctl printed on exit 7: one JSON record, or
-/// lines of which those starting with `{` are records (the others are
-/// chainctl's messages, which may run over several lines).
+/// The records in what chainctl printed on exit 7, or why there are none,
+/// with the input's name and the way out.
 pub(crate) fn records_in(name: &str, text: &str) -> Result<Vec<ExecutionStateRecord>, Failure> {
-    let bad = |at: String, err: Error| {
+    let records = ExecutionStateRecord::all_from_text(text).map_err(|err| {
         Failure::from(invalid_input(format!(
-            "{name}{at}: {}; nothing was imported",
+            "{name}: {}; nothing was imported",
             err.message()
         )))
-    };
-    let trimmed = text.trim();
-    if trimmed.starts_with('{') && serde_json::from_str::<serde_json::Value>(trimmed).is_ok() {
-        let record = ExecutionStateRecord::from_json(trimmed).map_err(|e| bad(String::new(), e))?;
-        return Ok(vec![record]);
-    }
-    let mut records = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        let at = format!(", line {}", i + 1);
-        if line.starts_with('{') {
-            records.push(ExecutionStateRecord::from_json(line).map_err(|e| bad(at, e))?);
-        }
-    }
+    })?;
     if records.is_empty() {
         return Err(invalid_input(format!(
             "{name} holds no record: chainctl prints one, as a line of JSON after \
@@ -306,7 +292,7 @@ mod tests {
         .unwrap();
         assert!(
             err.message
-                .starts_with("err, line 2: not a record chainctl can import"),
+                .starts_with("err: line 2: not a record chainctl can import"),
             "{}",
             err.message
         );

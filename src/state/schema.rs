@@ -288,6 +288,48 @@ impl ExecutionStateRecord {
             crate::Error::invalid(format!("not a record chainctl can import: {problem}"))
         })
     }
+
+    /// The records in text chainctl printed when a record could not be
+    /// written (exit 7): either one JSON record, or lines of which those
+    /// starting with `{` are records and the others are messages, which
+    /// may run over several lines. This is what `chainctl state import`
+    /// reads; each record is checked as [`from_json`](Self::from_json)
+    /// checks it, and the first bad one fails the whole text, naming its
+    /// line, so that nothing is imported by halves. Text without a record
+    /// gives none.
+    ///
+    /// ```
+    /// use chainctl_core::state::{Action, ExecutionStateRecord};
+    /// let mut rec = ExecutionStateRecord::new(Action::Install, "hello", "demo");
+    /// rec.finish_ok();
+    /// let line = serde_json::to_string(&rec).unwrap();
+    /// let printed = format!("chainctl: the record could not be written\n{line}\n");
+    /// assert_eq!(ExecutionStateRecord::all_from_text(&printed).unwrap(), vec![rec]);
+    ///
+    /// assert!(ExecutionStateRecord::all_from_text("no record here\n").unwrap().is_empty());
+    /// let bad = printed.replace("\"hello\"", "\"Hello\"");
+    /// let err = ExecutionStateRecord::all_from_text(&bad).unwrap_err();
+    /// assert!(err.to_string().starts_with("line 2: not a record"), "{err}");
+    /// ```
+    pub fn all_from_text(text: &str) -> crate::Result<Vec<ExecutionStateRecord>> {
+        let trimmed = text.trim();
+        if trimmed.starts_with('{')
+            && serde_json::from_str::<&serde_json::value::RawValue>(trimmed).is_ok()
+        {
+            return Ok(vec![Self::from_json(trimmed)?]);
+        }
+        let mut records = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.starts_with('{') {
+                let record = Self::from_json(line).map_err(|err| {
+                    crate::Error::invalid(format!("line {}: {}", i + 1, err.message()))
+                })?;
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
 }
 
 /// Checks a record against its part of [`state_schema`].
