@@ -434,18 +434,10 @@ func redactSecretDoc(doc string) string {
 
 // opRedactSecrets is redactSecretData over several manifests (a release's
 // and its hooks').
-func opRedactSecrets(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
-	var req struct {
-		Manifests []string `json:"manifests"`
-	}
-	if err := decode(request, &req); err != nil {
-		return nil, err
-	}
+func opRedactSecrets(_ context.Context, req redactRequest, _ eventSink) (redactReply, error) {
 	out := make([]string, len(req.Manifests))
 	for i, m := range req.Manifests {
 		out[i] = redactSecretData(m)
 	}
-	return struct {
-		Manifests []string `json:"manifests"`
-	}{out}, nil
+	return redactReply{Manifests: out}, nil
 }

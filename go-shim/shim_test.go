@@ -143,7 +143,7 @@ func TestReleaseLifecycleInMemory(t *testing.T) {
 	kube := kubeTarget{Storage: "memory", MemoryStore: t.Name()}
 	chartReq := func(greeting string) chartRequest {
 		return chartRequest{Kube: kube, Chart: chartRef{Path: helloChart(t)}, Options: releaseOptions{
-			Release: "hello", Namespace: "demo", DryRun: "none", TimeoutSeconds: 60,
+			Release: "hello", Namespace: "demo", DryRun: "none", TimeoutMs: 60000,
 			Values: valuesRequest{Set: []string{"greeting=" + greeting}},
 		}}
 	}
@@ -176,8 +176,8 @@ func TestReleaseLifecycleInMemory(t *testing.T) {
 	if got := revision(call(t, "release.upgrade", chartReq("two"), time.Minute)); got != 2 {
 		t.Fatalf("upgrade revision %d", got)
 	}
-	rel := releaseRequest{Kube: kube, Release: "hello", Namespace: "demo", Revision: 1, Timeout: 60}
-	if got := revision(call(t, "release.rollback", rel, time.Minute)); got != 3 {
+	rel := releaseRef{Kube: kube, Release: "hello", Namespace: "demo"}
+	if got := revision(call(t, "release.rollback", rollbackRequest{releaseRef: rel, Revision: 1, TimeoutMs: 60000}, time.Minute)); got != 3 {
 		t.Fatalf("rollback revision %d", got)
 	}
 	hist := call(t, "release.history", rel, time.Minute)
@@ -193,7 +193,11 @@ func TestReleaseLifecycleInMemory(t *testing.T) {
 	if reply := call(t, "release.uninstall", rel, time.Minute); !reply.OK {
 		t.Fatalf("uninstall: %+v", reply.Error)
 	}
-	wantKind(t, call(t, "release.status", rel, time.Minute), kindNotFound)
+	gone := call(t, "release.status", statusRequest{releaseRef: rel, Revision: 1}, time.Minute)
+	wantKind(t, gone, kindNotFound)
+	if gone.Error.Code != codeReleaseNotFound || gone.Error.Details == nil || gone.Error.Details.Release != "hello" {
+		t.Fatalf("status of an uninstalled release: %+v", gone.Error)
+	}
 }
 
 func TestRenderReportsTemplateErrorsAsInvalidInput(t *testing.T) {

@@ -651,17 +651,10 @@ func valuesDigest(vals map[string]any) (string, error) {
 
 // opValuesMerge merges values without running any action: their digest,
 // and the merged values as JSON for a caller that shows them.
-func opValuesMerge(ctx context.Context, request json.RawMessage, _ eventSink) (any, error) {
-	var req valuesRequest
-	if err := decode(request, &req); err != nil {
-		return nil, err
-	}
+func opValuesMerge(ctx context.Context, req valuesRequest, _ eventSink) (mergeReply, error) {
 	merged, err := req.merge(ctx)
 	if err != nil {
-		return nil, err
+		return mergeReply{}, err
 	}
-	return struct {
-		Values map[string]any `json:"values"`
-		Digest string         `json:"digest"`
-	}{merged.values, merged.digest}, nil
+	return mergeReply{Values: merged.values, Digest: merged.digest}, nil
 }

@@ -1,16 +1,26 @@
 //! The one error type of the crate.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::wire::{ErrorCode, ReplyError};
 
 /// Shorthand for `std::result::Result<T, chainctl_core::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong, as variants a caller can match.
 ///
-/// Each variant carries a message written for the person at the terminal: it
-/// says what is wrong and, where there is one, what to do about it.
+/// Each variant is one [`ErrorKind`] (the CLI maps kinds to exit codes);
+/// where the crate knows the fact more precisely, the variant carries it as
+/// data: which release, revision, chart or file is missing ([`Missing`]),
+/// why access was denied ([`Denied`]), the pending revision of a stuck
+/// release ([`PendingRelease`](crate::PendingRelease)), who holds a state
+/// lock ([`Locked`]), the path and the I/O error under a state file
+/// failure. The predicates (`is_not_found()`, `is_forbidden()`, ...) ask
+/// without matching. The message is for people: it says what is wrong;
+/// advice naming CLI flags or commands is the CLI's to add.
 ///
 /// ```
 /// use chainctl_core::{Error, ErrorKind, ReleaseOptions};
@@ -36,29 +46,44 @@ pub enum Error {
     },
     /// The OCI registry could not be reached or answered with an error.
     #[error("registry: {message}")]
+    #[non_exhaustive]
     Registry {
-        /// What the registry said, and which option may help.
+        /// What the registry said.
         message: String,
+        /// The registry host, when known.
+        host: Option<String>,
     },
     /// The registry or cluster refused the credentials (or none were
     /// given), or accepted them but does not allow the request (Kubernetes
-    /// RBAC: "forbidden").
+    /// RBAC: "forbidden"); [`Denied`] says which.
     #[error("access denied: {message}")]
+    #[non_exhaustive]
     Auth {
-        /// Which credentials were refused and how to supply others.
+        /// Which credentials were refused, by whom.
         message: String,
+        /// Who refused what.
+        denied: Denied,
     },
-    /// A release, revision, chart or version does not exist.
+    /// A release, revision, chart, version or state file does not exist;
+    /// [`Missing`] says which.
     #[error("{message}")]
+    #[non_exhaustive]
     NotFound {
         /// What was looked for and where.
         message: String,
+        /// What is missing.
+        missing: Missing,
     },
-    /// The Kubernetes API server refused or failed the request.
+    /// The Kubernetes API server refused or failed the request, or Helm
+    /// refused to act on a release whose last revision is pending.
     #[error("kubernetes: {message}")]
+    #[non_exhaustive]
     Kube {
-        /// The API server's answer.
+        /// The API server's (or Helm's) answer.
         message: String,
+        /// The release is stuck in a `pending-*` status: its revision and
+        /// the revision to roll back to, when the crate could read them.
+        pending: Option<Box<crate::PendingRelease>>,
     },
     /// The call's deadline passed before it finished.
     #[error("timed out: {message}")]
@@ -74,9 +99,14 @@ pub enum Error {
     },
     /// The state file could not be read, validated, locked or written.
     #[error("state file: {message}")]
+    #[non_exhaustive]
     State {
-        /// The path, the problem and the way out.
+        /// The path and the problem.
         message: String,
+        /// The file the problem is with, when there is one.
+        path: Option<PathBuf>,
+        /// The state file is locked by another process.
+        locked: Option<Box<Locked>>,
         /// The I/O error underneath, when there is one.
         #[source]
         source: Option<std::io::Error>,
@@ -109,6 +139,114 @@ pub enum Error {
         /// What broke.
         message: String,
     },
+}
+
+/// What an [`Error::NotFound`] did not find.
+///
+/// ```
+/// use chainctl_core::{Error, Missing};
+/// let err = chainctl_core::state::StateStore::load("/nonexistent/state.json").unwrap_err();
+/// assert!(matches!(&err, Error::NotFound { missing: Missing::StateFile { path }, .. }
+///     if path.ends_with("state.json")));
+/// assert!(err.is_not_found() && !err.is_release_not_found());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Missing {
+    /// The release has no revision at all in the namespace.
+    Release {
+        /// Its name.
+        release: String,
+        /// Its namespace.
+        namespace: String,
+    },
+    /// An upgrade found no deployed revision of the release.
+    DeployedRevision {
+        /// Its name.
+        release: String,
+        /// Its namespace.
+        namespace: String,
+    },
+    /// The release exists, but not this revision.
+    Revision {
+        /// Its name.
+        release: String,
+        /// Its namespace.
+        namespace: String,
+        /// The revision asked for.
+        revision: u32,
+    },
+    /// The registry has no such repository, tag or digest.
+    Chart {
+        /// The reference looked up (`host/path/chart:tag`).
+        reference: String,
+    },
+    /// No version of the chart matches.
+    Version {
+        /// The repository.
+        reference: String,
+        /// The version or constraint asked for.
+        version: String,
+    },
+    /// The chart is not in the local chart cache, and the client is
+    /// offline.
+    Cached {
+        /// The reference looked for.
+        reference: String,
+    },
+    /// No state file exists at the path.
+    StateFile {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The state file has no record of the release.
+    Record {
+        /// The release key (`namespace/name`).
+        key: String,
+    },
+    /// No stored credentials for a registry host.
+    Credentials {
+        /// The registry host.
+        host: String,
+    },
+    /// Something else (the message says what).
+    Other,
+}
+
+/// Why an [`Error::Auth`] denied access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Denied {
+    /// The cluster accepted the credentials, but its RBAC does not allow
+    /// the request (Kubernetes "forbidden").
+    Forbidden {
+        /// The verb refused (`get`, `list`, `create`, ...), when the API
+        /// server named it.
+        verb: String,
+        /// The resource (`secrets`, `deployments.apps`, ...).
+        resource: String,
+        /// The namespace (empty for a cluster-scoped request).
+        namespace: String,
+    },
+    /// The cluster refused the credentials of the kubeconfig.
+    Unauthorized,
+    /// The registry refused the credentials (or none were given).
+    Registry {
+        /// The registry host.
+        host: String,
+    },
+    /// Something else (the message says what).
+    Other,
+}
+
+/// Who holds the lock of a state file: see [`Error::State`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Locked {
+    /// The lock file.
+    pub lock_file: PathBuf,
+    /// The holder, when it left its details in the lock file.
+    pub holder: Option<crate::state::LockInfo>,
 }
 
 /// The closed set of error kinds shared with the Go shim, one per [`Error`]
@@ -184,8 +322,7 @@ impl Error {
         }
     }
 
-    /// Builds the error of `kind` with `message` (how replies from the Go shim
-    /// become errors).
+    /// Builds the error of `kind` with `message` and no further facts.
     ///
     /// ```
     /// use chainctl_core::{Error, ErrorKind};
@@ -196,17 +333,97 @@ impl Error {
         match kind {
             ErrorKind::InvalidInput => Error::InvalidInput { message },
             ErrorKind::ConflictingSources => Error::ConflictingSources { message },
-            ErrorKind::Registry => Error::Registry { message },
-            ErrorKind::Auth => Error::Auth { message },
-            ErrorKind::NotFound => Error::NotFound { message },
-            ErrorKind::Kube => Error::Kube { message },
+            ErrorKind::Registry => Error::Registry {
+                message,
+                host: None,
+            },
+            ErrorKind::Auth => Error::Auth {
+                message,
+                denied: Denied::Other,
+            },
+            ErrorKind::NotFound => Error::NotFound {
+                message,
+                missing: Missing::Other,
+            },
+            ErrorKind::Kube => Error::Kube {
+                message,
+                pending: None,
+            },
             ErrorKind::Timeout => Error::Timeout { message },
             ErrorKind::Cancelled => Error::Cancelled { message },
             ErrorKind::State => Error::State {
                 message,
+                path: None,
+                locked: None,
                 source: None,
             },
             ErrorKind::Internal => Error::Internal { message },
+        }
+    }
+
+    /// The error a shim reply reports: its kind, with the facts its code
+    /// and details carry (never read from the message).
+    pub(crate) fn from_reply(reply: ReplyError) -> Error {
+        let ReplyError {
+            kind,
+            code,
+            message,
+            details,
+            ..
+        } = reply;
+        let d = details.unwrap_or_default();
+        let missing = |missing| Error::NotFound {
+            message: message.clone(),
+            missing,
+        };
+        let denied = |denied| Error::Auth {
+            message: message.clone(),
+            denied,
+        };
+        // A code is trusted only with its kind: an unknown pairing keeps
+        // the kind and the message.
+        match (kind, code) {
+            (ErrorKind::NotFound, Some(ErrorCode::ReleaseNotFound)) => missing(Missing::Release {
+                release: d.release,
+                namespace: d.namespace,
+            }),
+            (ErrorKind::NotFound, Some(ErrorCode::NoDeployedRelease)) => {
+                missing(Missing::DeployedRevision {
+                    release: d.release,
+                    namespace: d.namespace,
+                })
+            }
+            (ErrorKind::NotFound, Some(ErrorCode::RevisionNotFound)) => {
+                missing(Missing::Revision {
+                    release: d.release,
+                    namespace: d.namespace,
+                    revision: d.revision,
+                })
+            }
+            (ErrorKind::NotFound, Some(ErrorCode::ChartNotFound)) => missing(Missing::Chart {
+                reference: d.reference,
+            }),
+            (ErrorKind::NotFound, Some(ErrorCode::VersionNotFound)) => missing(Missing::Version {
+                reference: d.reference,
+                version: d.version,
+            }),
+            (ErrorKind::NotFound, Some(ErrorCode::CredentialsNotFound)) => {
+                missing(Missing::Credentials { host: d.host })
+            }
+            (ErrorKind::Auth, Some(ErrorCode::Forbidden)) => denied(Denied::Forbidden {
+                verb: d.verb,
+                resource: d.resource,
+                namespace: d.namespace,
+            }),
+            (ErrorKind::Auth, Some(ErrorCode::Unauthorized)) => denied(Denied::Unauthorized),
+            (ErrorKind::Auth, Some(ErrorCode::RegistryAuth)) => {
+                denied(Denied::Registry { host: d.host })
+            }
+            (ErrorKind::Registry, _) if !d.host.is_empty() => Error::Registry {
+                message,
+                host: Some(d.host),
+            },
+            (kind, _) => Error::from_kind(kind, message),
         }
     }
 
@@ -215,16 +432,151 @@ impl Error {
         match self {
             Error::InvalidInput { message }
             | Error::ConflictingSources { message }
-            | Error::Registry { message }
-            | Error::Auth { message }
-            | Error::NotFound { message }
-            | Error::Kube { message }
+            | Error::Registry { message, .. }
+            | Error::Auth { message, .. }
+            | Error::NotFound { message, .. }
+            | Error::Kube { message, .. }
             | Error::Timeout { message }
             | Error::Cancelled { message }
             | Error::State { message, .. }
             | Error::Refused { message }
             | Error::NotRecorded { message, .. }
             | Error::Internal { message } => message,
+        }
+    }
+
+    /// Whether something does not exist (a release, revision, chart,
+    /// version, state file, record, credentials): [`ErrorKind::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+
+    /// Whether the release has no revision at all (it was never installed,
+    /// or was uninstalled without keeping its history).
+    pub fn is_release_not_found(&self) -> bool {
+        matches!(
+            self,
+            Error::NotFound {
+                missing: Missing::Release { .. },
+                ..
+            }
+        )
+    }
+
+    /// Whether the release exists but not the revision asked for.
+    pub fn is_revision_not_found(&self) -> bool {
+        matches!(
+            self,
+            Error::NotFound {
+                missing: Missing::Revision { .. },
+                ..
+            }
+        )
+    }
+
+    /// Whether the chart (repository, tag or digest) or a version of it
+    /// matching the constraint is missing from the registry.
+    pub fn is_chart_not_found(&self) -> bool {
+        matches!(
+            self,
+            Error::NotFound {
+                missing: Missing::Chart { .. } | Missing::Version { .. } | Missing::Cached { .. },
+                ..
+            }
+        )
+    }
+
+    /// Whether there is no state file at the path.
+    pub fn is_no_state_file(&self) -> bool {
+        matches!(
+            self,
+            Error::NotFound {
+                missing: Missing::StateFile { .. },
+                ..
+            }
+        )
+    }
+
+    /// Whether the release's last revision is stuck in `pending-*` (see
+    /// [`pending`](Self::pending)).
+    pub fn is_pending(&self) -> bool {
+        self.pending().is_some()
+    }
+
+    /// The pending revision of a release Helm refused to act on.
+    pub fn pending(&self) -> Option<&crate::PendingRelease> {
+        match self {
+            Error::Kube {
+                pending: Some(p), ..
+            } => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Whether the state file is locked by another process (see
+    /// [`locked`](Self::locked)).
+    pub fn is_locked(&self) -> bool {
+        self.locked().is_some()
+    }
+
+    /// Who holds the state file's lock.
+    pub fn locked(&self) -> Option<&Locked> {
+        match self {
+            Error::State {
+                locked: Some(l), ..
+            } => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Whether access was denied, by the cluster or a registry:
+    /// [`ErrorKind::Auth`].
+    pub fn is_auth(&self) -> bool {
+        matches!(self, Error::Auth { .. })
+    }
+
+    /// Whether the cluster's RBAC refused the request (the credentials were
+    /// accepted).
+    pub fn is_forbidden(&self) -> bool {
+        matches!(
+            self,
+            Error::Auth {
+                denied: Denied::Forbidden { .. },
+                ..
+            }
+        )
+    }
+
+    /// Whether a registry refused the credentials.
+    pub fn is_registry_auth(&self) -> bool {
+        matches!(
+            self,
+            Error::Auth {
+                denied: Denied::Registry { .. },
+                ..
+            }
+        )
+    }
+
+    /// Whether the deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    /// Whether the call was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Error::Cancelled { .. })
+    }
+
+    /// The file a state file error is about, when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Error::State { path, .. } => path.as_deref(),
+            Error::NotFound {
+                missing: Missing::StateFile { path },
+                ..
+            } => Some(path),
+            _ => None,
         }
     }
 
@@ -237,6 +589,34 @@ impl Error {
     pub(crate) fn internal(message: impl Into<String>) -> Error {
         Error::Internal {
             message: message.into(),
+        }
+    }
+
+    pub(crate) fn not_found(message: impl Into<String>, missing: Missing) -> Error {
+        Error::NotFound {
+            message: message.into(),
+            missing,
+        }
+    }
+
+    pub(crate) fn registry(message: impl Into<String>) -> Error {
+        Error::Registry {
+            message: message.into(),
+            host: None,
+        }
+    }
+
+    /// A state file error about `path`, with the I/O error underneath.
+    pub(crate) fn state(
+        message: impl Into<String>,
+        path: Option<&Path>,
+        source: Option<std::io::Error>,
+    ) -> Error {
+        Error::State {
+            message: message.into(),
+            path: path.map(Path::to_path_buf),
+            locked: None,
+            source,
         }
     }
 }

@@ -326,13 +326,10 @@ impl BundleSource {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn content_digest(&self) -> Result<String> {
-        #[derive(serde::Deserialize)]
-        struct Digest {
-            digest: String,
-        }
-        let request = serde_json::json!({ "path": self.path });
-        let reply: Digest = crate::bridge::call(
-            "chart.digest",
+        let request = crate::wire::ChartPath {
+            path: std::path::PathBuf::from(&self.path),
+        };
+        let reply = crate::bridge::call::<crate::wire::ChartDigest>(
             &request,
             &crate::bridge::CallOptions::default(),
         )?;

@@ -266,12 +266,15 @@ fn no_default_dir() -> Error {
 }
 
 fn located(path: &Path, rule: LocationRule) -> Result<StateLocation> {
-    let path = std::path::absolute(path).map_err(|e| Error::State {
-        message: format!(
-            "cannot make {} absolute (is the working directory gone?)",
-            path.display()
-        ),
-        source: Some(e),
+    let path = std::path::absolute(path).map_err(|e| {
+        Error::state(
+            format!(
+                "cannot make {} absolute (is the working directory gone?)",
+                path.display()
+            ),
+            Some(path),
+            Some(e),
+        )
     })?;
     Ok(StateLocation { path, rule })
 }

@@ -157,6 +157,7 @@ impl StateStore {
         }
         let given = std::path::absolute(path.as_ref()).map_err(|e| {
             io_error(
+                path.as_ref(),
                 format!("cannot make {} absolute", path.as_ref().display()),
                 e,
             )
@@ -168,6 +169,7 @@ impl StateStore {
         create_private_dir(dir)?;
         let dir_meta = fs::metadata(dir).map_err(|e| {
             io_error(
+                dir,
                 format!("cannot read the state directory {}", dir.display()),
                 e,
             )
@@ -184,12 +186,19 @@ impl StateStore {
             }
             Ok(meta) => warnings.extend(permission_warning(&path, &meta, false)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_error(format!("cannot read {}", path.display()), e)),
+            Err(e) => {
+                return Err(io_error(
+                    &path,
+                    format!("cannot read {}", path.display()),
+                    e,
+                ));
+            }
         }
 
         let lock_path = sibling(&path, ".lock");
         let lock = StateLock::open(&lock_path).map_err(|e| {
             io_error(
+                &lock_path,
                 format!(
                     "cannot open the lock file {} (is {} writable?)",
                     lock_path.display(),
@@ -245,14 +254,17 @@ impl StateStore {
         let path = path.as_ref();
         let bytes = fs::read(path).map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
-                Error::NotFound {
-                    message: format!(
+                Error::not_found(
+                    format!(
                         "no state file at {}: it is written by the first install or upgrade",
                         path.display()
                     ),
-                }
+                    crate::error::Missing::StateFile {
+                        path: path.to_path_buf(),
+                    },
+                )
             } else {
-                io_error(format!("cannot read {}", path.display()), e)
+                io_error(path, format!("cannot read {}", path.display()), e)
             }
         })?;
         Snapshot::parse(&bytes, None)
@@ -538,6 +550,7 @@ impl StateStore {
         // durable.
         sync_dir(parent_of(&self.path)).map_err(|e| {
             io_error(
+                &self.path,
                 format!(
                     "{} was written, but its directory could not be synced, so the new record \
                      may not survive a power loss",
@@ -564,7 +577,13 @@ impl StateStore {
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
                 return Err(symlink_refused(&self.path));
             }
-            Err(e) => return Err(io_error(format!("cannot read {}", self.path.display()), e)),
+            Err(e) => {
+                return Err(io_error(
+                    &self.path,
+                    format!("cannot read {}", self.path.display()),
+                    e,
+                ));
+            }
         };
         let read = |file: &mut File| -> io::Result<(Vec<u8>, FileId)> {
             let meta = file.metadata()?;
@@ -572,8 +591,13 @@ impl StateStore {
             file.read_to_end(&mut bytes)?;
             Ok((bytes, FileId::of(&meta)))
         };
-        let (bytes, id) = read(&mut file)
-            .map_err(|e| io_error(format!("cannot read {}", self.path.display()), e))?;
+        let (bytes, id) = read(&mut file).map_err(|e| {
+            io_error(
+                &self.path,
+                format!("cannot read {}", self.path.display()),
+                e,
+            )
+        })?;
         let snapshot = Snapshot::parse(&bytes, Some(known))
             .map_err(|problem| unusable(&self.path, &problem))?;
         Ok((snapshot, Some(Seen { id, _pin: file })))
@@ -585,6 +609,7 @@ impl StateStore {
         let path = &self.path;
         let failed = |what: &str, e: io::Error| {
             io_error(
+                path,
                 format!(
                     "cannot write {} ({what}); the previous version is unchanged",
                     path.display()
@@ -717,6 +742,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         .create(dir)
         .map_err(|e| {
             io_error(
+                dir,
                 format!("cannot create the state directory {}", dir.display()),
                 e,
             )
@@ -773,8 +799,13 @@ fn follow_or_refuse_symlink(given: &Path, allow: bool) -> Result<PathBuf> {
         if !is_symlink(&path) {
             return Ok(path);
         }
-        let target = fs::read_link(&path)
-            .map_err(|e| io_error(format!("cannot read the symlink {}", path.display()), e))?;
+        let target = fs::read_link(&path).map_err(|e| {
+            io_error(
+                &path,
+                format!("cannot read the symlink {}", path.display()),
+                e,
+            )
+        })?;
         path = parent_of(&path).join(target);
     }
     Err(state_error(format!(
@@ -840,17 +871,11 @@ fn word(value: &impl serde::Serialize) -> String {
 }
 
 fn state_error(message: String) -> Error {
-    Error::State {
-        message,
-        source: None,
-    }
+    Error::state(message, None, None)
 }
 
-fn io_error(message: String, source: io::Error) -> Error {
-    Error::State {
-        message,
-        source: Some(source),
-    }
+fn io_error(path: &Path, message: String, source: io::Error) -> Error {
+    Error::state(message, Some(path), Some(source))
 }
 
 #[cfg(test)]

@@ -56,12 +56,15 @@ pub(crate) fn check_status(common: &CommonArgs, output: Output) -> Result<(), Fa
     let options = CheckOptions::default().recorded_driver(common.driver.is_none());
     let client = client(common, RegistryOptions::default(), false, None)?;
     let check = (deployer(common, client).check(release, &options)).map_err(|err| match err {
-        Error::NotFound { message } => Failure::from(Error::NotFound {
-            message: format!(
-                "{message} (pass --state-path or --state-file if the release was recorded in \
-                 another file)"
-            ),
-        }),
+        err @ Error::NotFound { .. } => {
+            let mut failure = Failure::from(&err);
+            failure.message = format!(
+                "{} (pass --state-path or --state-file if the release was recorded in \
+                 another file)",
+                failure.message
+            );
+            failure
+        }
         err => err.into(),
     })?;
     if check.legacy_record {
