@@ -302,12 +302,25 @@ func (s *scrubber) redact(err error) error {
 		return err
 	}
 	re := classify(err)
-	out := error(&shimError{kind: re.Kind, message: s.scrub(re.Message)})
+	out := error(&shimError{kind: re.Kind, code: re.Code, details: s.scrubDetails(re.Details), message: s.scrub(re.Message)})
 	var f *failure
 	if errors.As(err, &f) {
 		return &failure{err: out, facts: s.scrubFacts(f.facts)}
 	}
 	return out
+}
+
+// scrubDetails scrubs the text of an error's details (names and
+// references, which hold no values, but a value could be one).
+func (s *scrubber) scrubDetails(d *errorDetails) *errorDetails {
+	if d == nil {
+		return nil
+	}
+	out := *d
+	for _, f := range []*string{&out.Release, &out.Namespace, &out.Reference, &out.Version, &out.Host, &out.Verb, &out.Resource, &out.CAFile} {
+		*f = s.scrub(*f)
+	}
+	return &out
 }
 
 func (s *scrubber) scrubFacts(facts any) any {

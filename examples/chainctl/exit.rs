@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use chainctl_core::{Error, ErrorKind};
+use chainctl_core::{Denied, Error, ErrorKind, Missing};
 use serde_json::json;
 
 use crate::flags::Output;
@@ -51,13 +51,49 @@ impl From<&Error> for Failure {
             ErrorKind::State => 6,
             _ => 1,
         };
+        let mut message = with_causes(err);
+        if let Some(advice) = advice(err) {
+            message = format!("{message}; {advice}");
+        }
         Failure {
             code,
             kind: err.kind().as_str(),
-            message: with_causes(err),
+            message,
             io: None,
         }
     }
+}
+
+/// What to do about `err`, in chainctl's flags and commands: the library
+/// reports the facts (which host refused, which verb RBAC denied, what the
+/// offline cache lacks), the CLI says which of its flags help.
+pub(crate) fn advice(err: &Error) -> Option<String> {
+    Some(match err {
+        Error::Auth {
+            denied: Denied::Registry { host },
+            ..
+        } => format!(
+            "log in with `chainctl registry login {host}` or pass --username and --password-stdin"
+        ),
+        Error::Auth {
+            denied: Denied::Forbidden { .. },
+            ..
+        } => "ask an administrator for a Role that grants it, or use a --kube-context that has it"
+            .to_string(),
+        Error::Auth {
+            denied: Denied::Unauthorized,
+            ..
+        } => "check the credentials in your kubeconfig (or --kube-token)".to_string(),
+        Error::NotFound {
+            missing: Missing::Cached { .. },
+            ..
+        } => "--offline forbids the network: pull it once online (chainctl chart pull)".to_string(),
+        Error::NotFound {
+            missing: Missing::DeployedRevision { .. },
+            ..
+        } => "install it first, or upgrade with --install".to_string(),
+        _ => return None,
+    })
 }
 
 /// The error and its chain of causes, as ripgrep prints them: the OS's
