@@ -1275,12 +1275,13 @@ pub struct ReleaseValues {
 /// let release = ReleaseRef::new("web", "prod").unwrap();
 /// let history = [revision(1, "superseded"), revision(2, "deployed"), revision(3, "pending-upgrade")];
 /// let pending = PendingRelease::from_history(&release, &history).unwrap();
-/// assert_eq!(pending.rollback_to, Some(2));
-/// assert_eq!(pending.recovery, "chainctl app rollback --release web -n prod --revision 2");
+/// assert_eq!((pending.revision, pending.rollback_to), (3, Some(2)));
+/// assert!(pending.to_string().contains("roll back to revision 2"));
 ///
 /// let first = [revision(1, "pending-install")];
 /// let pending = PendingRelease::from_history(&release, &first).unwrap();
-/// assert_eq!(pending.recovery, "chainctl app uninstall --release web -n prod");
+/// assert_eq!((pending.rollback_to, pending.release.as_str()), (None, "web"));
+/// assert!(pending.to_string().contains("uninstall it"));
 /// assert!(PendingRelease::from_history(&release, &history[..2]).is_none());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -1293,8 +1294,10 @@ pub struct PendingRelease {
     /// The last revision before it that was deployed, to roll back to;
     /// `None` when there is none and the release must be uninstalled.
     pub rollback_to: Option<u32>,
-    /// The chainctl command that recovers the release.
-    pub recovery: String,
+    /// The release's name.
+    pub release: String,
+    /// Its namespace.
+    pub namespace: String,
 }
 
 impl PendingRelease {
@@ -1311,18 +1314,12 @@ impl PendingRelease {
             .filter(|r| r.status.has_served())
             .map(|r| r.revision)
             .max();
-        let (name, namespace) = (release.name(), release.namespace());
-        let recovery = match rollback_to {
-            Some(to) => {
-                format!("chainctl app rollback --release {name} -n {namespace} --revision {to}")
-            }
-            None => format!("chainctl app uninstall --release {name} -n {namespace}"),
-        };
         Some(PendingRelease {
             revision: last.revision,
             status: last.status.clone(),
             rollback_to,
-            recovery,
+            release: release.name().to_string(),
+            namespace: release.namespace().to_string(),
         })
     }
 }
@@ -1336,8 +1333,8 @@ impl std::fmt::Display for PendingRelease {
         write!(
             f,
             "the release is stuck in {} at revision {} (an install, upgrade or rollback was interrupted, or is still running elsewhere); \
-             if nothing else is working on it, {way}: {}",
-            self.status, self.revision, self.recovery
+             if nothing else is working on it, {way}",
+            self.status, self.revision
         )
     }
 }

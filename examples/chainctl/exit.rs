@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use chainctl_core::{Denied, Error, ErrorKind, Missing};
+use chainctl_core::{Denied, Error, ErrorKind, Missing, PendingRelease};
 use serde_json::json;
 
 use crate::flags::Output;
@@ -92,6 +92,10 @@ pub(crate) fn advice(err: &Error) -> Option<String> {
             missing: Missing::DeployedRevision { .. },
             ..
         } => "install it first, or upgrade with --install".to_string(),
+        Error::Kube {
+            pending: Some(pending),
+            ..
+        } => recovery(pending),
         _ => return None,
     })
 }
@@ -125,6 +129,21 @@ impl From<io::Error> for Failure {
             message: format!("cannot write output: {err}"),
             io: Some(err.kind()),
         }
+    }
+}
+
+/// The chainctl command that recovers a release stuck pending: a rollback
+/// to its last deployed revision, or an uninstall when it has none.
+pub(crate) fn recovery(p: &PendingRelease) -> String {
+    match p.rollback_to {
+        Some(to) => format!(
+            "chainctl app rollback --release {} -n {} --revision {to}",
+            p.release, p.namespace
+        ),
+        None => format!(
+            "chainctl app uninstall --release {} -n {}",
+            p.release, p.namespace
+        ),
     }
 }
 

@@ -30,15 +30,23 @@ pub(crate) fn run(args: &StatusArgs, output: Output) -> Result<(), Failure> {
         false => None,
     };
     match (output, &pending) {
-        (Output::Json, Some(pending)) => writeln!(
-            io::stdout(),
-            "{:#}",
-            json!({ "action": "status", "release": info.with_secret_data_redacted()?, "pending": pending })
-        )?,
+        (Output::Json, Some(pending)) => {
+            let mut shown = json!(pending);
+            shown["recovery"] = json!(crate::exit::recovery(pending));
+            writeln!(
+                io::stdout(),
+                "{:#}",
+                json!({ "action": "status", "release": info.with_secret_data_redacted()?, "pending": shown })
+            )?
+        }
         (_, pending) => {
             print_release(output, "status", &info, None)?;
             if let Some(pending) = pending {
-                writeln!(io::stdout(), "stuck: {pending}")?;
+                writeln!(
+                    io::stdout(),
+                    "stuck: {pending}: {}",
+                    crate::exit::recovery(pending)
+                )?;
             }
         }
     }
