@@ -111,11 +111,12 @@ func registryError(err error, host, ref string, o registryOptions) error {
 	var mismatch *digestMismatchError
 	var netErr *netError
 	if errors.As(err, &tooLarge) {
-		advice := "raise the ceiling with --max-chart-size (ClientBuilder::max_chart_size) if the chart is meant to be this large"
 		if tooLarge.limit == maxManifestBytes {
-			advice = "a Helm chart's manifest and config are a few KiB: this is not a chart, or the registry is broken"
+			return errorf(kindRegistry, "%s refused: %v; nothing was cached (a Helm chart's manifest and config are a few KiB: this is not a chart, or the registry is broken)", host, tooLarge)
 		}
-		return errorf(kindRegistry, "%s refused: %v; nothing was cached (%s)", host, tooLarge, advice)
+		// The ceiling is the caller's: raising it is the caller's advice.
+		return codedf(kindRegistry, codeChartTooLarge, errorDetails{Host: host, Reference: ref, Limit: tooLarge.limit},
+			"%s refused: %v; nothing was cached", host, tooLarge)
 	}
 	if errors.As(err, &mismatch) || errors.Is(err, content.ErrMismatchedDigest) {
 		what := msg
@@ -130,7 +131,7 @@ func registryError(err error, host, ref string, o registryOptions) error {
 	if errors.As(err, &netErr) {
 		switch {
 		case netErr.timedOut():
-			return errorf(kindTimeout, "%s stalled: no progress while %s (%s %s) before the deadline (--timeout): check that the registry is up and reachable, or allow more time", netErr.host, netErr.stage, netErr.method, netErr.path)
+			return errorf(kindTimeout, "%s stalled: no progress while %s (%s %s) before the deadline: check that the registry is up and reachable, or allow more time", netErr.host, netErr.stage, netErr.method, netErr.path)
 		case errors.Is(netErr.ctxErr, context.Canceled):
 			return errorf(kindCancelled, "%s: cancelled while %s (%s %s)", netErr.host, netErr.stage, netErr.method, netErr.path)
 		case errors.Is(err, syscall.ECONNRESET):
@@ -166,13 +167,14 @@ func registryError(err error, host, ref string, o registryOptions) error {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return errorf(kindRegistry, "cannot connect to %s: connection refused; is the registry running, and is the port right?", host)
 	case errors.As(err, &certErr) || errors.As(err, &unknownAuthority) || errors.As(err, &hostnameErr):
+		d := errorDetails{Host: host, Reference: ref, CAFile: o.CAFile}
 		if o.CAFile != "" {
-			return errorf(kindRegistry, "TLS verification of %s failed with the CA file %s: check that it holds the CA that signed the registry's certificate, or pass --insecure-skip-tls-verify (%s)", host, o.CAFile, msg)
+			return codedf(kindRegistry, codeTLSVerify, d, "TLS verification of %s failed with the CA file %s: check that it holds the CA that signed the registry's certificate (%s)", host, o.CAFile, msg)
 		}
-		return errorf(kindRegistry, "TLS verification of %s failed: pass --ca-file with the CA that signed its certificate, or --insecure-skip-tls-verify to skip verification (%s)", host, msg)
+		return codedf(kindRegistry, codeTLSVerify, d, "TLS verification of %s failed: its certificate is not signed by a CA this system trusts (%s)", host, msg)
 	case errors.As(err, &recordErr) || strings.Contains(msg, "server gave HTTP response to HTTPS client"):
 		// net/http has no type for the second: its words are the only sign.
-		return errorf(kindRegistry, "%s speaks plain HTTP, not HTTPS: pass --plain-http (%s)", host, msg)
+		return codedf(kindRegistry, codePlainHTTP, errorDetails{Host: host, Reference: ref}, "%s speaks plain HTTP, not HTTPS (%s)", host, msg)
 	default:
 		return errorf(kindRegistry, "%s: %s", host, msg)
 	}
@@ -346,8 +348,7 @@ func opRegistryLogout(ctx context.Context, req logoutRequest, _ eventSink) (cred
 		// oras's credential stores report a missing entry as text only
 		// (the native keychain's "credentials not found"): no type exists.
 		if strings.Contains(err.Error(), "not found") {
-			return credentialsReply{}, codedf(kindNotFound, codeCredentialsNotFound, errorDetails{Host: host},
-				"no credentials for %s in %s", host, req.Registry.ConfigFile)
+			return credentialsReply{}, errorf(kindNotFound, "no credentials for %s in %s", host, req.Registry.ConfigFile)
 		}
 		return credentialsReply{}, errorf(kindRegistry, "cannot remove the credentials of %s: %v", host, err)
 	}

@@ -131,8 +131,8 @@ func TestPushTagsResolvePull(t *testing.T) {
 	tlsOpts.PlainHTTP = false
 	reply = call(t, "registry.resolve", resolveRequest{registryRef: registryRef{Ref: repo + ":0.2.0", Registry: tlsOpts}}, time.Minute)
 	wantKind(t, reply, kindRegistry)
-	if !strings.Contains(reply.Error.Message, "--plain-http") {
-		t.Fatalf("no --plain-http hint in %q", reply.Error.Message)
+	if reply.Error.Code != codePlainHTTP || reply.Error.Details == nil || reply.Error.Details.Host == "" {
+		t.Fatalf("not coded plain_http with its host: %+v", reply.Error)
 	}
 }
 
@@ -316,10 +316,13 @@ func TestAManifestDeclaringAHugeLayerIsRefusedBeforeTheLayerIsFetched(t *testing
 	}{{0, "100 MiB"}, {1 << 20, "1 MiB"}} {
 		reply := call(t, "registry.pull", pullRequest{registryRef: registryRef{Ref: ref, Registry: opts}, Dest: filepath.Join(t.TempDir(), "x"), MaxChartBytes: tc.max}, time.Minute)
 		wantKind(t, reply, kindRegistry)
-		for _, want := range []string{"1024 GiB", tc.want, "--max-chart-size", "nothing was cached"} {
+		for _, want := range []string{"1024 GiB", tc.want, "nothing was cached"} {
 			if !strings.Contains(reply.Error.Message, want) {
 				t.Errorf("%q missing from %q", want, reply.Error.Message)
 			}
+		}
+		if reply.Error.Code != codeChartTooLarge || reply.Error.Details == nil || reply.Error.Details.Limit <= 0 {
+			t.Errorf("not coded chart_too_large with its limit: %+v", reply.Error)
 		}
 	}
 	if n := blobs.Load(); n != 0 {
@@ -345,7 +348,7 @@ func TestConnectionErrorsAreClassifiedByType(t *testing.T) {
 		"digest":            {fmt.Errorf("copy: %w", content.ErrMismatchedDigest), kindRegistry, "digest mismatch"},
 		"header digest":     {&digestMismatchError{what: "the blob", expected: "sha256:aa", got: "sha256:bb"}, kindRegistry, "digest mismatch"},
 		"trailing data":     {fmt.Errorf("copy: %w", content.ErrTrailingData), kindRegistry, "more data than the manifest declares"},
-		"too large":         {&tooLargeError{what: "blob x", size: -1, limit: 100 << 20}, kindRegistry, "--max-chart-size"},
+		"too large":         {&tooLargeError{what: "blob x", size: -1, limit: 100 << 20}, kindRegistry, "100 MiB"},
 		"manifest too long": {&tooLargeError{what: "manifest x", size: -1, limit: maxManifestBytes}, kindRegistry, "not a chart"},
 	} {
 		for _, host := range []string{"127.0.0.1:40401", "127.0.0.1:40403", "127.0.0.1:40404"} {

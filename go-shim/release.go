@@ -694,7 +694,7 @@ func waitError(err error, o releaseOptions, w *waitLog, rel *release.Release, wh
 			pending = " (it waits for the pods of " + strings.Join(workloads, ", ") + ": check that the cluster can schedule and run them)"
 		}
 	}
-	return errorf(kindTimeout, "%s: the release's resources were not ready within %s (--timeout)%s: %v",
+	return errorf(kindTimeout, "%s: the release's resources were not ready within %s%s: %v",
 		what, o.timeout(), pending, err)
 }
 

@@ -53,8 +53,6 @@ const (
 	codeChartNotFound = "chart_not_found"
 	// codeVersionNotFound: no version matches (reference, version).
 	codeVersionNotFound = "version_not_found"
-	// codeCredentialsNotFound: logout found no stored credentials (host).
-	codeCredentialsNotFound = "credentials_not_found"
 	// codeForbidden: the API server's RBAC refused the request (verb,
 	// resource, namespace, as its status says).
 	codeForbidden = "forbidden"
@@ -68,20 +66,14 @@ const (
 	// codeLoginNeedsCredentials: registry.login without a username and
 	// password (host).
 	codeLoginNeedsCredentials = "login_needs_credentials"
-	// codeChartTooLarge: a pull refused a chart over its bound (host,
-	// limit in bytes).
+	// codeChartTooLarge: a pull refused a chart over the caller's bound
+	// (host, reference, limit in bytes).
 	codeChartTooLarge = "chart_too_large"
 	// codeTLSVerify: the registry's certificate did not verify (host,
-	// caFile when one was given).
+	// reference, caFile when one was given).
 	codeTLSVerify = "tls_verify"
-	// codePlainHTTP: the registry speaks plain HTTP (host).
+	// codePlainHTTP: the registry speaks plain HTTP (host, reference).
 	codePlainHTTP = "plain_http"
-	// codeRegistryStalled: no progress from the registry before the
-	// deadline (host).
-	codeRegistryStalled = "registry_stalled"
-	// codeActionTimeout: Helm's own timeout ended an action (release,
-	// namespace, timeoutMs).
-	codeActionTimeout = "action_timeout"
 )
 
 // errorDetails are the structured facts of an error; which are set
@@ -97,7 +89,6 @@ type errorDetails struct {
 	Resource  string `json:"resource,omitempty"`
 	CAFile    string `json:"caFile,omitempty"`
 	Limit     int64  `json:"limit,omitempty"`
-	TimeoutMs int64  `json:"timeoutMs,omitempty"`
 }
 
 // ---- typed operations -------------------------------------------------

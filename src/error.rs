@@ -44,7 +44,8 @@ pub enum Error {
         /// Names both sources.
         message: String,
     },
-    /// The OCI registry could not be reached or answered with an error.
+    /// The OCI registry could not be reached or answered with an error;
+    /// [`RegistryFailure`] says why when the crate knows.
     #[error("registry: {message}")]
     #[non_exhaustive]
     Registry {
@@ -52,6 +53,8 @@ pub enum Error {
         message: String,
         /// The registry host, when known.
         host: Option<String>,
+        /// Why it failed.
+        failure: RegistryFailure,
     },
     /// The registry or cluster refused the credentials (or none were
     /// given), or accepted them but does not allow the request (Kubernetes
@@ -199,16 +202,6 @@ pub enum Missing {
         /// Where it was looked for.
         path: PathBuf,
     },
-    /// The state file has no record of the release.
-    Record {
-        /// The release key (`namespace/name`).
-        key: String,
-    },
-    /// No stored credentials for a registry host.
-    Credentials {
-        /// The registry host.
-        host: String,
-    },
     /// Something else (the message says what).
     Other,
 }
@@ -234,6 +227,28 @@ pub enum Denied {
     Registry {
         /// The registry host.
         host: String,
+    },
+    /// Something else (the message says what).
+    Other,
+}
+
+/// Why an [`Error::Registry`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistryFailure {
+    /// The registry's TLS certificate did not verify.
+    TlsVerify {
+        /// The CA file it was verified with, if one was given (else the
+        /// system's CAs).
+        ca_file: Option<PathBuf>,
+    },
+    /// The registry speaks plain HTTP, and HTTPS was used.
+    PlainHttp,
+    /// The chart is larger than the client accepts
+    /// ([`ClientBuilder::max_chart_size`](crate::ClientBuilder::max_chart_size)).
+    ChartTooLarge {
+        /// The bound, in bytes.
+        limit: u64,
     },
     /// Something else (the message says what).
     Other,
@@ -336,6 +351,7 @@ impl Error {
             ErrorKind::Registry => Error::Registry {
                 message,
                 host: None,
+                failure: RegistryFailure::Other,
             },
             ErrorKind::Auth => Error::Auth {
                 message,
@@ -407,9 +423,6 @@ impl Error {
                 reference: d.reference,
                 version: d.version,
             }),
-            (ErrorKind::NotFound, Some(ErrorCode::CredentialsNotFound)) => {
-                missing(Missing::Credentials { host: d.host })
-            }
             (ErrorKind::Auth, Some(ErrorCode::Forbidden)) => denied(Denied::Forbidden {
                 verb: d.verb,
                 resource: d.resource,
@@ -419,9 +432,20 @@ impl Error {
             (ErrorKind::Auth, Some(ErrorCode::RegistryAuth)) => {
                 denied(Denied::Registry { host: d.host })
             }
-            (ErrorKind::Registry, _) if !d.host.is_empty() => Error::Registry {
+            (ErrorKind::Registry, code) => Error::Registry {
                 message,
-                host: Some(d.host),
+                host: Some(d.host).filter(|h| !h.is_empty()),
+                failure: match code {
+                    Some(ErrorCode::TlsVerify) => RegistryFailure::TlsVerify {
+                        ca_file: Some(PathBuf::from(d.ca_file))
+                            .filter(|p| !p.as_os_str().is_empty()),
+                    },
+                    Some(ErrorCode::PlainHttp) => RegistryFailure::PlainHttp,
+                    Some(ErrorCode::ChartTooLarge) => {
+                        RegistryFailure::ChartTooLarge { limit: d.limit }
+                    }
+                    _ => RegistryFailure::Other,
+                },
             },
             (kind, _) => Error::from_kind(kind, message),
         }
@@ -446,7 +470,7 @@ impl Error {
     }
 
     /// Whether something does not exist (a release, revision, chart,
-    /// version, state file, record, credentials): [`ErrorKind::NotFound`].
+    /// version, state file, record): [`ErrorKind::NotFound`].
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
     }
@@ -603,6 +627,7 @@ impl Error {
         Error::Registry {
             message: message.into(),
             host: None,
+            failure: RegistryFailure::Other,
         }
     }
 

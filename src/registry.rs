@@ -234,6 +234,7 @@ pub(crate) fn pull(
                 pulled.manifest_digest
             ),
             host: Some(oci.registry().to_string()),
+            failure: crate::error::RegistryFailure::Other,
         });
     }
     let entry = CachedManifest {

@@ -147,7 +147,6 @@ pub(crate) enum ErrorCode {
     RevisionNotFound,
     ChartNotFound,
     VersionNotFound,
-    CredentialsNotFound,
     Forbidden,
     Unauthorized,
     RegistryAuth,
@@ -156,8 +155,6 @@ pub(crate) enum ErrorCode {
     ChartTooLarge,
     TlsVerify,
     PlainHttp,
-    RegistryStalled,
-    ActionTimeout,
     #[serde(other)]
     Other,
 }
@@ -187,8 +184,6 @@ pub(crate) struct ErrorDetails {
     pub(crate) ca_file: String,
     #[serde(skip_serializing_if = "is_zero64")]
     pub(crate) limit: u64,
-    #[serde(skip_serializing_if = "is_zero64")]
-    pub(crate) timeout_ms: u64,
 }
 
 /// A duration on the wire: whole milliseconds, rounded up (so that a

@@ -20,7 +20,7 @@ use chainctl_core::state::{
 };
 use chainctl_core::{
     CancelToken, ChartCache, ChartSource, Client, Denied, Error, ErrorKind, Missing,
-    RegistryOptions, ReleaseOptions, ReleaseRef, Storage,
+    RegistryFailure, RegistryOptions, ReleaseOptions, ReleaseRef, Storage,
 };
 use testenv::{Cluster, Registries};
 
@@ -303,6 +303,73 @@ fn refused_registry_credentials_are_registry_auth_naming_the_host() {
     assert!(!format!("{err:?}").contains("not-the-password"));
 }
 
+#[test]
+fn registry_failures_say_why() {
+    let reg = Registries::shared();
+    reg.push_chart(
+        false,
+        "errors-why",
+        "hello",
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/charts/hello"),
+        &["0.1.0"],
+    );
+    let source =
+        ChartSource::oci(&format!("oci://{}/errors-why/hello:0.1.0", reg.plain), None).unwrap();
+
+    // HTTPS to a registry that speaks plain HTTP.
+    let dir = tempfile::tempdir().unwrap();
+    let err = registry_client(RegistryOptions::default(), &dir, false)
+        .pull(&source)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Registry { failure: RegistryFailure::PlainHttp, host: Some(h), .. } if *h == reg.plain),
+        "{err:?}"
+    );
+    assert!(predicates(&err).is_empty(), "{:?}", predicates(&err));
+
+    // A chart over the client's ceiling.
+    let dir = tempfile::tempdir().unwrap();
+    let small = Client::builder()
+        .storage(Storage::Memory)
+        .registry(RegistryOptions {
+            plain_http: true,
+            config_file: Some(dir.path().join("registry.json")),
+            ..Default::default()
+        })
+        .chart_cache(ChartCache::open(dir.path().join("cache")).unwrap())
+        .max_chart_size(16)
+        .build()
+        .unwrap();
+    let err = small.pull(&source).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Registry {
+                failure: RegistryFailure::ChartTooLarge { limit: 16 },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // TLS without the CA that signed the registry's certificate.
+    let dir = tempfile::tempdir().unwrap();
+    let tls = ChartSource::oci(&format!("oci://{}/errors-why/hello:0.1.0", reg.tls), None).unwrap();
+    let err = registry_client(RegistryOptions::default(), &dir, false)
+        .pull(&tls)
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Registry {
+                failure: RegistryFailure::TlsVerify { ca_file: None },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
 // ---------------------------------------------------------------- the cluster
 
 #[test]
@@ -468,6 +535,39 @@ fn the_cli_adds_the_advice_that_names_its_flags() {
         "{stderr}"
     );
     assert!(!stderr.contains("not-the-password"), "{stderr}");
+
+    // HTTPS to the plain-HTTP registry, and the TLS one without its CA.
+    let (code, stderr) = pull(
+        &[
+            &format!("oci://{}/errors/hello:0.1.0", reg.plain),
+            "--registry-config",
+            registry_config,
+        ],
+        "",
+    );
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(stderr.contains("; pass --plain-http"), "{stderr}");
+    let (code, stderr) = pull(&[&tls, "--registry-config", registry_config], "");
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains("; pass --ca-file with the CA that signed its certificate"),
+        "{stderr}"
+    );
+
+    // registry login without credentials: the flags that give them.
+    let out = support::chainctl()
+        .args(["registry", "login", &reg.plain, "--plain-http"])
+        .args(["--registry-config", registry_config])
+        .env_remove("CHAINCTL_REGISTRY_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("needs a username and a password (--username, and --password-stdin or CHAINCTL_REGISTRY_PASSWORD)"),
+        "{stderr}"
+    );
 
     let plain = format!("oci://{}/errors/never-pulled:0.1.0", reg.plain);
     let (code, stderr) = pull(

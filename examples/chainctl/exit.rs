@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use chainctl_core::{Denied, Error, ErrorKind, Missing, PendingRelease};
+use chainctl_core::{Denied, Error, ErrorKind, Missing, PendingRelease, RegistryFailure};
 use serde_json::json;
 
 use crate::flags::Output;
@@ -96,6 +96,27 @@ pub(crate) fn advice(err: &Error) -> Option<String> {
             pending: Some(pending),
             ..
         } => recovery(pending),
+        Error::Registry {
+            failure: RegistryFailure::TlsVerify { ca_file: Some(_) },
+            ..
+        } => "or pass --insecure-skip-tls-verify to skip verification".to_string(),
+        Error::Registry {
+            failure: RegistryFailure::TlsVerify { ca_file: None },
+            ..
+        } => {
+            "pass --ca-file with the CA that signed its certificate, or --insecure-skip-tls-verify \
+              to skip verification"
+                .to_string()
+        }
+        Error::Registry {
+            failure: RegistryFailure::PlainHttp,
+            ..
+        } => "pass --plain-http".to_string(),
+        Error::Registry {
+            failure: RegistryFailure::ChartTooLarge { .. },
+            ..
+        } => "raise the ceiling with --max-chart-size if the chart is meant to be this large"
+            .to_string(),
         _ => return None,
     })
 }
