@@ -208,7 +208,8 @@ pub(crate) fn call<O: Op>(request: &O::Request, options: &CallOptions<'_>) -> Re
 pub(crate) struct Failure<F> {
     pub(crate) error: Error,
     pub(crate) code: Option<ErrorCode>,
-    pub(crate) facts: Option<F>,
+    /// Boxed: a failure is the cold path, and keeps `Result`s small.
+    pub(crate) facts: Option<Box<F>>,
 }
 
 impl<F> Failure<F> {
@@ -235,7 +236,9 @@ pub(crate) fn call_with_facts<O: Op, F: DeserializeOwned>(
     let result = call_envelope(op, &request, options).map_err(|f| Failure {
         error: f.error,
         code: f.code,
-        facts: f.facts.and_then(|v| serde_json::from_value(v).ok()),
+        facts: f
+            .facts
+            .and_then(|v| serde_json::from_value(*v).ok().map(Box::new)),
     })?;
     serde_json::from_value(result)
         .map_err(|e| Failure::of(Error::internal(format!("unexpected result from {op}: {e}"))))
@@ -307,7 +310,7 @@ fn decode_reply(op: &str, reply: &str) -> std::result::Result<serde_json::Value,
         (true, _) => Ok(envelope.result.unwrap_or(serde_json::Value::Null)),
         (false, Some(mut err)) => Err(Failure {
             code: err.code,
-            facts: err.facts.take(),
+            facts: err.facts.take().map(Box::new),
             error: Error::from_reply(err),
         }),
         (false, None) => Err(Failure::of(Error::internal(format!(
@@ -579,7 +582,7 @@ mod tests {
                             prop_assert_eq!(err.kind().as_str(), kind);
                             prop_assert_eq!(err.message(), message);
                             let want = error.and_then(|e| e.get("facts")).filter(|f| !f.is_null());
-                            prop_assert_eq!(facts.as_ref(), want);
+                            prop_assert_eq!(facts.as_deref(), want);
                         }
                         _ => prop_assert_eq!(err.kind(), ErrorKind::Internal, "{}", reply),
                     }

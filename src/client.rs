@@ -780,6 +780,9 @@ impl Client {
 
     /// Runs a chart action: pulls an OCI chart first (through the cache),
     /// then hands the shim the chart's path.
+    // ActionFailure is the cold path (an Error with the facts of the failed
+    // action), returned once per action: its size does not matter.
+    #[allow(clippy::result_large_err)]
     fn chart_action(
         &self,
         op: ChartAction,
@@ -827,7 +830,7 @@ impl Client {
                 Ok(report)
             }
             Err(failure) => {
-                let facts = failure.facts.unwrap_or_default();
+                let facts = failure.facts.map(|f| *f).unwrap_or_default();
                 Err(ActionFailure {
                     error: self.explain_pending(opts.release(), failure.error, failure.code),
                     release: facts.release.map(|r| Box::new(self.keyed(r))),
@@ -965,6 +968,9 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
+    // ActionFailure is the cold path (an Error with the facts of the failed
+    // action), returned once per action: its size does not matter.
+    #[allow(clippy::result_large_err)]
     pub fn install_detailed(
         &self,
         source: &ChartSource,
@@ -974,6 +980,9 @@ impl Client {
     }
 
     /// `op`, or a client-only render for [`DryRun::Client`].
+    // ActionFailure is the cold path (an Error with the facts of the failed
+    // action), returned once per action: its size does not matter.
+    #[allow(clippy::result_large_err)]
     fn deploy_action(
         &self,
         op: ChartAction,
@@ -996,6 +1005,9 @@ impl Client {
 
     /// [`upgrade`](Self::upgrade), keeping what Helm knew of a failure (see
     /// [`install_detailed`](Self::install_detailed)).
+    // ActionFailure is the cold path (an Error with the facts of the failed
+    // action), returned once per action: its size does not matter.
+    #[allow(clippy::result_large_err)]
     pub fn upgrade_detailed(
         &self,
         source: &ChartSource,

@@ -44,9 +44,11 @@ fn release(name: &str, namespace: &str) -> ReleaseRef {
     ReleaseRef::new(name, namespace).unwrap()
 }
 
+type Predicate = fn(&Error) -> bool;
+
 /// Which of the predicates hold, by name: each test says exactly which.
 fn predicates(err: &Error) -> Vec<&'static str> {
-    let all: [(&str, fn(&Error) -> bool); 12] = [
+    let all: [(&str, Predicate); 12] = [
         ("not_found", Error::is_not_found),
         ("release_not_found", Error::is_release_not_found),
         ("revision_not_found", Error::is_revision_not_found),
