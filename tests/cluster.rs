@@ -220,8 +220,18 @@ fn library_upgrade_with_install_if_missing_installs_then_upgrades() {
     let err = c
         .upgrade(&source, &opts("never", &ns).build().unwrap())
         .unwrap_err();
-    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
-    assert!(err.to_string().contains("--install"), "{err}");
+    // The library reports the missing deployed revision as data; --install
+    // is the CLI's advice.
+    assert!(
+        matches!(
+            err,
+            Error::NotFound {
+                missing: chainctl_core::Missing::DeployedRevision { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
