@@ -673,6 +673,60 @@ mod tests {
         assert_eq!(files, names);
     }
 
+    /// Every error code the shim declares (its `code* = "..."` constants in
+    /// go-shim/wire.go) is one this crate knows, and the reverse: a code
+    /// renamed on one side would otherwise read as `Other`.
+    #[test]
+    fn the_error_codes_are_the_shims() {
+        let go =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("go-shim/wire.go"))
+                .unwrap();
+        let mut shim: Vec<String> = go
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("code"))
+            .filter_map(|l| l.split_once(" = \""))
+            .map(|(_, rest)| rest.trim_end_matches('"').to_string())
+            .collect();
+        shim.sort();
+        assert!(shim.len() >= 10, "{shim:?}");
+        for code in &shim {
+            let parsed: ErrorCode = serde_json::from_value(Value::from(code.as_str())).unwrap();
+            assert_ne!(
+                parsed,
+                ErrorCode::Other,
+                "{code} is not known to the Rust side"
+            );
+        }
+        let mut ours: Vec<String> = KNOWN_CODES
+            .iter()
+            .map(|c| {
+                serde_json::to_value(c)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        ours.sort();
+        assert_eq!(ours, shim);
+    }
+
+    const KNOWN_CODES: [ErrorCode; 13] = [
+        ErrorCode::ReleaseNotFound,
+        ErrorCode::NoDeployedRelease,
+        ErrorCode::RevisionNotFound,
+        ErrorCode::ChartNotFound,
+        ErrorCode::VersionNotFound,
+        ErrorCode::Forbidden,
+        ErrorCode::Unauthorized,
+        ErrorCode::RegistryAuth,
+        ErrorCode::ReleasePending,
+        ErrorCode::LoginNeedsCredentials,
+        ErrorCode::ChartTooLarge,
+        ErrorCode::TlsVerify,
+        ErrorCode::PlainHttp,
+    ];
+
     #[test]
     fn durations_cross_as_whole_milliseconds_rounded_up() {
         use std::time::Duration;
