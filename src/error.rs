@@ -29,6 +29,23 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// assert!(matches!(err, Error::InvalidInput { .. }));
 /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
 /// ```
+///
+/// The facts of an error are data:
+///
+/// ```
+/// use chainctl_core::{Client, Error, Missing, ReleaseRef, Storage};
+///
+/// let client = Client::builder().storage(Storage::Memory).build()?;
+/// let err = client.status(&ReleaseRef::new("ghost", "demo")?).unwrap_err();
+/// assert!(err.is_not_found() && err.is_release_not_found());
+/// match err {
+///     Error::NotFound { missing: Missing::Release { release, namespace }, .. } => {
+///         assert_eq!((release.as_str(), namespace.as_str()), ("ghost", "demo"));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), chainctl_core::Error>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
