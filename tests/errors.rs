@@ -557,7 +557,7 @@ fn the_cli_adds_the_advice_that_names_its_flags() {
     );
 
     // registry login without credentials: the flags that give them.
-    let out = support::chainctl()
+    let out = chainctl()
         .args(["registry", "login", &reg.plain, "--plain-http"])
         .args(["--registry-config", registry_config])
         .env_remove("CHAINCTL_REGISTRY_PASSWORD")
