@@ -42,6 +42,12 @@ func codedf(kind, code string, details errorDetails, format string, args ...any)
 	return &shimError{kind: kind, code: code, details: &details, message: fmt.Sprintf(format, args...)}
 }
 
+// invalidf is an invalid-input error about one input of the request
+// (input* names), so that the caller can say how its user sets it.
+func invalidf(input, format string, args ...any) error {
+	return codedf(kindInvalidInput, codeInvalidOption, errorDetails{Input: input}, format, args...)
+}
+
 // opFunc is one operation: it decodes its request, runs, and returns its
 // reply. It must honour ctx and report through sink. Each is a typedOp.
 type opFunc interface {

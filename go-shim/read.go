@@ -39,7 +39,7 @@ func opList(_ context.Context, req listRequest, sink eventSink) ([]releaseDTO, e
 	rels, err := list.Run()
 	var badFilter *syntax.Error
 	if errors.As(err, &badFilter) {
-		return nil, errorf(kindInvalidInput, "--filter %q is not a regular expression: %v", req.Filter, err)
+		return nil, invalidf(inputListFilter, "the list filter %q is not a regular expression: %v", req.Filter, err)
 	}
 	if err != nil {
 		return nil, err

@@ -55,7 +55,7 @@ func (o registryOptions) tlsConfig() (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	if (o.CertFile == "") != (o.KeyFile == "") {
-		return nil, errorf(kindInvalidInput, "a client certificate needs both --cert-file and --key-file")
+		return nil, invalidf(inputClientCertificate, "a client certificate needs both its certificate file and its key file")
 	}
 	if o.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
@@ -94,7 +94,7 @@ func newRegistryClient(ctx context.Context, o registryOptions, maxChart int64) (
 	client, err := registry.NewClient(opts...)
 	if err != nil {
 		// Building the client reads only the config file.
-		return nil, nil, errorf(kindInvalidInput, "the registry config file %s cannot be used: %v (fix it, move it aside, or pass another with --registry-config)", o.ConfigFile, err)
+		return nil, nil, invalidf(inputRegistryConfig, "the registry config file %s cannot be used: %v", o.ConfigFile, err)
 	}
 	return client, transport, nil
 }

@@ -115,11 +115,11 @@ func loadChart(path string, deps dependencyUpdate, sink eventSink) (*chart.Chart
 	if req := ch.Metadata.Dependencies; req != nil {
 		if err := action.CheckDependencies(ch, req); err != nil {
 			if !deps.Enabled {
-				return nil, errorf(kindInvalidInput, "chart %s is missing dependencies (run `helm dependency build %s`, or pass --dependency-update): %v", path, path, err)
+				return nil, invalidf(inputDependencyUpdate, "chart %s is missing dependencies (run `helm dependency build %s`, or update them with the action): %v", path, path, err)
 			}
 			for _, d := range req {
 				if strings.HasPrefix(d.Repository, "oci://") {
-					return nil, errorf(kindInvalidInput, "chart %s: dependency %s is in an OCI registry, which --dependency-update does not fetch yet: run `helm dependency build %s` first", path, d.Name, path)
+					return nil, errorf(kindInvalidInput, "chart %s: dependency %s is in an OCI registry, which a dependency update does not fetch yet: run `helm dependency build %s` first", path, d.Name, path)
 				}
 			}
 			progress(sink, "load", "updating the dependencies of %s", path)

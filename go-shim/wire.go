@@ -74,6 +74,20 @@ const (
 	codeTLSVerify = "tls_verify"
 	// codePlainHTTP: the registry speaks plain HTTP (host, reference).
 	codePlainHTTP = "plain_http"
+	// codeInvalidOption: an input of the request is wrong (input, one of
+	// the input* names).
+	codeInvalidOption = "invalid_option"
+)
+
+// The inputs a codeInvalidOption names: the library's options (the Rust
+// chainctl_core::Input, camelCase), never a CLI's flags, so that each
+// front end can say how its own user sets them.
+const (
+	inputKubeconfig        = "kubeconfig"
+	inputDependencyUpdate  = "dependencyUpdate"
+	inputListFilter        = "listFilter"
+	inputRegistryConfig    = "registryConfig"
+	inputClientCertificate = "clientCertificate"
 )
 
 // errorDetails are the structured facts of an error; which are set
@@ -89,6 +103,7 @@ type errorDetails struct {
 	Resource  string `json:"resource,omitempty"`
 	CAFile    string `json:"caFile,omitempty"`
 	Limit     int64  `json:"limit,omitempty"`
+	Input     string `json:"input,omitempty"`
 }
 
 // ---- typed operations -------------------------------------------------

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::bridge::{self, CallOptions, CancelToken, EventHandler};
 use crate::cache::ChartCache;
-use crate::error::{Error, Result};
+use crate::error::{Error, Input, Result};
 use crate::registry::{self, PullReport, RegistryOptions};
 use crate::release::{DryRun, ReleaseOptions, ReleaseRef};
 use crate::report::{ActionReport, ReleaseInfo, ShimVersion, UninstallReport};
@@ -403,10 +403,13 @@ impl ClientBuilder {
         if let Some(path) = &self.kubeconfig
             && !path.is_file()
         {
-            return Err(Error::invalid(format!(
-                "kubeconfig {} does not exist or is not a file: pass --kubeconfig with the path of your cluster's kubeconfig",
-                path.display()
-            )));
+            return Err(Error::invalid_in(
+                Input::Kubeconfig,
+                format!(
+                    "kubeconfig {} does not exist or is not a file: the kubeconfig must be the path of your cluster's kubeconfig file",
+                    path.display()
+                ),
+            ));
         }
         let paths = (self.kubeconfig.iter().map(|p| (p, "kubeconfig")))
             .chain(self.cache_dir.iter().map(|p| (p, "the discovery cache")))
@@ -1158,7 +1161,7 @@ impl Client {
             if let Ok(Some(pending)) = self.pending(release) {
                 message = format!("{message}: {pending}");
             }
-            Error::InvalidInput { message }
+            Error::invalid(message)
         })
     }
 

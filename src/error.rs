@@ -50,10 +50,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// An argument, a chart or a request was malformed; nothing was changed.
+    /// [`Input`] names the input of the library that was wrong, when the
+    /// crate knows it (see [`invalid_input`](Error::invalid_input)).
     #[error("{message}")]
+    #[non_exhaustive]
     InvalidInput {
-        /// What is wrong and how to fix it.
+        /// What is wrong.
         message: String,
+        /// Which input was wrong, when the crate knows.
+        input: Option<Input>,
     },
     /// Two chart sources were given where exactly one is allowed.
     #[error("{message}")]
@@ -271,6 +276,56 @@ pub enum RegistryFailure {
     Other,
 }
 
+/// Which input of the library an [`Error::InvalidInput`] is about: named
+/// after the library's options, so that a front end can point at its own
+/// way of setting each (the CLI names its flags).
+///
+/// ```
+/// use chainctl_core::{ChartSource, Input};
+///
+/// let err = ChartSource::from_flags(None, None, None).unwrap_err();
+/// assert_eq!(err.invalid_input(), Some(Input::ChartSource));
+/// assert!(!err.to_string().contains("--"), "the library names no flag: {err}");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum Input {
+    /// The kubeconfig file ([`ClientBuilder::kubeconfig`](crate::ClientBuilder::kubeconfig)):
+    /// missing, not a file, or none given where one is needed.
+    Kubeconfig,
+    /// The chart source: none given, or a recorded one that cannot be
+    /// used any more.
+    ChartSource,
+    /// The bundle path of [`ChartSource::bundle`](crate::ChartSource::bundle):
+    /// not a chart directory or a packaged chart, or given with a version.
+    Bundle,
+    /// The version (or constraint) requested of an OCI chart.
+    Version,
+    /// The client is offline and the reference names neither a tag, an
+    /// exact version nor a digest.
+    Offline,
+    /// Reusing and resetting the previous release's values together.
+    ReuseValues,
+    /// A dependency update of the chart: its dependencies are missing and
+    /// no update was asked for, or one cannot be fetched by it.
+    DependencyUpdate,
+    /// The name filter of a release list (a regular expression).
+    ListFilter,
+    /// The registry credentials file.
+    RegistryConfig,
+    /// The client certificate and key for a registry (both or neither).
+    ClientCertificate,
+}
+
+impl Input {
+    /// The name of the input on the shim's wire (`"kubeconfig"`,
+    /// `"listFilter"`, ...); `None` for one this crate does not know.
+    pub(crate) fn from_wire(name: &str) -> Option<Input> {
+        serde_json::from_value(serde_json::Value::from(name)).ok()
+    }
+}
+
 /// Who holds the lock of a state file: see [`Error::State`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -363,7 +418,10 @@ impl Error {
     /// ```
     pub fn from_kind(kind: ErrorKind, message: String) -> Error {
         match kind {
-            ErrorKind::InvalidInput => Error::InvalidInput { message },
+            ErrorKind::InvalidInput => Error::InvalidInput {
+                message,
+                input: None,
+            },
             ErrorKind::ConflictingSources => Error::ConflictingSources { message },
             ErrorKind::Registry => Error::Registry {
                 message,
@@ -449,6 +507,10 @@ impl Error {
             (ErrorKind::Auth, Some(ErrorCode::RegistryAuth)) => {
                 denied(Denied::Registry { host: d.host })
             }
+            (ErrorKind::InvalidInput, Some(ErrorCode::InvalidOption)) => Error::InvalidInput {
+                input: Input::from_wire(&d.input),
+                message,
+            },
             (ErrorKind::Registry, code) => Error::Registry {
                 message,
                 host: Some(d.host).filter(|h| !h.is_empty()),
@@ -471,7 +533,7 @@ impl Error {
     /// The message without the kind's prefix.
     pub fn message(&self) -> &str {
         match self {
-            Error::InvalidInput { message }
+            Error::InvalidInput { message, .. }
             | Error::ConflictingSources { message }
             | Error::Registry { message, .. }
             | Error::Auth { message, .. }
@@ -599,6 +661,25 @@ impl Error {
         )
     }
 
+    /// Which input of the library was wrong, for an
+    /// [`Error::InvalidInput`] whose input the crate knows.
+    ///
+    /// ```
+    /// use chainctl_core::{Input, ReleaseOptions};
+    /// let err = ReleaseOptions::builder("web", "demo")
+    ///     .reuse_values(true)
+    ///     .reset_values(true)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.invalid_input(), Some(Input::ReuseValues));
+    /// ```
+    pub fn invalid_input(&self) -> Option<Input> {
+        match self {
+            Error::InvalidInput { input, .. } => *input,
+            _ => None,
+        }
+    }
+
     /// Whether the deadline passed.
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout { .. })
@@ -624,6 +705,15 @@ impl Error {
     pub(crate) fn invalid(message: impl Into<String>) -> Error {
         Error::InvalidInput {
             message: message.into(),
+            input: None,
+        }
+    }
+
+    /// An [`Error::InvalidInput`] about `input`.
+    pub(crate) fn invalid_in(input: Input, message: impl Into<String>) -> Error {
+        Error::InvalidInput {
+            message: message.into(),
+            input: Some(input),
         }
     }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bridge::{self, CallOptions};
 use crate::cache::{CachedManifest, ChartCache};
-use crate::error::{Error, Result};
+use crate::error::{Error, Input, Result};
 use crate::report::ChartInfo;
 use crate::source::{OciSource, version_to_tag};
 use crate::wire;
@@ -280,14 +280,12 @@ fn check_pinned_tag(
     };
     match resolve(repository, tag, registry, cache, call) {
         Ok(resolved) if resolved == digest => Ok(()),
-        Ok(resolved) => Err(Error::InvalidInput {
-            message: format!(
+        Ok(resolved) => Err(Error::invalid(format!(
                 "oci://{repository}:{tag} is {resolved} in the registry, but the reference pins \
                  {digest}: they are different charts, and nothing was pulled or installed \
                  (helm refuses this too). Drop the tag to install the digest, or drop the \
                  digest to install what the tag points at now"
-            ),
-        }),
+        ))),
         Err(Error::NotFound { .. }) => Ok(()),
         Err(err) => Err(err),
     }
@@ -329,9 +327,13 @@ fn pull_offline(
             .tag(repository, tag)
             .ok_or_else(|| missing(format!("oci://{repository}:{tag}")))?,
         (None, None) => {
-            return Err(Error::invalid(format!(
-                "oci://{repository}: --offline needs a tag, an exact --version or a digest"
-            )));
+            return Err(Error::invalid_in(
+                Input::Offline,
+                format!(
+                    "oci://{repository}: offline, a chart is found in the cache only by a tag, \
+                     an exact version or a digest"
+                ),
+            ));
         }
     };
     let (entry, path) = cache

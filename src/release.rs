@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Input, Result};
 use crate::values::{SetKind, ValueInputs};
 
 /// Helm's limit on release names (`releaseNameMaxLen`): the name ends up in
@@ -1218,9 +1218,10 @@ impl ReleaseOptionsBuilder {
         let release = ReleaseRef::new(self.name, self.namespace)?;
         check_timeout(self.timeout, "timeout")?;
         if self.reuse_values && self.reset_values {
-            return Err(Error::invalid(
-                "reuse_values and reset_values (--reuse-values, --reset-values) cannot both be \
-                 set: reuse keeps the previous release's values, reset drops them; pick one",
+            return Err(Error::invalid_in(
+                Input::ReuseValues,
+                "reuse_values and reset_values cannot both be set: reuse keeps the previous \
+                 release's values, reset drops them; pick one",
             ));
         }
         if let Some(message) = self.values_error {
@@ -1490,10 +1491,8 @@ mod tests {
             msg.contains("reuse_values") && msg.contains("reset_values"),
             "{msg}"
         );
-        assert!(
-            msg.contains("--reuse-values") && msg.contains("--reset-values"),
-            "{msg}"
-        );
+        assert_eq!(err.invalid_input(), Some(crate::Input::ReuseValues));
+        assert!(!msg.contains("--"), "the library names no flag: {msg}");
     }
 
     #[test]

@@ -155,6 +155,7 @@ pub(crate) enum ErrorCode {
     ChartTooLarge,
     TlsVerify,
     PlainHttp,
+    InvalidOption,
     #[serde(other)]
     Other,
 }
@@ -184,6 +185,10 @@ pub(crate) struct ErrorDetails {
     pub(crate) ca_file: String,
     #[serde(skip_serializing_if = "is_zero64")]
     pub(crate) limit: u64,
+    /// Which input an `invalid_option` is about ([`Input`](crate::Input)'s
+    /// wire name).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) input: String,
 }
 
 /// A duration on the wire: whole milliseconds, rounded up (so that a
@@ -711,7 +716,7 @@ mod tests {
         assert_eq!(ours, shim);
     }
 
-    const KNOWN_CODES: [ErrorCode; 13] = [
+    const KNOWN_CODES: [ErrorCode; 14] = [
         ErrorCode::ReleaseNotFound,
         ErrorCode::NoDeployedRelease,
         ErrorCode::RevisionNotFound,
@@ -725,6 +730,7 @@ mod tests {
         ErrorCode::ChartTooLarge,
         ErrorCode::TlsVerify,
         ErrorCode::PlainHttp,
+        ErrorCode::InvalidOption,
     ];
 
     #[test]

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use chainctl_core::{Denied, Error, ErrorKind, Missing, PendingRelease, RegistryFailure};
+use chainctl_core::{Denied, Error, ErrorKind, Input, Missing, PendingRelease, RegistryFailure};
 use serde_json::json;
 
 use crate::flags::Output;
@@ -66,9 +66,16 @@ impl From<&Error> for Failure {
 
 /// What to do about `err`, in chainctl's flags and commands: the library
 /// reports the facts (which host refused, which verb RBAC denied, what the
-/// offline cache lacks), the CLI says which of its flags help.
+/// offline cache lacks, which input was wrong), the CLI says which of its
+/// flags help.
 pub(crate) fn advice(err: &Error) -> Option<String> {
+    if let Some(input) = err.invalid_input() {
+        return input_advice(input).map(str::to_string);
+    }
     Some(match err {
+        Error::ConflictingSources { .. } => {
+            "pass exactly one of --bundle PATH or --chart oci://REGISTRY/PATH/CHART".to_string()
+        }
         Error::Auth {
             denied: Denied::Registry { host },
             ..
@@ -117,6 +124,29 @@ pub(crate) fn advice(err: &Error) -> Option<String> {
             ..
         } => "raise the ceiling with --max-chart-size if the chart is meant to be this large"
             .to_string(),
+        _ => return None,
+    })
+}
+
+/// The flag that sets a library input, and what to do with it.
+fn input_advice(input: Input) -> Option<&'static str> {
+    Some(match input {
+        Input::Kubeconfig => "pass --kubeconfig PATH or set KUBECONFIG",
+        Input::ChartSource => {
+            "pass exactly one of --bundle PATH (a chart directory or .tgz) or --chart \
+             oci://REGISTRY/PATH/CHART"
+        }
+        Input::Bundle => "point --bundle at a chart directory or a packaged .tgz",
+        Input::Version => {
+            "--version goes with --chart only: drop it, or pass a version such as 1.2.3 or a \
+             constraint such as ^1.2 that agrees with the reference's tag"
+        }
+        Input::Offline => "--offline needs a tag, an exact --version or a digest",
+        Input::ReuseValues => "pass --reuse-values or --reset-values, not both",
+        Input::DependencyUpdate => "or pass --dependency-update",
+        Input::ListFilter => "--filter takes a regular expression",
+        Input::RegistryConfig => "fix it, move it aside, or pass another with --registry-config",
+        Input::ClientCertificate => "pass both --cert-file and --key-file",
         _ => return None,
     })
 }
@@ -184,7 +214,7 @@ pub(crate) fn refused(message: String) -> Failure {
 
 /// A library error saying the input is invalid (exit 2).
 pub(crate) fn invalid_input(message: String) -> Error {
-    Error::InvalidInput { message }
+    Error::from_kind(ErrorKind::InvalidInput, message)
 }
 
 /// The exit code of a run, after reporting its failure once: on stderr as
