@@ -281,7 +281,7 @@ fn check_pinned_tag(
     match resolve(repository, tag, registry, cache, call) {
         Ok(resolved) if resolved == digest => Ok(()),
         Ok(resolved) => Err(Error::invalid(format!(
-                "oci://{repository}:{tag} is {resolved} in the registry, but the reference pins \
+            "oci://{repository}:{tag} is {resolved} in the registry, but the reference pins \
                  {digest}: they are different charts, and nothing was pulled or installed \
                  (helm refuses this too). Drop the tag to install the digest, or drop the \
                  digest to install what the tag points at now"

@@ -162,8 +162,8 @@ impl ChartSource {
             }),
             (None, None) => Err(Error::invalid_in(
                 Input::ChartSource,
-                "no chart source: give exactly one, a bundle (a chart directory or .tgz) or an \
-                 OCI chart (oci://REGISTRY/PATH/CHART)",
+                "no chart source was given: a release needs one, a bundle (a chart directory or \
+                 .tgz) or an OCI chart (oci://REGISTRY/PATH/CHART)",
             )),
             (Some(_), None) if version.is_some() => Err(Error::invalid_in(
                 Input::Version,
@@ -229,10 +229,13 @@ fn check_bundle(path: &Path) -> Result<()> {
         ));
     }
     if !starts_with_gzip_magic(path)? {
-        return Err(Error::invalid_in(Input::Bundle, format!(
-            "bundle \"{shown}\" is not gzip-compressed (it does not start with the bytes 1f 8b): \
+        return Err(Error::invalid_in(
+            Input::Bundle,
+            format!(
+                "bundle \"{shown}\" is not gzip-compressed (it does not start with the bytes 1f 8b): \
              repackage the chart with helm package"
-        )));
+            ),
+        ));
     }
     Ok(())
 }

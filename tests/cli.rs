@@ -886,3 +886,63 @@ fn state_import_waits_for_the_state_lock() {
     let record: serde_json::Value = serde_json::from_str(printed).unwrap();
     assert_eq!(state.show("hello", "demo")["history"][1], record);
 }
+
+/// The library and the shim say which input was wrong; chainctl adds the
+/// flag that sets it (issue 11, item 2).
+#[test]
+fn invalid_input_is_followed_by_the_flag_that_sets_it() {
+    let fails = |args: &[&str], says: &[&str]| {
+        let out = run(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        for s in says {
+            assert!(stderr.contains(s), "{args:?}: no {s:?} in {stderr}");
+        }
+    };
+    // Checked by the shim.
+    fails(
+        &[
+            "app", "list", "-n", "demo", "--driver", "memory", "--filter", "web(",
+        ],
+        &[
+            "the list filter \"web(\"",
+            "; --filter takes a regular expression",
+        ],
+    );
+    // Checked by the library.
+    fails(
+        &[
+            "app",
+            "install",
+            "--bundle",
+            "/nonexistent/web.tgz",
+            "--release",
+            "web",
+            "-n",
+            "demo",
+            "--driver",
+            "memory",
+        ],
+        &["was not found", "; point --bundle at a chart directory"],
+    );
+    fails(
+        &[
+            "app",
+            "install",
+            "--bundle",
+            "examples/charts/hello",
+            "--version",
+            "1.0.0",
+            "--release",
+            "web",
+            "-n",
+            "demo",
+            "--driver",
+            "memory",
+        ],
+        &[
+            "a version cannot be requested of a bundle",
+            "; --version goes with --chart only",
+        ],
+    );
+}

@@ -19,8 +19,8 @@ use chainctl_core::state::{
     Action, ExecutionStateRecord, LockInfo, StateStore, StateStoreOptions, Timestamp,
 };
 use chainctl_core::{
-    CancelToken, ChartCache, ChartSource, Client, Denied, Error, ErrorKind, Missing,
-    RegistryFailure, RegistryOptions, ReleaseOptions, ReleaseRef, Storage,
+    CancelToken, ChartCache, ChartSource, Client, Denied, Error, ErrorKind, Input, ListOptions,
+    Missing, RegistryFailure, RegistryOptions, ReleaseOptions, ReleaseRef, Storage,
 };
 use testenv::{Cluster, Registries};
 
@@ -482,6 +482,69 @@ fn an_action_on_a_release_left_pending_is_pending_with_its_revision() {
     assert_eq!((pending.revision, pending.rollback_to), (1, None));
     assert!(matches!(err, Error::Kube { .. }), "{err:?}");
     assert_eq!(predicates(&err), ["pending"]);
+}
+
+// ---------------------------------------------------------------- invalid input
+
+/// An invalid input names which of the library's inputs was wrong: the
+/// library checks some (a bundle, a kubeconfig, reuse with reset), the shim
+/// others (a list filter Go's regexp refuses), and both say it as data.
+#[test]
+fn invalid_input_names_the_input_from_the_library_and_from_the_shim() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = ChartSource::bundle(dir.path().join("nope.tgz")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(err.invalid_input(), Some(Input::Bundle));
+    assert!(predicates(&err).is_empty(), "{:?}", predicates(&err));
+
+    let err = Client::builder()
+        .kubeconfig(dir.path().join("no-kubeconfig"))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.invalid_input(), Some(Input::Kubeconfig));
+
+    let err = ReleaseOptions::builder("web", "demo")
+        .reuse_values(true)
+        .reset_values(true)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.invalid_input(), Some(Input::ReuseValues));
+
+    // Checked by the shim (Helm compiles the filter): the reply's code and
+    // details carry the input across.
+    let opts = ListOptions {
+        filter: "web(".into(),
+        ..Default::default()
+    };
+    let err = memory().list(&opts).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::InvalidInput {
+                input: Some(Input::ListFilter),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.invalid_input(), Some(Input::ListFilter));
+
+    // Another kind has no input, and an invalid input the crate cannot
+    // attribute has none either.
+    assert_eq!(
+        memory()
+            .status(&release("ghost", "demo"))
+            .unwrap_err()
+            .invalid_input(),
+        None
+    );
+    let err = ReleaseOptions::builder("Bad_Name", "demo")
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.invalid_input()),
+        (ErrorKind::InvalidInput, None)
+    );
 }
 
 // ---------------------------------------------------------------- the CLI's advice

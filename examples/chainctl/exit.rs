@@ -132,14 +132,11 @@ pub(crate) fn advice(err: &Error) -> Option<String> {
 fn input_advice(input: Input) -> Option<&'static str> {
     Some(match input {
         Input::Kubeconfig => "pass --kubeconfig PATH or set KUBECONFIG",
-        Input::ChartSource => {
-            "pass exactly one of --bundle PATH (a chart directory or .tgz) or --chart \
-             oci://REGISTRY/PATH/CHART"
-        }
+        Input::ChartSource => "pass --bundle PATH or --chart oci://REGISTRY/PATH/CHART",
         Input::Bundle => "point --bundle at a chart directory or a packaged .tgz",
         Input::Version => {
-            "--version goes with --chart only: drop it, or pass a version such as 1.2.3 or a \
-             constraint such as ^1.2 that agrees with the reference's tag"
+            "--version goes with --chart only, and must agree with the reference's tag: drop \
+             it or fix it"
         }
         Input::Offline => "--offline needs a tag, an exact --version or a digest",
         Input::ReuseValues => "pass --reuse-values or --reset-values, not both",
