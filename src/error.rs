@@ -132,6 +132,9 @@ pub enum Error {
         path: Option<PathBuf>,
         /// The state file is locked by another process.
         locked: Option<Box<Locked>>,
+        /// Why the file or the change was refused, when the crate knows
+        /// (see [`state_problem`](Error::state_problem)).
+        problem: Option<StateProblem>,
         /// The I/O error underneath, when there is one.
         #[source]
         source: Option<std::io::Error>,
@@ -326,6 +329,29 @@ impl Input {
     }
 }
 
+/// Why a state file, or a change to it, was refused: see
+/// [`Error::State`]. The error's [`path`](Error::path) is the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StateProblem {
+    /// The path names something other than a regular file.
+    NotAFile,
+    /// The path is a symlink, which is followed only when the location was
+    /// named explicitly ([`StateLocation::allows_symlink`](crate::state::StateLocation::allows_symlink)).
+    Symlink,
+    /// The file was written by a newer version: it is left as it is.
+    Newer,
+    /// The file is not a valid state file: it is left as it is.
+    Invalid,
+    /// An imported record is older than the newest record of its release.
+    OutOfOrder {
+        /// The release.
+        release: String,
+        /// Its namespace.
+        namespace: String,
+    },
+}
+
 /// Who holds the lock of a state file: see [`Error::State`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -446,6 +472,7 @@ impl Error {
                 message,
                 path: None,
                 locked: None,
+                problem: None,
                 source: None,
             },
             ErrorKind::Internal => Error::Internal { message },
@@ -632,6 +659,25 @@ impl Error {
         }
     }
 
+    /// Why a state file, or a change to it, was refused (see
+    /// [`StateProblem`]).
+    ///
+    /// ```
+    /// use chainctl_core::StateProblem;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let err = chainctl_core::state::StateStore::open(dir.path(), Default::default()).unwrap_err();
+    /// assert_eq!(err.state_problem(), Some(&StateProblem::NotAFile));
+    /// assert_eq!(err.path(), Some(dir.path()));
+    /// ```
+    pub fn state_problem(&self) -> Option<&StateProblem> {
+        match self {
+            Error::State {
+                problem: Some(p), ..
+            } => Some(p),
+            _ => None,
+        }
+    }
+
     /// Whether access was denied, by the cluster or a registry:
     /// [`ErrorKind::Auth`].
     pub fn is_auth(&self) -> bool {
@@ -748,7 +794,23 @@ impl Error {
             message: message.into(),
             path: path.map(Path::to_path_buf),
             locked: None,
+            problem: None,
             source,
+        }
+    }
+
+    /// A state file error about `path`, refused for `problem`.
+    pub(crate) fn state_refused(
+        message: impl Into<String>,
+        path: &Path,
+        problem: StateProblem,
+    ) -> Error {
+        Error::State {
+            message: message.into(),
+            path: Some(path.to_path_buf()),
+            locked: None,
+            problem: Some(problem),
+            source: None,
         }
     }
 }

@@ -92,7 +92,9 @@ pub use deployer::{
     PlanChart, PlanSource, ResolvedSource, RevisionChart, SourceChoice, SourceOrigin, StateBackend,
     Target,
 };
-pub use error::{Denied, Error, ErrorKind, Input, Locked, Missing, RegistryFailure, Result};
+pub use error::{
+    Denied, Error, ErrorKind, Input, Locked, Missing, RegistryFailure, Result, StateProblem,
+};
 pub use registry::{PullReport, RegistryOptions};
 pub use release::{
     DEFAULT_HISTORY_MAX, DryRun, ReleaseOptions, ReleaseOptionsBuilder, ReleaseRef, release_key,

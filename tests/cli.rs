@@ -946,3 +946,56 @@ fn invalid_input_is_followed_by_the_flag_that_sets_it() {
         ],
     );
 }
+
+/// A state file the library refuses: it says why (as a StateProblem), and
+/// chainctl names the flag that picks another.
+#[test]
+fn a_refused_state_file_is_followed_by_the_state_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let install = |state_path: Option<&std::path::Path>, env: Option<&std::path::Path>| {
+        let mut cmd = chainctl();
+        cmd.args(["app", "install", "--bundle", "examples/charts/hello"])
+            .args([
+                "--release",
+                "hello",
+                "-n",
+                "demo",
+                "--driver",
+                "memory",
+                "--confirm",
+            ]);
+        if let Some(p) = state_path {
+            cmd.arg("--state-path").arg(p);
+        }
+        if let Some(p) = env {
+            cmd.env("CHAINCTL_STATE_PATH", p);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let not_a_file = dir.path().join("dir");
+    std::fs::create_dir(&not_a_file).unwrap();
+    let stderr = install(Some(&not_a_file), None);
+    assert!(
+        stderr.contains("is not a regular file")
+            && stderr.contains("; point --state-path at a file"),
+        "{stderr}"
+    );
+
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(dir.path().join("real.json"), &link).unwrap();
+    let stderr = install(None, Some(&link));
+    assert!(
+        stderr.contains("is a symlink")
+            && stderr.contains(&format!(
+                "; --state-path {} names it explicitly",
+                link.display()
+            )),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("real.json").exists(),
+        "nothing was written"
+    );
+}

@@ -4,7 +4,9 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use chainctl_core::{Denied, Error, ErrorKind, Input, Missing, PendingRelease, RegistryFailure};
+use chainctl_core::{
+    Denied, Error, ErrorKind, Input, Missing, PendingRelease, RegistryFailure, StateProblem,
+};
 use serde_json::json;
 
 use crate::flags::Output;
@@ -53,7 +55,7 @@ impl From<&Error> for Failure {
         };
         let mut message = with_causes(err);
         if let Some(advice) = advice(err) {
-            message = format!("{message}; {advice}");
+            message = append_advice(message, &advice);
         }
         Failure {
             code,
@@ -64,6 +66,20 @@ impl From<&Error> for Failure {
     }
 }
 
+/// `message` followed by `advice`: after a clause, as one more; after a
+/// sentence, as a sentence of its own.
+fn append_advice(message: String, advice: &str) -> String {
+    if !message.ends_with('.') {
+        return format!("{message}; {advice}");
+    }
+    let mut chars = advice.chars();
+    let first = chars
+        .next()
+        .map(|c| c.to_uppercase().to_string())
+        .unwrap_or_default();
+    format!("{message} {first}{}.", chars.as_str())
+}
+
 /// What to do about `err`, in chainctl's flags and commands: the library
 /// reports the facts (which host refused, which verb RBAC denied, what the
 /// offline cache lacks, which input was wrong), the CLI says which of its
@@ -71,6 +87,9 @@ impl From<&Error> for Failure {
 pub(crate) fn advice(err: &Error) -> Option<String> {
     if let Some(input) = err.invalid_input() {
         return input_advice(input).map(str::to_string);
+    }
+    if let Some(problem) = err.state_problem() {
+        return state_advice(problem, err.path());
     }
     Some(match err {
         Error::ConflictingSources { .. } => {
@@ -144,6 +163,23 @@ fn input_advice(input: Input) -> Option<&'static str> {
         Input::ListFilter => "--filter takes a regular expression",
         Input::RegistryConfig => "fix it, move it aside, or pass another with --registry-config",
         Input::ClientCertificate => "pass both --cert-file and --key-file",
+        _ => return None,
+    })
+}
+
+/// What to do about a state file (or a change to it) the library refused.
+fn state_advice(problem: &StateProblem, path: Option<&std::path::Path>) -> Option<String> {
+    let path = path.map(|p| p.display().to_string()).unwrap_or_default();
+    Some(match problem {
+        StateProblem::NotAFile => "point --state-path at a file".to_string(),
+        StateProblem::Symlink => format!("--state-path {path} names it explicitly"),
+        StateProblem::Newer => "--state-path picks a separate state file".to_string(),
+        StateProblem::Invalid => format!("`chainctl state validate {path}` shows the problem"),
+        StateProblem::OutOfOrder { release, namespace } => {
+            format!(
+                "`chainctl state show --release {release} -n {namespace}` shows what is recorded"
+            )
+        }
         _ => return None,
     })
 }

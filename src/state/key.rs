@@ -193,6 +193,7 @@ fn key_error(path: &Path, what: &str, source: io::Error) -> Error {
         ),
         path: Some(path.to_path_buf()),
         locked: None,
+        problem: None,
         source: Some(source),
     }
 }

@@ -226,6 +226,7 @@ impl StateLock {
                 lock_file: self.path.clone(),
                 holder,
             })),
+            problem: None,
             source: None,
         }
     }

@@ -12,7 +12,7 @@ use super::key::ValuesKey;
 use super::lock::StateLock;
 use super::record::{ExecutionStateRecord, StateFile};
 use super::schema::{self, Problem};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StateProblem};
 
 /// How a [`StateStore`] behaves.
 ///
@@ -147,7 +147,7 @@ impl StateStore {
     /// std::fs::write(&path, "{ not json").unwrap();
     /// let err = StateStore::open(&path, StateStoreOptions::default()).unwrap_err();
     /// assert!(err.to_string().contains("not valid JSON"));
-    /// assert!(err.to_string().contains("chainctl state validate"));
+    /// assert_eq!(err.state_problem(), Some(&chainctl_core::StateProblem::Invalid));
     /// ```
     pub fn open(path: impl AsRef<Path>, options: StateStoreOptions) -> Result<StateStore> {
         if options.history_limit == 0 {
@@ -179,10 +179,14 @@ impl StateStore {
         }
         match fs::symlink_metadata(&path) {
             Ok(meta) if !meta.is_file() => {
-                return Err(state_error(format!(
-                    "{} is not a regular file; point --state-path at a file",
-                    path.display()
-                )));
+                return Err(Error::state_refused(
+                    format!(
+                        "{} is not a regular file; a state file must be one",
+                        path.display()
+                    ),
+                    &path,
+                    StateProblem::NotAFile,
+                ));
             }
             Ok(meta) => warnings.extend(permission_warning(&path, &meta, false)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -484,21 +488,25 @@ impl StateStore {
             }
             match held.max_by_key(|r| r.started_at) {
                 Some(newest) if newest.started_at >= record.started_at => {
-                    Err(state_error(format!(
-                        "cannot import the {} record of {key} started at {}: {} already holds a \
-                         newer one ({} {} started at {}), and a record goes after every older \
-                         one, so this one would be out of order and could make an older \
-                         deployment current. Nothing was changed; `chainctl state show \
-                         --release {} -n {}` shows what is recorded.",
-                        record.action,
-                        record.started_at,
-                        path.display(),
-                        newest.action,
-                        word(&newest.outcome),
-                        newest.started_at,
-                        record.release,
-                        record.namespace,
-                    )))
+                    Err(Error::state_refused(
+                        format!(
+                            "cannot import the {} record of {key} started at {}: {} already \
+                             holds a newer one ({} {} started at {}), and a record goes after \
+                             every older one, so this one would be out of order and could make \
+                             an older deployment current. Nothing was changed.",
+                            record.action,
+                            record.started_at,
+                            path.display(),
+                            newest.action,
+                            word(&newest.outcome),
+                            newest.started_at,
+                        ),
+                        &path,
+                        StateProblem::OutOfOrder {
+                            release: record.release.clone(),
+                            namespace: record.namespace.clone(),
+                        },
+                    ))
                 }
                 _ => Ok(true),
             }
@@ -764,14 +772,12 @@ fn permission_warning(path: &Path, meta: &fs::Metadata, is_dir: bool) -> Option<
     let fix = if is_dir && mode & 0o1000 != 0 {
         // A shared directory such as /tmp: making it private would break
         // everyone else.
-        "it is a shared directory, so keep the state file in a directory of its own \
-         (--state-path)"
-            .to_string()
+        "it is a shared directory, so keep the state file in a directory of its own".to_string()
     } else if meta.uid() == me {
         format!("`chmod {private} {}` makes it private", path.display())
     } else {
         format!(
-            "it belongs to uid {}, so keep the state file in a directory of your own instead (--state-path)",
+            "it belongs to uid {}, so keep the state file in a directory of your own instead",
             meta.uid()
         )
     };
@@ -818,12 +824,16 @@ fn symlink_refused(path: &Path) -> Error {
     let target = fs::read_link(path)
         .map(|t| format!(" (to {})", t.display()))
         .unwrap_or_default();
-    state_error(format!(
-        "{} is a symlink{target}; a state file is not followed through a link unless you name it: \
-         pass --state-path {} to use it, or give the target's path",
-        path.display(),
-        path.display()
-    ))
+    Error::state_refused(
+        format!(
+            "{} is a symlink{target}; a state file is followed through a link only when its \
+             location is named explicitly (not taken from the environment or the default); to use \
+             it, name it explicitly or give the target's path",
+            path.display()
+        ),
+        path,
+        StateProblem::Symlink,
+    )
 }
 
 /// The error for a file that must not be touched, with the ways out.
@@ -831,15 +841,13 @@ fn unusable(path: &Path, problem: &Problem) -> Error {
     let p = path.display();
     let way_out = if problem.is_newer() {
         format!(
-            "Use the newer chainctl that wrote it, or keep a separate state file for this one \
-             (--state-path), or move it aside (`mv {p} {p}.newer`)."
+            "Use the newer chainctl that wrote it, or keep a separate state file for this one, \
+             or move it aside (`mv {p} {p}.newer`)."
         )
     } else {
         let bak = sibling(path, ".bak");
         let b = bak.display();
-        let mut ways = vec![format!(
-            "see the problem with `chainctl state validate {p}`"
-        )];
+        let mut ways = Vec::new();
         let mut note = String::new();
         if let Ok(bytes) = fs::read(&bak) {
             match Snapshot::parse(&bytes, None) {
@@ -855,11 +863,19 @@ fn unusable(path: &Path, problem: &Problem) -> Error {
             "move the file aside (`mv {p} {p}.broken`) to start a new one"
         ));
         let last = ways.pop().unwrap_or_default();
-        format!("To recover: {}, or {last}.{note}", ways.join(", "))
+        match ways.is_empty() {
+            true => format!("To recover: {last}.{note}"),
+            false => format!("To recover: {}, or {last}.{note}", ways.join(", ")),
+        }
     };
-    state_error(format!(
-        "{p} cannot be used: {problem}. It was left unchanged. {way_out}"
-    ))
+    Error::state_refused(
+        format!("{p} cannot be used: {problem}. It was left unchanged. {way_out}"),
+        path,
+        match problem.is_newer() {
+            true => StateProblem::Newer,
+            false => StateProblem::Invalid,
+        },
+    )
 }
 
 /// A unit enum as its JSON word (`succeeded`).
