@@ -134,7 +134,7 @@ pub enum Error {
         locked: Option<Box<Locked>>,
         /// Why the file or the change was refused, when the crate knows
         /// (see [`state_problem`](Error::state_problem)).
-        problem: Option<StateProblem>,
+        problem: Option<Box<StateProblem>>,
         /// The I/O error underneath, when there is one.
         #[source]
         source: Option<std::io::Error>,
@@ -809,7 +809,7 @@ impl Error {
             message: message.into(),
             path: Some(path.to_path_buf()),
             locked: None,
-            problem: Some(problem),
+            problem: Some(Box::new(problem)),
             source: None,
         }
     }
