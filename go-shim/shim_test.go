@@ -211,3 +211,24 @@ func TestRenderReportsTemplateErrorsAsInvalidInput(t *testing.T) {
 	req.Chart.Path = "/nonexistent/chart"
 	wantKind(t, call(t, "release.render", req, time.Minute), kindInvalidInput)
 }
+
+// An invalid input the shim finds names which input of the request it was
+// (code invalid_option, details.input), so that the caller can say how its
+// user sets it; the message names no CLI flag.
+func TestInvalidInputNamesTheInput(t *testing.T) {
+	kube := kubeTarget{Storage: "memory", MemoryStore: t.Name()}
+	reply := call(t, "release.list", listRequest{Kube: kube, Namespace: "demo", Filter: "web("}, time.Minute)
+	wantKind(t, reply, kindInvalidInput)
+	if reply.Error.Code != codeInvalidOption || reply.Error.Details == nil || reply.Error.Details.Input != inputListFilter {
+		t.Fatalf("a bad list filter: %+v (details %+v)", reply.Error, reply.Error.Details)
+	}
+	if strings.Contains(reply.Error.Message, "--") {
+		t.Fatalf("the message names a flag: %q", reply.Error.Message)
+	}
+	reg := registryRef{Ref: "127.0.0.1:1/charts/hello", Registry: registryOptions{CertFile: "cert.pem"}}
+	reply = call(t, "registry.tags", tagsRequest{registryRef: reg}, time.Minute)
+	wantKind(t, reply, kindInvalidInput)
+	if reply.Error.Code != codeInvalidOption || reply.Error.Details.Input != inputClientCertificate {
+		t.Fatalf("a certificate without its key: %+v", reply.Error)
+	}
+}

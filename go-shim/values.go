@@ -210,9 +210,10 @@ func readValuesPipe(ctx context.Context, f *os.File, path string, limit int64) (
 		p := pipeRead{ctx: ctx, fd: int(fd), path: path, limit: limit, start: start, deadline: deadline}
 		id, anonymous := anonymousPipe(int(fd))
 		if anonymous && pipesRead.has(id) {
-			rerr = errorf(kindInvalidInput, "values file %s is a pipe this process has already read to its end "+
-				"(for a plan, or an earlier -f or --set-file): a pipe can be read only once; write the values "+
-				"to a file, or pipe them to -f - (read once for the plan and the action alike)", path)
+			rerr = invalidf(inputValuesFile, "values file %s is a pipe this process has already read to its end "+
+				"(for a plan, or an earlier values file or file value): a pipe can be read only once; write the "+
+				"values to a file, or give them as standard input, \"-\" (read once for the plan and the action "+
+				"alike)", path)
 			return
 		}
 		data, rerr = p.read(anonymous)

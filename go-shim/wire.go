@@ -84,6 +84,7 @@ const (
 // front end can say how its own user sets them.
 const (
 	inputKubeconfig        = "kubeconfig"
+	inputValuesFile        = "valuesFile"
 	inputDependencyUpdate  = "dependencyUpdate"
 	inputListFilter        = "listFilter"
 	inputRegistryConfig    = "registryConfig"

@@ -308,6 +308,10 @@ pub enum Input {
     /// The client is offline and the reference names neither a tag, an
     /// exact version nor a digest.
     Offline,
+    /// A values file or a file value
+    /// ([`values_file`](crate::ReleaseOptionsBuilder::values_file),
+    /// [`set_file`](crate::ReleaseOptionsBuilder::set_file)).
+    ValuesFile,
     /// Reusing and resetting the previous release's values together.
     ReuseValues,
     /// A dependency update of the chart: its dependencies are missing and

@@ -678,6 +678,29 @@ mod tests {
         assert_eq!(files, names);
     }
 
+    /// Every input the shim names in an `invalid_option` (its `input* =
+    /// "..."` constants in go-shim/wire.go) is an [`Input`](crate::Input)
+    /// this crate knows: one renamed on one side would read as no input.
+    #[test]
+    fn the_shims_inputs_are_known() {
+        let go =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("go-shim/wire.go"))
+                .unwrap();
+        let shim: Vec<&str> = go
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("input"))
+            .filter_map(|l| l.split_once(" = \""))
+            .map(|(_, rest)| rest.trim_end_matches('"'))
+            .collect();
+        assert!(shim.len() >= 6, "{shim:?}");
+        for input in shim {
+            assert!(
+                crate::Input::from_wire(input).is_some(),
+                "{input} is not known to the Rust side"
+            );
+        }
+    }
+
     /// Every error code the shim declares (its `code* = "..."` constants in
     /// go-shim/wire.go) is one this crate knows, and the reverse: a code
     /// renamed on one side would otherwise read as `Other`.

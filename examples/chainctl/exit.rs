@@ -158,6 +158,7 @@ fn input_advice(input: Input) -> Option<&'static str> {
              it or fix it"
         }
         Input::Offline => "--offline needs a tag, an exact --version or a digest",
+        Input::ValuesFile => "pipe the values to -f - instead",
         Input::ReuseValues => "pass --reuse-values or --reset-values, not both",
         Input::DependencyUpdate => "or pass --dependency-update",
         Input::ListFilter => "--filter takes a regular expression",
