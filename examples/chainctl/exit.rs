@@ -306,6 +306,22 @@ mod tests {
     }
 
     #[test]
+    fn advice_follows_a_clause_or_a_sentence() {
+        assert_eq!(append_advice("bad".into(), "pass --x"), "bad; pass --x");
+        assert_eq!(
+            append_advice(
+                "Nothing was changed.".into(),
+                "`chainctl state show` shows it"
+            ),
+            "Nothing was changed. `chainctl state show` shows it."
+        );
+        assert_eq!(
+            append_advice("It is.".into(), "point --x at it"),
+            "It is. Point --x at it."
+        );
+    }
+
+    #[test]
     fn exit_code_8_is_documented() {
         assert!(EXIT_CODES.contains("\n  8   drift: the cluster does not match the state file"));
         let module_doc = include_str!("main.rs");
