@@ -8,7 +8,10 @@
 //! stays Terminating. Every test uses namespaces of its own.
 
 mod support;
-use support::{client, client_for, hello_dir, helm, namespace, pty, testenv, wait_for_status};
+use support::{
+    client, client_for, hello_dir, helm, kill_while_pending, namespace, pty, testenv,
+    wait_for_status,
+};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -857,30 +860,23 @@ fn a_release_stuck_pending_is_reported_with_the_command_that_recovers_it() {
     let hello = hello.to_str().unwrap();
 
     // An install killed while it waits stays pending-install.
-    let mut child = cli
-        .cmd(&[
-            "app",
-            "install",
-            "--bundle",
-            hello,
-            "--release",
-            "cut",
-            "-n",
-            &ns,
-            "--create-namespace",
-            "--wait",
-            "--timeout",
-            "5m",
-            "--confirm",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let install = cli.cmd(&[
+        "app",
+        "install",
+        "--bundle",
+        hello,
+        "--release",
+        "cut",
+        "-n",
+        &ns,
+        "--create-namespace",
+        "--wait",
+        "--timeout",
+        "5m",
+        "--confirm",
+    ]);
     let rel = release("cut", &ns);
-    wait_for_status(&c, &rel, "pending-install");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_while_pending(install, &c, &rel);
 
     let pending = c.pending(&rel).unwrap().expect("the release is pending");
     assert_eq!((pending.revision, pending.rollback_to), (1, None));

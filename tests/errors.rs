@@ -6,14 +6,14 @@
 
 mod support;
 use support::chainctl::{Sandbox, chainctl};
-use support::{client_for as cluster_client, namespace, testenv};
+use support::{client_for as cluster_client, kill_while_pending, namespace, testenv};
 
 use std::error::Error as _;
 use std::fs;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chainctl_core::state::{
     Action, ExecutionStateRecord, LockInfo, StateStore, StateStoreOptions, Timestamp,
@@ -454,21 +454,7 @@ fn an_action_on_a_release_left_pending_is_pending_with_its_revision() {
     if let Some(context) = &cluster.context {
         cmd.args(["--kube-context", context]);
     }
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let rel = release("cut", &ns);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while c.history(&rel).map_or(true, |h| h.is_empty()) {
-        assert!(Instant::now() < deadline, "the install never started");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_while_pending(cmd, &c, &release("cut", &ns));
 
     let err = c
         .upgrade(

@@ -76,6 +76,23 @@ pub fn wait_for_status(c: &Client, rel: &ReleaseRef, status: &str) {
     }
 }
 
+/// Runs `install` (a chainctl install with `--wait` of a chart that never
+/// becomes ready on the test API server), waits until Helm has stored its
+/// revision as pending-install, and kills it there: the release is left
+/// pending-install, as a killed helm leaves it.
+pub fn kill_while_pending(mut install: std::process::Command, c: &Client, rel: &ReleaseRef) {
+    use std::process::Stdio;
+    let mut child = install
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_status(c, rel, "pending-install");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// Makes a directory unwritable, even for root (chattr +i), until dropped.
 pub struct ReadOnlyDir(PathBuf);
 
