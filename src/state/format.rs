@@ -64,6 +64,20 @@ impl Snapshot {
     /// The snapshot keeps the file's `schemaVersion`; the next
     /// [`apply`](Self::apply) makes it [`SCHEMA_VERSION`].
     pub(crate) fn parse(bytes: &[u8], known: Option<Snapshot>) -> Result<Snapshot, Problem> {
+        Snapshot::parse_as(bytes, known, true)
+    }
+
+    /// [`parse`](Self::parse) for a reader that only looks (`state show`):
+    /// the releases' text is checked but not kept, since nothing is written.
+    pub(crate) fn parse_to_read(bytes: &[u8]) -> Result<StateFile, Problem> {
+        Snapshot::parse_as(bytes, None, false).map(|snapshot| snapshot.state)
+    }
+
+    fn parse_as(
+        bytes: &[u8],
+        known: Option<Snapshot>,
+        keep_text: bool,
+    ) -> Result<Snapshot, Problem> {
         let outline = match serde_json::from_slice::<Outline<'_>>(bytes) {
             Ok(outline)
                 if (OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&outline.schema_version) =>
@@ -75,18 +89,17 @@ impl Snapshot {
         let mut known = known.unwrap_or_default();
         let mut snapshot = Snapshot::default();
         snapshot.state.schema_version = outline.schema_version;
+        let mut scratch = Vec::new();
         for (key, raw) in outline.releases {
             let text = raw.get();
             let (release, fragment) = match known.take_if_same(&key, text) {
                 Some(same) => same,
-                None => {
-                    let release = check_release(&key, text)?;
-                    let fragment = render_release(&release);
-                    (release, fragment)
-                }
+                None => read_release(&key, text, &mut scratch, keep_text)?,
             };
             snapshot.state.releases.insert(key.clone(), release);
-            snapshot.fragments.insert(key, fragment);
+            if keep_text {
+                snapshot.fragments.insert(key, fragment);
+            }
         }
         if snapshot.state.check_version_fields().is_err() {
             return Err(schema::diagnose(bytes));
@@ -174,6 +187,48 @@ pub(crate) struct Undo {
     schema_version: u32,
 }
 
+/// Reads one release's text and the text to write it back as.
+///
+/// The fast path, which every release chainctl wrote takes: the text is
+/// read straight into the record types, which enforce the schema's types,
+/// enums and required fields, and [`schema::follows_rules`] checks what
+/// the types do not (the schema's patterns and limits). It is then written
+/// out again into `scratch` and compared: when it is the same text, the
+/// text is in this build's layout, every timestamp in its canonical form
+/// (which the schema's `date-time` accepts) and no field defaulted, so it
+/// is kept as it is. Anything else (another layout, a problem) goes
+/// through the full check of [`check_release`], so that a file is accepted
+/// or refused, and a problem named, exactly as the full check would.
+fn read_release(
+    key: &str,
+    text: &str,
+    scratch: &mut Vec<u8>,
+    keep_text: bool,
+) -> Result<(ReleaseState, String), Problem> {
+    if let Ok(release) = serde_json::from_str::<ReleaseState>(text)
+        && schema::follows_rules(key, &release)
+        && release.check_key(key).is_ok()
+    {
+        scratch.clear();
+        render_release_into(&release, scratch);
+        if scratch.as_slice() == text.as_bytes() {
+            let fragment = if keep_text {
+                text.to_owned()
+            } else {
+                String::new()
+            };
+            return Ok((release, fragment));
+        }
+    }
+    let release = check_release(key, text)?;
+    let fragment = if keep_text {
+        render_release(&release)
+    } else {
+        String::new()
+    };
+    Ok((release, fragment))
+}
+
 /// Validates one release's text as the schema would inside the whole file,
 /// so that problems are named by their path from the file's root.
 fn check_release(key: &str, text: &str) -> Result<ReleaseState, Problem> {
@@ -202,24 +257,36 @@ fn check_release(key: &str, text: &str) -> Result<ReleaseState, Problem> {
 
 /// One release's text, as it sits in the file at its indentation.
 fn render_release(release: &ReleaseState) -> String {
+    let mut out = Vec::with_capacity(512);
+    render_release_into(release, &mut out);
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// [`render_release`] appended to `out`.
+fn render_release_into(release: &ReleaseState, out: &mut Vec<u8>) {
     // Destructured so that a new field cannot be left out of the layout.
     let ReleaseState { current, history } = release;
-    let record = |r: &ExecutionStateRecord| serde_json::to_string(r).expect("a record serializes");
-    let mut out = String::from("{\n      \"current\": ");
+    let record = |out: &mut Vec<u8>, r: &ExecutionStateRecord| {
+        serde_json::to_writer(&mut *out, r).expect("a record serializes")
+    };
+    out.extend_from_slice(b"{\n      \"current\": ");
     match current {
-        Some(r) => out.push_str(&record(r)),
-        None => out.push_str("null"),
+        Some(r) => record(out, r),
+        None => out.extend_from_slice(b"null"),
     }
-    out.push_str(",\n      \"history\": [");
+    out.extend_from_slice(b",\n      \"history\": [");
     for (i, r) in history.iter().enumerate() {
-        out.push_str(if i == 0 { "\n        " } else { ",\n        " });
-        out.push_str(&record(r));
+        out.extend_from_slice(if i == 0 {
+            &b"\n        "[..]
+        } else {
+            b",\n        "
+        });
+        record(out, r);
     }
     if !history.is_empty() {
-        out.push_str("\n      ");
+        out.extend_from_slice(b"\n      ");
     }
-    out.push_str("]\n    }");
-    out
+    out.extend_from_slice(b"]\n    }");
 }
 
 #[cfg(test)]

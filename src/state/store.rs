@@ -255,9 +255,7 @@ impl StateStore {
                 io_error(format!("cannot read {}", path.display()), e)
             }
         })?;
-        Snapshot::parse(&bytes, None)
-            .map(|snapshot| snapshot.state)
-            .map_err(|problem| unusable(path, &problem))
+        Snapshot::parse_to_read(&bytes).map_err(|problem| unusable(path, &problem))
     }
 
     /// Reads the file again (it may have been changed by another process).
@@ -811,7 +809,7 @@ fn unusable(path: &Path, problem: &Problem) -> Error {
         )];
         let mut note = String::new();
         if let Ok(bytes) = fs::read(&bak) {
-            match Snapshot::parse(&bytes, None) {
+            match Snapshot::parse_to_read(&bytes) {
                 Ok(_) => ways.push(format!(
                     "restore the previous version, which is valid, with `cp -p {b} {p}`"
                 )),
