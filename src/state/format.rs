@@ -374,6 +374,52 @@ mod tests {
     }
 
     #[test]
+    fn the_fast_path_refuses_what_the_schema_refuses_in_our_own_layout() {
+        let mut snap = sample();
+        let mut rec = ExecutionStateRecord::new(Action::Install, "web", "prod");
+        rec.values_digest = Some(format!("sha256:{}", "0".repeat(64)));
+        rec.finish_ok();
+        snap.apply(rec, 100);
+        let text = String::from_utf8(snap.to_bytes()).unwrap();
+        let operator = format!(
+            "\"operator\":{}",
+            json_string(&snap.state.releases["prod/web"].history[0].operator)
+        );
+        for (from, to) in [
+            ("\"namespace\":\"prod\"", "\"namespace\":\"pr_od\""),
+            ("\"release\":\"web\"", "\"release\":\"web-\""),
+            ("\"helmRevision\":1,", "\"helmRevision\":0,"),
+            ("\"valuesDigest\":\"sha256:0", "\"valuesDigest\":\"sha256:A"),
+            (operator.as_str(), "\"operator\":\"\""),
+        ] {
+            assert!(text.contains(from), "{from}");
+            let bad = text.replacen(from, to, 1);
+            let fast = Snapshot::parse(bad.as_bytes(), None)
+                .unwrap_err()
+                .to_string();
+            let full = schema::parse_validated(bad.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(fast, full, "{to}");
+            assert!(fast.contains("$.releases["), "{fast}");
+            // It is the fast path's own check that refused it.
+            let outline: Outline<'_> = serde_json::from_str(&bad).unwrap();
+            let refused = outline.releases.iter().any(|(key, raw)| {
+                serde_json::from_str::<ReleaseState>(raw.get())
+                    .is_ok_and(|release| !schema::follows_rules(key, &release))
+            });
+            assert!(refused, "{to}");
+        }
+        // And the same text unchanged passes it, every release.
+        let outline: Outline<'_> = serde_json::from_str(&text).unwrap();
+        for (key, raw) in outline.releases {
+            let release: ReleaseState = serde_json::from_str(raw.get()).unwrap();
+            assert!(schema::follows_rules(&key, &release), "{key}");
+            assert_eq!(render_release(&release), raw.get(), "kept as it is");
+        }
+    }
+
+    #[test]
     fn foreign_formatting_is_accepted_and_rewritten_in_ours() {
         let snap = sample();
         let pretty = serde_json::to_vec_pretty(&snap.state).unwrap();
