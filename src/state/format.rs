@@ -26,6 +26,10 @@
 //! serialization and schema validation of every record on every write.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Write};
+use std::ops::Range;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -42,7 +46,37 @@ use super::schema::{self, Problem};
 pub(crate) struct Snapshot {
     pub(crate) state: StateFile,
     /// `render_release` of each release in `state`, by key.
-    fragments: BTreeMap<String, String>,
+    fragments: BTreeMap<String, Fragment>,
+}
+
+/// The text of one release: a range of the file it was read from (shared
+/// by every release of that file, so the file's text is held once), or
+/// rendered by this process.
+#[derive(Clone)]
+pub(crate) enum Fragment {
+    Read(Arc<String>, Range<usize>),
+    Rendered(String),
+}
+
+impl Fragment {
+    fn as_str(&self) -> &str {
+        match self {
+            Fragment::Read(file, range) => &file[range.clone()],
+            Fragment::Rendered(text) => text,
+        }
+    }
+}
+
+impl PartialEq for Fragment {
+    fn eq(&self, other: &Fragment) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl fmt::Debug for Fragment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 /// The file's top level with the releases left as text.
@@ -64,17 +98,35 @@ impl Snapshot {
     /// The snapshot keeps the file's `schemaVersion`; the next
     /// [`apply`](Self::apply) makes it [`SCHEMA_VERSION`].
     pub(crate) fn parse(bytes: &[u8], known: Option<Snapshot>) -> Result<Snapshot, Problem> {
-        Snapshot::parse_as(bytes, known, true)
+        Snapshot::parse_as(bytes, None, known, true)
+    }
+
+    /// [`parse`](Self::parse) of a file's bytes that the snapshot may keep:
+    /// each release it did not render again is a range of them, not a copy.
+    pub(crate) fn parse_owned(
+        bytes: Vec<u8>,
+        known: Option<Snapshot>,
+    ) -> Result<Snapshot, Problem> {
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                let file = Arc::new(text);
+                Snapshot::parse_as(file.as_bytes(), Some(&file), known, true)
+            }
+            // Not UTF-8, so not JSON: the full check names the problem.
+            Err(e) => Snapshot::parse(e.as_bytes(), known),
+        }
     }
 
     /// [`parse`](Self::parse) for a reader that only looks (`state show`):
     /// the releases' text is checked but not kept, since nothing is written.
     pub(crate) fn parse_to_read(bytes: &[u8]) -> Result<StateFile, Problem> {
-        Snapshot::parse_as(bytes, None, false).map(|snapshot| snapshot.state)
+        Snapshot::parse_as(bytes, None, None, false).map(|snapshot| snapshot.state)
     }
 
+    /// `file`, when given, holds `bytes`: the fragments read are ranges of it.
     fn parse_as(
         bytes: &[u8],
+        file: Option<&Arc<String>>,
         known: Option<Snapshot>,
         keep_text: bool,
     ) -> Result<Snapshot, Problem> {
@@ -93,13 +145,25 @@ impl Snapshot {
         for (key, raw) in outline.releases {
             let text = raw.get();
             let (release, fragment) = match known.take_if_same(&key, text) {
-                Some(same) => same,
-                None => read_release(&key, text, &mut scratch, keep_text)?,
+                Some((release, fragment)) => (release, Some(fragment)),
+                None => {
+                    let (release, rendered) = read_release(&key, text, &mut scratch, keep_text)?;
+                    let fragment = keep_text.then(|| match (rendered, file) {
+                        (Some(rendered), _) => Fragment::Rendered(rendered),
+                        // The text as it is, a range of the file when it is held.
+                        (None, Some(file)) => {
+                            let start = text.as_ptr() as usize - file.as_ptr() as usize;
+                            Fragment::Read(Arc::clone(file), start..start + text.len())
+                        }
+                        (None, None) => Fragment::Rendered(text.to_owned()),
+                    });
+                    (release, fragment)
+                }
             };
-            snapshot.state.releases.insert(key.clone(), release);
-            if keep_text {
-                snapshot.fragments.insert(key, fragment);
+            if let Some(fragment) = fragment {
+                snapshot.fragments.insert(key.clone(), fragment);
             }
+            snapshot.state.releases.insert(key, release);
         }
         if snapshot.state.check_version_fields().is_err() {
             return Err(schema::diagnose(bytes));
@@ -107,8 +171,8 @@ impl Snapshot {
         Ok(snapshot)
     }
 
-    fn take_if_same(&mut self, key: &str, text: &str) -> Option<(ReleaseState, String)> {
-        if self.fragments.get(key).map(String::as_str) != Some(text) {
+    fn take_if_same(&mut self, key: &str, text: &str) -> Option<(ReleaseState, Fragment)> {
+        if self.fragments.get(key).map(Fragment::as_str) != Some(text) {
             return None;
         }
         let fragment = self.fragments.remove(key)?;
@@ -130,7 +194,7 @@ impl Snapshot {
         self.state.schema_version = SCHEMA_VERSION;
         self.state.apply(record, history_limit);
         let fragment = render_release(&self.state.releases[&key]);
-        self.fragments.insert(key, fragment);
+        self.fragments.insert(key, Fragment::Rendered(fragment));
         undo
     }
 
@@ -149,32 +213,41 @@ impl Snapshot {
         }
     }
 
-    /// The file's text.
+    /// The file's text (the store streams it with [`write_to`](Self::write_to)).
+    #[cfg(test)]
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let size: usize = self
+            .fragments
+            .iter()
+            .map(|(k, f)| k.len() + f.as_str().len() + 16)
+            .sum();
+        let mut out = Vec::with_capacity(size + 64);
+        self.write_to(&mut out)
+            .expect("writing to memory cannot fail");
+        out
+    }
+
+    /// Writes [`to_bytes`](Self::to_bytes) to `out` without building it in
+    /// memory first.
+    pub(crate) fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
         let StateFile {
             schema_version,
             releases: _,
         } = &self.state;
-        let size: usize = self
-            .fragments
-            .iter()
-            .map(|(k, f)| k.len() + f.len() + 16)
-            .sum();
-        let mut out = Vec::with_capacity(size + 64);
-        out.extend_from_slice(
-            format!("{{\n  \"schemaVersion\": {schema_version},\n  \"releases\": {{").as_bytes(),
-        );
+        write!(
+            out,
+            "{{\n  \"schemaVersion\": {schema_version},\n  \"releases\": {{"
+        )?;
         for (i, (key, fragment)) in self.fragments.iter().enumerate() {
-            out.extend_from_slice(if i == 0 { b"\n    " } else { b",\n    " });
-            out.extend_from_slice(json_string(key).as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(fragment.as_bytes());
+            out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
+            out.write_all(json_string(key).as_bytes())?;
+            out.write_all(b": ")?;
+            out.write_all(fragment.as_str().as_bytes())?;
         }
         if !self.fragments.is_empty() {
-            out.extend_from_slice(b"\n  ");
+            out.write_all(b"\n  ")?;
         }
-        out.extend_from_slice(b"}\n}\n");
-        out
+        out.write_all(b"}\n}\n")
     }
 }
 
@@ -183,7 +256,7 @@ impl Snapshot {
 pub(crate) struct Undo {
     key: String,
     release: Option<ReleaseState>,
-    fragment: Option<String>,
+    fragment: Option<Fragment>,
     schema_version: u32,
 }
 
@@ -196,7 +269,7 @@ pub(crate) struct Undo {
 /// out again into `scratch` and compared: when it is the same text, the
 /// text is in this build's layout, every timestamp in its canonical form
 /// (which the schema's `date-time` accepts) and no field defaulted, so it
-/// is kept as it is. Anything else (another layout, a problem) goes
+/// is kept as it is (`None`: no new text). Anything else (another layout, a problem) goes
 /// through the full check of [`check_release`], so that a file is accepted
 /// or refused, and a problem named, exactly as the full check would.
 fn read_release(
@@ -204,7 +277,7 @@ fn read_release(
     text: &str,
     scratch: &mut Vec<u8>,
     keep_text: bool,
-) -> Result<(ReleaseState, String), Problem> {
+) -> Result<(ReleaseState, Option<String>), Problem> {
     if let Ok(release) = serde_json::from_str::<ReleaseState>(text)
         && schema::follows_rules(key, &release)
         && release.check_key(key).is_ok()
@@ -212,21 +285,12 @@ fn read_release(
         scratch.clear();
         render_release_into(&release, scratch);
         if scratch.as_slice() == text.as_bytes() {
-            let fragment = if keep_text {
-                text.to_owned()
-            } else {
-                String::new()
-            };
-            return Ok((release, fragment));
+            return Ok((release, None));
         }
     }
     let release = check_release(key, text)?;
-    let fragment = if keep_text {
-        render_release(&release)
-    } else {
-        String::new()
-    };
-    Ok((release, fragment))
+    let rendered = keep_text.then(|| render_release(&release));
+    Ok((release, rendered))
 }
 
 /// Validates one release's text as the schema would inside the whole file,

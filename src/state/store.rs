@@ -572,7 +572,7 @@ impl StateStore {
         };
         let (bytes, id) = read(&mut file)
             .map_err(|e| io_error(format!("cannot read {}", self.path.display()), e))?;
-        let snapshot = Snapshot::parse(&bytes, Some(known))
+        let snapshot = Snapshot::parse_owned(bytes, Some(known))
             .map_err(|problem| unusable(&self.path, &problem))?;
         Ok((snapshot, Some(Seen { id, _pin: file })))
     }
@@ -590,7 +590,6 @@ impl StateStore {
                 e,
             )
         };
-        let bytes = self.snapshot.to_bytes();
 
         // Keep the mode of the file being replaced: a group-readable file
         // the operator chose stays so (and keeps being warned about).
@@ -610,7 +609,11 @@ impl StateStore {
             .map_err(|e| failed(&format!("creating {}", tmp.display()), e))?;
         let result = (|| {
             file.set_permissions(Permissions::from_mode(mode.unwrap_or(0o600)))?;
-            file.write_all(&bytes)?;
+            // Straight to the file: no second copy of it in memory.
+            let mut out = io::BufWriter::with_capacity(1 << 16, &mut file);
+            self.snapshot.write_to(&mut out)?;
+            out.flush()?;
+            drop(out);
             file.sync_all()?;
             if mode.is_some() {
                 backup(path, &self.backup_path())?;
