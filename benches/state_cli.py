@@ -42,12 +42,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cli_vs_helm import ROOT, build_chainctl, measure  # noqa: E402
 
 CHART = str(ROOT / "examples" / "charts" / "hello")
-NEW = "zz-bench-new"  # sorts after every generated release: its text goes last
+NEW = "bench-new"  # in namespace bench, after every generated release (apps): its text goes last
 
 
 def install_cmd(chainctl: Path, state: Path) -> list[str]:
-    return [str(chainctl), "app", "install", NEW, CHART, "-n", "bench", "--driver", "memory",
-            "--state-path", str(state), "--confirm"]
+    return [str(chainctl), "app", "install", "--release", NEW, "--bundle", CHART, "-n", "bench",
+            "--driver", "memory", "--state-path", str(state), "--confirm"]
 
 
 def show_cmd(chainctl: Path, state: Path) -> list[str]:
@@ -57,6 +57,7 @@ def show_cmd(chainctl: Path, state: Path) -> list[str]:
 def template(chainctl: Path, work: Path) -> tuple[str, dict]:
     """A record as this chainctl writes it: one install into an empty file."""
     state = work / "template" / "state.json"
+    state.parent.mkdir(mode=0o700)
     measure(install_cmd(chainctl, state))
     releases = json.loads(state.read_text())["releases"]
     [(key, release)] = releases.items()
@@ -70,9 +71,9 @@ def write_state(path: Path, n: int, record: dict) -> None:
     parts = []
     for i in range(n):
         name = f"bench-{i:06d}"
-        rec = dict(record, release=name, namespace="other")
+        rec = dict(record, release=name, namespace="apps")
         text = json.dumps(rec, separators=(",", ":"), ensure_ascii=False)
-        parts.append(f'    "rehearsal/other/{name}": {{\n      "current": {text},\n'
+        parts.append(f'    "rehearsal/apps/{name}": {{\n      "current": {text},\n'
                      f'      "history": [\n        {text}\n      ]\n    }}')
     body = ",\n".join(parts)
     releases = f"{{\n{body}\n  }}" if parts else "{}"
@@ -124,6 +125,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(dir=base) as tmp:
         work = Path(tmp)
+        for name, _ in builds:
+            (work / name).mkdir(mode=0o700)
         _, record = template(builds[0][1], work)
         results = {}
         for n in args.sizes:
@@ -135,10 +138,9 @@ def main() -> None:
             for _ in range(args.runs):
                 for name, chainctl in builds:
                     state = work / name / f"{n}" / "state.json"
-                    state.parent.mkdir(parents=True, exist_ok=True)
+                    state.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                     shutil.copyfile(source, state)
-                    for leftover in (".bak",):
-                        Path(str(state) + leftover).unlink(missing_ok=True)
+                    state.chmod(0o600)
                     samples[(name, "install")].append(measure(install_cmd(chainctl, state)))
                     check_same_bytes(original, state.read_bytes(), name)
                     shutil.copyfile(source, state)
