@@ -144,18 +144,25 @@ impl Snapshot {
         let mut scratch = Vec::new();
         for (key, raw) in outline.releases {
             let text = raw.get();
+            // The text as it is: a range of the file when it is held (and
+            // then never of an older file, which would stay in memory).
+            let as_read = || match file {
+                Some(file) => {
+                    let start = text.as_ptr() as usize - file.as_ptr() as usize;
+                    Fragment::Read(Arc::clone(file), start..start + text.len())
+                }
+                None => Fragment::Rendered(text.to_owned()),
+            };
             let (release, fragment) = match known.take_if_same(&key, text) {
-                Some((release, fragment)) => (release, Some(fragment)),
+                Some((release, fragment)) => match file {
+                    Some(_) => (release, Some(as_read())),
+                    None => (release, Some(fragment)),
+                },
                 None => {
                     let (release, rendered) = read_release(&key, text, &mut scratch, keep_text)?;
-                    let fragment = keep_text.then(|| match (rendered, file) {
-                        (Some(rendered), _) => Fragment::Rendered(rendered),
-                        // The text as it is, a range of the file when it is held.
-                        (None, Some(file)) => {
-                            let start = text.as_ptr() as usize - file.as_ptr() as usize;
-                            Fragment::Read(Arc::clone(file), start..start + text.len())
-                        }
-                        (None, None) => Fragment::Rendered(text.to_owned()),
+                    let fragment = keep_text.then(|| match rendered {
+                        Some(rendered) => Fragment::Rendered(rendered),
+                        None => as_read(),
                     });
                     (release, fragment)
                 }
@@ -481,6 +488,27 @@ mod tests {
             assert!(schema::follows_rules(&key, &release), "{key}");
             assert_eq!(render_release(&release), raw.get(), "kept as it is");
         }
+    }
+
+    #[test]
+    fn a_file_is_held_once_and_a_file_read_again_lets_the_old_text_go() {
+        let snap = sample();
+        let bytes = snap.to_bytes();
+        let first = Snapshot::parse_owned(bytes.clone(), None).unwrap();
+        let Some(Fragment::Read(old, _)) = first.fragments.values().next() else {
+            panic!("a release in our layout is kept as read");
+        };
+        let old = Arc::clone(old);
+        assert_eq!(Arc::strong_count(&old), 1 + first.fragments.len());
+        let again = Snapshot::parse_owned(bytes.clone(), Some(first)).unwrap();
+        assert_eq!(Arc::strong_count(&old), 1, "nothing holds the old text");
+        assert!(
+            (again.fragments.values()).all(|f| matches!(f, Fragment::Read(..))),
+            "{:?}",
+            again.fragments
+        );
+        assert_eq!(again.to_bytes(), bytes);
+        assert_eq!(again.state, snap.state);
     }
 
     #[test]
