@@ -2,8 +2,9 @@
 """What one recorded action costs as the state file grows: the CLI, end to end.
 
 For state files holding 0, 1,000, 10,000 and 100,000 records of other
-releases (one release each, as chainctl writes them: a `current` and one
-history entry), measures in one run, interleaved:
+releases (as `state validate` counts them: history entries; one a release
+unless --per-release says more, each release with its `current` too, as
+chainctl writes them), measures in one run, interleaved:
 
   install: `chainctl app install --driver memory ... --confirm` of
            examples/charts/hello (a rehearsal: no cluster, but the state file
@@ -23,7 +24,7 @@ Targets (issue 13): install at 10,000 at most 1.2x the empty file; show at
 10,000 under 100 ms; RSS growth at most 1.5x the file size.
 
     python3 benches/state_cli.py [--runs 5] [--sizes 0 1000 10000 100000]
-        [--chainctl target/release/examples/chainctl] [--baseline PATH]
+        [--chainctl target/release/examples/chainctl] [--baseline PATH] [--per-release 100]
 
 Wall times on a shared machine are noisy: read the ratios, not the absolutes.
 """
@@ -64,17 +65,22 @@ def template(chainctl: Path, work: Path) -> tuple[str, dict]:
     return key, release["current"]
 
 
-def write_state(path: Path, n: int, record: dict) -> None:
-    """n releases of one record each, in chainctl's layout (pretty down to
-    the records, one compact record per line; the key order is the record's
-    own, taken from a file chainctl wrote)."""
+def write_state(path: Path, n: int, record: dict, per_release: int) -> None:
+    """n records (history entries, as `state validate` counts them) in
+    releases of `per_release` each, in chainctl's layout: pretty down to the
+    records, one compact record per line, the key order the record's own
+    (taken from a file chainctl wrote), the last one also `current`."""
     parts = []
-    for i in range(n):
-        name = f"bench-{i:06d}"
-        rec = dict(record, release=name, namespace="apps")
-        text = json.dumps(rec, separators=(",", ":"), ensure_ascii=False)
-        parts.append(f'    "rehearsal/apps/{name}": {{\n      "current": {text},\n'
-                     f'      "history": [\n        {text}\n      ]\n    }}')
+    for r in range((n + per_release - 1) // per_release):
+        name = f"bench-{r:06d}"
+        count = min(per_release, n - r * per_release)
+        lines = []
+        for i in range(count):
+            rec = dict(record, release=name, namespace="apps", helmRevision=i + 1)
+            lines.append(json.dumps(rec, separators=(",", ":"), ensure_ascii=False))
+        history = ",\n        ".join(lines)
+        parts.append(f'    "rehearsal/apps/{name}": {{\n      "current": {lines[-1]},\n'
+                     f'      "history": [\n        {history}\n      ]\n    }}')
     body = ",\n".join(parts)
     releases = f"{{\n{body}\n  }}" if parts else "{}"
     path.write_text(f'{{\n  "schemaVersion": 4,\n  "releases": {releases}\n}}\n')
@@ -117,6 +123,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 1000, 10_000, 100_000])
     parser.add_argument("--chainctl", type=Path, help="the build to measure (default: build it)")
     parser.add_argument("--baseline", type=Path, help="another build to measure beside it")
+    parser.add_argument("--per-release", type=int, default=1,
+                        help="records in each release's history (default 1; 100 is the history limit)")
     args = parser.parse_args()
     builds = [("this", args.chainctl or build_chainctl())]
     if args.baseline:
@@ -131,7 +139,7 @@ def main() -> None:
         results = {}
         for n in args.sizes:
             source = work / f"state-{n}.json"
-            write_state(source, n, record)
+            write_state(source, n, record, args.per_release)
             size = source.stat().st_size
             original = source.read_bytes()
             samples = {(b, op): [] for b, _ in builds for op in ("install", "show")}
@@ -149,7 +157,8 @@ def main() -> None:
             print(f"measured {n} records ({size / 2**20:.1f} MiB)", file=sys.stderr)
 
     for name, _ in builds:
-        print(f"\n{name} build ({dict(builds)[name]}), median of {args.runs} runs:\n")
+        print(f"\n{name} build ({dict(builds)[name]}), {args.per_release} record(s) per release, "
+              f"median of {args.runs} runs:\n")
         print("| records | file size | install | vs empty | state show | vs empty "
               "| RSS growth (install) | growth / file size | fsync+rename floor |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

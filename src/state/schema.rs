@@ -574,8 +574,14 @@ mod rules {
             && !r.tool_versions.chainctl.is_empty()
     }
 
+    /// A rule on one string.
     #[cfg(test)]
-    pub(super) fn samples() -> Vec<(&'static str, fn(&str) -> bool)> {
+    pub(super) type Rule = fn(&str) -> bool;
+
+    /// Each hand-written pattern, by name, for the test that compares them
+    /// with the schema's regular expressions.
+    #[cfg(test)]
+    pub(super) fn samples() -> Vec<(&'static str, Rule)> {
         vec![
             ("label", label),
             ("release_name", release_name),
