@@ -334,7 +334,17 @@ impl ExecutionStateRecord {
 }
 
 /// Checks a record against its part of [`state_schema`].
+///
+/// A record built as Rust values has the schema's types, enums and required
+/// fields, and its timestamps are written in their canonical form, by
+/// construction: what it can get wrong are the schema's patterns and
+/// limits, which [`follows_rules`] checks without building a JSON value or
+/// compiling the schema. Only a record that breaks one goes through the
+/// JSON Schema validator, which names the problem.
 pub(crate) fn check_record(record: &ExecutionStateRecord) -> Result<(), Problem> {
+    if rules::record(record) {
+        return Ok(());
+    }
     let value = serde_json::to_value(record).expect("a record serializes");
     first_error(record_validator(), &value)
 }
@@ -800,6 +810,57 @@ mod tests {
                     "{name} on {input:?}"
                 );
             }
+        }
+    }
+
+    /// A record checked before it is written: the hand-written rules and
+    /// the JSON Schema validator agree on it, and a problem is named by the
+    /// validator either way.
+    #[test]
+    fn a_record_is_checked_by_the_rules_and_named_by_the_schema() {
+        use crate::state::{Action, RecordCluster};
+        let mut good = ExecutionStateRecord::new(Action::Install, "web", "prod");
+        good.values_digest = Some(format!("sha256:{}", "0".repeat(64)));
+        good.helm_revision = Some(1);
+        good.finish_ok();
+        let bad: Vec<(&str, Box<dyn Fn(&mut ExecutionStateRecord)>)> = vec![
+            ("$.release", Box::new(|r| r.release = "Web".into())),
+            ("$.release", Box::new(|r| r.release = "a".repeat(54))),
+            ("$.namespace", Box::new(|r| r.namespace = "pr_od".into())),
+            (
+                "$.valuesDigest",
+                Box::new(|r| r.values_digest = Some("md5:abc".into())),
+            ),
+            ("$.helmRevision", Box::new(|r| r.helm_revision = Some(0))),
+            (
+                "$.helmStatus",
+                Box::new(|r| r.helm_status = Some("".into())),
+            ),
+            ("$.operator", Box::new(|r| r.operator = String::new())),
+            (
+                "$.toolVersions.chainctl",
+                Box::new(|r| r.tool_versions.chainctl = String::new()),
+            ),
+            (
+                "$.cluster.id",
+                Box::new(|r| {
+                    let mut c = RecordCluster::rehearsal();
+                    c.id = "REHEARSAL".into();
+                    r.cluster = Some(c);
+                }),
+            ),
+        ];
+        let validator = |r: &ExecutionStateRecord| {
+            record_validator().is_valid(&serde_json::to_value(r).unwrap())
+        };
+        assert!(rules::record(&good) && validator(&good));
+        assert!(check_record(&good).is_ok());
+        for (path, spoil) in bad {
+            let mut r = good.clone();
+            spoil(&mut r);
+            assert!(!rules::record(&r) && !validator(&r), "{path}");
+            let p = check_record(&r).unwrap_err().to_string();
+            assert!(p.starts_with(&format!("at {path}:")), "{p}");
         }
     }
 
