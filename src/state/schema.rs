@@ -823,32 +823,25 @@ mod tests {
         good.values_digest = Some(format!("sha256:{}", "0".repeat(64)));
         good.helm_revision = Some(1);
         good.finish_ok();
-        let bad: Vec<(&str, Box<dyn Fn(&mut ExecutionStateRecord)>)> = vec![
-            ("$.release", Box::new(|r| r.release = "Web".into())),
-            ("$.release", Box::new(|r| r.release = "a".repeat(54))),
-            ("$.namespace", Box::new(|r| r.namespace = "pr_od".into())),
-            (
-                "$.valuesDigest",
-                Box::new(|r| r.values_digest = Some("md5:abc".into())),
-            ),
-            ("$.helmRevision", Box::new(|r| r.helm_revision = Some(0))),
-            (
-                "$.helmStatus",
-                Box::new(|r| r.helm_status = Some("".into())),
-            ),
-            ("$.operator", Box::new(|r| r.operator = String::new())),
-            (
-                "$.toolVersions.chainctl",
-                Box::new(|r| r.tool_versions.chainctl = String::new()),
-            ),
-            (
-                "$.cluster.id",
-                Box::new(|r| {
-                    let mut c = RecordCluster::rehearsal();
-                    c.id = "REHEARSAL".into();
-                    r.cluster = Some(c);
-                }),
-            ),
+        type Spoil = fn(&mut ExecutionStateRecord);
+        let bad: Vec<(&str, Spoil)> = vec![
+            ("$.release", |r| r.release = "Web".into()),
+            ("$.release", |r| r.release = "a".repeat(54)),
+            ("$.namespace", |r| r.namespace = "pr_od".into()),
+            ("$.valuesDigest", |r| {
+                r.values_digest = Some("md5:abc".into())
+            }),
+            ("$.helmRevision", |r| r.helm_revision = Some(0)),
+            ("$.helmStatus", |r| r.helm_status = Some("".into())),
+            ("$.operator", |r| r.operator = String::new()),
+            ("$.toolVersions.chainctl", |r| {
+                r.tool_versions.chainctl = String::new()
+            }),
+            ("$.cluster.id", |r| {
+                let mut c = RecordCluster::rehearsal();
+                c.id = "REHEARSAL".into();
+                r.cluster = Some(c);
+            }),
         ];
         let validator = |r: &ExecutionStateRecord| {
             record_validator().is_valid(&serde_json::to_value(r).unwrap())
