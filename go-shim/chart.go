@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"sort"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -33,14 +32,10 @@ func contentDigest(ch *chart.Chart) string {
 }
 
 // opChartDigest loads a chart as Helm does and digests what it loaded.
-func opChartDigest(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
-	var req chartRef
-	if err := decode(request, &req); err != nil {
-		return nil, err
-	}
+func opChartDigest(_ context.Context, req digestRequest, _ eventSink) (digestReply, error) {
 	ch, err := loader.Load(req.Path)
 	if err != nil {
-		return nil, errorf(kindInvalidInput, "chart %s is not a valid Helm chart: %v", req.Path, err)
+		return digestReply{}, errorf(kindInvalidInput, "chart %s is not a valid Helm chart: %v", req.Path, err)
 	}
-	return map[string]string{"digest": contentDigest(ch)}, nil
+	return digestReply{Digest: contentDigest(ch)}, nil
 }

@@ -67,7 +67,7 @@ func actionConfig(target kubeTarget, namespace string, sink eventSink) (*action.
 		return cfg, store.mu.Unlock, nil
 	case "secret", "configmap":
 		if target.Kubeconfig == "" && !anyExists(target.KubeconfigPaths) && target.APIServer == "" {
-			return nil, nil, errorf(kindInvalidInput, "no kubeconfig was given: pass --kubeconfig PATH or set KUBECONFIG")
+			return nil, nil, invalidf(inputKubeconfig, "no kubeconfig was given")
 		}
 		settings := target.kubeSettings
 		settings.Namespace = namespace

@@ -22,9 +22,12 @@ const (
 	kindInternal     = "internal"
 )
 
-// shimError is an error that already knows its kind.
+// shimError is an error that already knows its kind, and maybe its code
+// and details (see replyError).
 type shimError struct {
 	kind    string
+	code    string
+	details *errorDetails
 	message string
 }
 
@@ -34,51 +37,55 @@ func errorf(kind, format string, args ...any) error {
 	return &shimError{kind: kind, message: fmt.Sprintf(format, args...)}
 }
 
-// opFunc runs one operation. It must honour ctx and report through sink.
-type opFunc func(ctx context.Context, request json.RawMessage, sink eventSink) (any, error)
+// codedf is errorf with a code and the details of its fact.
+func codedf(kind, code string, details errorDetails, format string, args ...any) error {
+	return &shimError{kind: kind, code: code, details: &details, message: fmt.Sprintf(format, args...)}
+}
 
-// ops is the whole set of operations chainctl_call accepts.
+// invalidf is an invalid-input error about one input of the request
+// (input* names), so that the caller can say how its user sets it.
+func invalidf(input, format string, args ...any) error {
+	return codedf(kindInvalidInput, codeInvalidOption, errorDetails{Input: input}, format, args...)
+}
+
+// opFunc is one operation: it decodes its request, runs, and returns its
+// reply. It must honour ctx and report through sink. Each is a typedOp.
+type opFunc interface {
+	run(ctx context.Context, request json.RawMessage, sink eventSink) (any, error)
+	// newRequest and newReply return pointers to zero values of the
+	// operation's request and reply types (for the golden wire tests).
+	newRequest() any
+	newReply() any
+}
+
+// ops is the whole set of operations chainctl_call accepts; each is typed
+// (see typed): its request and reply types are in wire.go.
 var ops = map[string]opFunc{
-	"version":           opVersion,
-	"debug.echo":        opEcho,
-	"debug.panic":       opPanic,
-	"debug.sleep":       opSleep,
-	"debug.log":         opDebugLog,
-	"release.render":    opRender,
-	"release.install":   opInstall,
-	"release.upgrade":   opUpgrade,
-	"release.status":    opStatus,
-	"release.history":   opHistory,
-	"release.rollback":  opRollback,
-	"release.uninstall": opUninstall,
-	"registry.tags":     opRegistryTags,
-	"registry.resolve":  opRegistryResolve,
-	"registry.pull":     opRegistryPull,
-	"registry.push":     opRegistryPush,
-	"registry.login":    opRegistryLogin,
-	"registry.logout":   opRegistryLogout,
-	"chart.package":     opChartPackage,
-	"values.merge":      opValuesMerge,
-	"secrets.redact":    opRedactSecrets,
-	"kube.resolve":      opKubeResolve,
-	"chart.digest":      opChartDigest,
-	"release.list":      opList,
-	"release.values":    opGetValues,
-}
-
-type replyEnvelope struct {
-	OK     bool        `json:"ok"`
-	Result any         `json:"result,omitempty"`
-	Error  *replyError `json:"error,omitempty"`
-}
-
-type replyError struct {
-	Kind    string `json:"kind"`
-	Message string `json:"message"`
-	// Facts is what the operation knew when it failed (for a chart
-	// action: the release Helm recorded, the values digest), so that the
-	// caller can record them.
-	Facts any `json:"facts,omitempty"`
+	"version":           typed(opVersion),
+	"debug.echo":        typed(opEcho),
+	"debug.panic":       typed(opPanic),
+	"debug.sleep":       typed(opSleep),
+	"debug.log":         typed(opDebugLog),
+	"release.render":    typed(opRender),
+	"release.install":   typed(opInstall),
+	"release.upgrade":   typed(opUpgrade),
+	"release.status":    typed(opStatus),
+	"release.history":   typed(opHistory),
+	"release.rollback":  typed(opRollback),
+	"release.uninstall": typed(opUninstall),
+	"registry.tags":     typed(opRegistryTags),
+	"registry.resolve":  typed(opRegistryResolve),
+	"registry.pull":     typed(opRegistryPull),
+	"registry.push":     typed(opRegistryPush),
+	"registry.login":    typed(opRegistryLogin),
+	"registry.logout":   typed(opRegistryLogout),
+	"chart.package":     typed(opChartPackage),
+	"values.merge":      typed(opValuesMerge),
+	"secrets.redact":    typed(opRedactSecrets),
+	"kube.resolve":      typed(opKubeResolve),
+	"chart.digest":      typed(opChartDigest),
+	"release.list":      typed(opList),
+	"release.values":    typed(opGetValues),
 }
 
 // failure is an error with the facts known when it happened.
@@ -165,33 +172,33 @@ func dispatch(op string, request []byte, callID uint64, timeout time.Duration, s
 	}
 	defer trackLogSink(sink)()
 
-	type outcome struct {
-		result any
-		err    error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				done <- outcome{err: errorf(kindInternal, "the Go shim panicked in %s: %v", op, p)}
-			}
-		}()
-		result, err := fn(ctx, request, sink)
-		done <- outcome{result, err}
-	}()
+	done := make(chan []byte, 1)
+	go func() { done <- run(ctx, op, fn, request, sink) }()
 
 	select {
-	case out := <-done:
-		if out.err != nil && ctx.Err() != nil {
-			// The operation failed because its context ended: report why.
-			return encodeReply(nil, contextError(ctx, op))
-		}
-		return encodeReply(out.result, out.err)
+	case reply := <-done:
+		return reply
 	case <-ctx.Done():
 		// The operation goes on in the background until it notices; its
 		// result is dropped.
 		return encodeReply(nil, contextError(ctx, op))
 	}
+}
+
+// run decodes the request, runs the operation and encodes its reply, all
+// under the one recover: a panic anywhere in them is an internal error.
+func run(ctx context.Context, op string, fn opFunc, request []byte, sink eventSink) (reply []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			reply = encodeReply(nil, errorf(kindInternal, "the Go shim panicked in %s: %v", op, p))
+		}
+	}()
+	result, err := fn.run(ctx, request, sink)
+	if err != nil && ctx.Err() != nil {
+		// The operation failed because its context ended: report why.
+		err = contextError(ctx, op)
+	}
+	return encodeReply(result, err)
 }
 
 func contextError(ctx context.Context, op string) error {
@@ -201,10 +208,20 @@ func contextError(ctx context.Context, op string) error {
 	return errorf(kindTimeout, "%s did not finish before its deadline", op)
 }
 
+// encodeReply is the envelope of result, or of err classified. A result
+// that cannot be encoded is an internal error.
 func encodeReply(result any, err error) []byte {
-	env := replyEnvelope{OK: err == nil, Result: result}
+	env := replyEnvelope{OK: err == nil}
+	if err == nil {
+		encoded, merr := json.Marshal(result)
+		if merr != nil {
+			env.OK = false
+			err = errorf(kindInternal, "could not encode the reply: %v", merr)
+		} else {
+			env.Result = encoded
+		}
+	}
 	if err != nil {
-		env.Result = nil
 		env.Error = classify(err)
 		var f *failure
 		if errors.As(err, &f) {
@@ -213,7 +230,9 @@ func encodeReply(result any, err error) []byte {
 	}
 	out, merr := json.Marshal(env)
 	if merr != nil {
-		out, _ = json.Marshal(replyEnvelope{Error: &replyError{Kind: kindInternal, Message: "could not encode the reply: " + merr.Error()}})
+		// Only the facts can fail to encode here: leave them out.
+		env.Error = &replyError{Kind: kindInternal, Message: "could not encode the reply: " + merr.Error()}
+		out, _ = json.Marshal(env)
 	}
 	return out
 }

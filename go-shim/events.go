@@ -218,20 +218,9 @@ func routeGoLogs() {
 
 func init() { routeGoLogs() }
 
-type debugLogRequest struct {
-	Stdlib      string `json:"stdlib,omitempty"`
-	KlogInfo    string `json:"klogInfo,omitempty"`
-	KlogWarning string `json:"klogWarning,omitempty"`
-	KlogError   string `json:"klogError,omitempty"`
-}
-
 // opDebugLog writes lines through Go's logger and klog, as Helm and
 // client-go do, to prove they arrive as the call's events.
-func opDebugLog(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
-	var req debugLogRequest
-	if err := decode(request, &req); err != nil {
-		return nil, err
-	}
+func opDebugLog(_ context.Context, req debugLogRequest, _ eventSink) (emptyReply, error) {
 	if req.Stdlib != "" {
 		log.Print(req.Stdlib)
 	}
@@ -244,5 +233,5 @@ func opDebugLog(_ context.Context, request json.RawMessage, _ eventSink) (any, e
 	if req.KlogError != "" {
 		klog.Error(req.KlogError)
 	}
-	return struct{}{}, nil
+	return emptyReply{}, nil
 }

@@ -181,11 +181,18 @@ func FuzzDispatch(f *testing.F) {
 	chartReq := `{"kube":` + kube + `,"chart":{"path":"x"},"options":{"release":"web","namespace":"prod",` +
 		`"values":{"files":[{"name":"-","content":"cmVwbGljYXM6IDIK"}],"set":["image.tag=v1,a[0]=x"],` +
 		`"setString":["s=007"],"setJson":["j={\"k\":[1,2]}"],"setLiteral":["l=a,b"]},` +
-		`"createNamespace":true,"dryRun":"client","wait":false,"timeoutSeconds":300,"atomic":false,` +
+		`"createNamespace":true,"dryRun":"client","wait":false,"timeoutMs":300000,"atomic":false,` +
 		`"installIfMissing":true,"reuseValues":false,"resetValues":false,"historyMax":10,` +
 		`"labels":{"team":"a"},"skipCrds":true,"apiVersions":["v1"],"kubeVersion":"1.31.0"}}`
-	relReq := `{"kube":` + kube + `,"release":"web","namespace":"prod","revision":1,"max":5,` +
-		`"timeoutSeconds":60,"keepHistory":true,"cascade":"background","all":true}`
+	// Each release op takes its own fields (unknown ones are refused).
+	rel := `{"kube":` + kube + `,"release":"web","namespace":"prod"`
+	relReq := map[string]string{
+		"release.status":    rel + `,"revision":1}`,
+		"release.history":   rel + `,"max":5}`,
+		"release.rollback":  rel + `,"revision":1,"wait":true,"timeoutMs":60000,"historyMax":3}`,
+		"release.uninstall": rel + `,"keepHistory":true,"timeoutMs":60000,"cascade":"background"}`,
+		"release.values":    rel + `,"revision":1,"all":true}`,
+	}
 	seeds := [][2]string{
 		{"version", `{}`},
 		{"debug.echo", `{"hello":["world",1,null]}`},
@@ -193,17 +200,17 @@ func FuzzDispatch(f *testing.F) {
 		{"debug.sleep", `{"millis":1}`},
 		{"debug.log", `{"stdlib":"a line","klogWarning":"a warning"}`},
 		{"values.merge", `{"files":[{"name":"-","content":"YTogMQo="}],"set":["b=2"],"maxFileBytes":1024}`},
-		{"kube.resolve", `{"kube":{"kubeconfig":"/nonexistent","context":"c","namespace":"n"}}`},
+		{"kube.resolve", `{"kubeconfig":"/nonexistent","context":"c","namespace":"n"}`},
 		{"chart.digest", `{"path":"/nonexistent"}`},
 		{"release.render", chartReq},
 		{"release.install", chartReq},
 		{"release.upgrade", strings.Replace(chartReq, `"client"`, `"none"`, 1)},
-		{"release.status", relReq},
-		{"release.history", relReq},
-		{"release.rollback", relReq},
-		{"release.uninstall", relReq},
+		{"release.status", relReq["release.status"]},
+		{"release.history", relReq["release.history"]},
+		{"release.rollback", relReq["release.rollback"]},
+		{"release.uninstall", relReq["release.uninstall"]},
 		{"release.list", `{"kube":` + kube + `,"namespace":"prod","allNamespaces":true,"filter":"w.*","max":3}`},
-		{"release.values", relReq},
+		{"release.values", relReq["release.values"]},
 		{"no.such.op", `{}`},
 		{"release.install", `{oops`},
 		{"debug.sleep", `{"millis":"x"}`},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"net/http"
@@ -188,19 +187,6 @@ func (g *restGetter) ToRESTMapper() (meta.RESTMapper, error) {
 	return restmapper.NewShortcutExpander(mapper, dc, nil), nil
 }
 
-// kubeResolved is what the kubeconfig says of the target, as helm reads it.
-type kubeResolved struct {
-	Namespace string `json:"namespace"`
-	Context   string `json:"context,omitempty"`
-	// Cluster and User name the kubeconfig entries the context uses.
-	Cluster string `json:"cluster,omitempty"`
-	User    string `json:"user,omitempty"`
-	Server  string `json:"server,omitempty"`
-	// CAFingerprint is the sha256 of the DER of the CA certificates the
-	// server is verified with (absent: none given, the system's are used).
-	CAFingerprint string `json:"caFingerprint,omitempty"`
-}
-
 // caFingerprint digests the certificates of a PEM bundle, in order.
 func caFingerprint(pemData []byte) string {
 	h := sha256.New()
@@ -225,11 +211,7 @@ func caFingerprint(pemData []byte) string {
 // opKubeResolve resolves the namespace (helm's rule) and names the context
 // and API server the settings select. A kubeconfig that cannot be read is
 // an error only for the server; the namespace then defaults as in helm.
-func opKubeResolve(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
-	var k kubeSettings
-	if err := decode(request, &k); err != nil {
-		return nil, err
-	}
+func opKubeResolve(_ context.Context, k kubeResolveRequest, _ eventSink) (kubeResolved, error) {
 	// One loader: it reads the kubeconfig files once.
 	loader := k.loader()
 	out := kubeResolved{Namespace: namespaceOf(loader)}

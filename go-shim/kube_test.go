@@ -67,11 +67,10 @@ func TestNamespaceAndContextFollowHelmAndClientGo(t *testing.T) {
 		if got := c.settings.namespace(); got != c.ns {
 			t.Errorf("%s: namespace %q, want %q", c.name, got, c.ns)
 		}
-		out, err := opKubeResolve(nil, mustJSON(t, c.settings), nil)
+		r, err := opKubeResolve(nil, c.settings, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		r := out.(kubeResolved)
 		if r.Namespace != c.ns || r.Context != c.ctx || r.Server != c.server {
 			t.Errorf("%s: resolved %+v, want ns %q context %q server %q", c.name, r, c.ns, c.ctx, c.server)
 		}

@@ -2,17 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"runtime"
 	"runtime/debug"
 	"time"
 )
-
-type versionResult struct {
-	ABI  int    `json:"abi"`
-	Helm string `json:"helm"`
-	Go   string `json:"go"`
-}
 
 // helmVersion is the version of helm.sh/helm/v3 linked into this archive.
 func helmVersion() string {
@@ -26,35 +19,27 @@ func helmVersion() string {
 	return "unknown"
 }
 
-func opVersion(_ context.Context, _ json.RawMessage, _ eventSink) (any, error) {
-	return versionResult{ABI: abiVersion, Helm: helmVersion(), Go: runtime.Version()}, nil
+func opVersion(_ context.Context, _ versionRequest, _ eventSink) (versionReply, error) {
+	return versionReply{ABI: abiVersion, Helm: helmVersion(), Go: runtime.Version()}, nil
 }
 
 // opEcho returns its request: the cheapest round trip, for FFI tests.
-func opEcho(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
+func opEcho(_ context.Context, request echoMessage, sink eventSink) (echoMessage, error) {
 	sink.emit(event{Level: "debug", Phase: "echo", Message: "echo"})
 	return request, nil
 }
 
 // opPanic panics, to prove a panic never crosses the boundary.
-func opPanic(_ context.Context, _ json.RawMessage, _ eventSink) (any, error) {
+func opPanic(_ context.Context, _ panicRequest, _ eventSink) (emptyReply, error) {
 	panic("debug.panic was called")
 }
 
-type sleepRequest struct {
-	Millis int64 `json:"millis"`
-}
-
 // opSleep waits, honouring cancellation and deadlines, for FFI tests.
-func opSleep(ctx context.Context, request json.RawMessage, _ eventSink) (any, error) {
-	var req sleepRequest
-	if err := decode(request, &req); err != nil {
-		return nil, err
-	}
+func opSleep(ctx context.Context, req sleepRequest, _ eventSink) (sleepReply, error) {
 	select {
-	case <-time.After(time.Duration(req.Millis) * time.Millisecond):
-		return map[string]int64{"slept": req.Millis}, nil
+	case <-time.After(millis(req.Millis)):
+		return sleepReply{Slept: req.Millis}, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return sleepReply{}, ctx.Err()
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"regexp/syntax"
 
@@ -11,33 +10,8 @@ import (
 	"helm.sh/helm/v3/pkg/cli/output"
 )
 
-// listRequest is helm list's flags.
-type listRequest struct {
-	Kube kubeTarget `json:"kube"`
-	// Namespace is the one listed; AllNamespaces lists every one (-A).
-	Namespace     string `json:"namespace"`
-	AllNamespaces bool   `json:"allNamespaces,omitempty"`
-	All           bool   `json:"all,omitempty"`
-	Deployed      bool   `json:"deployed,omitempty"`
-	Failed        bool   `json:"failed,omitempty"`
-	Pending       bool   `json:"pending,omitempty"`
-	Superseded    bool   `json:"superseded,omitempty"`
-	Uninstalled   bool   `json:"uninstalled,omitempty"`
-	Uninstalling  bool   `json:"uninstalling,omitempty"`
-	Filter        string `json:"filter,omitempty"`
-	Selector      string `json:"selector,omitempty"`
-	Max           int    `json:"max,omitempty"`
-	Offset        int    `json:"offset,omitempty"`
-	ByDate        bool   `json:"byDate,omitempty"`
-	Reverse       bool   `json:"reverse,omitempty"`
-}
-
 // opList lists releases as `helm list` does, with its flags.
-func opList(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	var req listRequest
-	if err := decode(request, &req); err != nil {
-		return nil, err
-	}
+func opList(_ context.Context, req listRequest, sink eventSink) ([]releaseDTO, error) {
 	namespace := req.Namespace
 	if req.AllNamespaces {
 		namespace = ""
@@ -65,7 +39,7 @@ func opList(_ context.Context, request json.RawMessage, sink eventSink) (any, er
 	rels, err := list.Run()
 	var badFilter *syntax.Error
 	if errors.As(err, &badFilter) {
-		return nil, errorf(kindInvalidInput, "--filter %q is not a regular expression: %v", req.Filter, err)
+		return nil, invalidf(inputListFilter, "the list filter %q is not a regular expression: %v", req.Filter, err)
 	}
 	if err != nil {
 		return nil, err
@@ -80,19 +54,19 @@ func opList(_ context.Context, request json.RawMessage, sink eventSink) (any, er
 // opGetValues is `helm get values`: the values a revision was deployed
 // with (user-supplied, or with --all every computed value), as JSON and
 // as the YAML helm prints.
-func opGetValues(_ context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	return withRelease(request, sink, func(cfg *action.Configuration, r releaseRequest) (any, error) {
+func opGetValues(_ context.Context, r getValuesRequest, sink eventSink) (getValuesReply, error) {
+	return withRelease(context.Background(), r.releaseRef, sink, func(cfg *action.Configuration) (getValuesReply, error) {
 		get := action.NewGetValues(cfg)
 		get.Version = r.Revision
 		get.AllValues = r.AllValues
 		vals, err := get.Run(r.Release)
 		if err != nil {
-			return nil, err
+			return getValuesReply{}, err
 		}
 		var text bytes.Buffer
 		if err := output.EncodeYAML(&text, vals); err != nil {
-			return nil, errorf(kindInternal, "%v", err)
+			return getValuesReply{}, errorf(kindInternal, "%v", err)
 		}
-		return map[string]any{"values": vals, "yaml": text.String()}, nil
+		return getValuesReply{Values: vals, YAML: text.String()}, nil
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -56,7 +55,7 @@ func (o registryOptions) tlsConfig() (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	if (o.CertFile == "") != (o.KeyFile == "") {
-		return nil, errorf(kindInvalidInput, "a client certificate needs both --cert-file and --key-file")
+		return nil, invalidf(inputClientCertificate, "a client certificate needs both its certificate file and its key file")
 	}
 	if o.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
@@ -95,14 +94,14 @@ func newRegistryClient(ctx context.Context, o registryOptions, maxChart int64) (
 	client, err := registry.NewClient(opts...)
 	if err != nil {
 		// Building the client reads only the config file.
-		return nil, nil, errorf(kindInvalidInput, "the registry config file %s cannot be used: %v (fix it, move it aside, or pass another with --registry-config)", o.ConfigFile, err)
+		return nil, nil, invalidf(inputRegistryConfig, "the registry config file %s cannot be used: %v", o.ConfigFile, err)
 	}
 	return client, transport, nil
 }
 
 // registryError turns what the registry client returns into a kind and a
 // message that says which option may help. The password is never in it.
-func registryError(err error, host string, o registryOptions) error {
+func registryError(err error, host, ref string, o registryOptions) error {
 	var se *shimError
 	if errors.As(err, &se) {
 		return err
@@ -112,11 +111,12 @@ func registryError(err error, host string, o registryOptions) error {
 	var mismatch *digestMismatchError
 	var netErr *netError
 	if errors.As(err, &tooLarge) {
-		advice := "raise the ceiling with --max-chart-size (ClientBuilder::max_chart_size) if the chart is meant to be this large"
 		if tooLarge.limit == maxManifestBytes {
-			advice = "a Helm chart's manifest and config are a few KiB: this is not a chart, or the registry is broken"
+			return errorf(kindRegistry, "%s refused: %v; nothing was cached (a Helm chart's manifest and config are a few KiB: this is not a chart, or the registry is broken)", host, tooLarge)
 		}
-		return errorf(kindRegistry, "%s refused: %v; nothing was cached (%s)", host, tooLarge, advice)
+		// The ceiling is the caller's: raising it is the caller's advice.
+		return codedf(kindRegistry, codeChartTooLarge, errorDetails{Host: host, Reference: ref, Limit: tooLarge.limit},
+			"%s refused: %v; nothing was cached", host, tooLarge)
 	}
 	if errors.As(err, &mismatch) || errors.Is(err, content.ErrMismatchedDigest) {
 		what := msg
@@ -131,7 +131,7 @@ func registryError(err error, host string, o registryOptions) error {
 	if errors.As(err, &netErr) {
 		switch {
 		case netErr.timedOut():
-			return errorf(kindTimeout, "%s stalled: no progress while %s (%s %s) before the deadline (--timeout): check that the registry is up and reachable, or allow more time", netErr.host, netErr.stage, netErr.method, netErr.path)
+			return errorf(kindTimeout, "%s stalled: no progress while %s (%s %s) before the deadline: check that the registry is up and reachable, or allow more time", netErr.host, netErr.stage, netErr.method, netErr.path)
 		case errors.Is(netErr.ctxErr, context.Canceled):
 			return errorf(kindCancelled, "%s: cancelled while %s (%s %s)", netErr.host, netErr.stage, netErr.method, netErr.path)
 		case errors.Is(err, syscall.ECONNRESET):
@@ -154,9 +154,10 @@ func registryError(err error, host string, o registryOptions) error {
 	}
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden || errors.Is(err, auth.ErrBasicCredentialNotFound):
-		return errorf(kindAuth, "%s refused the credentials (or none were given): log in with `chainctl registry login %s` or pass --username and --password-stdin (%s)", host, host, msg)
+		return codedf(kindAuth, codeRegistryAuth, errorDetails{Host: host, Reference: ref},
+			"%s refused the credentials (or none were given): %s", host, msg)
 	case status == http.StatusNotFound || errors.Is(err, errdef.ErrNotFound):
-		return errorf(kindNotFound, "%s: %s", host, msg)
+		return codedf(kindNotFound, codeChartNotFound, errorDetails{Host: host, Reference: ref}, "%s: %s", host, msg)
 	case status == http.StatusTooManyRequests:
 		return errorf(kindRegistry, "%s is rate-limiting requests (HTTP 429): wait and try again (%s)", host, msg)
 	case status != 0:
@@ -166,75 +167,51 @@ func registryError(err error, host string, o registryOptions) error {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return errorf(kindRegistry, "cannot connect to %s: connection refused; is the registry running, and is the port right?", host)
 	case errors.As(err, &certErr) || errors.As(err, &unknownAuthority) || errors.As(err, &hostnameErr):
+		d := errorDetails{Host: host, Reference: ref, CAFile: o.CAFile}
 		if o.CAFile != "" {
-			return errorf(kindRegistry, "TLS verification of %s failed with the CA file %s: check that it holds the CA that signed the registry's certificate, or pass --insecure-skip-tls-verify (%s)", host, o.CAFile, msg)
+			return codedf(kindRegistry, codeTLSVerify, d, "TLS verification of %s failed with the CA file %s: check that it holds the CA that signed the registry's certificate (%s)", host, o.CAFile, msg)
 		}
-		return errorf(kindRegistry, "TLS verification of %s failed: pass --ca-file with the CA that signed its certificate, or --insecure-skip-tls-verify to skip verification (%s)", host, msg)
+		return codedf(kindRegistry, codeTLSVerify, d, "TLS verification of %s failed: its certificate is not signed by a CA this system trusts (%s)", host, msg)
 	case errors.As(err, &recordErr) || strings.Contains(msg, "server gave HTTP response to HTTPS client"):
 		// net/http has no type for the second: its words are the only sign.
-		return errorf(kindRegistry, "%s speaks plain HTTP, not HTTPS: pass --plain-http (%s)", host, msg)
+		return codedf(kindRegistry, codePlainHTTP, errorDetails{Host: host, Reference: ref}, "%s speaks plain HTTP, not HTTPS (%s)", host, msg)
 	default:
 		return errorf(kindRegistry, "%s: %s", host, msg)
 	}
 }
 
-// registryRequest names a repository or artifact: host/path/chart, with
-// ":tag" or "@sha256:..." where the operation needs one.
-type registryRequest struct {
-	Ref      string          `json:"ref"`
-	Registry registryOptions `json:"registry"`
-	Dest     string          `json:"dest,omitempty"`
-	// Version, for registry.tags: an exact version or a semver constraint
-	// to match against the tags, with Helm's own rules ("" is the newest).
-	Version *string `json:"version,omitempty"`
-	Chart   string  `json:"chart,omitempty"`
-	// MaxChartBytes bounds the chart archive a pull accepts (0: Helm's
-	// 100 MiB); a manifest declaring more is refused before the layer is
-	// fetched, and a body longer than that is cut.
-	MaxChartBytes int64 `json:"maxChartBytes,omitempty"`
-}
-
-// decodeRegistryRequest decodes the request and builds a registry client
-// bound to ctx; ctx should come from withOpDeadline.
-func decodeRegistryRequest(ctx context.Context, request json.RawMessage) (registryRequest, *registry.Client, string, *callTransport, error) {
-	var req registryRequest
-	if err := decode(request, &req); err != nil {
-		return req, nil, "", nil, err
-	}
-	if req.Ref == "" {
-		return req, nil, "", nil, errorf(kindInvalidInput, "malformed request: ref is required")
-	}
-	if req.MaxChartBytes < 0 {
-		return req, nil, "", nil, errorf(kindInvalidInput, "malformed request: maxChartBytes must not be negative")
-	}
-	client, transport, err := newRegistryClient(ctx, req.Registry, req.MaxChartBytes)
+// registryClient builds a registry client bound to ctx (which should come
+// from withOpDeadline); it returns the host of ref too.
+func registryClient(ctx context.Context, ref registryRef, maxChartBytes int64) (*registry.Client, string, *callTransport, error) {
+	client, transport, err := newRegistryClient(ctx, ref.Registry, maxChartBytes)
 	if err != nil {
-		return req, nil, "", nil, err
+		return nil, "", nil, err
 	}
-	host, _, _ := strings.Cut(req.Ref, "/")
-	return req, client, host, transport, nil
+	host, _, _ := strings.Cut(ref.Ref, "/")
+	return client, host, transport, nil
 }
 
 // opRegistryTags lists a repository's chart versions, newest first (tags
 // that are not semver are left out, and "_" reads as "+", as Helm does).
-func opRegistryTags(ctx context.Context, request json.RawMessage, _ eventSink) (any, error) {
+func opRegistryTags(ctx context.Context, req tagsRequest, _ eventSink) (tagsReply, error) {
 	ctx, cancel := withOpDeadline(ctx)
 	defer cancel()
-	req, client, host, _, err := decodeRegistryRequest(ctx, request)
+	client, host, _, err := registryClient(ctx, req.registryRef, 0)
 	if err != nil {
-		return nil, err
+		return tagsReply{}, err
 	}
 	tags, err := client.Tags(req.Ref)
 	if err != nil {
-		return nil, registryError(err, host, req.Registry)
+		return tagsReply{}, registryError(err, host, req.Ref, req.Registry)
 	}
-	out := map[string]any{"versions": tags}
+	out := tagsReply{Versions: tags}
 	if req.Version != nil {
 		match, err := registry.GetTagMatchingVersionOrConstraint(tags, *req.Version)
 		if err != nil {
-			return nil, errorf(kindNotFound, "no version of %s matches %q; available: %s", req.Ref, *req.Version, nearest(tags, 5))
+			return tagsReply{}, codedf(kindNotFound, codeVersionNotFound, errorDetails{Reference: req.Ref, Version: *req.Version, Host: host},
+				"no version of %s matches %q; available: %s", req.Ref, *req.Version, nearest(tags, 5))
 		}
-		out["match"] = match
+		out.Match = match
 	}
 	return out, nil
 }
@@ -252,38 +229,28 @@ func nearest(versions []string, n int) string {
 
 // opRegistryResolve resolves a tag (or digest) to its manifest descriptor:
 // one manifest request, no blobs.
-func opRegistryResolve(ctx context.Context, request json.RawMessage, _ eventSink) (any, error) {
+func opRegistryResolve(ctx context.Context, req resolveRequest, _ eventSink) (resolveReply, error) {
 	ctx, cancel := withOpDeadline(ctx)
 	defer cancel()
-	req, client, host, _, err := decodeRegistryRequest(ctx, request)
+	client, host, _, err := registryClient(ctx, req.registryRef, 0)
 	if err != nil {
-		return nil, err
+		return resolveReply{}, err
 	}
 	desc, err := client.Resolve(req.Ref)
 	if err != nil {
-		return nil, registryError(err, host, req.Registry)
+		return resolveReply{}, registryError(err, host, req.Ref, req.Registry)
 	}
-	return map[string]any{"digest": desc.Digest.String(), "mediaType": desc.MediaType, "size": desc.Size}, nil
-}
-
-type pullResult struct {
-	ManifestDigest string       `json:"manifestDigest"`
-	ChartDigest    string       `json:"chartDigest"`
-	ChartSize      int64        `json:"chartSize"`
-	Chart          chartMetaDTO `json:"chart"`
+	return resolveReply{Digest: desc.Digest.String(), MediaType: desc.MediaType, Size: desc.Size}, nil
 }
 
 // opRegistryPull downloads a chart and writes its archive to dest. The
 // caller (the Rust cache) verifies the digest and moves it into place.
-func opRegistryPull(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
+func opRegistryPull(ctx context.Context, req pullRequest, sink eventSink) (pullResult, error) {
 	ctx, cancel := withOpDeadline(ctx)
 	defer cancel()
-	req, client, host, transport, err := decodeRegistryRequest(ctx, request)
+	client, host, transport, err := registryClient(ctx, req.registryRef, req.MaxChartBytes)
 	if err != nil {
-		return nil, err
-	}
-	if req.Dest == "" {
-		return nil, errorf(kindInvalidInput, "malformed request: dest is required")
+		return pullResult{}, err
 	}
 	progress(sink, "pull", "pulling %s", req.Ref)
 	res, err := client.Pull(req.Ref)
@@ -291,12 +258,12 @@ func opRegistryPull(ctx context.Context, request json.RawMessage, sink eventSink
 		// Helm's "not a chart" errors have no type; the manifest the
 		// transport read says it instead.
 		if m := transport.manifestSeen(); m != nil && !m.isChart() {
-			return nil, errorf(kindInvalidInput, "%s is not a Helm chart: %s", req.Ref, m.describe())
+			return pullResult{}, errorf(kindInvalidInput, "%s is not a Helm chart: %s", req.Ref, m.describe())
 		}
-		return nil, registryError(err, host, req.Registry)
+		return pullResult{}, registryError(err, host, req.Ref, req.Registry)
 	}
 	if err := writeNoFollow(req.Dest, res.Chart.Data); err != nil {
-		return nil, errorf(kindInternal, "cannot write the pulled chart to %s: %v", req.Dest, err)
+		return pullResult{}, errorf(kindInternal, "cannot write the pulled chart to %s: %v", req.Dest, err)
 	}
 	out := pullResult{ManifestDigest: res.Manifest.Digest, ChartDigest: res.Chart.Digest, ChartSize: res.Chart.Size}
 	if meta := res.Chart.Meta; meta != nil {
@@ -306,95 +273,86 @@ func opRegistryPull(ctx context.Context, request json.RawMessage, sink eventSink
 }
 
 // opRegistryPush uploads a packaged chart (.tgz) as host/path/name:version.
-func opRegistryPush(ctx context.Context, request json.RawMessage, _ eventSink) (any, error) {
+func opRegistryPush(ctx context.Context, req pushRequest, _ eventSink) (pushReply, error) {
 	ctx, cancel := withOpDeadline(ctx)
 	defer cancel()
-	req, client, host, _, err := decodeRegistryRequest(ctx, request)
+	client, host, _, err := registryClient(ctx, req.registryRef, 0)
 	if err != nil {
-		return nil, err
+		return pushReply{}, err
 	}
 	data, err := os.ReadFile(req.Chart)
 	if err != nil {
-		return nil, errorf(kindInvalidInput, "cannot read the chart archive %s: %v", req.Chart, err)
+		return pushReply{}, errorf(kindInvalidInput, "cannot read the chart archive %s: %v", req.Chart, err)
 	}
 	res, err := client.Push(data, req.Ref, registry.PushOptStrictMode(true))
 	if err != nil {
-		return nil, registryError(err, host, req.Registry)
+		return pushReply{}, registryError(err, host, req.Ref, req.Registry)
 	}
-	return map[string]string{"ref": res.Ref, "manifestDigest": res.Manifest.Digest, "chartDigest": res.Chart.Digest}, nil
-}
-
-type packageRequest struct {
-	Path    string `json:"path"`
-	Version string `json:"version,omitempty"`
-	DestDir string `json:"destDir"`
+	return pushReply{Ref: res.Ref, ManifestDigest: res.Manifest.Digest, ChartDigest: res.Chart.Digest}, nil
 }
 
 // opChartPackage packages a chart directory into destDir, optionally with
 // another version, like `helm package --version`.
-func opChartPackage(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
-	var req packageRequest
-	if err := decode(request, &req); err != nil {
-		return nil, err
-	}
+func opChartPackage(_ context.Context, req packageRequest, _ eventSink) (packageReply, error) {
 	ch, err := loader.LoadDir(req.Path)
 	if err != nil {
-		return nil, errorf(kindInvalidInput, "chart %s is not a valid Helm chart directory: %v", req.Path, err)
+		return packageReply{}, errorf(kindInvalidInput, "chart %s is not a valid Helm chart directory: %v", req.Path, err)
 	}
 	if req.Version != "" {
 		ch.Metadata.Version = req.Version
 	}
 	if err := os.MkdirAll(req.DestDir, 0o755); err != nil {
-		return nil, errorf(kindInvalidInput, "cannot create %s: %v", req.DestDir, err)
+		return packageReply{}, errorf(kindInvalidInput, "cannot create %s: %v", req.DestDir, err)
 	}
 	path, err := chartutil.Save(ch, req.DestDir)
 	if err != nil {
-		return nil, errorf(kindInvalidInput, "cannot package %s: %v", req.Path, err)
+		return packageReply{}, errorf(kindInvalidInput, "cannot package %s: %v", req.Path, err)
 	}
 	abs, _ := filepath.Abs(path)
-	return map[string]string{"path": abs, "name": ch.Metadata.Name, "version": ch.Metadata.Version}, nil
+	return packageReply{Path: abs, Name: ch.Metadata.Name, Version: ch.Metadata.Version}, nil
 }
 
 // opRegistryLogin checks credentials against the registry and stores them
 // in the registry config file, as `helm registry login` does, so a login
 // with either tool serves both. Ref is the registry host[:port].
-func opRegistryLogin(ctx context.Context, request json.RawMessage, _ eventSink) (any, error) {
+func opRegistryLogin(ctx context.Context, req loginRequest, _ eventSink) (credentialsReply, error) {
 	ctx, cancel := withOpDeadline(ctx)
 	defer cancel()
-	req, client, host, _, err := decodeRegistryRequest(ctx, request)
+	client, host, _, err := registryClient(ctx, req.registryRef, 0)
 	if err != nil {
-		return nil, err
+		return credentialsReply{}, err
 	}
 	if req.Registry.Username == "" || req.Registry.Password == "" {
-		return nil, errorf(kindInvalidInput, "registry login needs a username and a password (--username, and --password-stdin or CHAINCTL_REGISTRY_PASSWORD)")
+		return credentialsReply{}, codedf(kindInvalidInput, codeLoginNeedsCredentials, errorDetails{Host: host},
+			"registry login to %s needs a username and a password", host)
 	}
 	opts := []registry.LoginOption{
 		registry.LoginOptBasicAuth(req.Registry.Username, req.Registry.Password),
 		registry.LoginOptPlainText(req.Registry.PlainHTTP),
 	}
 	if err := client.Login(host, opts...); err != nil {
-		return nil, registryError(err, host, req.Registry)
+		return credentialsReply{}, registryError(err, host, req.Ref, req.Registry)
 	}
-	return map[string]string{"host": host, "configFile": req.Registry.ConfigFile}, nil
+	return credentialsReply{Host: host, ConfigFile: req.Registry.ConfigFile}, nil
 }
 
 // opRegistryLogout removes the stored credentials of a registry host.
-func opRegistryLogout(ctx context.Context, request json.RawMessage, _ eventSink) (any, error) {
+func opRegistryLogout(ctx context.Context, req logoutRequest, _ eventSink) (credentialsReply, error) {
 	ctx, cancel := withOpDeadline(ctx)
 	defer cancel()
-	req, client, host, _, err := decodeRegistryRequest(ctx, request)
+	client, host, _, err := registryClient(ctx, req.registryRef, 0)
 	if err != nil {
-		return nil, err
+		return credentialsReply{}, err
 	}
 	if err := client.Logout(host); err != nil {
 		// oras's credential stores report a missing entry as text only
 		// (the native keychain's "credentials not found"): no type exists.
 		if strings.Contains(err.Error(), "not found") {
-			return nil, errorf(kindNotFound, "no credentials for %s in %s", host, req.Registry.ConfigFile)
+			return credentialsReply{}, errorf(kindNotFound, "no credentials for %s in %s", host, req.Registry.ConfigFile)
 		}
-		return nil, errorf(kindRegistry, "cannot remove the credentials of %s: %v", host, err)
+		return credentialsReply{}, errorf(kindRegistry, "cannot remove the credentials of %s: %v", host, err)
 	}
-	return map[string]string{"host": host, "configFile": req.Registry.ConfigFile}, nil
+	return credentialsReply{Host: host, ConfigFile: req.Registry.ConfigFile}, nil
 }
 
 // writeNoFollow writes data to path (the caller's temporary file, or a new

@@ -81,31 +81,31 @@ func TestPushTagsResolvePull(t *testing.T) {
 		res := mustOK(t, "chart.package", packageRequest{Path: helloChart(t), Version: version, DestDir: tmp})
 		_ = json.Unmarshal(res, &pkg)
 		// Helm's client maps "+" in the version to "_" in the tag itself.
-		mustOK(t, "registry.push", registryRequest{Ref: repo + ":" + version, Chart: pkg.Path, Registry: regOpts})
+		mustOK(t, "registry.push", pushRequest{registryRef: registryRef{Ref: repo + ":" + version, Registry: regOpts}, Chart: pkg.Path})
 	}
 
 	var tags struct{ Versions []string }
-	_ = json.Unmarshal(mustOK(t, "registry.tags", registryRequest{Ref: repo, Registry: regOpts}), &tags)
+	_ = json.Unmarshal(mustOK(t, "registry.tags", tagsRequest{registryRef: registryRef{Ref: repo, Registry: regOpts}}), &tags)
 	if got := strings.Join(tags.Versions, ","); got != "1.0.0+build.1,0.2.0,0.1.0" {
 		t.Fatalf("versions %s", got)
 	}
 
 	for constraint, want := range map[string]string{"": "1.0.0+build.1", "^0.1": "0.1.0", "<1.0.0": "0.2.0", "0.2.0": "0.2.0"} {
 		var matched struct{ Match string }
-		_ = json.Unmarshal(mustOK(t, "registry.tags", registryRequest{Ref: repo, Registry: regOpts, Version: &constraint}), &matched)
+		_ = json.Unmarshal(mustOK(t, "registry.tags", tagsRequest{registryRef: registryRef{Ref: repo, Registry: regOpts}, Version: &constraint}), &matched)
 		if matched.Match != want {
 			t.Fatalf("constraint %q matched %q, want %q", constraint, matched.Match, want)
 		}
 	}
 	missing := ">=2.0.0"
-	reply := call(t, "registry.tags", registryRequest{Ref: repo, Registry: regOpts, Version: &missing}, time.Minute)
+	reply := call(t, "registry.tags", tagsRequest{registryRef: registryRef{Ref: repo, Registry: regOpts}, Version: &missing}, time.Minute)
 	wantKind(t, reply, kindNotFound)
 	if !strings.Contains(reply.Error.Message, "0.2.0") {
 		t.Fatalf("no nearest versions in %q", reply.Error.Message)
 	}
 
 	var resolved struct{ Digest string }
-	_ = json.Unmarshal(mustOK(t, "registry.resolve", registryRequest{Ref: repo + ":0.2.0", Registry: regOpts}), &resolved)
+	_ = json.Unmarshal(mustOK(t, "registry.resolve", resolveRequest{registryRef: registryRef{Ref: repo + ":0.2.0", Registry: regOpts}}), &resolved)
 	if !strings.HasPrefix(resolved.Digest, "sha256:") {
 		t.Fatalf("digest %q", resolved.Digest)
 	}
@@ -113,7 +113,7 @@ func TestPushTagsResolvePull(t *testing.T) {
 	for _, ref := range []string{repo + ":0.2.0", repo + "@" + resolved.Digest} {
 		dest := filepath.Join(tmp, "pulled.tgz")
 		var pulled pullResult
-		_ = json.Unmarshal(mustOK(t, "registry.pull", registryRequest{Ref: ref, Dest: dest, Registry: regOpts}), &pulled)
+		_ = json.Unmarshal(mustOK(t, "registry.pull", pullRequest{registryRef: registryRef{Ref: ref, Registry: regOpts}, Dest: dest}), &pulled)
 		if pulled.ManifestDigest != resolved.Digest || pulled.Chart.Version != "0.2.0" || pulled.Chart.Name != "hello" {
 			t.Fatalf("pull of %s: %+v", ref, pulled)
 		}
@@ -126,13 +126,13 @@ func TestPushTagsResolvePull(t *testing.T) {
 		}
 	}
 
-	wantKind(t, call(t, "registry.pull", registryRequest{Ref: repo + ":9.9.9", Dest: filepath.Join(tmp, "x"), Registry: regOpts}, time.Minute), kindNotFound)
+	wantKind(t, call(t, "registry.pull", pullRequest{registryRef: registryRef{Ref: repo + ":9.9.9", Registry: regOpts}, Dest: filepath.Join(tmp, "x")}, time.Minute), kindNotFound)
 	tlsOpts := regOpts
 	tlsOpts.PlainHTTP = false
-	reply = call(t, "registry.resolve", registryRequest{Ref: repo + ":0.2.0", Registry: tlsOpts}, time.Minute)
+	reply = call(t, "registry.resolve", resolveRequest{registryRef: registryRef{Ref: repo + ":0.2.0", Registry: tlsOpts}}, time.Minute)
 	wantKind(t, reply, kindRegistry)
-	if !strings.Contains(reply.Error.Message, "--plain-http") {
-		t.Fatalf("no --plain-http hint in %q", reply.Error.Message)
+	if reply.Error.Code != codePlainHTTP || reply.Error.Details == nil || reply.Error.Details.Host == "" {
+		t.Fatalf("not coded plain_http with its host: %+v", reply.Error)
 	}
 }
 
@@ -141,12 +141,12 @@ func TestRegistryErrorsNameTheWayOut(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens here now
 	opts := registryOptions{PlainHTTP: true, ConfigFile: filepath.Join(t.TempDir(), "config.json"), Password: "s3cret-pass", Username: "u"}
-	reply := call(t, "registry.tags", registryRequest{Ref: addr + "/charts/hello", Registry: opts}, time.Minute)
+	reply := call(t, "registry.tags", tagsRequest{registryRef: registryRef{Ref: addr + "/charts/hello", Registry: opts}}, time.Minute)
 	wantKind(t, reply, kindRegistry)
 	if !strings.Contains(reply.Error.Message, "connection refused") || strings.Contains(reply.Error.Message, "s3cret-pass") {
 		t.Fatalf("message %q", reply.Error.Message)
 	}
-	reply = call(t, "registry.tags", registryRequest{Ref: addr + "/charts/hello", Registry: registryOptions{ConfigFile: "x", CertFile: "a"}}, time.Minute)
+	reply = call(t, "registry.tags", tagsRequest{registryRef: registryRef{Ref: addr + "/charts/hello", Registry: registryOptions{ConfigFile: "x", CertFile: "a"}}}, time.Minute)
 	wantKind(t, reply, kindInvalidInput)
 }
 
@@ -195,7 +195,7 @@ func TestPullingSomethingThatIsNotAChartNamesItsMediaTypes(t *testing.T) {
 	resp.Body.Close()
 
 	opts := registryOptions{PlainHTTP: true, ConfigFile: filepath.Join(t.TempDir(), "config.json")}
-	reply := call(t, "registry.pull", registryRequest{Ref: host + "/" + repo + ":1.0.0", Dest: filepath.Join(t.TempDir(), "x"), Registry: opts}, time.Minute)
+	reply := call(t, "registry.pull", pullRequest{registryRef: registryRef{Ref: host + "/" + repo + ":1.0.0", Registry: opts}, Dest: filepath.Join(t.TempDir(), "x")}, time.Minute)
 	wantKind(t, reply, kindInvalidInput)
 	for _, want := range []string{"not a Helm chart", "application/vnd.example.widget.config.v1+json", "application/vnd.cncf.helm.config.v1+json"} {
 		if !strings.Contains(reply.Error.Message, want) {
@@ -212,7 +212,7 @@ func TestRegistryErrorsAreClassifiedByStatusNotByText(t *testing.T) {
 	for _, host := range []string{"127.0.0.1:40401", "127.0.0.1:40403", "127.0.0.1:40404", "127.0.0.1:5000"} {
 		for status, want := range map[int]string{500: kindRegistry, 401: kindAuth, 403: kindAuth, 404: kindNotFound, 429: kindRegistry} {
 			var se *shimError
-			if !errors.As(registryError(answer(host, status), host, registryOptions{}), &se) || se.kind != want {
+			if !errors.As(registryError(answer(host, status), host, host+"/c", registryOptions{}), &se) || se.kind != want {
 				t.Errorf("HTTP %d from %s: kind %v, want %s", status, host, se, want)
 			}
 		}
@@ -256,7 +256,7 @@ func TestAStalledRegistryEndsBeforeTheDeadlineNamingTheStep(t *testing.T) {
 	host := stallingListener(t)
 	opts := registryOptions{PlainHTTP: true, ConfigFile: filepath.Join(t.TempDir(), "config.json")}
 	start := time.Now()
-	reply := call(t, "registry.resolve", registryRequest{Ref: host + "/charts/hello:1.0.0", Registry: opts}, 2*time.Second)
+	reply := call(t, "registry.resolve", resolveRequest{registryRef: registryRef{Ref: host + "/charts/hello:1.0.0", Registry: opts}}, 2*time.Second)
 	elapsed := time.Since(start)
 	wantKind(t, reply, kindTimeout)
 	for _, want := range []string{host, "stalled", "waiting for the response headers", "/v2/charts/hello/manifests/1.0.0"} {
@@ -314,12 +314,15 @@ func TestAManifestDeclaringAHugeLayerIsRefusedBeforeTheLayerIsFetched(t *testing
 		max  int64
 		want string
 	}{{0, "100 MiB"}, {1 << 20, "1 MiB"}} {
-		reply := call(t, "registry.pull", registryRequest{Ref: ref, Dest: filepath.Join(t.TempDir(), "x"), Registry: opts, MaxChartBytes: tc.max}, time.Minute)
+		reply := call(t, "registry.pull", pullRequest{registryRef: registryRef{Ref: ref, Registry: opts}, Dest: filepath.Join(t.TempDir(), "x"), MaxChartBytes: tc.max}, time.Minute)
 		wantKind(t, reply, kindRegistry)
-		for _, want := range []string{"1024 GiB", tc.want, "--max-chart-size", "nothing was cached"} {
+		for _, want := range []string{"1024 GiB", tc.want, "nothing was cached"} {
 			if !strings.Contains(reply.Error.Message, want) {
 				t.Errorf("%q missing from %q", want, reply.Error.Message)
 			}
+		}
+		if reply.Error.Code != codeChartTooLarge || reply.Error.Details == nil || reply.Error.Details.Limit <= 0 {
+			t.Errorf("not coded chart_too_large with its limit: %+v", reply.Error)
 		}
 	}
 	if n := blobs.Load(); n != 0 {
@@ -345,12 +348,12 @@ func TestConnectionErrorsAreClassifiedByType(t *testing.T) {
 		"digest":            {fmt.Errorf("copy: %w", content.ErrMismatchedDigest), kindRegistry, "digest mismatch"},
 		"header digest":     {&digestMismatchError{what: "the blob", expected: "sha256:aa", got: "sha256:bb"}, kindRegistry, "digest mismatch"},
 		"trailing data":     {fmt.Errorf("copy: %w", content.ErrTrailingData), kindRegistry, "more data than the manifest declares"},
-		"too large":         {&tooLargeError{what: "blob x", size: -1, limit: 100 << 20}, kindRegistry, "--max-chart-size"},
+		"too large":         {&tooLargeError{what: "blob x", size: -1, limit: 100 << 20}, kindRegistry, "100 MiB"},
 		"manifest too long": {&tooLargeError{what: "manifest x", size: -1, limit: maxManifestBytes}, kindRegistry, "not a chart"},
 	} {
 		for _, host := range []string{"127.0.0.1:40401", "127.0.0.1:40403", "127.0.0.1:40404"} {
 			var se *shimError
-			if !errors.As(registryError(tc.err, host, registryOptions{}), &se) || se.kind != tc.kind || !strings.Contains(se.message, tc.want) {
+			if !errors.As(registryError(tc.err, host, host+"/c", registryOptions{}), &se) || se.kind != tc.kind || !strings.Contains(se.message, tc.want) {
 				t.Errorf("%s from %s: %+v, want kind %s and %q", name, host, se, tc.kind, tc.want)
 			}
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -29,39 +28,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/yaml"
 )
-
-// releaseOptions mirrors chainctl_core::ReleaseOptions on the wire.
-type releaseOptions struct {
-	Release          string        `json:"release"`
-	Namespace        string        `json:"namespace"`
-	Values           valuesRequest `json:"values"`
-	CreateNamespace  bool          `json:"createNamespace"`
-	DryRun           string        `json:"dryRun"`
-	Wait             bool          `json:"wait"`
-	TimeoutSeconds   float64       `json:"timeoutSeconds"`
-	Atomic           bool          `json:"atomic"`
-	InstallIfMissing bool          `json:"installIfMissing"`
-	Description      string        `json:"description,omitempty"`
-	ReuseValues      bool          `json:"reuseValues"`
-	ResetValues      bool          `json:"resetValues"`
-	// The rest are helm's flags of the same names, set on Helm's actions.
-	ResetThenReuseValues bool              `json:"resetThenReuseValues,omitempty"`
-	HistoryMax           int               `json:"historyMax"`
-	SkipCRDs             bool              `json:"skipCrds,omitempty"`
-	NoHooks              bool              `json:"noHooks,omitempty"`
-	WaitForJobs          bool              `json:"waitForJobs,omitempty"`
-	CleanupOnFail        bool              `json:"cleanupOnFail,omitempty"`
-	Force                bool              `json:"force,omitempty"`
-	TakeOwnership        bool              `json:"takeOwnership,omitempty"`
-	SkipSchemaValidation bool              `json:"skipSchemaValidation,omitempty"`
-	Labels               map[string]string `json:"labels,omitempty"`
-	PostRenderer         string            `json:"postRenderer,omitempty"`
-	PostRendererArgs     []string          `json:"postRendererArgs,omitempty"`
-	DependencyUpdate     dependencyUpdate  `json:"dependencyUpdate"`
-	// For client-only renders, as helm template's flags.
-	APIVersions []string `json:"apiVersions,omitempty"`
-	KubeVersion string   `json:"kubeVersion,omitempty"`
-}
 
 // postRenderer is the user's post-renderer (helm's --post-renderer) if
 // any, followed by the mark that times the render.
@@ -89,95 +55,7 @@ func (c chainedRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 }
 
 func (o releaseOptions) timeout() time.Duration {
-	return time.Duration(o.TimeoutSeconds * float64(time.Second))
-}
-
-type chartRef struct {
-	Path string `json:"path"`
-}
-
-type chartRequest struct {
-	Kube    kubeTarget     `json:"kube"`
-	Chart   chartRef       `json:"chart"`
-	Options releaseOptions `json:"options"`
-}
-
-type releaseRequest struct {
-	Kube        kubeTarget `json:"kube"`
-	Release     string     `json:"release"`
-	Namespace   string     `json:"namespace"`
-	Revision    int        `json:"revision,omitempty"`
-	Max         int        `json:"max,omitempty"`
-	Wait        bool       `json:"wait,omitempty"`
-	Timeout     float64    `json:"timeoutSeconds,omitempty"`
-	KeepHistory bool       `json:"keepHistory,omitempty"`
-	Description string     `json:"description,omitempty"`
-	Force       bool       `json:"force,omitempty"`
-	// rollback and uninstall
-	DryRun     bool `json:"dryRun,omitempty"`
-	NoHooks    bool `json:"noHooks,omitempty"`
-	HistoryMax int  `json:"historyMax,omitempty"`
-	// get values
-	AllValues bool `json:"all,omitempty"`
-	// uninstall
-	IgnoreNotFound bool   `json:"ignoreNotFound,omitempty"`
-	Cascade        string `json:"cascade,omitempty"`
-}
-
-type chartMetaDTO struct {
-	Name       string `json:"name"`
-	Version    string `json:"version"`
-	AppVersion string `json:"appVersion,omitempty"`
-}
-
-type hookDTO struct {
-	Name     string   `json:"name"`
-	Kind     string   `json:"kind"`
-	Path     string   `json:"path"`
-	Events   []string `json:"events"`
-	Manifest string   `json:"manifest"`
-}
-
-// releaseDTO is what the Rust side learns of a Helm release.
-type releaseDTO struct {
-	Name          string       `json:"name"`
-	Namespace     string       `json:"namespace"`
-	Revision      int          `json:"revision"`
-	Status        string       `json:"status"`
-	Description   string       `json:"description,omitempty"`
-	Chart         chartMetaDTO `json:"chart"`
-	FirstDeployed string       `json:"firstDeployed,omitempty"`
-	LastDeployed  string       `json:"lastDeployed,omitempty"`
-	Deleted       string       `json:"deleted,omitempty"`
-	Notes         string       `json:"notes,omitempty"`
-	Manifest      string       `json:"manifest,omitempty"`
-	Hooks         []hookDTO    `json:"hooks,omitempty"`
-}
-
-// phaseTimes says where the time of an action went, in milliseconds.
-type phaseTimes struct {
-	Load   int64 `json:"loadMs"`
-	Render int64 `json:"renderMs"`
-	Apply  int64 `json:"applyMs"`
-}
-
-type actionResult struct {
-	Release      releaseDTO `json:"release"`
-	Installed    bool       `json:"installed"`
-	Phases       phaseTimes `json:"phases"`
-	ValuesDigest string     `json:"valuesDigest"`
-}
-
-// actionFacts is what a failed install or upgrade knew (see failure).
-type actionFacts struct {
-	Release      *releaseDTO `json:"release,omitempty"`
-	Installed    bool        `json:"installed"`
-	ValuesDigest string      `json:"valuesDigest,omitempty"`
-}
-
-type uninstallResult struct {
-	Release releaseDTO `json:"release"`
-	Info    string     `json:"info,omitempty"`
+	return millis(o.TimeoutMs)
 }
 
 func formatTime(t time.Time) string {
@@ -215,11 +93,6 @@ func toDTO(rel *release.Release, withManifest bool) releaseDTO {
 
 // dependencyUpdate is helm's --dependency-update, with the repository
 // files helm would use.
-type dependencyUpdate struct {
-	Enabled          bool   `json:"enabled"`
-	RepositoryConfig string `json:"repositoryConfig,omitempty"`
-	RepositoryCache  string `json:"repositoryCache,omitempty"`
-}
 
 // loadChart loads and checks a chart directory or archive; with
 // dependency update, a chart missing dependencies has them fetched into
@@ -242,11 +115,11 @@ func loadChart(path string, deps dependencyUpdate, sink eventSink) (*chart.Chart
 	if req := ch.Metadata.Dependencies; req != nil {
 		if err := action.CheckDependencies(ch, req); err != nil {
 			if !deps.Enabled {
-				return nil, errorf(kindInvalidInput, "chart %s is missing dependencies (run `helm dependency build %s`, or pass --dependency-update): %v", path, path, err)
+				return nil, invalidf(inputDependencyUpdate, "chart %s is missing dependencies (run `helm dependency build %s`, or update them with the action): %v", path, path, err)
 			}
 			for _, d := range req {
 				if strings.HasPrefix(d.Repository, "oci://") {
-					return nil, errorf(kindInvalidInput, "chart %s: dependency %s is in an OCI registry, which --dependency-update does not fetch yet: run `helm dependency build %s` first", path, d.Name, path)
+					return nil, errorf(kindInvalidInput, "chart %s: dependency %s is in an OCI registry, which a dependency update does not fetch yet: run `helm dependency build %s` first", path, d.Name, path)
 				}
 			}
 			progress(sink, "load", "updating the dependencies of %s", path)
@@ -321,10 +194,6 @@ func actionError(err error, t *timer, what string) error {
 		return err
 	}
 	switch msg := err.Error(); {
-	case strings.Contains(msg, "another operation (install/upgrade/rollback) is in progress"):
-		// The release's last revision is pending-*: a state of the cluster,
-		// which the Rust side explains with the way out.
-		return errorf(kindKube, "%s: %v", what, err)
 	case strings.Contains(msg, "cannot re-use a name that is still in use"):
 		return errorf(kindInvalidInput, "%s: %v: the release already exists in this namespace; upgrade it instead, or choose another name", what, err)
 	}
@@ -363,23 +232,8 @@ func chartScrubber(o releaseOptions) *scrubber {
 	return s
 }
 
-func decodeChartRequest(request json.RawMessage) (chartRequest, error) {
-	var req chartRequest
-	if err := decode(request, &req); err != nil {
-		return req, err
-	}
-	if req.Options.Release == "" || req.Options.Namespace == "" {
-		return req, errorf(kindInvalidInput, "malformed request: release and namespace are required")
-	}
-	return req, nil
-}
-
 // opRender renders a chart without any cluster, like `helm template`.
-func opRender(ctx context.Context, request json.RawMessage, sink eventSink) (_ any, err error) {
-	req, err := decodeChartRequest(request)
-	if err != nil {
-		return nil, err
-	}
+func opRender(ctx context.Context, req chartRequest, sink eventSink) (_ actionResult, err error) {
 	s := chartScrubber(req.Options)
 	defer func() { err = s.redact(err) }()
 	sink = scrubbingSink{sink, s}
@@ -387,7 +241,7 @@ func opRender(ctx context.Context, request json.RawMessage, sink eventSink) (_ a
 	t.mark.scrubber = s
 	ch, vals, err := loadChartAndValues(ctx, req, sink)
 	if err != nil {
-		return nil, err
+		return actionResult{}, err
 	}
 	s.addValues(vals.values)
 	t.loaded = time.Now()
@@ -402,12 +256,12 @@ func opRender(ctx context.Context, request json.RawMessage, sink eventSink) (_ a
 	inst.Namespace = req.Options.Namespace
 	inst.Description = req.Options.Description
 	if err := setInstallFlags(inst, req.Options, t); err != nil {
-		return nil, err
+		return actionResult{}, err
 	}
 	if v := req.Options.KubeVersion; v != "" {
 		kv, err := chartutil.ParseKubeVersion(v)
 		if err != nil {
-			return nil, errorf(kindInvalidInput, "invalid kube version %q: %v", v, err)
+			return actionResult{}, errorf(kindInvalidInput, "invalid kube version %q: %v", v, err)
 		}
 		inst.KubeVersion = kv
 	}
@@ -415,7 +269,7 @@ func opRender(ctx context.Context, request json.RawMessage, sink eventSink) (_ a
 	progress(sink, "render", "rendering %s for release %s", ch.Metadata.Name, req.Options.Release)
 	rel, err := inst.RunWithContext(ctx, ch, vals.values)
 	if err != nil {
-		return nil, errorf(kindInvalidInput, "rendering chart %s failed: %v", ch.Metadata.Name, err)
+		return actionResult{}, errorf(kindInvalidInput, "rendering chart %s failed: %v", ch.Metadata.Name, err)
 	}
 	return actionResult{Release: toDTO(rel, true), Phases: t.phases(time.Now()), ValuesDigest: vals.digest}, nil
 }
@@ -502,19 +356,11 @@ func newUpgrade(cfg *action.Configuration, o releaseOptions, t *timer) (*action.
 	return up, nil
 }
 
-func opInstall(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	req, err := decodeChartRequest(request)
-	if err != nil {
-		return nil, err
-	}
+func opInstall(ctx context.Context, req chartRequest, sink eventSink) (actionResult, error) {
 	return runChartAction(ctx, req, sink, false)
 }
 
-func opUpgrade(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	req, err := decodeChartRequest(request)
-	if err != nil {
-		return nil, err
-	}
+func opUpgrade(ctx context.Context, req chartRequest, sink eventSink) (actionResult, error) {
 	return runChartAction(ctx, req, sink, true)
 }
 
@@ -523,7 +369,7 @@ func opUpgrade(ctx context.Context, request json.RawMessage, sink eventSink) (an
 //
 // Its error, its facts and its events are scrubbed of the values (see
 // scrubber).
-func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgrade bool) (_ any, err error) {
+func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgrade bool) (_ actionResult, err error) {
 	o := req.Options
 	s := chartScrubber(o)
 	defer func() { err = s.redact(err) }()
@@ -553,13 +399,13 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 	t.mark.scrubber = s
 	ch, vals, err := loadChartAndValues(ctx, req, sink)
 	if err != nil {
-		return nil, err
+		return actionResult{}, err
 	}
 	s.addValues(vals.values)
 	t.loaded = time.Now()
 	cfg, done, err := actionConfig(req.Kube, o.Namespace, sink)
 	if err != nil {
-		return nil, err
+		return actionResult{}, err
 	}
 	defer done()
 	waiting := watchWaitLog(cfg)
@@ -572,7 +418,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 			progress(sink, "resolve", "release %s has no history in namespace %s: installing it", o.Release, o.Namespace)
 			install = true
 		} else if err != nil {
-			return nil, err
+			return actionResult{}, err
 		}
 	}
 
@@ -598,91 +444,95 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 	if install {
 		inst, err := newInstall(cfg, o, t)
 		if err != nil {
-			return nil, fail(err)
+			return actionResult{}, fail(err)
 		}
 		progress(sink, "apply", "installing %s %s as %s in namespace %s", ch.Metadata.Name, ch.Metadata.Version, o.Release, o.Namespace)
 		rel, err = inst.RunWithContext(ctx, ch, vals.values)
 		if err != nil {
-			return nil, fail(apiServerStall(cfg, waitError(actionError(err, t, what), o, waiting, rel, what), "within the timeout of "+o.timeout().String()+" (--timeout)"))
+			return actionResult{}, fail(apiServerStall(cfg, waitError(actionError(pendingError(err, releaseRef{Release: o.Release, Namespace: o.Namespace}, what), t, what), o, waiting, rel, what), "within the timeout of "+o.timeout().String()))
 		}
 	} else {
 		what = "upgrading " + o.Release
 		up, err := newUpgrade(cfg, o, t)
 		if err != nil {
-			return nil, fail(err)
+			return actionResult{}, fail(err)
 		}
 		progress(sink, "apply", "upgrading %s to %s %s in namespace %s", o.Release, ch.Metadata.Name, ch.Metadata.Version, o.Namespace)
 		rel, err = up.RunWithContext(ctx, o.Release, ch, vals.values)
 		if err != nil {
 			if errors.Is(err, driver.ErrNoDeployedReleases) || errors.Is(err, driver.ErrReleaseNotFound) {
-				return nil, fail(errorf(kindNotFound, "release %q has no deployed revision in namespace %q: install it first, or upgrade with install-if-missing (--install)", o.Release, o.Namespace))
+				return actionResult{}, fail(codedf(kindNotFound, codeNoDeployedRelease, errorDetails{Release: o.Release, Namespace: o.Namespace},
+					"release %q has no deployed revision in namespace %q: install it first, or upgrade with install-if-missing", o.Release, o.Namespace))
 			}
-			return nil, fail(apiServerStall(cfg, waitError(actionError(err, t, what), o, waiting, rel, what), "within the timeout of "+o.timeout().String()+" (--timeout)"))
+			return actionResult{}, fail(apiServerStall(cfg, waitError(actionError(pendingError(err, releaseRef{Release: o.Release, Namespace: o.Namespace}, what), t, what), o, waiting, rel, what), "within the timeout of "+o.timeout().String()))
 		}
 	}
 	return actionResult{Release: toDTO(rel, true), Installed: install, Phases: t.phases(time.Now()), ValuesDigest: vals.digest}, nil
 }
 
-func decodeReleaseRequest(request json.RawMessage) (releaseRequest, error) {
-	var req releaseRequest
-	if err := decode(request, &req); err != nil {
-		return req, err
-	}
-	if req.Release == "" || req.Namespace == "" {
-		return req, errorf(kindInvalidInput, "malformed request: release and namespace are required")
-	}
-	return req, nil
-}
-
-// withRelease decodes a request naming a release and runs f with its config.
-func withRelease(request json.RawMessage, sink eventSink, f func(*action.Configuration, releaseRequest) (any, error)) (any, error) {
-	return withReleaseCtx(context.Background(), request, sink, f)
-}
-
-// withReleaseCtx is withRelease with the API server requests bound to ctx
-// (when it can end), ending just before the call's deadline so that the
-// error names the API server request that stalled.
-func withReleaseCtx(ctx context.Context, request json.RawMessage, sink eventSink, f func(*action.Configuration, releaseRequest) (any, error)) (any, error) {
-	req, err := decodeReleaseRequest(request)
-	if err != nil {
-		return nil, err
-	}
+// withRelease runs f with the action configuration of ref's release,
+// its API server requests bound to ctx (when it can end), ending just
+// before the call's deadline so that the error names the API server
+// request that stalled.
+func withRelease[R any](ctx context.Context, ref releaseRef, sink eventSink, f func(*action.Configuration) (R, error)) (R, error) {
+	var zero R
 	if ctx.Done() != nil {
 		kubeCtx, cancel := kubeContext(ctx, opDeadline(ctx))
 		defer cancel()
-		req.Kube.ctx = kubeCtx
+		ref.Kube.ctx = kubeCtx
 	}
-	cfg, done, err := actionConfig(req.Kube, req.Namespace, sink)
+	cfg, done, err := actionConfig(ref.Kube, ref.Namespace, sink)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer done()
-	out, err := f(cfg, req)
+	out, err := f(cfg)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
-		return nil, errorf(kindNotFound, "release %q not found in namespace %q", req.Release, req.Namespace)
+		return zero, codedf(kindNotFound, codeReleaseNotFound, errorDetails{Release: ref.Release, Namespace: ref.Namespace},
+			"release %q not found in namespace %q", ref.Release, ref.Namespace)
 	}
 	if err != nil {
 		// A request that timed out after waiting (the call's deadline, or
 		// client-go's own TLS-handshake timeout) is named as the stall.
-		return nil, apiServerStall(cfg, err, "before it timed out")
+		return zero, apiServerStall(cfg, err, "before it timed out")
 	}
-	return out, err
+	return out, nil
 }
 
-func opStatus(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	return withReleaseCtx(ctx, request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+func opStatus(ctx context.Context, req statusRequest, sink eventSink) (releaseDTO, error) {
+	return withRelease(ctx, req.releaseRef, sink, func(cfg *action.Configuration) (releaseDTO, error) {
+		if req.Revision > 0 {
+			if err := revisionExists(cfg, req.releaseRef, req.Revision); err != nil {
+				return releaseDTO{}, err
+			}
+		}
 		st := action.NewStatus(cfg)
 		st.Version = req.Revision
 		rel, err := st.Run(req.Release)
 		if err != nil {
-			return nil, err
+			return releaseDTO{}, err
 		}
 		return toDTO(rel, true), nil
 	})
 }
 
-func opHistory(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	return withReleaseCtx(ctx, request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+// revisionExists is nil when the release has that revision; a release
+// with others says so (codeRevisionNotFound), one with none is
+// ErrReleaseNotFound.
+func revisionExists(cfg *action.Configuration, ref releaseRef, revision int) error {
+	_, err := cfg.Releases.Get(ref.Release, revision)
+	if !errors.Is(err, driver.ErrReleaseNotFound) {
+		return err
+	}
+	if _, lerr := cfg.Releases.Last(ref.Release); lerr != nil {
+		return driver.ErrReleaseNotFound
+	}
+	return codedf(kindNotFound, codeRevisionNotFound, errorDetails{Release: ref.Release, Namespace: ref.Namespace, Revision: revision},
+		"release %q has no revision %d in namespace %q", ref.Release, revision, ref.Namespace)
+}
+
+func opHistory(ctx context.Context, req historyRequest, sink eventSink) ([]releaseDTO, error) {
+	return withRelease(ctx, req.releaseRef, sink, func(cfg *action.Configuration) ([]releaseDTO, error) {
 		hist := action.NewHistory(cfg)
 		hist.Max = req.Max
 		if hist.Max <= 0 {
@@ -706,9 +556,9 @@ func opHistory(ctx context.Context, request json.RawMessage, sink eventSink) (an
 
 // opRollback rolls back; its error and events are scrubbed of the values
 // of the revision it leaves and the one it returns to.
-func opRollback(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
+func opRollback(ctx context.Context, req rollbackRequest, sink eventSink) (releaseDTO, error) {
 	s := newScrubber()
-	out, err := withReleaseCtx(ctx, request, scrubbingSink{sink, s}, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+	out, err := withRelease(ctx, req.releaseRef, scrubbingSink{sink, s}, func(cfg *action.Configuration) (releaseDTO, error) {
 		s.addPublic(req.Release, req.Namespace)
 		if last, err := cfg.Releases.Last(req.Release); err == nil {
 			s.addRelease(last)
@@ -721,37 +571,37 @@ func opRollback(ctx context.Context, request json.RawMessage, sink eventSink) (a
 			}
 		}
 		if req.Revision > 0 {
-			if _, err := cfg.Releases.Get(req.Release, req.Revision); errors.Is(err, driver.ErrReleaseNotFound) {
-				return nil, errorf(kindNotFound, "release %q has no revision %d in namespace %q: see its revisions with `history`", req.Release, req.Revision, req.Namespace)
+			if err := revisionExists(cfg, req.releaseRef, req.Revision); err != nil {
+				return releaseDTO{}, err
 			}
 		}
 		rb := action.NewRollback(cfg)
 		rb.Version = req.Revision
 		rb.Wait = req.Wait
-		rb.Timeout = time.Duration(req.Timeout * float64(time.Second))
+		rb.Timeout = millis(req.TimeoutMs)
 		rb.Force = req.Force
 		rb.DryRun = req.DryRun
 		rb.DisableHooks = req.NoHooks
 		rb.MaxHistory = req.HistoryMax
 		progress(sink, "apply", "rolling back %s to revision %d", req.Release, req.Revision)
 		if err := rb.Run(req.Release); err != nil {
-			return nil, err
+			return releaseDTO{}, pendingError(err, req.releaseRef, "rolling back "+req.Release)
 		}
 		rel, err := action.NewStatus(cfg).Run(req.Release)
 		if err != nil {
-			return nil, err
+			return releaseDTO{}, err
 		}
 		return toDTO(rel, true), nil
 	})
 	return out, s.redact(err)
 }
 
-func opUninstall(ctx context.Context, request json.RawMessage, sink eventSink) (any, error) {
-	return withReleaseCtx(ctx, request, sink, func(cfg *action.Configuration, req releaseRequest) (any, error) {
+func opUninstall(ctx context.Context, req uninstallRequest, sink eventSink) (uninstallResult, error) {
+	return withRelease(ctx, req.releaseRef, sink, func(cfg *action.Configuration) (uninstallResult, error) {
 		un := action.NewUninstall(cfg)
 		un.KeepHistory = req.KeepHistory
 		un.Wait = req.Wait
-		un.Timeout = time.Duration(req.Timeout * float64(time.Second))
+		un.Timeout = millis(req.TimeoutMs)
 		un.Description = req.Description
 		un.DryRun = req.DryRun
 		un.DisableHooks = req.NoHooks
@@ -763,7 +613,7 @@ func opUninstall(ctx context.Context, request json.RawMessage, sink eventSink) (
 		progress(sink, "apply", "uninstalling %s", req.Release)
 		res, err := un.Run(req.Release)
 		if err != nil {
-			return nil, err
+			return uninstallResult{}, err
 		}
 		if res == nil {
 			// --ignore-not-found, and there was nothing to uninstall.
@@ -775,6 +625,20 @@ func opUninstall(ctx context.Context, request json.RawMessage, sink eventSink) (
 		}
 		return out, nil
 	})
+}
+
+// pendingError is err, coded codeReleasePending when it is Helm's refusal
+// to act on a release whose last revision is pending. Helm's error has no
+// exported type or value (action.errPending is unexported): its text is
+// the only sign.
+//
+// The release's last revision is pending-*: a state of the cluster, which
+// the Rust side explains with the revision and the way out.
+func pendingError(err error, ref releaseRef, what string) error {
+	if err == nil || !strings.Contains(err.Error(), "another operation (install/upgrade/rollback) is in progress") {
+		return err
+	}
+	return codedf(kindKube, codeReleasePending, errorDetails{Release: ref.Release, Namespace: ref.Namespace}, "%s: %v", what, err)
 }
 
 // waitLog remembers the last thing Helm's wait said was not ready, to name
@@ -830,7 +694,7 @@ func waitError(err error, o releaseOptions, w *waitLog, rel *release.Release, wh
 			pending = " (it waits for the pods of " + strings.Join(workloads, ", ") + ": check that the cluster can schedule and run them)"
 		}
 	}
-	return errorf(kindTimeout, "%s: the release's resources were not ready within %s (--timeout)%s: %v",
+	return errorf(kindTimeout, "%s: the release's resources were not ready within %s%s: %v",
 		what, o.timeout(), pending, err)
 }
 

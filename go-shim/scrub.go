@@ -302,12 +302,25 @@ func (s *scrubber) redact(err error) error {
 		return err
 	}
 	re := classify(err)
-	out := error(&shimError{kind: re.Kind, message: s.scrub(re.Message)})
+	out := error(&shimError{kind: re.Kind, code: re.Code, details: s.scrubDetails(re.Details), message: s.scrub(re.Message)})
 	var f *failure
 	if errors.As(err, &f) {
 		return &failure{err: out, facts: s.scrubFacts(f.facts)}
 	}
 	return out
+}
+
+// scrubDetails scrubs the text of an error's details (names and
+// references, which hold no values, but a value could be one).
+func (s *scrubber) scrubDetails(d *errorDetails) *errorDetails {
+	if d == nil {
+		return nil
+	}
+	out := *d
+	for _, f := range []*string{&out.Release, &out.Namespace, &out.Reference, &out.Version, &out.Host, &out.Verb, &out.Resource, &out.CAFile} {
+		*f = s.scrub(*f)
+	}
+	return &out
 }
 
 func (s *scrubber) scrubFacts(facts any) any {
@@ -434,18 +447,10 @@ func redactSecretDoc(doc string) string {
 
 // opRedactSecrets is redactSecretData over several manifests (a release's
 // and its hooks').
-func opRedactSecrets(_ context.Context, request json.RawMessage, _ eventSink) (any, error) {
-	var req struct {
-		Manifests []string `json:"manifests"`
-	}
-	if err := decode(request, &req); err != nil {
-		return nil, err
-	}
+func opRedactSecrets(_ context.Context, req redactRequest, _ eventSink) (redactReply, error) {
 	out := make([]string, len(req.Manifests))
 	for i, m := range req.Manifests {
 		out[i] = redactSecretData(m)
 	}
-	return struct {
-		Manifests []string `json:"manifests"`
-	}{out}, nil
+	return redactReply{Manifests: out}, nil
 }

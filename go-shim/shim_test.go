@@ -143,7 +143,7 @@ func TestReleaseLifecycleInMemory(t *testing.T) {
 	kube := kubeTarget{Storage: "memory", MemoryStore: t.Name()}
 	chartReq := func(greeting string) chartRequest {
 		return chartRequest{Kube: kube, Chart: chartRef{Path: helloChart(t)}, Options: releaseOptions{
-			Release: "hello", Namespace: "demo", DryRun: "none", TimeoutSeconds: 60,
+			Release: "hello", Namespace: "demo", DryRun: "none", TimeoutMs: 60000,
 			Values: valuesRequest{Set: []string{"greeting=" + greeting}},
 		}}
 	}
@@ -176,8 +176,8 @@ func TestReleaseLifecycleInMemory(t *testing.T) {
 	if got := revision(call(t, "release.upgrade", chartReq("two"), time.Minute)); got != 2 {
 		t.Fatalf("upgrade revision %d", got)
 	}
-	rel := releaseRequest{Kube: kube, Release: "hello", Namespace: "demo", Revision: 1, Timeout: 60}
-	if got := revision(call(t, "release.rollback", rel, time.Minute)); got != 3 {
+	rel := releaseRef{Kube: kube, Release: "hello", Namespace: "demo"}
+	if got := revision(call(t, "release.rollback", rollbackRequest{releaseRef: rel, Revision: 1, TimeoutMs: 60000}, time.Minute)); got != 3 {
 		t.Fatalf("rollback revision %d", got)
 	}
 	hist := call(t, "release.history", rel, time.Minute)
@@ -193,7 +193,11 @@ func TestReleaseLifecycleInMemory(t *testing.T) {
 	if reply := call(t, "release.uninstall", rel, time.Minute); !reply.OK {
 		t.Fatalf("uninstall: %+v", reply.Error)
 	}
-	wantKind(t, call(t, "release.status", rel, time.Minute), kindNotFound)
+	gone := call(t, "release.status", statusRequest{releaseRef: rel, Revision: 1}, time.Minute)
+	wantKind(t, gone, kindNotFound)
+	if gone.Error.Code != codeReleaseNotFound || gone.Error.Details == nil || gone.Error.Details.Release != "hello" {
+		t.Fatalf("status of an uninstalled release: %+v", gone.Error)
+	}
 }
 
 func TestRenderReportsTemplateErrorsAsInvalidInput(t *testing.T) {
@@ -206,4 +210,25 @@ func TestRenderReportsTemplateErrorsAsInvalidInput(t *testing.T) {
 	}
 	req.Chart.Path = "/nonexistent/chart"
 	wantKind(t, call(t, "release.render", req, time.Minute), kindInvalidInput)
+}
+
+// An invalid input the shim finds names which input of the request it was
+// (code invalid_option, details.input), so that the caller can say how its
+// user sets it; the message names no CLI flag.
+func TestInvalidInputNamesTheInput(t *testing.T) {
+	kube := kubeTarget{Storage: "memory", MemoryStore: t.Name()}
+	reply := call(t, "release.list", listRequest{Kube: kube, Namespace: "demo", Filter: "web("}, time.Minute)
+	wantKind(t, reply, kindInvalidInput)
+	if reply.Error.Code != codeInvalidOption || reply.Error.Details == nil || reply.Error.Details.Input != inputListFilter {
+		t.Fatalf("a bad list filter: %+v (details %+v)", reply.Error, reply.Error.Details)
+	}
+	if strings.Contains(reply.Error.Message, "--") {
+		t.Fatalf("the message names a flag: %q", reply.Error.Message)
+	}
+	reg := registryRef{Ref: "127.0.0.1:1/charts/hello", Registry: registryOptions{CertFile: "cert.pem"}}
+	reply = call(t, "registry.tags", tagsRequest{registryRef: reg}, time.Minute)
+	wantKind(t, reply, kindInvalidInput)
+	if reply.Error.Code != codeInvalidOption || reply.Error.Details.Input != inputClientCertificate {
+		t.Fatalf("a certificate without its key: %+v", reply.Error)
+	}
 }

@@ -210,9 +210,10 @@ func readValuesPipe(ctx context.Context, f *os.File, path string, limit int64) (
 		p := pipeRead{ctx: ctx, fd: int(fd), path: path, limit: limit, start: start, deadline: deadline}
 		id, anonymous := anonymousPipe(int(fd))
 		if anonymous && pipesRead.has(id) {
-			rerr = errorf(kindInvalidInput, "values file %s is a pipe this process has already read to its end "+
-				"(for a plan, or an earlier -f or --set-file): a pipe can be read only once; write the values "+
-				"to a file, or pipe them to -f - (read once for the plan and the action alike)", path)
+			rerr = invalidf(inputValuesFile, "values file %s is a pipe this process has already read to its end "+
+				"(for a plan, or an earlier values file or file value): a pipe can be read only once; write the "+
+				"values to a file, or give them as standard input, \"-\" (read once for the plan and the action "+
+				"alike)", path)
 			return
 		}
 		data, rerr = p.read(anonymous)
@@ -651,17 +652,10 @@ func valuesDigest(vals map[string]any) (string, error) {
 
 // opValuesMerge merges values without running any action: their digest,
 // and the merged values as JSON for a caller that shows them.
-func opValuesMerge(ctx context.Context, request json.RawMessage, _ eventSink) (any, error) {
-	var req valuesRequest
-	if err := decode(request, &req); err != nil {
-		return nil, err
-	}
+func opValuesMerge(ctx context.Context, req valuesRequest, _ eventSink) (mergeReply, error) {
 	merged, err := req.merge(ctx)
 	if err != nil {
-		return nil, err
+		return mergeReply{}, err
 	}
-	return struct {
-		Values map[string]any `json:"values"`
-		Digest string         `json:"digest"`
-	}{merged.values, merged.digest}, nil
+	return mergeReply{Values: merged.values, Digest: merged.digest}, nil
 }

@@ -13,9 +13,14 @@
  *   parameters).
  * - The reply is a malloc'd, NUL-terminated UTF-8 JSON object, never NULL:
  *     {"ok":true,"result":<any>}
- *     {"ok":false,"error":{"kind":"<kind>","message":"<text>"}}
+ *     {"ok":false,"error":{"kind":"<kind>","message":"<text>",
+ *                          "code":"<code>","details":{...},"facts":{...}}}
  *   where <kind> is one of: invalid_input, conflicting_sources, registry,
- *   auth, not_found, kube, timeout, cancelled, state, internal.
+ *   auth, not_found, kube, timeout, cancelled, state, internal; "code",
+ *   "details" and "facts" are present when known. Each operation's request
+ *   and result, and the codes, are typed in go-shim/wire.go and
+ *   src/wire.rs (golden files: go-shim/testdata/wire/); durations in a
+ *   request are integer milliseconds ("timeoutMs").
  *   The caller frees it with chainctl_free and nothing else.
  * - `call_id` is chosen by the caller, unique among calls in flight (0 means
  *   "cannot be cancelled"). chainctl_cancel(call_id) from any thread makes

@@ -9,8 +9,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::ffi;
+use crate::wire::{ErrorCode, Op, ReplyEnvelope};
 
 /// Call ids are unique in the process; 0 is reserved for "not cancellable".
 static NEXT_CALL_ID: AtomicU64 = AtomicU64::new(1);
@@ -195,76 +196,62 @@ pub(crate) struct CallOptions<'a> {
     pub(crate) events: Option<&'a EventHandler>,
 }
 
-#[derive(Deserialize)]
-struct ReplyEnvelope {
-    ok: bool,
-    #[serde(default)]
-    result: Option<serde_json::Value>,
-    #[serde(default)]
-    error: Option<ReplyError>,
+/// Runs the operation `O` with `request` and decodes its reply: the one
+/// way the crate calls the shim (see [`crate::wire`]).
+pub(crate) fn call<O: Op>(request: &O::Request, options: &CallOptions<'_>) -> Result<O::Reply> {
+    call_with_facts::<O, serde::de::IgnoredAny>(request, options).map_err(|f| f.error)
 }
 
-#[derive(Deserialize)]
-struct ReplyError {
-    kind: ErrorKind,
-    message: String,
-    #[serde(default)]
-    facts: Option<serde_json::Value>,
+/// A failed call: the error, the shim's code for it, and the facts the
+/// shim attached (see the shim's `failure`), decoded as `F` when present.
+#[derive(Debug)]
+pub(crate) struct Failure<F> {
+    pub(crate) error: Error,
+    pub(crate) code: Option<ErrorCode>,
+    /// Boxed: a failure is the cold path, and keeps `Result`s small.
+    pub(crate) facts: Option<Box<F>>,
 }
 
-/// Runs `op` with `request` and decodes its result.
-pub(crate) fn call<Req, Res>(op: &str, request: &Req, options: &CallOptions<'_>) -> Result<Res>
-where
-    Req: Serialize + ?Sized,
-    Res: DeserializeOwned,
-{
-    let request = serde_json::to_string(request)
-        .map_err(|e| Error::internal(format!("cannot encode the {op} request: {e}")))?;
-    let result = call_raw(op, &request, options)?;
-    serde_json::from_value(result)
-        .map_err(|e| Error::internal(format!("unexpected result from {op}: {e}")))
+impl<F> Failure<F> {
+    fn of(error: Error) -> Failure<F> {
+        Failure {
+            error,
+            code: None,
+            facts: None,
+        }
+    }
 }
 
-/// Like [`call`], but a failure comes with the facts the shim attached to
-/// it (see the shim's `failure`), decoded as `F` when present.
-pub(crate) fn call_with_facts<Req, Res, F>(
-    op: &str,
-    request: &Req,
+/// Like [`call`], but a failure comes with the shim's code and facts.
+pub(crate) fn call_with_facts<O: Op, F: DeserializeOwned>(
+    request: &O::Request,
     options: &CallOptions<'_>,
-) -> std::result::Result<Res, (Error, Option<F>)>
-where
-    Req: Serialize + ?Sized,
-    Res: DeserializeOwned,
-    F: DeserializeOwned,
-{
+) -> std::result::Result<O::Reply, Failure<F>> {
+    let op = O::NAME;
     let request = serde_json::to_string(request).map_err(|e| {
-        (
-            Error::internal(format!("cannot encode the {op} request: {e}")),
-            None,
-        )
+        Failure::of(Error::internal(format!(
+            "cannot encode the {op} request: {e}"
+        )))
     })?;
-    let result = call_envelope(op, &request, options).map_err(|(err, facts)| {
-        let facts = facts.and_then(|f| serde_json::from_value(f).ok());
-        (err, facts)
+    let result = call_envelope(op, &request, options).map_err(|f| Failure {
+        error: f.error,
+        code: f.code,
+        facts: f
+            .facts
+            .and_then(|v| serde_json::from_value(*v).ok().map(Box::new)),
     })?;
-    serde_json::from_value(result).map_err(|e| {
-        (
-            Error::internal(format!("unexpected result from {op}: {e}")),
-            None,
-        )
-    })
+    serde_json::from_value(result)
+        .map_err(|e| Failure::of(Error::internal(format!("unexpected result from {op}: {e}"))))
 }
 
 /// Runs `op` with a request that is already JSON text; returns the result.
-pub(crate) fn call_raw(
-    op: &str,
-    request: &str,
-    options: &CallOptions<'_>,
-) -> Result<serde_json::Value> {
-    call_envelope(op, request, options).map_err(|(err, _)| err)
+/// Only for [`diagnostic_call`], which tests the bridge with requests of
+/// any shape; the crate itself calls through [`call`].
+fn call_raw(op: &str, request: &str, options: &CallOptions<'_>) -> Result<serde_json::Value> {
+    call_envelope(op, request, options).map_err(|f| f.error)
 }
 
-type Failed = (Error, Option<serde_json::Value>);
+type Failed = Failure<serde_json::Value>;
 
 fn call_envelope(
     op: &str,
@@ -272,12 +259,9 @@ fn call_envelope(
     options: &CallOptions<'_>,
 ) -> std::result::Result<serde_json::Value, Failed> {
     if options.cancel.is_some_and(CancelToken::is_cancelled) {
-        return Err((
-            Error::Cancelled {
-                message: format!("{op} was not started: its cancel token was already cancelled"),
-            },
-            None,
-        ));
+        return Err(Failure::of(Error::Cancelled {
+            message: format!("{op} was not started: its cancel token was already cancelled"),
+        }));
     }
     let id = NEXT_CALL_ID.fetch_add(1, Ordering::Relaxed);
     let timeout_ms = options
@@ -304,7 +288,7 @@ fn call_envelope(
     if let Some(token) = options.cancel {
         token.unregister(id);
     }
-    decode_reply(op, &reply.map_err(|e| (e, None))?)
+    decode_reply(op, &reply.map_err(Failure::of)?)
 }
 
 /// The one place a reply envelope becomes a `Result`: the result, or the
@@ -313,24 +297,25 @@ fn decode_reply(op: &str, reply: &str) -> std::result::Result<serde_json::Value,
     // serde reads a struct from an array too (`[true]` as `{"ok":true}`):
     // an envelope is an object.
     if !reply.trim_start().starts_with('{') {
-        return Err((
-            Error::internal(format!("the reply to {op} is not a JSON object")),
-            None,
-        ));
+        return Err(Failure::of(Error::internal(format!(
+            "the reply to {op} is not a JSON object"
+        ))));
     }
     let envelope: ReplyEnvelope = serde_json::from_str(reply).map_err(|e| {
-        (
-            Error::internal(format!("the reply to {op} is not a valid envelope: {e}")),
-            None,
-        )
+        Failure::of(Error::internal(format!(
+            "the reply to {op} is not a valid envelope: {e}"
+        )))
     })?;
     match (envelope.ok, envelope.error) {
         (true, _) => Ok(envelope.result.unwrap_or(serde_json::Value::Null)),
-        (false, Some(err)) => Err((Error::from_kind(err.kind, err.message), err.facts)),
-        (false, None) => Err((
-            Error::internal(format!("the reply to {op} failed without an error")),
-            None,
-        )),
+        (false, Some(mut err)) => Err(Failure {
+            code: err.code,
+            facts: err.facts.take().map(Box::new),
+            error: Error::from_reply(err),
+        }),
+        (false, None) => Err(Failure::of(Error::internal(format!(
+            "the reply to {op} failed without an error"
+        )))),
     }
 }
 
@@ -408,6 +393,7 @@ pub fn diagnostic_call_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn decode_reply_maps_each_kind() {
@@ -416,17 +402,39 @@ mod tests {
             r#"{"ok":false,"error":{"kind":"not_found","message":"gone"}}"#,
         )
         .unwrap_err();
-        assert!(matches!(err, (Error::NotFound { ref message }, None) if message == "gone"));
+        assert!(
+            matches!(&err.error, Error::NotFound { message, missing: crate::Missing::Other, .. } if message == "gone")
+                && err.facts.is_none()
+                && err.code.is_none()
+        );
         let ok = decode_reply("x", r#"{"ok":true,"result":{"a":1}}"#).unwrap();
         assert_eq!(ok["a"], 1);
-        let (err, facts) = decode_reply(
+        let Failure { error, facts, .. } = decode_reply(
             "x",
             r#"{"ok":false,"error":{"kind":"kube","message":"m","facts":{"installed":true}}}"#,
         )
         .unwrap_err();
         assert_eq!(
-            (err.kind(), facts.unwrap()["installed"].clone()),
+            (error.kind(), facts.unwrap()["installed"].clone()),
             (ErrorKind::Kube, true.into())
+        );
+        let Failure { error, code, .. } = decode_reply(
+            "x",
+            r#"{"ok":false,"error":{"kind":"not_found","code":"revision_not_found","message":"m",
+                "details":{"release":"web","namespace":"prod","revision":7}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(code, Some(ErrorCode::RevisionNotFound));
+        assert!(error.is_revision_not_found() && !error.is_release_not_found());
+        // A code this crate does not know keeps the kind.
+        let Failure { error, code, .. } = decode_reply(
+            "x",
+            r#"{"ok":false,"error":{"kind":"auth","code":"from_the_future","message":"m"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (code, error.kind()),
+            (Some(ErrorCode::Other), ErrorKind::Auth)
         );
     }
 
@@ -436,7 +444,7 @@ mod tests {
             "[true]",
             " [false, null, {\"kind\": \"kube\", \"message\": \"m\"}]",
         ] {
-            let (err, _) = decode_reply("x", reply).unwrap_err();
+            let err = decode_reply("x", reply).unwrap_err().error;
             assert_eq!(err.kind(), ErrorKind::Internal, "{reply}");
             assert!(err.to_string().contains("not a JSON object"), "{err}");
         }
@@ -445,16 +453,19 @@ mod tests {
     #[test]
     fn decode_reply_rejects_garbage_and_unknown_kinds() {
         assert_eq!(
-            decode_reply("x", "not json").unwrap_err().0.kind(),
+            decode_reply("x", "not json").unwrap_err().error.kind(),
             ErrorKind::Internal
         );
         let unknown = r#"{"ok":false,"error":{"kind":"weird","message":"m"}}"#;
         assert_eq!(
-            decode_reply("x", unknown).unwrap_err().0.kind(),
+            decode_reply("x", unknown).unwrap_err().error.kind(),
             ErrorKind::Internal
         );
         assert_eq!(
-            decode_reply("x", r#"{"ok":false}"#).unwrap_err().0.kind(),
+            decode_reply("x", r#"{"ok":false}"#)
+                .unwrap_err()
+                .error
+                .kind(),
             ErrorKind::Internal
         );
     }
@@ -557,7 +568,12 @@ mod tests {
                     prop_assert_eq!(result, &want.unwrap_or(Value::Null));
                 }
                 (Ok(_), _) => prop_assert!(false, "accepted a reply without ok: true: {}", reply),
-                (Err((err, facts)), Some(Value::Bool(false))) => {
+                (
+                    Err(Failure {
+                        error: err, facts, ..
+                    }),
+                    Some(Value::Bool(false)),
+                ) => {
                     let error = value.as_ref().and_then(|v| v.get("error"));
                     let kind = error.and_then(|e| e.get("kind")).and_then(Value::as_str);
                     let message = error.and_then(|e| e.get("message")).and_then(Value::as_str);
@@ -566,12 +582,17 @@ mod tests {
                             prop_assert_eq!(err.kind().as_str(), kind);
                             prop_assert_eq!(err.message(), message);
                             let want = error.and_then(|e| e.get("facts")).filter(|f| !f.is_null());
-                            prop_assert_eq!(facts.as_ref(), want);
+                            prop_assert_eq!(facts.as_deref(), want);
                         }
                         _ => prop_assert_eq!(err.kind(), ErrorKind::Internal, "{}", reply),
                     }
                 }
-                (Err((err, facts)), _) => {
+                (
+                    Err(Failure {
+                        error: err, facts, ..
+                    }),
+                    _,
+                ) => {
                     prop_assert_eq!(err.kind(), ErrorKind::Internal, "{}", reply);
                     prop_assert!(facts.is_none());
                     prop_assert!(err.message().contains("fuzz.op"), "{}", err);

@@ -262,13 +262,11 @@ impl ChartCache {
             Error::internal(format!("cannot read the download {}: {e}", temp.display()))
         })?;
         if actual != entry.chart_digest {
-            return Err(Error::Registry {
-                message: format!(
-                    "digest mismatch: the chart downloaded has digest {actual}, but the registry announced {}: \
-                     the content is corrupt or was altered on the way, and nothing was cached; pull again",
-                    entry.chart_digest
-                ),
-            });
+            return Err(Error::registry(format!(
+                "digest mismatch: the chart downloaded has digest {actual}, but the registry announced {}: \
+                 the content is corrupt or was altered on the way, and nothing was cached; pull again",
+                entry.chart_digest
+            )));
         }
         let io_err = |e: io::Error| {
             Error::internal(format!(

@@ -5,11 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::json;
 
 use crate::bridge::{self, CallOptions, CancelToken, EventHandler};
 use crate::cache::ChartCache;
-use crate::error::{Error, Result};
+use crate::error::{Error, Input, Result};
 use crate::registry::{self, PullReport, RegistryOptions};
 use crate::release::{DryRun, ReleaseOptions, ReleaseRef};
 use crate::report::{ActionReport, ReleaseInfo, ShimVersion, UninstallReport};
@@ -17,6 +16,7 @@ use crate::source::ChartSource;
 use crate::source::OciReference;
 use crate::state::ValuesKey;
 use crate::values::MergedValues;
+use crate::wire::{self, ActionFacts, KubeOverrides, KubeSettings, KubeTarget};
 
 /// Where Helm keeps its release records.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -51,70 +51,10 @@ pub const DEFAULT_MAX_CHART_SIZE: u64 = 100 << 20;
 
 static NEXT_MEMORY_STORE: AtomicU64 = AtomicU64::new(1);
 
-/// Which cluster and storage calls go to, as sent to the shim: helm's kube
-/// flags, resolved here (the shim reads no environment).
-#[derive(Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct KubeTarget {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    kubeconfig: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    kubeconfig_paths: Vec<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    context: Option<String>,
-    #[serde(flatten)]
-    overrides: KubeOverrides,
-    storage: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    memory_store: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cache_dir: Option<PathBuf>,
-}
-
-/// helm's `--kube-*`, `--burst-limit` and `--qps` flags.
-#[derive(Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct KubeOverrides {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    as_user: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    as_groups: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    api_server: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ca_file: Option<PathBuf>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    insecure_skip_tls_verify: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tls_server_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    burst_limit: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    qps: Option<f32>,
-}
-
-// The token is a credential: never in Debug output.
-impl std::fmt::Debug for KubeTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KubeTarget")
-            .field("kubeconfig", &self.kubeconfig)
-            .field("kubeconfig_paths", &self.kubeconfig_paths)
-            .field("context", &self.context)
-            .field(
-                "token",
-                &self.overrides.token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("api_server", &self.overrides.api_server)
-            .field("storage", &self.storage)
-            .finish_non_exhaustive()
-    }
-}
-
 /// What the kubeconfig and kube flags select, read as helm reads them
 /// (client-go's loading rules): see [`Client::resolve_kube`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ResolvedKube {
@@ -183,14 +123,12 @@ impl From<ActionFailure> for Error {
     }
 }
 
-/// The facts a failed chart action's reply carries.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ActionFacts {
-    release: Option<ReleaseInfo>,
-    #[serde(default)]
-    installed: bool,
-    values_digest: Option<String>,
+/// The shim operations that deploy or render a chart.
+#[derive(Clone, Copy)]
+enum ChartAction {
+    Render,
+    Install,
+    Upgrade,
 }
 
 /// Runs Helm actions in-process.
@@ -465,10 +403,13 @@ impl ClientBuilder {
         if let Some(path) = &self.kubeconfig
             && !path.is_file()
         {
-            return Err(Error::invalid(format!(
-                "kubeconfig {} does not exist or is not a file: pass --kubeconfig with the path of your cluster's kubeconfig",
-                path.display()
-            )));
+            return Err(Error::invalid_in(
+                Input::Kubeconfig,
+                format!(
+                    "kubeconfig {} does not exist or is not a file: the kubeconfig must be the path of your cluster's kubeconfig file",
+                    path.display()
+                ),
+            ));
         }
         let paths = (self.kubeconfig.iter().map(|p| (p, "kubeconfig")))
             .chain(self.cache_dir.iter().map(|p| (p, "the discovery cache")))
@@ -508,13 +449,15 @@ impl ClientBuilder {
             cache: self.cache,
             offline: self.offline,
             target: KubeTarget {
-                kubeconfig: self.kubeconfig,
-                kubeconfig_paths,
-                context: self.context,
-                overrides: self.overrides,
-                storage,
+                settings: KubeSettings {
+                    kubeconfig: self.kubeconfig,
+                    kubeconfig_paths,
+                    context: self.context,
+                    overrides: self.overrides,
+                    cache_dir: self.cache_dir,
+                },
+                storage: storage.to_string(),
                 memory_store,
-                cache_dir: self.cache_dir,
             },
             events: self.events,
             call_timeout: self.call_timeout,
@@ -542,8 +485,7 @@ fn storage_target(storage: &Storage) -> (&'static str, Option<String>) {
 /// `--atomic` or `--cleanup-on-fail` another one for the rollback or the
 /// clean-up that follows a failure (the shim bounds both the same way).
 fn action_window(opts: &ReleaseOptions) -> Duration {
-    let cleanup = opts.to_wire()["cleanupOnFail"].as_bool() == Some(true);
-    if opts.atomic() || cleanup {
+    if opts.atomic() || opts.cleans_up_on_fail() {
         opts.timeout().saturating_mul(2)
     } else {
         opts.timeout()
@@ -653,7 +595,7 @@ impl Client {
 
     /// Versions of Helm and Go inside the shim.
     pub fn shim_version() -> Result<ShimVersion> {
-        let version: ShimVersion = bridge::call("version", &json!({}), &CallOptions::default())?;
+        let version = bridge::call::<wire::Version>(&wire::Empty {}, &CallOptions::default())?;
         if version.abi != crate::ffi::ABI_VERSION {
             return Err(Error::internal(format!(
                 "the linked Go shim speaks ABI {} but this crate was built for ABI {}",
@@ -700,7 +642,8 @@ impl Client {
             crate::state::StorageDriver::Memory => Storage::Memory,
         };
         let mut client = self.clone();
-        (client.target.storage, client.target.memory_store) = storage_target(&storage);
+        let (driver, memory_store) = storage_target(&storage);
+        (client.target.storage, client.target.memory_store) = (driver.to_string(), memory_store);
         client
     }
 
@@ -840,9 +783,12 @@ impl Client {
 
     /// Runs a chart action: pulls an OCI chart first (through the cache),
     /// then hands the shim the chart's path.
+    // ActionFailure is the cold path (an Error with the facts of the failed
+    // action), returned once per action: its size does not matter.
+    #[allow(clippy::result_large_err)]
     fn chart_action(
         &self,
-        op: &str,
+        op: ChartAction,
         source: &ChartSource,
         opts: &ReleaseOptions,
     ) -> Result<ActionReport, ActionFailure> {
@@ -862,23 +808,34 @@ impl Client {
                 (pulled.path.clone(), Some(pulled))
             }
         };
-        let request =
-            json!({ "kube": self.target, "chart": { "path": path }, "options": opts.to_wire() });
-        match bridge::call_with_facts::<_, ActionReport, ActionFacts>(
-            op,
-            &request,
-            &self.options(Some(action_window(opts))),
-        ) {
+        let request = wire::ChartRequest {
+            kube: self.target.clone(),
+            chart: wire::ChartPath { path },
+            options: opts.to_wire(),
+        };
+        let call = &self.options(Some(action_window(opts)));
+        let reply = match op {
+            ChartAction::Render => {
+                bridge::call_with_facts::<wire::ReleaseRender, ActionFacts>(&request, call)
+            }
+            ChartAction::Install => {
+                bridge::call_with_facts::<wire::ReleaseInstall, ActionFacts>(&request, call)
+            }
+            ChartAction::Upgrade => {
+                bridge::call_with_facts::<wire::ReleaseUpgrade, ActionFacts>(&request, call)
+            }
+        };
+        match reply {
             Ok(mut report) => {
                 report.pulled = pulled;
                 report.values_digest = self.values_key.seal(&report.values_digest);
                 report.release = self.keyed(report.release);
                 Ok(report)
             }
-            Err((error, facts)) => {
-                let facts = facts.unwrap_or_default();
+            Err(failure) => {
+                let facts = failure.facts.map(|f| *f).unwrap_or_default();
                 Err(ActionFailure {
-                    error: self.explain_pending(opts.release(), error),
+                    error: self.explain_pending(opts.release(), failure.error, failure.code),
                     release: facts.release.map(|r| Box::new(self.keyed(r))),
                     installed: facts.installed,
                     values_digest: facts.values_digest.map(|d| self.values_key.seal(&d)),
@@ -890,7 +847,7 @@ impl Client {
 
     /// The storage driver as the state file records it.
     pub fn storage_driver(&self) -> crate::state::StorageDriver {
-        match self.target.storage {
+        match self.target.storage.as_str() {
             "configmap" => crate::state::StorageDriver::ConfigMap,
             "memory" => crate::state::StorageDriver::Memory,
             _ => crate::state::StorageDriver::Secret,
@@ -917,16 +874,11 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn resolve_kube(&self, namespace: Option<&str>) -> Result<ResolvedKube> {
-        let mut request = serde_json::to_value(&self.target)
-            .map_err(|err| Error::invalid(format!("kube settings: {err}")))?;
-        if let Some(map) = request.as_object_mut() {
-            map.remove("storage");
-            map.remove("memoryStore");
-            if let Some(ns) = namespace {
-                map.insert("namespace".into(), ns.into());
-            }
-        }
-        bridge::call("kube.resolve", &request, &self.query_options())
+        let request = wire::KubeResolveRequest {
+            settings: self.target.settings.clone(),
+            namespace: namespace.map(str::to_string),
+        };
+        bridge::call::<wire::KubeResolve>(&request, &self.query_options())
     }
 
     /// Merges the values of `opts` as Helm does for an action (Helm's own
@@ -950,8 +902,7 @@ impl Client {
     /// # }
     /// ```
     pub fn merge_values(&self, opts: &ReleaseOptions) -> Result<MergedValues> {
-        let mut merged: MergedValues = bridge::call(
-            "values.merge",
+        let mut merged = bridge::call::<wire::ValuesMerge>(
             &opts.value_inputs().to_wire(),
             &self.query_options(),
         )?;
@@ -995,7 +946,7 @@ impl Client {
     /// Renders the chart without any cluster, like `helm template` (a
     /// client-only dry run). The options' dry-run mode is ignored.
     pub fn render(&self, source: &ChartSource, opts: &ReleaseOptions) -> Result<ActionReport> {
-        Ok(self.chart_action("release.render", source, opts)?)
+        Ok(self.chart_action(ChartAction::Render, source, opts)?)
     }
 
     /// Installs a new release. With [`DryRun::Client`] this is
@@ -1020,23 +971,29 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
+    // ActionFailure is the cold path (an Error with the facts of the failed
+    // action), returned once per action: its size does not matter.
+    #[allow(clippy::result_large_err)]
     pub fn install_detailed(
         &self,
         source: &ChartSource,
         opts: &ReleaseOptions,
     ) -> Result<ActionReport, ActionFailure> {
-        self.deploy_action("release.install", source, opts)
+        self.deploy_action(ChartAction::Install, source, opts)
     }
 
     /// `op`, or a client-only render for [`DryRun::Client`].
+    // ActionFailure is the cold path (an Error with the facts of the failed
+    // action), returned once per action: its size does not matter.
+    #[allow(clippy::result_large_err)]
     fn deploy_action(
         &self,
-        op: &str,
+        op: ChartAction,
         source: &ChartSource,
         opts: &ReleaseOptions,
     ) -> Result<ActionReport, ActionFailure> {
         let op = match opts.dry_run() {
-            DryRun::Client => "release.render",
+            DryRun::Client => ChartAction::Render,
             _ => op,
         };
         self.chart_action(op, source, opts)
@@ -1051,12 +1008,15 @@ impl Client {
 
     /// [`upgrade`](Self::upgrade), keeping what Helm knew of a failure (see
     /// [`install_detailed`](Self::install_detailed)).
+    // ActionFailure is the cold path (an Error with the facts of the failed
+    // action), returned once per action: its size does not matter.
+    #[allow(clippy::result_large_err)]
     pub fn upgrade_detailed(
         &self,
         source: &ChartSource,
         opts: &ReleaseOptions,
     ) -> Result<ActionReport, ActionFailure> {
-        self.deploy_action("release.upgrade", source, opts)
+        self.deploy_action(ChartAction::Upgrade, source, opts)
     }
 
     /// Whether the release's last revision is stuck in a `pending-*`
@@ -1071,42 +1031,54 @@ impl Client {
     }
 
     /// Helm refuses to act on a release whose last revision is pending
-    /// ("another operation is in progress") without saying which revision
-    /// or what to do: say both.
-    fn explain_pending(&self, release: &ReleaseRef, err: Error) -> Error {
-        if !err
-            .message()
-            .contains("another operation (install/upgrade/rollback) is in progress")
-        {
+    /// ("another operation is in progress", the shim's `release_pending`)
+    /// without saying which revision: the error carries it, and the
+    /// revision to roll back to.
+    fn explain_pending(
+        &self,
+        release: &ReleaseRef,
+        err: Error,
+        code: Option<wire::ErrorCode>,
+    ) -> Error {
+        if code != Some(wire::ErrorCode::ReleasePending) {
             return err;
         }
-        match self.pending(release) {
-            Ok(Some(pending)) => Error::Kube {
-                message: format!("{}: {pending}", err.message()),
-            },
-            _ => err,
+        let pending = self.pending(release).ok().flatten();
+        let message = match &pending {
+            Some(pending) => format!("{}: {pending}", err.message()),
+            None => err.message().to_string(),
+        };
+        Error::Kube {
+            message,
+            pending: pending.map(Box::new),
         }
     }
 
-    fn release_request(&self, release: &ReleaseRef, extra: serde_json::Value) -> serde_json::Value {
-        let mut request = json!({ "kube": self.target, "release": release.name(), "namespace": release.namespace() });
-        if let (Some(map), serde_json::Value::Object(extra)) = (request.as_object_mut(), extra) {
-            map.extend(extra);
+    fn target(&self, release: &ReleaseRef) -> wire::ReleaseTarget {
+        wire::ReleaseTarget {
+            kube: self.target.clone(),
+            release: release.name().to_string(),
+            namespace: release.namespace().to_string(),
         }
-        request
     }
 
     /// The current revision of a release.
     pub fn status(&self, release: &ReleaseRef) -> Result<ReleaseInfo> {
-        let request = self.release_request(release, json!({}));
-        bridge::call("release.status", &request, &self.query_options()).map(|r| self.keyed(r))
+        let request = wire::StatusRequest {
+            target: self.target(release),
+            revision: None,
+        };
+        bridge::call::<wire::ReleaseStatus>(&request, &self.query_options()).map(|r| self.keyed(r))
     }
 
     /// One stored revision of a release, manifest and hooks included
     /// (`helm status --revision N`).
     pub fn revision(&self, release: &ReleaseRef, revision: u32) -> Result<ReleaseInfo> {
-        let request = self.release_request(release, json!({ "revision": revision }));
-        bridge::call("release.status", &request, &self.query_options()).map(|r| self.keyed(r))
+        let request = wire::StatusRequest {
+            target: self.target(release),
+            revision: Some(revision),
+        };
+        bridge::call::<wire::ReleaseStatus>(&request, &self.query_options()).map(|r| self.keyed(r))
     }
 
     /// The releases `helm list` lists with the same flags (manifests left
@@ -1124,11 +1096,11 @@ impl Client {
     /// # }
     /// ```
     pub fn list(&self, opts: &ListOptions) -> Result<Vec<ReleaseInfo>> {
-        let mut request = serde_json::to_value(opts)
-            .map_err(|e| Error::internal(format!("list options: {e}")))?;
-        request["kube"] = serde_json::to_value(&self.target)
-            .map_err(|e| Error::invalid(format!("kube settings: {e}")))?;
-        bridge::call("release.list", &request, &self.query_options())
+        let request = wire::ListRequest {
+            kube: self.target.clone(),
+            options: opts.clone(),
+        };
+        bridge::call::<wire::ReleaseList>(&request, &self.query_options())
     }
 
     /// The values a revision (default: the current one) was deployed with,
@@ -1140,43 +1112,47 @@ impl Client {
         revision: Option<u32>,
         all: bool,
     ) -> Result<ReleaseValues> {
-        let request = self.release_request(
-            release,
-            json!({ "revision": revision.unwrap_or(0), "all": all }),
-        );
-        bridge::call("release.values", &request, &self.query_options())
+        let request = wire::GetValuesRequest {
+            target: self.target(release),
+            revision: revision.filter(|&r| r > 0),
+            all,
+        };
+        bridge::call::<wire::ReleaseValues>(&request, &self.query_options())
     }
 
     /// Every stored revision of a release, oldest first (manifests left out).
     pub fn history(&self, release: &ReleaseRef) -> Result<Vec<ReleaseInfo>> {
-        let request = self.release_request(release, json!({}));
-        bridge::call("release.history", &request, &self.query_options())
+        let request = wire::HistoryRequest {
+            target: self.target(release),
+            max: None,
+        };
+        bridge::call::<wire::ReleaseHistory>(&request, &self.query_options())
     }
 
     /// Rolls a release back; returns the new revision Helm creates for it.
     pub fn rollback(&self, release: &ReleaseRef, opts: &RollbackOptions) -> Result<ReleaseInfo> {
         crate::release::check_timeout(opts.timeout, "the rollback timeout")?;
-        let request = self.release_request(
-            release,
-            json!({
-                "revision": opts.revision.unwrap_or(0),
-                "wait": opts.wait,
-                "timeoutSeconds": opts.timeout.as_secs_f64(),
-                "force": opts.force,
-                "dryRun": opts.dry_run,
-                "noHooks": opts.no_hooks,
-                "historyMax": opts.history_max,
-            }),
-        );
-        bridge::call(
-            "release.rollback",
+        let request = wire::RollbackRequest {
+            target: self.target(release),
+            revision: opts.revision.filter(|&r| r > 0),
+            wait: opts.wait,
+            timeout_ms: wire::millis(opts.timeout),
+            force: opts.force,
+            dry_run: opts.dry_run,
+            no_hooks: opts.no_hooks,
+            history_max: opts.history_max,
+        };
+        bridge::call_with_facts::<wire::ReleaseRollback, serde::de::IgnoredAny>(
             &request,
             &self.options(Some(opts.timeout)),
         )
         .map(|r| self.keyed(r))
-        .map_err(|err| {
+        .map_err(|failure| {
+            let err = failure.error;
+            // Helm's error for a rollback of revision 1 has no type: its
+            // words are the only sign.
             if !err.message().contains("has no 0 version") {
-                return self.explain_pending(release, err);
+                return self.explain_pending(release, err, failure.code);
             }
             let mut message = format!(
                 "release {} has no revision before its first one to roll back to",
@@ -1185,7 +1161,7 @@ impl Client {
             if let Ok(Some(pending)) = self.pending(release) {
                 message = format!("{message}: {pending}");
             }
-            Error::InvalidInput { message }
+            Error::invalid(message)
         })
     }
 
@@ -1203,24 +1179,18 @@ impl Client {
                 "invalid cascade value {cascade:?}: use background, foreground or orphan (as helm)"
             )));
         }
-        let request = self.release_request(
-            release,
-            json!({
-                "keepHistory": opts.keep_history,
-                "wait": opts.wait,
-                "timeoutSeconds": opts.timeout.as_secs_f64(),
-                "description": opts.description.clone().unwrap_or_default(),
-                "dryRun": opts.dry_run,
-                "noHooks": opts.no_hooks,
-                "ignoreNotFound": opts.ignore_not_found,
-                "cascade": opts.cascade.clone().unwrap_or_default(),
-            }),
-        );
-        bridge::call(
-            "release.uninstall",
-            &request,
-            &self.options(Some(opts.timeout)),
-        )
+        let request = wire::UninstallRequest {
+            target: self.target(release),
+            keep_history: opts.keep_history,
+            wait: opts.wait,
+            timeout_ms: wire::millis(opts.timeout),
+            description: opts.description.clone().filter(|d| !d.is_empty()),
+            dry_run: opts.dry_run,
+            no_hooks: opts.no_hooks,
+            ignore_not_found: opts.ignore_not_found,
+            cascade: opts.cascade.clone().filter(|c| !c.is_empty()),
+        };
+        bridge::call::<wire::ReleaseUninstall>(&request, &self.options(Some(opts.timeout)))
     }
 }
 
@@ -1232,6 +1202,7 @@ impl Client {
 /// assert_eq!(opts.max, 256);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 #[serde(rename_all = "camelCase")]
 pub struct ListOptions {
     /// The namespace listed (ignored with `all_namespaces`).
@@ -1293,6 +1264,7 @@ impl Default for ListOptions {
 
 /// The values a revision was deployed with: see [`Client::values`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 #[non_exhaustive]
 pub struct ReleaseValues {
     /// The values, as JSON.
@@ -1318,12 +1290,13 @@ pub struct ReleaseValues {
 /// let release = ReleaseRef::new("web", "prod").unwrap();
 /// let history = [revision(1, "superseded"), revision(2, "deployed"), revision(3, "pending-upgrade")];
 /// let pending = PendingRelease::from_history(&release, &history).unwrap();
-/// assert_eq!(pending.rollback_to, Some(2));
-/// assert_eq!(pending.recovery, "chainctl app rollback --release web -n prod --revision 2");
+/// assert_eq!((pending.revision, pending.rollback_to), (3, Some(2)));
+/// assert!(pending.to_string().contains("roll back to revision 2"));
 ///
 /// let first = [revision(1, "pending-install")];
 /// let pending = PendingRelease::from_history(&release, &first).unwrap();
-/// assert_eq!(pending.recovery, "chainctl app uninstall --release web -n prod");
+/// assert_eq!((pending.rollback_to, pending.release.as_str()), (None, "web"));
+/// assert!(pending.to_string().contains("uninstall it"));
 /// assert!(PendingRelease::from_history(&release, &history[..2]).is_none());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -1336,8 +1309,10 @@ pub struct PendingRelease {
     /// The last revision before it that was deployed, to roll back to;
     /// `None` when there is none and the release must be uninstalled.
     pub rollback_to: Option<u32>,
-    /// The chainctl command that recovers the release.
-    pub recovery: String,
+    /// The release's name.
+    pub release: String,
+    /// Its namespace.
+    pub namespace: String,
 }
 
 impl PendingRelease {
@@ -1354,18 +1329,12 @@ impl PendingRelease {
             .filter(|r| r.status.has_served())
             .map(|r| r.revision)
             .max();
-        let (name, namespace) = (release.name(), release.namespace());
-        let recovery = match rollback_to {
-            Some(to) => {
-                format!("chainctl app rollback --release {name} -n {namespace} --revision {to}")
-            }
-            None => format!("chainctl app uninstall --release {name} -n {namespace}"),
-        };
         Some(PendingRelease {
             revision: last.revision,
             status: last.status.clone(),
             rollback_to,
-            recovery,
+            release: release.name().to_string(),
+            namespace: release.namespace().to_string(),
         })
     }
 }
@@ -1379,8 +1348,8 @@ impl std::fmt::Display for PendingRelease {
         write!(
             f,
             "the release is stuck in {} at revision {} (an install, upgrade or rollback was interrupted, or is still running elsewhere); \
-             if nothing else is working on it, {way}: {}",
-            self.status, self.revision, self.recovery
+             if nothing else is working on it, {way}",
+            self.status, self.revision
         )
     }
 }

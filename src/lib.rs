@@ -75,6 +75,7 @@ mod report;
 mod source;
 pub mod state;
 mod values;
+mod wire;
 
 pub use bridge::{
     CancelToken, Event, EventHandler, EventLevel, diagnostic_call, diagnostic_call_with,
@@ -91,7 +92,9 @@ pub use deployer::{
     PlanChart, PlanSource, ResolvedSource, RevisionChart, SourceChoice, SourceOrigin, StateBackend,
     Target,
 };
-pub use error::{Error, ErrorKind, Result};
+pub use error::{
+    Denied, Error, ErrorKind, Input, Locked, Missing, RegistryFailure, Result, StateProblem,
+};
 pub use registry::{PullReport, RegistryOptions};
 pub use release::{
     DEFAULT_HISTORY_MAX, DryRun, ReleaseOptions, ReleaseOptionsBuilder, ReleaseRef, release_key,

@@ -4,13 +4,13 @@ use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::bridge::{self, CallOptions};
 use crate::cache::{CachedManifest, ChartCache};
-use crate::error::{Error, Result};
+use crate::error::{Error, Input, Result};
 use crate::report::ChartInfo;
 use crate::source::{OciSource, version_to_tag};
+use crate::wire;
 
 /// How to reach a registry: transport, TLS and credentials.
 ///
@@ -26,6 +26,7 @@ use crate::source::{OciSource, version_to_tag};
 /// assert!(!format!("{opts:?}").contains("s3cret"));
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Deserialize))]
 #[serde(rename_all = "camelCase")]
 pub struct RegistryOptions {
     /// Talk plain HTTP instead of HTTPS.
@@ -84,16 +85,22 @@ impl RegistryOptions {
     }
 
     /// The settings as the shim takes them, with the config file resolved.
-    fn to_wire(&self) -> Result<serde_json::Value> {
+    fn to_wire(&self) -> Result<RegistryOptions> {
         let mut wire = self.clone();
         if wire.config_file.is_none() {
             wire.config_file = Some(RegistryOptions::helm_config_file().ok_or_else(|| {
-                Error::invalid(
-                    "no home or config directory: pass the registry config file explicitly",
-                )
+                Error::invalid("no home or config directory: name the registry config file")
             })?);
         }
-        serde_json::to_value(&wire).map_err(|e| Error::internal(e.to_string()))
+        Ok(wire)
+    }
+
+    /// `reference` with these settings, as a registry request starts.
+    fn reference(&self, reference: String) -> Result<wire::RegistryRef> {
+        Ok(wire::RegistryRef {
+            reference,
+            registry: self.to_wire()?,
+        })
     }
 }
 
@@ -120,27 +127,6 @@ pub struct PullReport {
     pub cached: bool,
 }
 
-#[derive(Deserialize)]
-struct TagsResult {
-    versions: Vec<String>,
-    #[serde(default)]
-    #[serde(rename = "match")]
-    matched: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ResolveResult {
-    digest: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PullResult {
-    manifest_digest: String,
-    chart_digest: String,
-    chart: ChartInfo,
-}
-
 /// Lists the chart versions in a repository (`oci://host/path/chart`),
 /// newest first.
 pub(crate) fn versions(
@@ -148,9 +134,11 @@ pub(crate) fn versions(
     registry: &RegistryOptions,
     call: &CallOptions<'_>,
 ) -> Result<Vec<String>> {
-    let request = json!({ "ref": repository, "registry": registry.to_wire()? });
-    let result: TagsResult = bridge::call("registry.tags", &request, call)?;
-    Ok(result.versions)
+    let request = wire::TagsRequest {
+        target: registry.reference(repository.to_string())?,
+        version: None,
+    };
+    Ok(bridge::call::<wire::RegistryTags>(&request, call)?.versions)
 }
 
 /// Bounds on what a pull accepts.
@@ -179,16 +167,17 @@ pub(crate) fn pull(
     if offline {
         return pull_offline(source, &repository, cache, warn);
     }
-    let wire = registry.to_wire()?;
 
     // The tag to resolve: from the reference, the exact version, or the
     // newest version matching the constraint (Helm's rules, in the shim).
     let tag = match (oci.tag(), source.version()) {
         (Some(tag), _) => Some(tag.to_string()),
         (None, version) if oci.digest().is_none() => {
-            let request =
-                json!({ "ref": repository, "registry": wire, "version": version.unwrap_or("") });
-            let result: TagsResult = bridge::call("registry.tags", &request, call)?;
+            let request = wire::TagsRequest {
+                target: registry.reference(repository.clone())?,
+                version: Some(version.unwrap_or("").to_string()),
+            };
+            let result = bridge::call::<wire::RegistryTags>(&request, call)?;
             let matched = result
                 .matched
                 .ok_or_else(|| Error::internal("registry.tags returned no match"))?;
@@ -230,14 +219,12 @@ pub(crate) fn pull(
     }
 
     let temp = cache.temp_file()?;
-    let request = json!({
-        "ref": format!("{repository}@{manifest_digest}"),
-        "registry": wire,
-        "dest": &temp,
-        "maxChartBytes": limits.max_chart_size,
-    });
-    let pulled: std::result::Result<PullResult, Error> =
-        bridge::call("registry.pull", &request, call);
+    let request = wire::PullRequest {
+        target: registry.reference(format!("{repository}@{manifest_digest}"))?,
+        dest: temp.to_path_buf(),
+        max_chart_bytes: limits.max_chart_size,
+    };
+    let pulled = bridge::call::<wire::RegistryPull>(&request, call);
     // On every error below, dropping `temp` removes the download.
     let pulled = pulled?;
     if pulled.manifest_digest != manifest_digest {
@@ -246,6 +233,8 @@ pub(crate) fn pull(
                 "{repository}@{manifest_digest} came back as manifest {}: the registry is inconsistent",
                 pulled.manifest_digest
             ),
+            host: Some(oci.registry().to_string()),
+            failure: crate::error::RegistryFailure::Other,
         });
     }
     let entry = CachedManifest {
@@ -265,8 +254,8 @@ pub(crate) fn resolve(
     cache: &ChartCache,
     call: &CallOptions<'_>,
 ) -> Result<String> {
-    let request = json!({ "ref": format!("{repository}:{tag}"), "registry": registry.to_wire()? });
-    let resolved: ResolveResult = bridge::call("registry.resolve", &request, call)?;
+    let request = registry.reference(format!("{repository}:{tag}"))?;
+    let resolved = bridge::call::<wire::RegistryResolve>(&request, call)?;
     cache.remember_tag(repository, tag, &resolved.digest)?;
     Ok(resolved.digest)
 }
@@ -291,14 +280,12 @@ fn check_pinned_tag(
     };
     match resolve(repository, tag, registry, cache, call) {
         Ok(resolved) if resolved == digest => Ok(()),
-        Ok(resolved) => Err(Error::InvalidInput {
-            message: format!(
-                "oci://{repository}:{tag} is {resolved} in the registry, but the reference pins \
+        Ok(resolved) => Err(Error::invalid(format!(
+            "oci://{repository}:{tag} is {resolved} in the registry, but the reference pins \
                  {digest}: they are different charts, and nothing was pulled or installed \
                  (helm refuses this too). Drop the tag to install the digest, or drop the \
                  digest to install what the tag points at now"
-            ),
-        }),
+        ))),
         Err(Error::NotFound { .. }) => Ok(()),
         Err(err) => Err(err),
     }
@@ -329,9 +316,10 @@ fn pull_offline(
         .or_else(|| source.version().map(version_to_tag));
     let missing = |what: String| Error::NotFound {
         message: format!(
-            "{what} is not in the chart cache ({}), and --offline forbids the network: pull it once online (chainctl chart pull)",
+            "{what} is not in the chart cache ({}), and the client is offline",
             cache.root().display()
         ),
+        missing: crate::error::Missing::Cached { reference: what },
     };
     let manifest_digest = match (oci.digest(), &tag) {
         (Some(digest), _) => digest.to_string(),
@@ -339,9 +327,13 @@ fn pull_offline(
             .tag(repository, tag)
             .ok_or_else(|| missing(format!("oci://{repository}:{tag}")))?,
         (None, None) => {
-            return Err(Error::invalid(format!(
-                "oci://{repository}: --offline needs a tag, an exact --version or a digest"
-            )));
+            return Err(Error::invalid_in(
+                Input::Offline,
+                format!(
+                    "oci://{repository}: offline, a chart is found in the cache only by a tag, \
+                     an exact version or a digest"
+                ),
+            ));
         }
     };
     let (entry, path) = cache
@@ -370,11 +362,8 @@ pub(crate) fn login(
     registry: &RegistryOptions,
     call: &CallOptions<'_>,
 ) -> Result<PathBuf> {
-    let request = json!({ "ref": host, "registry": registry.to_wire()? });
-    let result: serde_json::Value = bridge::call("registry.login", &request, call)?;
-    Ok(PathBuf::from(
-        result["configFile"].as_str().unwrap_or_default(),
-    ))
+    let request = registry.reference(host.to_string())?;
+    Ok(bridge::call::<wire::RegistryLogin>(&request, call)?.config_file)
 }
 
 /// Removes the stored credentials of `host` from the registry config file.
@@ -383,9 +372,6 @@ pub(crate) fn logout(
     registry: &RegistryOptions,
     call: &CallOptions<'_>,
 ) -> Result<PathBuf> {
-    let request = json!({ "ref": host, "registry": registry.to_wire()? });
-    let result: serde_json::Value = bridge::call("registry.logout", &request, call)?;
-    Ok(PathBuf::from(
-        result["configFile"].as_str().unwrap_or_default(),
-    ))
+    let request = registry.reference(host.to_string())?;
+    Ok(bridge::call::<wire::RegistryLogout>(&request, call)?.config_file)
 }

@@ -11,9 +11,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Input, Result};
 use crate::values::{SetKind, ValueInputs};
 
 /// Helm's limit on release names (`releaseNameMaxLen`): the name ends up in
@@ -328,8 +328,9 @@ pub struct ReleaseOptions {
 /// the common ones: set through [`ReleaseOptionsBuilder`], passed to Helm's
 /// actions unchanged.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize))]
 #[serde(rename_all = "camelCase")]
-struct DeployFlags {
+pub(crate) struct DeployFlags {
     history_max: u32,
     reset_then_reuse_values: bool,
     skip_crds: bool,
@@ -354,6 +355,7 @@ struct DeployFlags {
 
 /// helm's `--dependency-update`, with the repository files it reads.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(test, derive(Deserialize))]
 #[serde(rename_all = "camelCase")]
 struct DependencyUpdate {
     enabled: bool,
@@ -644,30 +646,28 @@ impl ReleaseOptions {
         &self.values
     }
 
-    /// The request the Go shim reads (camelCase; `description` only when set).
-    pub(crate) fn to_wire(&self) -> Value {
-        let mut wire = json!({
-            "release": self.name(),
-            "namespace": self.namespace(),
-            "values": self.values.to_wire(),
-            "createNamespace": self.create_namespace,
-            "dryRun": self.dry_run.as_str(),
-            "wait": self.wait,
-            "timeoutSeconds": self.timeout.as_secs_f64(),
-            "atomic": self.atomic,
-            "installIfMissing": self.install_if_missing,
-            "reuseValues": self.reuse_values,
-            "resetValues": self.reset_values,
-        });
-        if let Some(description) = &self.description {
-            wire["description"] = Value::String(description.clone());
+    /// Whether a failed upgrade deletes what it created (`--cleanup-on-fail`).
+    pub(crate) fn cleans_up_on_fail(&self) -> bool {
+        self.flags.cleanup_on_fail
+    }
+
+    /// The options as the Go shim reads them.
+    pub(crate) fn to_wire(&self) -> crate::wire::ChartOptions {
+        crate::wire::ChartOptions {
+            release: self.name().to_string(),
+            namespace: self.namespace().to_string(),
+            values: self.values.to_wire(),
+            create_namespace: self.create_namespace,
+            dry_run: self.dry_run.as_str().to_string(),
+            wait: self.wait,
+            timeout_ms: crate::wire::millis(self.timeout),
+            atomic: self.atomic,
+            install_if_missing: self.install_if_missing,
+            description: self.description.clone(),
+            reuse_values: self.reuse_values,
+            reset_values: self.reset_values,
+            flags: self.flags.clone(),
         }
-        if let (Some(wire), Ok(Value::Object(flags))) =
-            (wire.as_object_mut(), serde_json::to_value(&self.flags))
-        {
-            wire.extend(flags);
-        }
-        wire
     }
 }
 
@@ -1218,9 +1218,10 @@ impl ReleaseOptionsBuilder {
         let release = ReleaseRef::new(self.name, self.namespace)?;
         check_timeout(self.timeout, "timeout")?;
         if self.reuse_values && self.reset_values {
-            return Err(Error::invalid(
-                "reuse_values and reset_values (--reuse-values, --reset-values) cannot both be \
-                 set: reuse keeps the previous release's values, reset drops them; pick one",
+            return Err(Error::invalid_in(
+                Input::ReuseValues,
+                "reuse_values and reset_values cannot both be set: reuse keeps the previous \
+                 release's values, reset drops them; pick one",
             ));
         }
         if let Some(message) = self.values_error {
@@ -1490,10 +1491,8 @@ mod tests {
             msg.contains("reuse_values") && msg.contains("reset_values"),
             "{msg}"
         );
-        assert!(
-            msg.contains("--reuse-values") && msg.contains("--reset-values"),
-            "{msg}"
-        );
+        assert_eq!(err.invalid_input(), Some(crate::Input::ReuseValues));
+        assert!(!msg.contains("--"), "the library names no flag: {msg}");
     }
 
     #[test]
@@ -1510,15 +1509,15 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(
-            options.to_wire(),
-            json!({
+            serde_json::to_value(options.to_wire()).unwrap(),
+            serde_json::json!({
                 "release": "web",
                 "namespace": "prod",
                 "values": {"set": ["replicas=2"]},
                 "createNamespace": true,
                 "dryRun": "server",
                 "wait": true,
-                "timeoutSeconds": 90.5,
+                "timeoutMs": 90500,
                 "atomic": true,
                 "installIfMissing": true,
                 "description": "deploy 42",
@@ -1536,13 +1535,16 @@ mod tests {
                 "dependencyUpdate": {"enabled": false}
             })
         );
-        let plain = ReleaseOptions::builder("web", "prod")
-            .description("")
-            .build()
-            .unwrap()
-            .to_wire();
+        let plain = serde_json::to_value(
+            ReleaseOptions::builder("web", "prod")
+                .description("")
+                .build()
+                .unwrap()
+                .to_wire(),
+        )
+        .unwrap();
         assert!(plain.get("description").is_none());
-        assert_eq!(plain["timeoutSeconds"], 300.0);
+        assert_eq!(plain["timeoutMs"], 300_000);
         assert_eq!(plain["dryRun"], "none");
     }
 }

@@ -410,18 +410,13 @@ impl ReleaseInfo {
     /// # Ok::<(), chainctl_core::Error>(())
     /// ```
     pub fn with_secret_data_redacted(&self) -> crate::Result<ReleaseInfo> {
-        #[derive(Serialize, Deserialize)]
-        struct Manifests {
-            manifests: Vec<String>,
-        }
-        let request = Manifests {
+        let request = crate::wire::Manifests {
             manifests: std::iter::once(&self.manifest)
                 .chain(self.hooks.iter().map(|h| &h.manifest))
                 .cloned()
                 .collect(),
         };
-        let reply: Manifests = crate::bridge::call(
-            "secrets.redact",
+        let reply = crate::bridge::call::<crate::wire::SecretsRedact>(
             &request,
             &crate::bridge::CallOptions::default(),
         )?;

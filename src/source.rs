@@ -24,7 +24,7 @@ use std::str::FromStr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Input, Result};
 
 /// The scheme every OCI chart reference starts with.
 const SCHEME: &str = "oci://";
@@ -156,16 +156,19 @@ impl ChartSource {
     ) -> Result<Self> {
         match (bundle, chart) {
             (Some(_), Some(_)) => Err(Error::ConflictingSources {
-                message: "both --bundle and --chart were given: pass exactly one chart source"
+                message: "both a bundle and an OCI chart were given: a release has exactly one \
+                          chart source"
                     .to_owned(),
             }),
-            (None, None) => Err(Error::invalid(
-                "no chart source: pass exactly one of --bundle PATH (a chart directory or .tgz) \
-                 or --chart oci://REGISTRY/PATH/CHART",
+            (None, None) => Err(Error::invalid_in(
+                Input::ChartSource,
+                "no chart source was given: a release needs one, a bundle (a chart directory or \
+                 .tgz) or an OCI chart (oci://REGISTRY/PATH/CHART)",
             )),
-            (Some(_), None) if version.is_some() => Err(Error::invalid(
-                "--version cannot be used with --bundle: a bundle's version is fixed by its \
-                 Chart.yaml; drop --version",
+            (Some(_), None) if version.is_some() => Err(Error::invalid_in(
+                Input::Version,
+                "a version cannot be requested of a bundle: a bundle's version is fixed by its \
+                 Chart.yaml",
             )),
             (Some(bundle), None) => ChartSource::bundle(bundle),
             (None, Some(chart)) => ChartSource::oci(chart, version),
@@ -193,34 +196,46 @@ impl fmt::Display for ChartSource {
 fn check_bundle(path: &Path) -> Result<()> {
     let shown = path.display();
     let metadata = std::fs::metadata(path).map_err(|err| {
-        Error::invalid(match err.kind() {
-            io::ErrorKind::NotFound => format!(
-                "bundle \"{shown}\" was not found: point --bundle at a chart directory or a \
-                 packaged .tgz"
-            ),
-            _ => format!("cannot read bundle \"{shown}\": {err}"),
-        })
+        Error::invalid_in(
+            Input::Bundle,
+            match err.kind() {
+                io::ErrorKind::NotFound => format!(
+                    "bundle \"{shown}\" was not found: a bundle is a chart directory or a \
+                     packaged .tgz"
+                ),
+                _ => format!("cannot read bundle \"{shown}\": {err}"),
+            },
+        )
     })?;
     if metadata.is_dir() {
         if path.join("Chart.yaml").is_file() {
             return Ok(());
         }
-        return Err(Error::invalid(format!(
-            "{shown} is a directory without Chart.yaml: point --bundle at a chart directory or a \
-             packaged .tgz"
-        )));
+        return Err(Error::invalid_in(
+            Input::Bundle,
+            format!(
+                "{shown} is a directory without Chart.yaml: a bundle is a chart directory or a \
+                 packaged .tgz"
+            ),
+        ));
     }
     if !has_archive_extension(path) {
-        return Err(Error::invalid(format!(
-            "bundle \"{shown}\" is neither a chart directory nor a .tgz/.tar.gz archive: point \
-             --bundle at a chart directory or at the .tgz made by helm package"
-        )));
+        return Err(Error::invalid_in(
+            Input::Bundle,
+            format!(
+                "bundle \"{shown}\" is neither a chart directory nor a .tgz/.tar.gz archive: a \
+                 bundle is a chart directory or the .tgz made by helm package"
+            ),
+        ));
     }
     if !starts_with_gzip_magic(path)? {
-        return Err(Error::invalid(format!(
-            "bundle \"{shown}\" is not gzip-compressed (it does not start with the bytes 1f 8b): \
+        return Err(Error::invalid_in(
+            Input::Bundle,
+            format!(
+                "bundle \"{shown}\" is not gzip-compressed (it does not start with the bytes 1f 8b): \
              repackage the chart with helm package"
-        )));
+            ),
+        ));
     }
     Ok(())
 }
@@ -238,23 +253,30 @@ fn starts_with_gzip_magic(path: &Path) -> Result<bool> {
     File::open(path)
         .and_then(|file| file.take(2).read_to_end(&mut magic))
         .map_err(|err| {
-            Error::invalid(format!("cannot read bundle \"{}\": {err}", path.display()))
+            Error::invalid_in(
+                Input::Bundle,
+                format!("cannot read bundle \"{}\": {err}", path.display()),
+            )
         })?;
     Ok(magic == [0x1f, 0x8b])
 }
 
 fn check_version(reference: &OciReference, version: &str) -> Result<()> {
     if version.is_empty() {
-        return Err(Error::invalid(
-            "--version is empty: pass a version such as 1.2.3, a constraint such as ^1.2, or \
-             leave it out",
+        return Err(Error::invalid_in(
+            Input::Version,
+            "the requested version is empty: a version is one such as 1.2.3 or a constraint \
+             such as ^1.2; request none for the newest",
         ));
     }
     match reference.tag() {
-        Some(tag) if tag != version_to_tag(version) => Err(Error::invalid(format!(
-            "{reference} has the tag \"{tag}\" but --version is \"{version}\": drop one of them \
-             or make them agree"
-        ))),
+        Some(tag) if tag != version_to_tag(version) => Err(Error::invalid_in(
+            Input::Version,
+            format!(
+                "{reference} has the tag \"{tag}\" but the requested version is \"{version}\": \
+                 drop one of them or make them agree"
+            ),
+        )),
         _ => Ok(()),
     }
 }
@@ -326,13 +348,10 @@ impl BundleSource {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn content_digest(&self) -> Result<String> {
-        #[derive(serde::Deserialize)]
-        struct Digest {
-            digest: String,
-        }
-        let request = serde_json::json!({ "path": self.path });
-        let reply: Digest = crate::bridge::call(
-            "chart.digest",
+        let request = crate::wire::ChartPath {
+            path: std::path::PathBuf::from(&self.path),
+        };
+        let reply = crate::bridge::call::<crate::wire::ChartDigest>(
             &request,
             &crate::bridge::CallOptions::default(),
         )?;
@@ -1102,11 +1121,13 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         assert_eq!(
             err.to_string(),
-            "oci://r/web:1.0.0 has the tag \"1.0.0\" but --version is \"1.0.1\": drop one of \
-             them or make them agree"
+            "oci://r/web:1.0.0 has the tag \"1.0.0\" but the requested version is \"1.0.1\": \
+             drop one of them or make them agree"
         );
+        assert_eq!(err.invalid_input(), Some(Input::Version));
         let err = ChartSource::oci("oci://r/web", Some("")).unwrap_err();
-        assert!(err.to_string().contains("--version is empty"));
+        assert!(err.to_string().contains("the requested version is empty"));
+        assert_eq!(err.invalid_input(), Some(Input::Version));
         let err = ChartSource::oci("oci://r/Web", None).unwrap_err();
         assert!(err.to_string().starts_with("invalid OCI reference"));
     }
@@ -1179,11 +1200,12 @@ mod tests {
     #[test]
     fn bundle_directory_without_chart_yaml() {
         let dir = tempfile::tempdir().unwrap();
-        let msg = ChartSource::bundle(dir.path()).unwrap_err().to_string();
+        let err = ChartSource::bundle(dir.path()).unwrap_err();
+        assert_eq!(err.invalid_input(), Some(Input::Bundle));
         assert_eq!(
-            msg,
+            err.to_string(),
             format!(
-                "{} is a directory without Chart.yaml: point --bundle at a chart directory or a \
+                "{} is a directory without Chart.yaml: a bundle is a chart directory or a \
                  packaged .tgz",
                 dir.path().display()
             )
@@ -1194,7 +1216,9 @@ mod tests {
     fn bundle_missing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nope.tgz");
-        let msg = ChartSource::bundle(&path).unwrap_err().to_string();
+        let err = ChartSource::bundle(&path).unwrap_err();
+        assert_eq!(err.invalid_input(), Some(Input::Bundle));
+        let msg = err.to_string();
         assert!(msg.contains(&path.display().to_string()), "{msg}");
         assert!(msg.contains("was not found"), "{msg}");
     }
@@ -1233,19 +1257,24 @@ mod tests {
             ChartSource::from_flags(Some(dir.path()), Some("oci://r/web"), None).unwrap_err();
         assert_eq!(both.kind(), ErrorKind::ConflictingSources);
         let msg = both.to_string();
-        assert!(msg.contains("--bundle") && msg.contains("--chart") && msg.contains("exactly one"));
+        assert!(msg.contains("bundle") && msg.contains("OCI") && msg.contains("exactly one"));
+        // The library names its own notions; the CLI adds its flags.
+        assert!(!msg.contains("--"), "{msg}");
 
         let neither = ChartSource::from_flags(None, None, None).unwrap_err();
         assert_eq!(neither.kind(), ErrorKind::InvalidInput);
+        assert_eq!(neither.invalid_input(), Some(Input::ChartSource));
         let msg = neither.to_string();
-        assert!(msg.contains("--bundle") && msg.contains("--chart"), "{msg}");
+        assert!(msg.contains("bundle") && msg.contains("OCI"), "{msg}");
+        assert!(!msg.contains("--"), "{msg}");
 
         let versioned = ChartSource::from_flags(Some(dir.path()), None, Some("1.0.0")).unwrap_err();
         assert_eq!(versioned.kind(), ErrorKind::InvalidInput);
+        assert_eq!(versioned.invalid_input(), Some(Input::Version));
         assert!(
             versioned
                 .to_string()
-                .contains("--version cannot be used with --bundle")
+                .contains("a version cannot be requested of a bundle")
         );
 
         assert!(matches!(

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use serde::Serialize;
+
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -233,31 +233,33 @@ impl ValueInputs {
     }
 
     /// What the shim's `valuesRequest` reads.
-    pub(crate) fn to_wire(&self) -> WireValues<'_> {
-        WireValues {
+    pub(crate) fn to_wire(&self) -> crate::wire::ValuesRequest {
+        crate::wire::ValuesRequest {
             files: self
                 .files
                 .iter()
                 .map(|f| match f {
-                    ValuesFile::Path(path) => WireFile {
-                        path: Some(path),
+                    ValuesFile::Path(path) => crate::wire::ValuesFile {
+                        path: Some(path.clone()),
                         name: None,
                         content: None,
                     },
-                    ValuesFile::Inline { name, content } => WireFile {
+                    ValuesFile::Inline { name, content } => crate::wire::ValuesFile {
                         path: None,
-                        name: Some(name),
+                        name: Some(name.clone()),
                         content: Some(base64::engine::general_purpose::STANDARD.encode(content)),
                     },
                 })
                 .collect(),
-            set: &self.set,
-            set_string: &self.set_string,
-            set_file: &self.set_file,
-            set_json: &self.set_json,
-            set_literal: &self.set_literal,
-            // Go reads an int64; no input comes near that.
-            max_file_bytes: self.size_limit.min(i64::MAX as u64),
+            set: self.set.clone(),
+            set_string: self.set_string.clone(),
+            set_file: self.set_file.clone(),
+            set_json: self.set_json.clone(),
+            set_literal: self.set_literal.clone(),
+            // Left out at the default, which the shim applies when it is
+            // absent. Go reads an int64; no input comes near that.
+            max_file_bytes: (self.size_limit != DEFAULT_VALUES_SIZE_LIMIT)
+                .then(|| self.size_limit.min(i64::MAX as u64)),
         }
     }
 }
@@ -352,40 +354,6 @@ fn describe(d: Duration) -> String {
     }
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct WireValues<'a> {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    files: Vec<WireFile<'a>>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    set: &'a [String],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    set_string: &'a [String],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    set_file: &'a [String],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    set_json: &'a [String],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    set_literal: &'a [String],
-    /// Left out at the default, which the shim applies when it is absent.
-    #[serde(skip_serializing_if = "is_default_limit")]
-    max_file_bytes: u64,
-}
-
-fn is_default_limit(bytes: &u64) -> bool {
-    *bytes == DEFAULT_VALUES_SIZE_LIMIT
-}
-
-#[derive(Debug, Serialize)]
-pub(crate) struct WireFile<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<String>,
-}
-
 /// Values merged by Helm, as [`Client::merge_values`](crate::Client::merge_values)
 /// returns them.
 ///
@@ -394,6 +362,7 @@ pub(crate) struct WireFile<'a> {
 /// which deploys them, and do not survive JSON. They may hold secrets: do
 /// not log or record them.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct MergedValues {
     /// The user-supplied values after merging (the chart's defaults are not

@@ -886,3 +886,116 @@ fn state_import_waits_for_the_state_lock() {
     let record: serde_json::Value = serde_json::from_str(printed).unwrap();
     assert_eq!(state.show("hello", "demo")["history"][1], record);
 }
+
+/// The library and the shim say which input was wrong; chainctl adds the
+/// flag that sets it (issue 11, item 2).
+#[test]
+fn invalid_input_is_followed_by_the_flag_that_sets_it() {
+    let fails = |args: &[&str], says: &[&str]| {
+        let out = run(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        for s in says {
+            assert!(stderr.contains(s), "{args:?}: no {s:?} in {stderr}");
+        }
+    };
+    // Checked by the shim.
+    fails(
+        &[
+            "app", "list", "-n", "demo", "--driver", "memory", "--filter", "web(",
+        ],
+        &[
+            "the list filter \"web(\"",
+            "; --filter takes a regular expression",
+        ],
+    );
+    // Checked by the library.
+    fails(
+        &[
+            "app",
+            "install",
+            "--bundle",
+            "/nonexistent/web.tgz",
+            "--release",
+            "web",
+            "-n",
+            "demo",
+            "--driver",
+            "memory",
+        ],
+        &["was not found", "; point --bundle at a chart directory"],
+    );
+    fails(
+        &[
+            "app",
+            "install",
+            "--bundle",
+            "examples/charts/hello",
+            "--version",
+            "1.0.0",
+            "--release",
+            "web",
+            "-n",
+            "demo",
+            "--driver",
+            "memory",
+        ],
+        &[
+            "a version cannot be requested of a bundle",
+            "; --version goes with --chart only",
+        ],
+    );
+}
+
+/// A state file the library refuses: it says why (as a StateProblem), and
+/// chainctl names the flag that picks another.
+#[test]
+fn a_refused_state_file_is_followed_by_the_state_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let install = |state_path: Option<&std::path::Path>, env: Option<&std::path::Path>| {
+        let mut cmd = chainctl();
+        cmd.args(["app", "install", "--bundle", "examples/charts/hello"])
+            .args([
+                "--release",
+                "hello",
+                "-n",
+                "demo",
+                "--driver",
+                "memory",
+                "--confirm",
+            ]);
+        if let Some(p) = state_path {
+            cmd.arg("--state-path").arg(p);
+        }
+        if let Some(p) = env {
+            cmd.env("CHAINCTL_STATE_PATH", p);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let not_a_file = dir.path().join("dir");
+    std::fs::create_dir(&not_a_file).unwrap();
+    let stderr = install(Some(&not_a_file), None);
+    assert!(
+        stderr.contains("is not a regular file")
+            && stderr.contains("; point --state-path at a file"),
+        "{stderr}"
+    );
+
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(dir.path().join("real.json"), &link).unwrap();
+    let stderr = install(None, Some(&link));
+    assert!(
+        stderr.contains("is a symlink")
+            && stderr.contains(&format!(
+                "; --state-path {} names it explicitly",
+                link.display()
+            )),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("real.json").exists(),
+        "nothing was written"
+    );
+}

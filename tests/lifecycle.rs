@@ -115,7 +115,19 @@ fn upgrade_installs_a_missing_release_only_when_asked() {
     let plain = opts("fresh", "demo", &[]);
     let err = client.upgrade(&hello(), &plain).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
-    assert!(err.message().contains("--install"), "{err}");
+    // The library says the option by its name; the CLI names its flag
+    // (--install) in its advice.
+    assert!(err.message().contains("install-if-missing"), "{err}");
+    assert!(
+        matches!(
+            &err,
+            chainctl_core::Error::NotFound {
+                missing: chainctl_core::Missing::DeployedRevision { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 
     let with_install = ReleaseOptions::builder("fresh", "demo")
         .install_if_missing(true)

@@ -77,7 +77,10 @@ fn action_failure(err: Error, intent: &str, answer_error: Option<io::Error>) -> 
             message: format!(
                 "{} ({}); the record is printed above",
                 err.message(),
-                with_causes(source.as_ref())
+                match crate::exit::advice(source) {
+                    Some(advice) => format!("{}; {advice}", with_causes(source.as_ref())),
+                    None => with_causes(source.as_ref()),
+                }
             ),
             io: None,
         },

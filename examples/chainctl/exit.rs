@@ -4,7 +4,9 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use chainctl_core::{Error, ErrorKind};
+use chainctl_core::{
+    Denied, Error, ErrorKind, Input, Missing, PendingRelease, RegistryFailure, StateProblem,
+};
 use serde_json::json;
 
 use crate::flags::Output;
@@ -51,13 +53,136 @@ impl From<&Error> for Failure {
             ErrorKind::State => 6,
             _ => 1,
         };
+        let mut message = with_causes(err);
+        if let Some(advice) = advice(err) {
+            message = append_advice(message, &advice);
+        }
         Failure {
             code,
             kind: err.kind().as_str(),
-            message: with_causes(err),
+            message,
             io: None,
         }
     }
+}
+
+/// `message` followed by `advice`: after a clause, as one more; after a
+/// sentence, as a sentence of its own.
+fn append_advice(message: String, advice: &str) -> String {
+    if !message.ends_with('.') {
+        return format!("{message}; {advice}");
+    }
+    let mut chars = advice.chars();
+    let first = chars
+        .next()
+        .map(|c| c.to_uppercase().to_string())
+        .unwrap_or_default();
+    format!("{message} {first}{}.", chars.as_str())
+}
+
+/// What to do about `err`, in chainctl's flags and commands: the library
+/// reports the facts (which host refused, which verb RBAC denied, what the
+/// offline cache lacks, which input was wrong), the CLI says which of its
+/// flags help.
+pub(crate) fn advice(err: &Error) -> Option<String> {
+    if let Some(input) = err.invalid_input() {
+        return input_advice(input).map(str::to_string);
+    }
+    if let Some(problem) = err.state_problem() {
+        return state_advice(problem, err.path());
+    }
+    Some(match err {
+        Error::ConflictingSources { .. } => {
+            "pass exactly one of --bundle PATH or --chart oci://REGISTRY/PATH/CHART".to_string()
+        }
+        Error::Auth {
+            denied: Denied::Registry { host },
+            ..
+        } => format!(
+            "log in with `chainctl registry login {host}` or pass --username and --password-stdin"
+        ),
+        Error::Auth {
+            denied: Denied::Forbidden { .. },
+            ..
+        } => "ask an administrator for a Role that grants it, or use a --kube-context that has it"
+            .to_string(),
+        Error::Auth {
+            denied: Denied::Unauthorized,
+            ..
+        } => "check the credentials in your kubeconfig (or --kube-token)".to_string(),
+        Error::NotFound {
+            missing: Missing::Cached { .. },
+            ..
+        } => "--offline forbids the network: pull it once online (chainctl chart pull)".to_string(),
+        Error::NotFound {
+            missing: Missing::DeployedRevision { .. },
+            ..
+        } => "install it first, or upgrade with --install".to_string(),
+        Error::Kube {
+            pending: Some(pending),
+            ..
+        } => recovery(pending),
+        Error::Registry {
+            failure: RegistryFailure::TlsVerify { ca_file: Some(_) },
+            ..
+        } => "or pass --insecure-skip-tls-verify to skip verification".to_string(),
+        Error::Registry {
+            failure: RegistryFailure::TlsVerify { ca_file: None },
+            ..
+        } => {
+            "pass --ca-file with the CA that signed its certificate, or --insecure-skip-tls-verify \
+              to skip verification"
+                .to_string()
+        }
+        Error::Registry {
+            failure: RegistryFailure::PlainHttp,
+            ..
+        } => "pass --plain-http".to_string(),
+        Error::Registry {
+            failure: RegistryFailure::ChartTooLarge { .. },
+            ..
+        } => "raise the ceiling with --max-chart-size if the chart is meant to be this large"
+            .to_string(),
+        _ => return None,
+    })
+}
+
+/// The flag that sets a library input, and what to do with it.
+fn input_advice(input: Input) -> Option<&'static str> {
+    Some(match input {
+        Input::Kubeconfig => "pass --kubeconfig PATH or set KUBECONFIG",
+        Input::ChartSource => "pass --bundle PATH or --chart oci://REGISTRY/PATH/CHART",
+        Input::Bundle => "point --bundle at a chart directory or a packaged .tgz",
+        Input::Version => {
+            "--version goes with --chart only, and must agree with the reference's tag: drop \
+             it or fix it"
+        }
+        Input::Offline => "--offline needs a tag, an exact --version or a digest",
+        Input::ValuesFile => "pipe the values to -f - instead",
+        Input::ReuseValues => "pass --reuse-values or --reset-values, not both",
+        Input::DependencyUpdate => "or pass --dependency-update",
+        Input::ListFilter => "--filter takes a regular expression",
+        Input::RegistryConfig => "fix it, move it aside, or pass another with --registry-config",
+        Input::ClientCertificate => "pass both --cert-file and --key-file",
+        _ => return None,
+    })
+}
+
+/// What to do about a state file (or a change to it) the library refused.
+fn state_advice(problem: &StateProblem, path: Option<&std::path::Path>) -> Option<String> {
+    let path = path.map(|p| p.display().to_string()).unwrap_or_default();
+    Some(match problem {
+        StateProblem::NotAFile => "point --state-path at a file".to_string(),
+        StateProblem::Symlink => format!("--state-path {path} names it explicitly"),
+        StateProblem::Newer => "--state-path picks a separate state file".to_string(),
+        StateProblem::Invalid => format!("`chainctl state validate {path}` shows the problem"),
+        StateProblem::OutOfOrder { release, namespace } => {
+            format!(
+                "`chainctl state show --release {release} -n {namespace}` shows what is recorded"
+            )
+        }
+        _ => return None,
+    })
 }
 
 /// The error and its chain of causes, as ripgrep prints them: the OS's
@@ -92,6 +217,21 @@ impl From<io::Error> for Failure {
     }
 }
 
+/// The chainctl command that recovers a release stuck pending: a rollback
+/// to its last deployed revision, or an uninstall when it has none.
+pub(crate) fn recovery(p: &PendingRelease) -> String {
+    match p.rollback_to {
+        Some(to) => format!(
+            "chainctl app rollback --release {} -n {} --revision {to}",
+            p.release, p.namespace
+        ),
+        None => format!(
+            "chainctl app uninstall --release {} -n {}",
+            p.release, p.namespace
+        ),
+    }
+}
+
 /// The kind of the failure `app status --check` ends with when the cluster
 /// differs from the state file (exit code 8).
 pub(crate) const DRIFT: &str = "drift";
@@ -108,7 +248,7 @@ pub(crate) fn refused(message: String) -> Failure {
 
 /// A library error saying the input is invalid (exit 2).
 pub(crate) fn invalid_input(message: String) -> Error {
-    Error::InvalidInput { message }
+    Error::from_kind(ErrorKind::InvalidInput, message)
 }
 
 /// The exit code of a run, after reporting its failure once: on stderr as
@@ -163,6 +303,22 @@ mod tests {
             );
         }
         assert_eq!(INTERRUPTS.map(|(s, _)| 128 + s), [130, 143, 129]);
+    }
+
+    #[test]
+    fn advice_follows_a_clause_or_a_sentence() {
+        assert_eq!(append_advice("bad".into(), "pass --x"), "bad; pass --x");
+        assert_eq!(
+            append_advice(
+                "Nothing was changed.".into(),
+                "`chainctl state show` shows it"
+            ),
+            "Nothing was changed. `chainctl state show` shows it."
+        );
+        assert_eq!(
+            append_advice("It is.".into(), "point --x at it"),
+            "It is. Point --x at it."
+        );
     }
 
     #[test]

@@ -52,7 +52,7 @@ mod state;
 
 use std::process::ExitCode;
 
-use chainctl_core::Client;
+use chainctl_core::{Client, ErrorKind};
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::exit::Failure;
@@ -80,8 +80,25 @@ fn main() -> ExitCode {
         Err(err) => err.exit(),
     };
     let output = cli.output;
-    let result = run(cli);
+    let takes_timeout = takes_timeout(&matches);
+    let result = run(cli).map_err(|mut failure| {
+        // The library says the deadline passed; the flag that moves it is
+        // this command's.
+        if failure.kind == ErrorKind::Timeout.as_str() && takes_timeout {
+            failure.message = format!("{}; allow more time with --timeout", failure.message);
+        }
+        failure
+    });
     exit::exit_code(result, output, interrupts().received())
+}
+
+/// Whether the command given has a --timeout flag.
+fn takes_timeout(matches: &clap::ArgMatches) -> bool {
+    let mut m = matches;
+    while let Some((_, sub)) = m.subcommand() {
+        m = sub;
+    }
+    m.try_contains_id("timeout").unwrap_or(false)
 }
 
 fn long_version() -> String {

@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use chainctl_core::ErrorKind;
 use serde_json::json;
 
 use crate::exit::Failure;
@@ -17,7 +18,19 @@ pub(crate) fn run(command: RegistryCommand, output: Output) -> Result<(), Failur
         .registry
         .client(chainctl_core::DEFAULT_NETWORK_TIMEOUT)?;
     let file = if login {
-        client.registry_login(&args.host)?
+        let has_credentials = args.registry.username.is_some()
+            && (args.registry.password_stdin
+                || std::env::var_os("CHAINCTL_REGISTRY_PASSWORD").is_some_and(|p| !p.is_empty()));
+        client.registry_login(&args.host).map_err(|err| {
+            let mut failure = Failure::from(&err);
+            if err.kind() == ErrorKind::InvalidInput && !has_credentials {
+                failure.message = format!(
+                    "{} (--username, and --password-stdin or CHAINCTL_REGISTRY_PASSWORD)",
+                    failure.message
+                );
+            }
+            failure
+        })?
     } else {
         client.registry_logout(&args.host)?
     };

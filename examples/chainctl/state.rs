@@ -4,7 +4,7 @@
 use std::io::{self, Read, Write};
 
 use chainctl_core::state::{ExecutionStateRecord, Imported, StateFile, StateStoreOptions};
-use chainctl_core::{Error, ReleaseRef, StateStore};
+use chainctl_core::{Error, ErrorKind, ReleaseRef, StateStore};
 use serde_json::json;
 
 use crate::exit::{Failure, invalid_input};
@@ -71,13 +71,14 @@ pub(crate) fn run(command: StateCommand, output: Output) -> Result<(), Failure> 
                     let (cluster, release) = match found.as_slice() {
                         [one] => *one,
                         [] => {
-                            return Err(Failure::from(Error::NotFound {
-                                message: format!(
+                            return Err(Failure::from(Error::from_kind(
+                                ErrorKind::NotFound,
+                                format!(
                                     "no record of {}/{name} in {}",
                                     args.namespace,
                                     location.path.display()
                                 ),
-                            }));
+                            )));
                         }
                         several => {
                             let ids: Vec<_> = several

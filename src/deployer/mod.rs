@@ -787,23 +787,31 @@ impl<S: StateBackend> Deployer<S> {
     /// state file, no record of the release in this cluster).
     pub fn check(&mut self, release: &ReleaseRef, options: &CheckOptions) -> Result<Check> {
         let state_path = self.state.path()?;
-        let nothing_to_compare = |why: String| Error::NotFound {
-            message: format!(
-                "{why}, so there is nothing to compare the cluster with: the state file records \
-                 what chainctl installs, upgrades and rolls back"
-            ),
+        let nothing_to_compare = |why: String, missing| {
+            Error::not_found(
+                format!(
+                    "{why}, so there is nothing to compare the cluster with: the state file records \
+                     what chainctl installs, upgrades and rolls back"
+                ),
+                missing,
+            )
         };
         let no_record = || {
-            nothing_to_compare(format!(
-                "{} records no deployment of {release} in this cluster",
-                state_path.display()
-            ))
+            nothing_to_compare(
+                format!(
+                    "{} records no deployment of {release} in this cluster",
+                    state_path.display()
+                ),
+                crate::error::Missing::Other,
+            )
         };
         let Some(state) = self.state.load()? else {
-            return Err(nothing_to_compare(format!(
-                "there is no state file at {}",
-                state_path.display()
-            )));
+            return Err(nothing_to_compare(
+                format!("there is no state file at {}", state_path.display()),
+                crate::error::Missing::StateFile {
+                    path: state_path.to_path_buf(),
+                },
+            ));
         };
         let (recorded, legacy_record) =
             self.release_state(&state, release)?.ok_or_else(no_record)?;

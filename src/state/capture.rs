@@ -75,10 +75,13 @@ impl RecordSource {
     pub fn to_chart_source(&self) -> Result<ChartSource> {
         match self {
             RecordSource::Bundle(b) => ChartSource::bundle(&b.path).map_err(|e| {
-                Error::invalid(format!(
-                    "the recorded bundle {} cannot be used any more ({e}): pass --bundle or --chart",
-                    b.path
-                ))
+                Error::invalid_in(
+                    crate::Input::ChartSource,
+                    format!(
+                        "the recorded bundle {} cannot be used any more ({e}): give the chart source anew",
+                        b.path
+                    ),
+                )
             }),
             RecordSource::Oci(o) => ChartSource::oci(&o.reference, o.requested_version.as_deref()),
         }

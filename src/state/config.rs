@@ -1,4 +1,12 @@
 //! Where the state file lives: flags, environment and platform defaults.
+//!
+//! Unlike the rest of the crate, this module speaks in chainctl's flags on
+//! purpose: [`StateFileConfig`] *is* the `--state-file`/`--state-path`
+//! pair, and [`LocationRule`] says which of them chose the file, so its
+//! messages and its `Display` name the flags as the facts they are. A
+//! front end with other flags builds a
+//! [`StateLocation`] itself and opens it with
+//! [`StateStore::open_location`](crate::state::StateStore::open_location).
 
 use std::ffi::OsString;
 use std::fmt;
@@ -266,12 +274,15 @@ fn no_default_dir() -> Error {
 }
 
 fn located(path: &Path, rule: LocationRule) -> Result<StateLocation> {
-    let path = std::path::absolute(path).map_err(|e| Error::State {
-        message: format!(
-            "cannot make {} absolute (is the working directory gone?)",
-            path.display()
-        ),
-        source: Some(e),
+    let path = std::path::absolute(path).map_err(|e| {
+        Error::state(
+            format!(
+                "cannot make {} absolute (is the working directory gone?)",
+                path.display()
+            ),
+            Some(path),
+            Some(e),
+        )
     })?;
     Ok(StateLocation { path, rule })
 }

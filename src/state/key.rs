@@ -191,6 +191,9 @@ fn key_error(path: &Path, what: &str, source: io::Error) -> Error {
              or set {VALUES_KEY_ENV})",
             path.display()
         ),
+        path: Some(path.to_path_buf()),
+        locked: None,
+        problem: None,
         source: Some(source),
     }
 }

@@ -146,10 +146,11 @@ impl StateLock {
                         Ok(file) => LockGuard { file },
                         Err(e) => {
                             let _ = self.file.unlock();
-                            return Err(Error::State {
-                                message: format!("cannot hold the lock {}", self.path.display()),
-                                source: Some(e),
-                            });
+                            return Err(Error::state(
+                                format!("cannot hold the lock {}", self.path.display()),
+                                Some(&self.path),
+                                Some(e),
+                            ));
                         }
                     };
                     self.write_info(&LockInfo::for_this_process());
@@ -157,14 +158,15 @@ impl StateLock {
                 }
                 Err(TryLockError::WouldBlock) => {}
                 Err(TryLockError::Error(e)) => {
-                    return Err(Error::State {
-                        message: format!(
+                    return Err(Error::state(
+                        format!(
                             "cannot lock {} (for {})",
                             self.path.display(),
                             what.display()
                         ),
-                        source: Some(e),
-                    });
+                        Some(&self.path),
+                        Some(e),
+                    ));
                 }
             }
             let waited = start.elapsed();
@@ -193,7 +195,8 @@ impl StateLock {
     fn timeout_error(&self, what: &Path, waited: Duration) -> Error {
         let lock = self.path.display();
         let waited = format!("{:.1}s", waited.as_secs_f64());
-        let message = match self.holder() {
+        let holder = self.holder();
+        let message = match holder.clone() {
             Some(holder) if holder.is_gone() => format!(
                 "{} is locked; waited {waited}. The last holder that left its details ({holder}) \
                  has exited, so the lock has just changed hands: retrying should work.",
@@ -218,6 +221,12 @@ impl StateLock {
         };
         Error::State {
             message,
+            path: Some(what.to_path_buf()),
+            locked: Some(Box::new(crate::error::Locked {
+                lock_file: self.path.clone(),
+                holder,
+            })),
+            problem: None,
             source: None,
         }
     }

@@ -12,7 +12,7 @@ use super::key::ValuesKey;
 use super::lock::StateLock;
 use super::record::{ExecutionStateRecord, StateFile};
 use super::schema::{self, Problem};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StateProblem};
 
 /// How a [`StateStore`] behaves.
 ///
@@ -147,7 +147,7 @@ impl StateStore {
     /// std::fs::write(&path, "{ not json").unwrap();
     /// let err = StateStore::open(&path, StateStoreOptions::default()).unwrap_err();
     /// assert!(err.to_string().contains("not valid JSON"));
-    /// assert!(err.to_string().contains("chainctl state validate"));
+    /// assert_eq!(err.state_problem(), Some(&chainctl_core::StateProblem::Invalid));
     /// ```
     pub fn open(path: impl AsRef<Path>, options: StateStoreOptions) -> Result<StateStore> {
         if options.history_limit == 0 {
@@ -157,6 +157,7 @@ impl StateStore {
         }
         let given = std::path::absolute(path.as_ref()).map_err(|e| {
             io_error(
+                path.as_ref(),
                 format!("cannot make {} absolute", path.as_ref().display()),
                 e,
             )
@@ -168,6 +169,7 @@ impl StateStore {
         create_private_dir(dir)?;
         let dir_meta = fs::metadata(dir).map_err(|e| {
             io_error(
+                dir,
                 format!("cannot read the state directory {}", dir.display()),
                 e,
             )
@@ -177,19 +179,30 @@ impl StateStore {
         }
         match fs::symlink_metadata(&path) {
             Ok(meta) if !meta.is_file() => {
-                return Err(state_error(format!(
-                    "{} is not a regular file; point --state-path at a file",
-                    path.display()
-                )));
+                return Err(Error::state_refused(
+                    format!(
+                        "{} is not a regular file; a state file must be one",
+                        path.display()
+                    ),
+                    &path,
+                    StateProblem::NotAFile,
+                ));
             }
             Ok(meta) => warnings.extend(permission_warning(&path, &meta, false)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_error(format!("cannot read {}", path.display()), e)),
+            Err(e) => {
+                return Err(io_error(
+                    &path,
+                    format!("cannot read {}", path.display()),
+                    e,
+                ));
+            }
         }
 
         let lock_path = sibling(&path, ".lock");
         let lock = StateLock::open(&lock_path).map_err(|e| {
             io_error(
+                &lock_path,
                 format!(
                     "cannot open the lock file {} (is {} writable?)",
                     lock_path.display(),
@@ -245,14 +258,17 @@ impl StateStore {
         let path = path.as_ref();
         let bytes = fs::read(path).map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
-                Error::NotFound {
-                    message: format!(
+                Error::not_found(
+                    format!(
                         "no state file at {}: it is written by the first install or upgrade",
                         path.display()
                     ),
-                }
+                    crate::error::Missing::StateFile {
+                        path: path.to_path_buf(),
+                    },
+                )
             } else {
-                io_error(format!("cannot read {}", path.display()), e)
+                io_error(path, format!("cannot read {}", path.display()), e)
             }
         })?;
         Snapshot::parse_to_read(&bytes).map_err(|problem| unusable(path, &problem))
@@ -470,21 +486,25 @@ impl StateStore {
             }
             match held.max_by_key(|r| r.started_at) {
                 Some(newest) if newest.started_at >= record.started_at => {
-                    Err(state_error(format!(
-                        "cannot import the {} record of {key} started at {}: {} already holds a \
-                         newer one ({} {} started at {}), and a record goes after every older \
-                         one, so this one would be out of order and could make an older \
-                         deployment current. Nothing was changed; `chainctl state show \
-                         --release {} -n {}` shows what is recorded.",
-                        record.action,
-                        record.started_at,
-                        path.display(),
-                        newest.action,
-                        word(&newest.outcome),
-                        newest.started_at,
-                        record.release,
-                        record.namespace,
-                    )))
+                    Err(Error::state_refused(
+                        format!(
+                            "cannot import the {} record of {key} started at {}: {} already \
+                             holds a newer one ({} {} started at {}), and a record goes after \
+                             every older one, so this one would be out of order and could make \
+                             an older deployment current. Nothing was changed.",
+                            record.action,
+                            record.started_at,
+                            path.display(),
+                            newest.action,
+                            word(&newest.outcome),
+                            newest.started_at,
+                        ),
+                        &path,
+                        StateProblem::OutOfOrder {
+                            release: record.release.clone(),
+                            namespace: record.namespace.clone(),
+                        },
+                    ))
                 }
                 _ => Ok(true),
             }
@@ -536,6 +556,7 @@ impl StateStore {
         // durable.
         sync_dir(parent_of(&self.path)).map_err(|e| {
             io_error(
+                &self.path,
                 format!(
                     "{} was written, but its directory could not be synced, so the new record \
                      may not survive a power loss",
@@ -562,7 +583,13 @@ impl StateStore {
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
                 return Err(symlink_refused(&self.path));
             }
-            Err(e) => return Err(io_error(format!("cannot read {}", self.path.display()), e)),
+            Err(e) => {
+                return Err(io_error(
+                    &self.path,
+                    format!("cannot read {}", self.path.display()),
+                    e,
+                ));
+            }
         };
         let read = |file: &mut File| -> io::Result<(Vec<u8>, FileId)> {
             let meta = file.metadata()?;
@@ -570,8 +597,13 @@ impl StateStore {
             file.read_to_end(&mut bytes)?;
             Ok((bytes, FileId::of(&meta)))
         };
-        let (bytes, id) = read(&mut file)
-            .map_err(|e| io_error(format!("cannot read {}", self.path.display()), e))?;
+        let (bytes, id) = read(&mut file).map_err(|e| {
+            io_error(
+                &self.path,
+                format!("cannot read {}", self.path.display()),
+                e,
+            )
+        })?;
         let snapshot = Snapshot::parse_owned(bytes, Some(known))
             .map_err(|problem| unusable(&self.path, &problem))?;
         Ok((snapshot, Some(Seen { id, _pin: file })))
@@ -583,6 +615,7 @@ impl StateStore {
         let path = &self.path;
         let failed = |what: &str, e: io::Error| {
             io_error(
+                path,
                 format!(
                     "cannot write {} ({what}); the previous version is unchanged",
                     path.display()
@@ -718,6 +751,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         .create(dir)
         .map_err(|e| {
             io_error(
+                dir,
                 format!("cannot create the state directory {}", dir.display()),
                 e,
             )
@@ -739,14 +773,12 @@ fn permission_warning(path: &Path, meta: &fs::Metadata, is_dir: bool) -> Option<
     let fix = if is_dir && mode & 0o1000 != 0 {
         // A shared directory such as /tmp: making it private would break
         // everyone else.
-        "it is a shared directory, so keep the state file in a directory of its own \
-         (--state-path)"
-            .to_string()
+        "it is a shared directory, so keep the state file in a directory of its own".to_string()
     } else if meta.uid() == me {
         format!("`chmod {private} {}` makes it private", path.display())
     } else {
         format!(
-            "it belongs to uid {}, so keep the state file in a directory of your own instead (--state-path)",
+            "it belongs to uid {}, so keep the state file in a directory of your own instead",
             meta.uid()
         )
     };
@@ -774,8 +806,13 @@ fn follow_or_refuse_symlink(given: &Path, allow: bool) -> Result<PathBuf> {
         if !is_symlink(&path) {
             return Ok(path);
         }
-        let target = fs::read_link(&path)
-            .map_err(|e| io_error(format!("cannot read the symlink {}", path.display()), e))?;
+        let target = fs::read_link(&path).map_err(|e| {
+            io_error(
+                &path,
+                format!("cannot read the symlink {}", path.display()),
+                e,
+            )
+        })?;
         path = parent_of(&path).join(target);
     }
     Err(state_error(format!(
@@ -788,12 +825,16 @@ fn symlink_refused(path: &Path) -> Error {
     let target = fs::read_link(path)
         .map(|t| format!(" (to {})", t.display()))
         .unwrap_or_default();
-    state_error(format!(
-        "{} is a symlink{target}; a state file is not followed through a link unless you name it: \
-         pass --state-path {} to use it, or give the target's path",
-        path.display(),
-        path.display()
-    ))
+    Error::state_refused(
+        format!(
+            "{} is a symlink{target}; a state file is followed through a link only when its \
+             location is named explicitly (not taken from the environment or the default); to use \
+             it, name it explicitly or give the target's path",
+            path.display()
+        ),
+        path,
+        StateProblem::Symlink,
+    )
 }
 
 /// The error for a file that must not be touched, with the ways out.
@@ -801,15 +842,13 @@ fn unusable(path: &Path, problem: &Problem) -> Error {
     let p = path.display();
     let way_out = if problem.is_newer() {
         format!(
-            "Use the newer chainctl that wrote it, or keep a separate state file for this one \
-             (--state-path), or move it aside (`mv {p} {p}.newer`)."
+            "Use the newer chainctl that wrote it, or keep a separate state file for this one, \
+             or move it aside (`mv {p} {p}.newer`)."
         )
     } else {
         let bak = sibling(path, ".bak");
         let b = bak.display();
-        let mut ways = vec![format!(
-            "see the problem with `chainctl state validate {p}`"
-        )];
+        let mut ways = Vec::new();
         let mut note = String::new();
         if let Ok(bytes) = fs::read(&bak) {
             match Snapshot::parse_to_read(&bytes) {
@@ -825,11 +864,19 @@ fn unusable(path: &Path, problem: &Problem) -> Error {
             "move the file aside (`mv {p} {p}.broken`) to start a new one"
         ));
         let last = ways.pop().unwrap_or_default();
-        format!("To recover: {}, or {last}.{note}", ways.join(", "))
+        match ways.is_empty() {
+            true => format!("To recover: {last}.{note}"),
+            false => format!("To recover: {}, or {last}.{note}", ways.join(", ")),
+        }
     };
-    state_error(format!(
-        "{p} cannot be used: {problem}. It was left unchanged. {way_out}"
-    ))
+    Error::state_refused(
+        format!("{p} cannot be used: {problem}. It was left unchanged. {way_out}"),
+        path,
+        match problem.is_newer() {
+            true => StateProblem::Newer,
+            false => StateProblem::Invalid,
+        },
+    )
 }
 
 /// A unit enum as its JSON word (`succeeded`).
@@ -841,17 +888,11 @@ fn word(value: &impl serde::Serialize) -> String {
 }
 
 fn state_error(message: String) -> Error {
-    Error::State {
-        message,
-        source: None,
-    }
+    Error::state(message, None, None)
 }
 
-fn io_error(message: String, source: io::Error) -> Error {
-    Error::State {
-        message,
-        source: Some(source),
-    }
+fn io_error(path: &Path, message: String, source: io::Error) -> Error {
+    Error::state(message, Some(path), Some(source))
 }
 
 #[cfg(test)]

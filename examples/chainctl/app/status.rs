@@ -30,15 +30,23 @@ pub(crate) fn run(args: &StatusArgs, output: Output) -> Result<(), Failure> {
         false => None,
     };
     match (output, &pending) {
-        (Output::Json, Some(pending)) => writeln!(
-            io::stdout(),
-            "{:#}",
-            json!({ "action": "status", "release": info.with_secret_data_redacted()?, "pending": pending })
-        )?,
+        (Output::Json, Some(pending)) => {
+            let mut shown = json!(pending);
+            shown["recovery"] = json!(crate::exit::recovery(pending));
+            writeln!(
+                io::stdout(),
+                "{:#}",
+                json!({ "action": "status", "release": info.with_secret_data_redacted()?, "pending": shown })
+            )?
+        }
         (_, pending) => {
             print_release(output, "status", &info, None)?;
             if let Some(pending) = pending {
-                writeln!(io::stdout(), "stuck: {pending}")?;
+                writeln!(
+                    io::stdout(),
+                    "stuck: {pending}: {}",
+                    crate::exit::recovery(pending)
+                )?;
             }
         }
     }
@@ -56,12 +64,15 @@ pub(crate) fn check_status(common: &CommonArgs, output: Output) -> Result<(), Fa
     let options = CheckOptions::default().recorded_driver(common.driver.is_none());
     let client = client(common, RegistryOptions::default(), false, None)?;
     let check = (deployer(common, client).check(release, &options)).map_err(|err| match err {
-        Error::NotFound { message } => Failure::from(Error::NotFound {
-            message: format!(
-                "{message} (pass --state-path or --state-file if the release was recorded in \
-                 another file)"
-            ),
-        }),
+        err @ Error::NotFound { .. } => {
+            let mut failure = Failure::from(&err);
+            failure.message = format!(
+                "{} (pass --state-path or --state-file if the release was recorded in \
+                 another file)",
+                failure.message
+            );
+            failure
+        }
         err => err.into(),
     })?;
     if check.legacy_record {
