@@ -26,6 +26,10 @@
 //! serialization and schema validation of every record on every write.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Write};
+use std::ops::Range;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -42,7 +46,37 @@ use super::schema::{self, Problem};
 pub(crate) struct Snapshot {
     pub(crate) state: StateFile,
     /// `render_release` of each release in `state`, by key.
-    fragments: BTreeMap<String, String>,
+    fragments: BTreeMap<String, Fragment>,
+}
+
+/// The text of one release: a range of the file it was read from (shared
+/// by every release of that file, so the file's text is held once), or
+/// rendered by this process.
+#[derive(Clone)]
+pub(crate) enum Fragment {
+    Read(Arc<String>, Range<usize>),
+    Rendered(String),
+}
+
+impl Fragment {
+    fn as_str(&self) -> &str {
+        match self {
+            Fragment::Read(file, range) => &file[range.clone()],
+            Fragment::Rendered(text) => text,
+        }
+    }
+}
+
+impl PartialEq for Fragment {
+    fn eq(&self, other: &Fragment) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl fmt::Debug for Fragment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 /// The file's top level with the releases left as text.
@@ -64,6 +98,38 @@ impl Snapshot {
     /// The snapshot keeps the file's `schemaVersion`; the next
     /// [`apply`](Self::apply) makes it [`SCHEMA_VERSION`].
     pub(crate) fn parse(bytes: &[u8], known: Option<Snapshot>) -> Result<Snapshot, Problem> {
+        Snapshot::parse_as(bytes, None, known, true)
+    }
+
+    /// [`parse`](Self::parse) of a file's bytes that the snapshot may keep:
+    /// each release it did not render again is a range of them, not a copy.
+    pub(crate) fn parse_owned(
+        bytes: Vec<u8>,
+        known: Option<Snapshot>,
+    ) -> Result<Snapshot, Problem> {
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                let file = Arc::new(text);
+                Snapshot::parse_as(file.as_bytes(), Some(&file), known, true)
+            }
+            // Not UTF-8, so not JSON: the full check names the problem.
+            Err(e) => Snapshot::parse(e.as_bytes(), known),
+        }
+    }
+
+    /// [`parse`](Self::parse) for a reader that only looks (`state show`):
+    /// the releases' text is checked but not kept, since nothing is written.
+    pub(crate) fn parse_to_read(bytes: &[u8]) -> Result<StateFile, Problem> {
+        Snapshot::parse_as(bytes, None, None, false).map(|snapshot| snapshot.state)
+    }
+
+    /// `file`, when given, holds `bytes`: the fragments read are ranges of it.
+    fn parse_as(
+        bytes: &[u8],
+        file: Option<&Arc<String>>,
+        known: Option<Snapshot>,
+        keep_text: bool,
+    ) -> Result<Snapshot, Problem> {
         let outline = match serde_json::from_slice::<Outline<'_>>(bytes) {
             Ok(outline)
                 if (OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&outline.schema_version) =>
@@ -75,18 +141,36 @@ impl Snapshot {
         let mut known = known.unwrap_or_default();
         let mut snapshot = Snapshot::default();
         snapshot.state.schema_version = outline.schema_version;
+        let mut scratch = Vec::new();
         for (key, raw) in outline.releases {
             let text = raw.get();
+            // The text as it is: a range of the file when it is held (and
+            // then never of an older file, which would stay in memory).
+            let as_read = || match file {
+                Some(file) => {
+                    let start = text.as_ptr() as usize - file.as_ptr() as usize;
+                    Fragment::Read(Arc::clone(file), start..start + text.len())
+                }
+                None => Fragment::Rendered(text.to_owned()),
+            };
             let (release, fragment) = match known.take_if_same(&key, text) {
-                Some(same) => same,
+                Some((release, fragment)) => match file {
+                    Some(_) => (release, Some(as_read())),
+                    None => (release, Some(fragment)),
+                },
                 None => {
-                    let release = check_release(&key, text)?;
-                    let fragment = render_release(&release);
+                    let (release, rendered) = read_release(&key, text, &mut scratch, keep_text)?;
+                    let fragment = keep_text.then(|| match rendered {
+                        Some(rendered) => Fragment::Rendered(rendered),
+                        None => as_read(),
+                    });
                     (release, fragment)
                 }
             };
-            snapshot.state.releases.insert(key.clone(), release);
-            snapshot.fragments.insert(key, fragment);
+            if let Some(fragment) = fragment {
+                snapshot.fragments.insert(key.clone(), fragment);
+            }
+            snapshot.state.releases.insert(key, release);
         }
         if snapshot.state.check_version_fields().is_err() {
             return Err(schema::diagnose(bytes));
@@ -94,8 +178,8 @@ impl Snapshot {
         Ok(snapshot)
     }
 
-    fn take_if_same(&mut self, key: &str, text: &str) -> Option<(ReleaseState, String)> {
-        if self.fragments.get(key).map(String::as_str) != Some(text) {
+    fn take_if_same(&mut self, key: &str, text: &str) -> Option<(ReleaseState, Fragment)> {
+        if self.fragments.get(key).map(Fragment::as_str) != Some(text) {
             return None;
         }
         let fragment = self.fragments.remove(key)?;
@@ -117,7 +201,7 @@ impl Snapshot {
         self.state.schema_version = SCHEMA_VERSION;
         self.state.apply(record, history_limit);
         let fragment = render_release(&self.state.releases[&key]);
-        self.fragments.insert(key, fragment);
+        self.fragments.insert(key, Fragment::Rendered(fragment));
         undo
     }
 
@@ -136,32 +220,41 @@ impl Snapshot {
         }
     }
 
-    /// The file's text.
+    /// The file's text (the store streams it with [`write_to`](Self::write_to)).
+    #[cfg(test)]
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let size: usize = self
+            .fragments
+            .iter()
+            .map(|(k, f)| k.len() + f.as_str().len() + 16)
+            .sum();
+        let mut out = Vec::with_capacity(size + 64);
+        self.write_to(&mut out)
+            .expect("writing to memory cannot fail");
+        out
+    }
+
+    /// Writes [`to_bytes`](Self::to_bytes) to `out` without building it in
+    /// memory first.
+    pub(crate) fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
         let StateFile {
             schema_version,
             releases: _,
         } = &self.state;
-        let size: usize = self
-            .fragments
-            .iter()
-            .map(|(k, f)| k.len() + f.len() + 16)
-            .sum();
-        let mut out = Vec::with_capacity(size + 64);
-        out.extend_from_slice(
-            format!("{{\n  \"schemaVersion\": {schema_version},\n  \"releases\": {{").as_bytes(),
-        );
+        write!(
+            out,
+            "{{\n  \"schemaVersion\": {schema_version},\n  \"releases\": {{"
+        )?;
         for (i, (key, fragment)) in self.fragments.iter().enumerate() {
-            out.extend_from_slice(if i == 0 { b"\n    " } else { b",\n    " });
-            out.extend_from_slice(json_string(key).as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(fragment.as_bytes());
+            out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
+            out.write_all(json_string(key).as_bytes())?;
+            out.write_all(b": ")?;
+            out.write_all(fragment.as_str().as_bytes())?;
         }
         if !self.fragments.is_empty() {
-            out.extend_from_slice(b"\n  ");
+            out.write_all(b"\n  ")?;
         }
-        out.extend_from_slice(b"}\n}\n");
-        out
+        out.write_all(b"}\n}\n")
     }
 }
 
@@ -170,8 +263,41 @@ impl Snapshot {
 pub(crate) struct Undo {
     key: String,
     release: Option<ReleaseState>,
-    fragment: Option<String>,
+    fragment: Option<Fragment>,
     schema_version: u32,
+}
+
+/// Reads one release's text and the text to write it back as.
+///
+/// The fast path, which every release chainctl wrote takes: the text is
+/// read straight into the record types, which enforce the schema's types,
+/// enums and required fields, and [`schema::follows_rules`] checks what
+/// the types do not (the schema's patterns and limits). It is then written
+/// out again into `scratch` and compared: when it is the same text, the
+/// text is in this build's layout, every timestamp in its canonical form
+/// (which the schema's `date-time` accepts) and no field defaulted, so it
+/// is kept as it is (`None`: no new text). Anything else (another layout, a problem) goes
+/// through the full check of [`check_release`], so that a file is accepted
+/// or refused, and a problem named, exactly as the full check would.
+fn read_release(
+    key: &str,
+    text: &str,
+    scratch: &mut Vec<u8>,
+    keep_text: bool,
+) -> Result<(ReleaseState, Option<String>), Problem> {
+    if let Ok(release) = serde_json::from_str::<ReleaseState>(text)
+        && schema::follows_rules(key, &release)
+        && release.check_key(key).is_ok()
+    {
+        scratch.clear();
+        render_release_into(&release, scratch);
+        if scratch.as_slice() == text.as_bytes() {
+            return Ok((release, None));
+        }
+    }
+    let release = check_release(key, text)?;
+    let rendered = keep_text.then(|| render_release(&release));
+    Ok((release, rendered))
 }
 
 /// Validates one release's text as the schema would inside the whole file,
@@ -202,24 +328,36 @@ fn check_release(key: &str, text: &str) -> Result<ReleaseState, Problem> {
 
 /// One release's text, as it sits in the file at its indentation.
 fn render_release(release: &ReleaseState) -> String {
+    let mut out = Vec::with_capacity(512);
+    render_release_into(release, &mut out);
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// [`render_release`] appended to `out`.
+fn render_release_into(release: &ReleaseState, out: &mut Vec<u8>) {
     // Destructured so that a new field cannot be left out of the layout.
     let ReleaseState { current, history } = release;
-    let record = |r: &ExecutionStateRecord| serde_json::to_string(r).expect("a record serializes");
-    let mut out = String::from("{\n      \"current\": ");
+    let record = |out: &mut Vec<u8>, r: &ExecutionStateRecord| {
+        serde_json::to_writer(&mut *out, r).expect("a record serializes")
+    };
+    out.extend_from_slice(b"{\n      \"current\": ");
     match current {
-        Some(r) => out.push_str(&record(r)),
-        None => out.push_str("null"),
+        Some(r) => record(out, r),
+        None => out.extend_from_slice(b"null"),
     }
-    out.push_str(",\n      \"history\": [");
+    out.extend_from_slice(b",\n      \"history\": [");
     for (i, r) in history.iter().enumerate() {
-        out.push_str(if i == 0 { "\n        " } else { ",\n        " });
-        out.push_str(&record(r));
+        out.extend_from_slice(if i == 0 {
+            &b"\n        "[..]
+        } else {
+            b",\n        "
+        });
+        record(out, r);
     }
     if !history.is_empty() {
-        out.push_str("\n      ");
+        out.extend_from_slice(b"\n      ");
     }
-    out.push_str("]\n    }");
-    out
+    out.extend_from_slice(b"]\n    }");
 }
 
 #[cfg(test)]
@@ -304,6 +442,73 @@ mod tests {
                 .starts_with(r#"at $.releases["demo/hello"].history[1].outcome"#),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_fast_path_refuses_what_the_schema_refuses_in_our_own_layout() {
+        let mut snap = sample();
+        let mut rec = ExecutionStateRecord::new(Action::Install, "web", "prod");
+        rec.values_digest = Some(format!("sha256:{}", "0".repeat(64)));
+        rec.finish_ok();
+        snap.apply(rec, 100);
+        let text = String::from_utf8(snap.to_bytes()).unwrap();
+        let operator = format!(
+            "\"operator\":{}",
+            json_string(&snap.state.releases["prod/web"].history[0].operator)
+        );
+        for (from, to) in [
+            ("\"namespace\":\"prod\"", "\"namespace\":\"pr_od\""),
+            ("\"release\":\"web\"", "\"release\":\"web-\""),
+            ("\"helmRevision\":1,", "\"helmRevision\":0,"),
+            ("\"valuesDigest\":\"sha256:0", "\"valuesDigest\":\"sha256:A"),
+            (operator.as_str(), "\"operator\":\"\""),
+        ] {
+            assert!(text.contains(from), "{from}");
+            let bad = text.replacen(from, to, 1);
+            let fast = Snapshot::parse(bad.as_bytes(), None)
+                .unwrap_err()
+                .to_string();
+            let full = schema::parse_validated(bad.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(fast, full, "{to}");
+            assert!(fast.contains("$.releases["), "{fast}");
+            // It is the fast path's own check that refused it.
+            let outline: Outline<'_> = serde_json::from_str(&bad).unwrap();
+            let refused = outline.releases.iter().any(|(key, raw)| {
+                serde_json::from_str::<ReleaseState>(raw.get())
+                    .is_ok_and(|release| !schema::follows_rules(key, &release))
+            });
+            assert!(refused, "{to}");
+        }
+        // And the same text unchanged passes it, every release.
+        let outline: Outline<'_> = serde_json::from_str(&text).unwrap();
+        for (key, raw) in outline.releases {
+            let release: ReleaseState = serde_json::from_str(raw.get()).unwrap();
+            assert!(schema::follows_rules(&key, &release), "{key}");
+            assert_eq!(render_release(&release), raw.get(), "kept as it is");
+        }
+    }
+
+    #[test]
+    fn a_file_is_held_once_and_a_file_read_again_lets_the_old_text_go() {
+        let snap = sample();
+        let bytes = snap.to_bytes();
+        let first = Snapshot::parse_owned(bytes.clone(), None).unwrap();
+        let Some(Fragment::Read(old, _)) = first.fragments.values().next() else {
+            panic!("a release in our layout is kept as read");
+        };
+        let old = Arc::clone(old);
+        assert_eq!(Arc::strong_count(&old), 1 + first.fragments.len());
+        let again = Snapshot::parse_owned(bytes.clone(), Some(first)).unwrap();
+        assert_eq!(Arc::strong_count(&old), 1, "nothing holds the old text");
+        assert!(
+            (again.fragments.values()).all(|f| matches!(f, Fragment::Read(..))),
+            "{:?}",
+            again.fragments
+        );
+        assert_eq!(again.to_bytes(), bytes);
+        assert_eq!(again.state, snap.state);
     }
 
     #[test]

@@ -8,7 +8,8 @@ use jsonschema::ValidationError;
 use serde_json::Value;
 
 use super::record::{
-    ExecutionStateRecord, OLDEST_SCHEMA_VERSION, SCHEMA_VERSION, StateFile, json_string,
+    ExecutionStateRecord, OLDEST_SCHEMA_VERSION, ReleaseState, SCHEMA_VERSION, StateFile,
+    json_string,
 };
 
 /// The JSON Schema (draft 2020-12) of the state file, generated from
@@ -333,7 +334,17 @@ impl ExecutionStateRecord {
 }
 
 /// Checks a record against its part of [`state_schema`].
+///
+/// A record built as Rust values has the schema's types, enums and required
+/// fields, and its timestamps are written in their canonical form, by
+/// construction: what it can get wrong are the schema's patterns and
+/// limits, which [`follows_rules`] checks without building a JSON value or
+/// compiling the schema. Only a record that breaks one goes through the
+/// JSON Schema validator, which names the problem.
 pub(crate) fn check_record(record: &ExecutionStateRecord) -> Result<(), Problem> {
+    if rules::record(record) {
+        return Ok(());
+    }
     let value = serde_json::to_value(record).expect("a record serializes");
     first_error(record_validator(), &value)
 }
@@ -448,6 +459,151 @@ fn json_path<'a>(segments: impl Iterator<Item = jsonschema::paths::LocationSegme
     path
 }
 
+/// The schema's rules that the record types do not enforce themselves:
+/// its `pattern`s, `minLength`s, `maxLength`s and `minimum`s, checked on
+/// the typed release under `key` (for the loader's fast path,
+/// `format::read_release`). `true` means the release passes them; `false`
+/// sends the release to the full check, which names the problem. Each
+/// check is written out from the schema's own rule (a test keeps the list
+/// of rules here equal to the schema's), so that nothing compiles a regular
+/// expression or builds a JSON value per record.
+pub(crate) fn follows_rules(key: &str, release: &ReleaseState) -> bool {
+    rules::release_key(key)
+        && release.current.iter().all(rules::record)
+        && release.history.iter().all(rules::record)
+}
+
+/// Each function is the schema rule named in its comment.
+mod rules {
+    use crate::state::record::{ExecutionStateRecord, RecordSource};
+
+    /// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+    fn label(s: &str) -> bool {
+        let b = s.as_bytes();
+        let inner = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        match (b.first(), b.last()) {
+            (Some(first), Some(last)) => {
+                inner(first) && inner(last) && b.iter().all(|c| inner(c) || *c == b'-')
+            }
+            _ => false,
+        }
+    }
+
+    /// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+    fn release_name(s: &str) -> bool {
+        s.split('.').all(label)
+    }
+
+    /// `^([0-9a-f]{16}|rehearsal)$`
+    fn cluster_id(s: &str) -> bool {
+        s == "rehearsal" || (s.len() == 16 && s.bytes().all(|c| lower_hex(&c)))
+    }
+
+    fn lower_hex(c: &u8) -> bool {
+        c.is_ascii_digit() || (b'a'..=b'f').contains(c)
+    }
+
+    /// `propertyNames`: `^(([0-9a-f]{16}|rehearsal)/)?` namespace `/` release.
+    pub(super) fn release_key(key: &str) -> bool {
+        let parts: Vec<&str> = key.splitn(4, '/').collect();
+        match parts.as_slice() {
+            [namespace, release] => label(namespace) && release_name(release),
+            [cluster, namespace, release] => {
+                cluster_id(cluster) && label(namespace) && release_name(release)
+            }
+            _ => false,
+        }
+    }
+
+    /// `^(hmac-sha256|sha256):[0-9a-f]{64}$`
+    fn values_digest(s: &str) -> bool {
+        let hex = s
+            .strip_prefix("hmac-sha256:")
+            .or_else(|| s.strip_prefix("sha256:"));
+        hex.is_some_and(|h| h.len() == 64 && h.bytes().all(|c| lower_hex(&c)))
+    }
+
+    /// `^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`
+    fn oci_digest(s: &str) -> bool {
+        let Some((algorithm, encoded)) = s.split_once(':') else {
+            return false;
+        };
+        let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        algorithm
+            .split(['+', '.', '_', '-'])
+            .all(|part| !part.is_empty() && part.bytes().all(alnum))
+            && !encoded.is_empty()
+            && encoded
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"=_-".contains(&c))
+    }
+
+    /// `^oci://.`: any character but a line terminator after the scheme.
+    fn oci_reference(s: &str) -> bool {
+        s.strip_prefix("oci://")
+            .and_then(|rest| rest.chars().next())
+            .is_some_and(|c| !matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}'))
+    }
+
+    /// `minLength` and `maxLength` count characters, not bytes.
+    fn chars_between(s: &str, min: usize, max: usize) -> bool {
+        (min..=max).contains(&s.chars().count())
+    }
+
+    /// An `ExecutionStateRecord`'s rules, and those of the types in it.
+    pub(super) fn record(r: &ExecutionStateRecord) -> bool {
+        let optional = |v: &Option<String>, rule: fn(&str) -> bool| v.as_deref().is_none_or(rule);
+        let source = match &r.source {
+            None => true,
+            Some(RecordSource::Oci(oci)) => {
+                oci_reference(&oci.reference)
+                    && optional(&oci.manifest_digest, oci_digest)
+                    && optional(&oci.chart_digest, oci_digest)
+            }
+            Some(RecordSource::Bundle(bundle)) => {
+                !bundle.path.is_empty() && optional(&bundle.content_digest, oci_digest)
+            }
+        };
+        // release: minLength 1, maxLength 53, pattern; namespace: 1 to 63.
+        chars_between(&r.release, 1, 53)
+            && release_name(&r.release)
+            && chars_between(&r.namespace, 1, 63)
+            && label(&r.namespace)
+            && r.cluster.as_ref().is_none_or(|c| cluster_id(&c.id))
+            && source
+            // chart.name, chart.version: minLength 1.
+            && r.chart.as_ref().is_none_or(|c| !c.name.is_empty() && !c.version.is_empty())
+            // helmRevision: minimum 1.
+            && r.helm_revision.is_none_or(|rev| rev >= 1)
+            // helmStatus: minLength 1.
+            && r.helm_status.as_ref().is_none_or(|s| !s.as_str().is_empty())
+            && optional(&r.values_digest, values_digest)
+            && optional(&r.manifest_digest, values_digest)
+            // operator, toolVersions.chainctl: minLength 1.
+            && !r.operator.is_empty()
+            && !r.tool_versions.chainctl.is_empty()
+    }
+
+    /// A rule on one string.
+    #[cfg(test)]
+    pub(super) type Rule = fn(&str) -> bool;
+
+    /// Each hand-written pattern, by name, for the test that compares them
+    /// with the schema's regular expressions.
+    #[cfg(test)]
+    pub(super) fn samples() -> Vec<(&'static str, Rule)> {
+        vec![
+            ("label", label),
+            ("release_name", release_name),
+            ("cluster_id", cluster_id),
+            ("release_key", release_key),
+            ("values_digest", values_digest),
+            ("oci_digest", oci_digest),
+            ("oci_reference", oci_reference),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,6 +626,235 @@ mod tests {
         parse_validated(v.to_string().as_bytes())
             .unwrap_err()
             .to_string()
+    }
+
+    /// Every rule the schema states beyond types, enums and required fields,
+    /// as `definition.property keyword value`. `follows_rules` checks each
+    /// of these by hand: a rule added to the schema fails this test until
+    /// the fast path checks it too (and this list names it).
+    #[test]
+    fn the_fast_path_checks_every_rule_of_the_schema() {
+        fn collect(at: &str, v: &Value, out: &mut Vec<String>) {
+            let Some(map) = v.as_object() else {
+                if let Some(items) = v.as_array() {
+                    for (i, item) in items.iter().enumerate() {
+                        collect(&format!("{at}[{i}]"), item, out);
+                    }
+                }
+                return;
+            };
+            for (k, v) in map {
+                match k.as_str() {
+                    "pattern" | "minLength" | "maxLength" | "minimum" | "maximum"
+                    | "exclusiveMinimum" | "exclusiveMaximum" | "multipleOf" | "minItems"
+                    | "maxItems" | "uniqueItems" | "minProperties" | "maxProperties" | "format"
+                    | "not" | "if" | "dependentRequired" | "contains" => {
+                        out.push(format!("{at} {k} {v}"))
+                    }
+                    "description" | "title" => {}
+                    _ => collect(&format!("{at}.{k}"), v, out),
+                }
+            }
+        }
+        let mut rules = Vec::new();
+        collect("$", &committed_schema(), &mut rules);
+        let digest = r#""^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$""#;
+        let label = r#""^[a-z0-9]([-a-z0-9]*[a-z0-9])?$""#;
+        let release = r#""^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$""#;
+        let values = r#""^(hmac-sha256|sha256):[0-9a-f]{64}$""#;
+        let uint64 = |p: &str| [format!("{p} format \"uint64\""), format!("{p} minimum 0")];
+        let rec = "$.$defs.ExecutionStateRecord.properties";
+        let phases = "$.$defs.PhaseDurations.properties";
+        let oci = "$.$defs.RecordSource.oneOf[0].properties";
+        let bundle = "$.$defs.RecordSource.oneOf[1].properties";
+        let mut expected: Vec<String> = vec![
+            // The enforced by the types: u32/u64 (uint formats, minimum 0),
+            // schemaVersion's range (the outline), timestamps (canonical
+            // text, compared after writing it out again).
+            "$.properties.schemaVersion format \"uint32\"".into(),
+            "$.properties.schemaVersion maximum 4".into(),
+            "$.properties.schemaVersion minimum 1".into(),
+            format!("{rec}.finishedAt format \"date-time\""),
+            format!("{rec}.startedAt format \"date-time\""),
+            format!("{rec}.helmRevision format \"uint32\""),
+            // Checked by `rules`.
+            format!(
+                "$.properties.releases.propertyNames pattern {}",
+                r#""^(([0-9a-f]{16}|rehearsal)/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$""#
+            ),
+            "$.$defs.ChartInfo.properties.name minLength 1".into(),
+            "$.$defs.ChartInfo.properties.version minLength 1".into(),
+            format!("{rec}.helmRevision minimum 1"),
+            format!("{rec}.helmStatus minLength 1"),
+            format!("{rec}.manifestDigest pattern {values}"),
+            format!("{rec}.valuesDigest pattern {values}"),
+            format!("{rec}.namespace maxLength 63"),
+            format!("{rec}.namespace minLength 1"),
+            format!("{rec}.namespace pattern {label}"),
+            format!("{rec}.operator minLength 1"),
+            format!("{rec}.release maxLength 53"),
+            format!("{rec}.release minLength 1"),
+            format!("{rec}.release pattern {release}"),
+            r#"$.$defs.RecordCluster.properties.id pattern "^([0-9a-f]{16}|rehearsal)$""#.into(),
+            format!("{oci}.chartDigest pattern {digest}"),
+            format!("{oci}.manifestDigest pattern {digest}"),
+            format!("{oci}.reference pattern \"^oci://.\""),
+            format!("{bundle}.contentDigest pattern {digest}"),
+            format!("{bundle}.path minLength 1"),
+            "$.$defs.ToolVersions.properties.chainctl minLength 1".into(),
+        ];
+        expected.extend(uint64(&format!("{rec}.durationMs")));
+        for phase in ["apply", "pull", "render", "resolve", "wait"] {
+            expected.extend(uint64(&format!("{phases}.{phase}")));
+        }
+        rules.sort();
+        expected.sort();
+        assert_eq!(rules, expected);
+    }
+
+    /// Each hand-written pattern agrees with the schema's regular
+    /// expression on strings near its edges.
+    #[test]
+    fn the_hand_written_patterns_agree_with_the_schemas() {
+        let patterns = [
+            ("label", r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+            (
+                "release_name",
+                r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+            ),
+            ("cluster_id", r"^([0-9a-f]{16}|rehearsal)$"),
+            (
+                "release_key",
+                r"^(([0-9a-f]{16}|rehearsal)/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+            ),
+            ("values_digest", r"^(hmac-sha256|sha256):[0-9a-f]{64}$"),
+            (
+                "oci_digest",
+                r"^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$",
+            ),
+            ("oci_reference", r"^oci://."),
+        ];
+        let hex16 = "0123456789abcdef";
+        let hex64 = "ab".repeat(32);
+        let inputs: Vec<String> = [
+            "",
+            "a",
+            "-",
+            "a-",
+            "-a",
+            "a-b",
+            "a--b",
+            "A",
+            "a.b",
+            "a..b",
+            ".a",
+            "a.",
+            "a.-b",
+            "web",
+            "api.v2",
+            "x_y",
+            "a b",
+            "é",
+            "demo/hello",
+            "demo/api.v2",
+            "demo/",
+            "/hello",
+            "rehearsal/demo/hello",
+            "rehearsals/demo/hello",
+            "a/b/c/d",
+            "rehearsal",
+            "sha256:",
+            "sha256:abc",
+            "md5:abc",
+            "sha256+x:AB=_-",
+            "sha256:AB c",
+            "a.b-c_d+e:x",
+            "a..b:x",
+            "+a:x",
+            "a:",
+            ":x",
+            "a:b:c",
+            "oci://",
+            "oci://x",
+            "oci://\n",
+            "oci:/x",
+            "OCI://x",
+            "oci://\u{2028}",
+            "oci://\u{e9}",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain([
+            hex16.to_string(),
+            format!("{hex16}/demo/hello"),
+            format!("{}/demo/hello", hex16.to_uppercase()),
+            format!("{hex16}0/demo/hello"),
+            format!("sha256:{hex64}"),
+            format!("hmac-sha256:{hex64}"),
+            format!("hmac-sha256:{hex64}0"),
+            format!("sha256:{}", hex64.to_uppercase()),
+            format!("{hex64}\n"),
+            format!("sha256:{hex64}\n"),
+            "a\n".into(),
+        ])
+        .collect();
+        let samples = rules::samples();
+        for (name, pattern) in patterns {
+            let schema = serde_json::json!({"type": "string", "pattern": pattern});
+            let regex = jsonschema::validator_for(&schema).unwrap();
+            let (_, check) = samples.iter().find(|(n, _)| *n == name).unwrap();
+            for input in &inputs {
+                assert_eq!(
+                    check(input),
+                    regex.is_valid(&Value::String(input.clone())),
+                    "{name} on {input:?}"
+                );
+            }
+        }
+    }
+
+    /// A record checked before it is written: the hand-written rules and
+    /// the JSON Schema validator agree on it, and a problem is named by the
+    /// validator either way.
+    #[test]
+    fn a_record_is_checked_by_the_rules_and_named_by_the_schema() {
+        use crate::state::{Action, RecordCluster};
+        let mut good = ExecutionStateRecord::new(Action::Install, "web", "prod");
+        good.values_digest = Some(format!("sha256:{}", "0".repeat(64)));
+        good.helm_revision = Some(1);
+        good.finish_ok();
+        type Spoil = fn(&mut ExecutionStateRecord);
+        let bad: Vec<(&str, Spoil)> = vec![
+            ("$.release", |r| r.release = "Web".into()),
+            ("$.release", |r| r.release = "a".repeat(54)),
+            ("$.namespace", |r| r.namespace = "pr_od".into()),
+            ("$.valuesDigest", |r| {
+                r.values_digest = Some("md5:abc".into())
+            }),
+            ("$.helmRevision", |r| r.helm_revision = Some(0)),
+            ("$.helmStatus", |r| r.helm_status = Some("".into())),
+            ("$.operator", |r| r.operator = String::new()),
+            ("$.toolVersions.chainctl", |r| {
+                r.tool_versions.chainctl = String::new()
+            }),
+            ("$.cluster.id", |r| {
+                let mut c = RecordCluster::rehearsal();
+                c.id = "REHEARSAL".into();
+                r.cluster = Some(c);
+            }),
+        ];
+        let validator = |r: &ExecutionStateRecord| {
+            record_validator().is_valid(&serde_json::to_value(r).unwrap())
+        };
+        assert!(rules::record(&good) && validator(&good));
+        assert!(check_record(&good).is_ok());
+        for (path, spoil) in bad {
+            let mut r = good.clone();
+            spoil(&mut r);
+            assert!(!rules::record(&r) && !validator(&r), "{path}");
+            let p = check_record(&r).unwrap_err().to_string();
+            assert!(p.starts_with(&format!("at {path}:")), "{p}");
+        }
     }
 
     #[test]

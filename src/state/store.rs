@@ -271,9 +271,7 @@ impl StateStore {
                 io_error(path, format!("cannot read {}", path.display()), e)
             }
         })?;
-        Snapshot::parse(&bytes, None)
-            .map(|snapshot| snapshot.state)
-            .map_err(|problem| unusable(path, &problem))
+        Snapshot::parse_to_read(&bytes).map_err(|problem| unusable(path, &problem))
     }
 
     /// Reads the file again (it may have been changed by another process).
@@ -606,7 +604,7 @@ impl StateStore {
                 e,
             )
         })?;
-        let snapshot = Snapshot::parse(&bytes, Some(known))
+        let snapshot = Snapshot::parse_owned(bytes, Some(known))
             .map_err(|problem| unusable(&self.path, &problem))?;
         Ok((snapshot, Some(Seen { id, _pin: file })))
     }
@@ -625,7 +623,6 @@ impl StateStore {
                 e,
             )
         };
-        let bytes = self.snapshot.to_bytes();
 
         // Keep the mode of the file being replaced: a group-readable file
         // the operator chose stays so (and keeps being warned about).
@@ -645,7 +642,11 @@ impl StateStore {
             .map_err(|e| failed(&format!("creating {}", tmp.display()), e))?;
         let result = (|| {
             file.set_permissions(Permissions::from_mode(mode.unwrap_or(0o600)))?;
-            file.write_all(&bytes)?;
+            // Straight to the file: no second copy of it in memory.
+            let mut out = io::BufWriter::with_capacity(1 << 16, &mut file);
+            self.snapshot.write_to(&mut out)?;
+            out.flush()?;
+            drop(out);
             file.sync_all()?;
             if mode.is_some() {
                 backup(path, &self.backup_path())?;
@@ -850,7 +851,7 @@ fn unusable(path: &Path, problem: &Problem) -> Error {
         let mut ways = Vec::new();
         let mut note = String::new();
         if let Ok(bytes) = fs::read(&bak) {
-            match Snapshot::parse(&bytes, None) {
+            match Snapshot::parse_to_read(&bytes) {
                 Ok(_) => ways.push(format!(
                     "restore the previous version, which is valid, with `cp -p {b} {p}`"
                 )),
