@@ -535,15 +535,13 @@ func opHistory(ctx context.Context, req historyRequest, sink eventSink) ([]relea
 	return withRelease(ctx, req.releaseRef, sink, func(cfg *action.Configuration) ([]releaseDTO, error) {
 		hist := action.NewHistory(cfg)
 		hist.Max = req.Max
-		if hist.Max <= 0 {
-			hist.Max = 256
-		}
 		rels, err := hist.Run(req.Release)
 		if err != nil {
 			return nil, err
 		}
 		sort.Slice(rels, func(i, j int) bool { return rels[i].Version < rels[j].Version })
-		if len(rels) > hist.Max {
+		// helm history --max keeps the newest revisions; no max keeps all.
+		if hist.Max > 0 && len(rels) > hist.Max {
 			rels = rels[len(rels)-hist.Max:]
 		}
 		out := make([]releaseDTO, 0, len(rels))

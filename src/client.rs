@@ -1122,9 +1122,40 @@ impl Client {
 
     /// Every stored revision of a release, oldest first (manifests left out).
     pub fn history(&self, release: &ReleaseRef) -> Result<Vec<ReleaseInfo>> {
+        self.history_request(release, None)
+    }
+
+    /// The newest `max` stored revisions of a release, oldest first, as
+    /// `helm history --max` lists them (helm's default is 256). As with
+    /// helm, a `max` of 0 lists none once the release is found.
+    ///
+    /// ```
+    /// use chainctl_core::{ChartSource, Client, ReleaseOptions, Storage};
+    /// # fn main() -> chainctl_core::Result<()> {
+    /// let client = Client::builder().storage(Storage::Memory).build()?;
+    /// let chart = ChartSource::bundle(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/charts/hello"))?;
+    /// let opts = ReleaseOptions::builder("hello", "demo").install_if_missing(true).build()?;
+    /// for _ in 0..3 {
+    ///     client.upgrade(&chart, &opts)?;
+    /// }
+    /// let newest: Vec<u32> = client.history_max(opts.release(), 2)?.iter().map(|r| r.revision).collect();
+    /// assert_eq!(newest, [2, 3]);
+    /// assert!(client.history_max(opts.release(), 0)?.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn history_max(&self, release: &ReleaseRef, max: u32) -> Result<Vec<ReleaseInfo>> {
+        let mut revisions = self.history_request(release, Some(max).filter(|&m| m > 0))?;
+        if max == 0 {
+            revisions.clear();
+        }
+        Ok(revisions)
+    }
+
+    fn history_request(&self, release: &ReleaseRef, max: Option<u32>) -> Result<Vec<ReleaseInfo>> {
         let request = wire::HistoryRequest {
             target: self.target(release),
-            max: None,
+            max,
         };
         bridge::call::<wire::ReleaseHistory>(&request, &self.query_options())
     }

@@ -436,7 +436,7 @@ pub(crate) struct StatusRequest {
 pub(crate) struct HistoryRequest {
     #[serde(flatten)]
     pub(crate) target: ReleaseTarget,
-    /// Absent: the shim's bound (256).
+    /// Absent: every revision.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) max: Option<u32>,
 }

@@ -631,6 +631,12 @@ fn cli_every_action_against_the_api_server_is_recorded() {
         configmap(cluster, &ns, "app-hello").unwrap()["data"]["greeting"],
         "first"
     );
+    // --max keeps the newest revisions, oldest first, as helm history does.
+    let out = run(0, with(&["app", "history", "--max", "2"]));
+    let revisions: Vec<&str> = (out.lines().skip(1))
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    assert_eq!(revisions, ["2", "3"], "{out}");
     let out = run(0, with(&["app", "status"]));
     assert!(
         out.contains("status: deployed") && out.contains("revision: 3"),
