@@ -954,16 +954,7 @@ fn a_refused_state_file_is_followed_by_the_state_flag() {
     let dir = tempfile::tempdir().unwrap();
     let install = |state_path: Option<&std::path::Path>, env: Option<&std::path::Path>| {
         let mut cmd = chainctl();
-        cmd.args(["app", "install", "--bundle", "examples/charts/hello"])
-            .args([
-                "--release",
-                "hello",
-                "-n",
-                "demo",
-                "--driver",
-                "memory",
-                "--confirm",
-            ]);
+        cmd.args(MEMORY_INSTALL);
         if let Some(p) = state_path {
             cmd.arg("--state-path").arg(p);
         }

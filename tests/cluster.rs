@@ -10,7 +10,7 @@
 mod support;
 use support::{
     client, client_for, hello_dir, helm, kill_while_pending, namespace, pty, testenv,
-    wait_for_status,
+    wait_for_status, waiting_install,
 };
 
 use std::path::{Path, PathBuf};
@@ -866,21 +866,7 @@ fn a_release_stuck_pending_is_reported_with_the_command_that_recovers_it() {
     let hello = hello.to_str().unwrap();
 
     // An install killed while it waits stays pending-install.
-    let install = cli.cmd(&[
-        "app",
-        "install",
-        "--bundle",
-        hello,
-        "--release",
-        "cut",
-        "-n",
-        &ns,
-        "--create-namespace",
-        "--wait",
-        "--timeout",
-        "5m",
-        "--confirm",
-    ]);
+    let install = cli.cmd(&waiting_install(hello, &ns));
     let rel = release("cut", &ns);
     kill_while_pending(install, &c, &rel);
 

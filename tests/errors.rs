@@ -6,7 +6,9 @@
 
 mod support;
 use support::chainctl::{Sandbox, chainctl};
-use support::{client_for as cluster_client, kill_while_pending, namespace, testenv};
+use support::{
+    client_for as cluster_client, kill_while_pending, namespace, testenv, waiting_install,
+};
 
 use std::error::Error as _;
 use std::fs;
@@ -435,21 +437,7 @@ fn an_action_on_a_release_left_pending_is_pending_with_its_revision() {
 
     // An install killed while it waits (nothing ever becomes ready on this
     // cluster) stays pending-install.
-    let mut cmd = sandbox.command(&[
-        "app",
-        "install",
-        "--bundle",
-        chart.to_str().unwrap(),
-        "--release",
-        "cut",
-        "-n",
-        &ns,
-        "--create-namespace",
-        "--wait",
-        "--timeout",
-        "5m",
-        "--confirm",
-    ]);
+    let mut cmd = sandbox.command(&waiting_install(chart.to_str().unwrap(), &ns));
     cmd.arg("--kubeconfig").arg(&cluster.kubeconfig);
     if let Some(context) = &cluster.context {
         cmd.args(["--kube-context", context]);

@@ -76,6 +76,27 @@ pub fn wait_for_status(c: &Client, rel: &ReleaseRef, status: &str) {
     }
 }
 
+/// The arguments of a chainctl install of `chart` as release `cut` in `ns`
+/// that waits (up to 5 minutes) for resources the test API server never
+/// makes ready: what [`kill_while_pending`] runs.
+pub fn waiting_install<'a>(chart: &'a str, ns: &'a str) -> [&'a str; 13] {
+    [
+        "app",
+        "install",
+        "--bundle",
+        chart,
+        "--release",
+        "cut",
+        "-n",
+        ns,
+        "--create-namespace",
+        "--wait",
+        "--timeout",
+        "5m",
+        "--confirm",
+    ]
+}
+
 /// Runs `install` (a chainctl install with `--wait` of a chart that never
 /// becomes ready on the test API server), waits until Helm has stored its
 /// revision as pending-install, and kills it there: the release is left
