@@ -11,7 +11,7 @@
 //! `Cluster::shared()` at an existing cluster instead of starting one.
 
 use std::collections::hash_map::{DefaultHasher, RandomState};
-use std::fs::{self, File};
+use std::fs;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -177,10 +177,6 @@ impl Registries {
             .tempdir()
             .expect("create a temporary directory for the test registries");
         let access_log = dir.path().join("access.log");
-        let stderr_path = dir.path().join("stderr.log");
-        // A file, not a pipe: nobody has to drain it, and we can show it
-        // if start-up fails.
-        let stderr = File::create(&stderr_path).expect("create stderr.log");
         let password = format!(
             "pw-{:016x}",
             RandomState::new().hash_one(std::process::id())
@@ -194,7 +190,10 @@ impl Registries {
             .arg(&access_log)
             .stdin(Stdio::piped()) // kept open in `child` until we exit or drop
             .stdout(Stdio::piped())
-            .stderr(stderr);
+            // A pipe, not a file in the directory: with -rm-dir testenv
+            // removes that directory when it fails to start, and the
+            // message with it.
+            .stderr(Stdio::piped());
         if rm_dir {
             cmd.arg("-rm-dir");
         }
@@ -209,6 +208,22 @@ impl Registries {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
 
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (err_tx, err_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            // Drained for the child's whole life (a full pipe would block
+            // it); the last 64 KiB are kept to show if start-up fails.
+            let mut kept = Vec::new();
+            let mut buf = [0u8; 8192];
+            let mut r = stderr;
+            while let Ok(n @ 1..) = io::Read::read(&mut r, &mut buf) {
+                kept.extend_from_slice(&buf[..n]);
+                if kept.len() > 64 * 1024 {
+                    kept.drain(..kept.len() - 64 * 1024);
+                }
+            }
+            let _ = err_tx.send(String::from_utf8_lossy(&kept).into_owned());
+        });
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -227,7 +242,9 @@ impl Registries {
                 let status = child.wait();
                 panic!(
                     "the test registries did not start ({outcome:?}, exit {status:?}); stderr:\n{}",
-                    fs::read_to_string(&stderr_path).unwrap_or_default()
+                    err_rx
+                        .recv_timeout(Duration::from_secs(10))
+                        .unwrap_or_else(|_| "(not closed 10 s after the exit)".into())
                 );
             }
         };

@@ -357,13 +357,18 @@ func startChild(dir, name, bin string, args ...string) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
+// errExited is waitHTTP's error when the child it waits for exits: at
+// start-up that is most often a port that another process took between
+// freePort's probe and the child's bind, so startKube's caller retries.
+var errExited = errors.New("it exited")
+
 // waitHTTP polls url until it answers 200, the child exits, or timeout.
 func waitHTTP(client *http.Client, url, token string, timeout time.Duration, child *exec.Cmd, logFile string) error {
 	deadline := time.Now().Add(timeout)
 	last := errors.New("no answer yet")
 	for time.Now().Before(deadline) {
 		if syscall.Kill(child.Process.Pid, 0) != nil { // reaped by startChild's Wait
-			return fmt.Errorf("it exited; the end of %s:\n%s", logFile, tail(logFile, 30))
+			return fmt.Errorf("%w; the end of %s:\n%s", errExited, logFile, tail(logFile, 30))
 		}
 		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
 		if token != "" {

@@ -33,6 +33,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -214,12 +215,7 @@ func start(opts options) (*env, error) {
 			e.close()
 			return nil, err
 		}
-		dir := filepath.Join(opts.dir, "kube")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			e.close()
-			return nil, err
-		}
-		e.cluster, err = startKube(dir, bins, e.CAFile,
+		e.cluster, err = startKubeRetrying(filepath.Join(opts.dir, "kube"), bins, e.CAFile,
 			filepath.Join(opts.dir, "server.pem"), filepath.Join(opts.dir, "server-key.pem"))
 		if err != nil {
 			e.close()
@@ -229,6 +225,29 @@ func start(opts options) (*env, error) {
 	}
 	e.logging.Store(true)
 	return e, nil
+}
+
+// startKube's attempts when etcd or the API server exits at start-up.
+const kubeAttempts = 3
+
+// startKubeRetrying runs startKube in a fresh dir, again with new ports
+// when a child exits while starting (a port taken between probe and bind,
+// on a busy machine), at most kubeAttempts times. A child that is up but
+// never ready is not retried: that is not a race, and it took minutes.
+func startKubeRetrying(dir string, b *binaries, caFile, certFile, keyFile string) (*kubeCluster, error) {
+	for attempt := 1; ; attempt++ {
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		k, err := startKube(dir, b, caFile, certFile, keyFile)
+		if err == nil || !errors.Is(err, errExited) || attempt == kubeAttempts {
+			return k, err
+		}
+		fmt.Fprintf(os.Stderr, "testenv: attempt %d of %d: %v\ntestenv: starting again with new ports\n", attempt, kubeAttempts, err)
+	}
 }
 
 func newConfig(auth configuration.Auth) *configuration.Configuration {
