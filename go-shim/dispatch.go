@@ -66,6 +66,7 @@ var ops = map[string]opFunc{
 	"debug.panic":       typed(opPanic),
 	"debug.sleep":       typed(opSleep),
 	"debug.log":         typed(opDebugLog),
+	"runtime.gcPercent": typed(opSetGCPercent),
 	"release.render":    typed(opRender),
 	"release.install":   typed(opInstall),
 	"release.upgrade":   typed(opUpgrade),

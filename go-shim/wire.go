@@ -530,3 +530,13 @@ func millis(ms int64) time.Duration {
 	}
 	return time.Duration(ms) * time.Millisecond
 }
+
+// ---- runtime.gcPercent ---------------------------------------------------
+
+type gcPercentRequest struct {
+	Percent int `json:"percent"`
+}
+
+type gcPercentReply struct {
+	Previous int `json:"previous"`
+}

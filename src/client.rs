@@ -606,6 +606,31 @@ impl Client {
         Ok(version)
     }
 
+    /// Sets the Go garbage collector's target for the whole process, as the
+    /// `GOGC` environment variable does (Go's `debug.SetGCPercent`: the heap
+    /// may grow by `percent` % of the live heap before a collection; a
+    /// negative value turns the collector off), and returns the previous
+    /// target.
+    ///
+    /// The library never calls this: until a program does, the Go runtime
+    /// keeps its default (`GOGC`, else 100), as in the helm CLI. A lower
+    /// target trades CPU for a smaller peak heap; the chainctl CLI sets 50
+    /// unless `GOGC` is set.
+    ///
+    /// ```
+    /// use chainctl_core::Client;
+    /// let before = Client::set_go_gc_percent(50)?;
+    /// assert_eq!(Client::set_go_gc_percent(before)?, 50);
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn set_go_gc_percent(percent: i32) -> Result<i32> {
+        let reply = bridge::call::<wire::RuntimeGcPercent>(
+            &wire::GcPercentRequest { percent },
+            &CallOptions::default(),
+        )?;
+        Ok(reply.previous)
+    }
+
     /// This client with another cancel token, or none (`None`: its calls
     /// cannot be cancelled). A token once cancelled stays so; this is how to
     /// look at what a cancelled action left behind, with the same settings.

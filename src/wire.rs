@@ -66,6 +66,8 @@ ops! {
     DebugSleep = "debug.sleep": SleepRequest => SleepReply;
     /// Logs through Go's logger and klog.
     DebugLog = "debug.log": DebugLogRequest => Empty;
+    /// Sets the Go collector's target percent (`debug.SetGCPercent`).
+    RuntimeGcPercent = "runtime.gcPercent": GcPercentRequest => GcPercentReply;
     /// `helm template`.
     ReleaseRender = "release.render": ChartRequest => ActionReport;
     /// `helm install`.
@@ -226,6 +228,18 @@ pub(crate) struct ActionFacts {
 /// `{}`, as a request or a reply.
 #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Empty {}
+
+#[derive(Debug, PartialEq, Serialize)]
+#[cfg_attr(test, derive(Deserialize))]
+pub(crate) struct GcPercentRequest {
+    pub(crate) percent: i32,
+}
+
+#[derive(Debug, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct GcPercentReply {
+    pub(crate) previous: i32,
+}
 
 #[allow(dead_code)] // see the ops! note: used by name or by the shim's tests
 #[derive(Debug, PartialEq, Serialize)]
