@@ -175,10 +175,11 @@ func buildKubeCommand(args []string) int {
 // build-kube.
 func buildHelmCommand(args []string) int {
 	fs := flag.NewFlagSet("testenv build-helm", flag.ExitOnError)
-	goMod := fs.String("go-mod", filepath.Join("..", "..", "go-shim", "go.mod"), "the go.mod that pins helm.sh/helm/v3 and k8s.io/client-go (go-shim/go.mod)")
+	goMod := fs.String("go-mod", filepath.Join("..", "..", "go-shim", "go.mod"), "the go.mod that pins helm.sh/helm/v3 or /v4 and k8s.io/client-go (go-shim/go.mod)")
 	binCache := fs.String("bin-cache", defaultCache(), "where helm is built, by version")
+	major := fs.Int("major", 3, "the Helm major version: 3 (helm.sh/helm/v3) or 4 (helm.sh/helm/v4), at the version go.mod requires")
 	_ = fs.Parse(args)
-	h, err := buildHelm(*goMod, *binCache, os.Stderr)
+	h, err := buildHelm(*goMod, *binCache, *major, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testenv build-helm:", err)
 		return 1

@@ -31,8 +31,15 @@ const helmStamp = "kube-version"
 // requires, and the Kubernetes version stamped into helm is the one of its
 // client-go (v0.N goes with v1.N), as Helm's Makefile stamps release builds
 // and as go-shim/capabilities.go assumes for the shim.
-func buildHelm(goMod, cache string, progress io.Writer) (*helmBinary, error) {
-	version, err := requiredVersion(goMod, "helm.sh/helm/v3")
+//
+// major is the Helm major version: 3 builds helm.sh/helm/v3, 4 builds
+// helm.sh/helm/v4, each at the version go.mod requires of that module.
+func buildHelm(goMod, cache string, major int, progress io.Writer) (*helmBinary, error) {
+	if major != 3 && major != 4 {
+		return nil, fmt.Errorf("there is no Helm %d: build-helm builds Helm 3 or Helm 4", major)
+	}
+	module := fmt.Sprintf("helm.sh/helm/v%d", major)
+	version, err := requiredVersion(goMod, module)
 	if err != nil {
 		return nil, err
 	}
@@ -79,16 +86,20 @@ func buildHelm(goMod, cache string, progress io.Writer) (*helmBinary, error) {
 	// The flags of benches/cli_vs_helm.py's recipe and Helm's Makefile: the
 	// version `helm version` reports, and the Kubernetes version of
 	// .Capabilities.KubeVersion (chartutil) and of the deprecation lint rules.
-	ldflags := "-s -w -X helm.sh/helm/v3/internal/version.version=" + version
-	for _, pkg := range []string{"helm.sh/helm/v3/pkg/chartutil", "helm.sh/helm/v3/pkg/lint/rules"} {
-		ldflags += fmt.Sprintf(" -X %[1]s.k8sVersionMajor=1 -X %[1]s.k8sVersionMinor=%[2]s", pkg, kubeMinor)
+	ldflags := "-s -w -X " + module + "/internal/version.version=" + version
+	if major == 3 {
+		for _, pkg := range []string{"helm.sh/helm/v3/pkg/chartutil", "helm.sh/helm/v3/pkg/lint/rules"} {
+			ldflags += fmt.Sprintf(" -X %[1]s.k8sVersionMajor=1 -X %[1]s.k8sVersionMinor=%[2]s", pkg, kubeMinor)
+		}
 	}
+	// Helm 4 needs no stamp: it reads the Kubernetes version from the
+	// client-go of its own build info, as the shim's Helm 4 build does.
 	gobin, err := os.MkdirTemp(cache, fmt.Sprintf(".helm-%s.*.tmp", version))
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(gobin)
-	cmd := exec.Command(goCommand(), "install", "-trimpath", "-ldflags", ldflags, "helm.sh/helm/v3/cmd/helm@"+version)
+	cmd := exec.Command(goCommand(), "install", "-trimpath", "-ldflags", ldflags, module+"/cmd/helm@"+version)
 	// Outside any module: `go install pkg@version` builds with Helm's own
 	// go.mod, as a user's `go install` would.
 	cmd.Dir = gobin
