@@ -20,6 +20,9 @@
 //!
 //! Prints one JSON line: the wall time of the deploys (from before the
 //! client is built to after the last record is written) and their count.
+//! With DEPLOY_MANY_DETAIL set, also each install's time on stderr; with
+//! DEPLOY_MANY_CLIENT_ONLY set, the installs go through `Client::install`
+//! alone (no Deployer, no record): a diagnostic, not the benchmark.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -95,15 +98,36 @@ fn main() {
     let client = builder.build().expect("a client");
     let mut deployer = Deployer::new(client, LazyStateStore::at(&args.state));
     let chart = ChartSource::bundle(&args.chart).expect("the chart");
+    let built = start.elapsed();
+    let mut each = Vec::with_capacity(args.count);
     for i in 0..args.count {
+        let t = Instant::now();
         let opts = ReleaseOptions::builder(format!("{}{i}", args.prefix), &args.namespace)
             .create_namespace(true)
             .build()
             .expect("release options");
-        let deployed = deployer
-            .install(SourceChoice::Given(chart.clone()), &opts, Approval::Given)
-            .expect("an install");
-        assert_eq!(deployed.report.release.revision, 1);
+        if std::env::var_os("DEPLOY_MANY_CLIENT_ONLY").is_some() {
+            // A diagnostic: the same install without the Deployer (no record).
+            let report = deployer
+                .client()
+                .install(&chart, &opts)
+                .expect("an install");
+            assert_eq!(report.release.revision, 1);
+        } else {
+            let deployed = deployer
+                .install(SourceChoice::Given(chart.clone()), &opts, Approval::Given)
+                .expect("an install");
+            assert_eq!(deployed.report.release.revision, 1);
+        }
+        each.push(t.elapsed());
+    }
+    if std::env::var_os("DEPLOY_MANY_DETAIL").is_some() {
+        let ms: Vec<String> = each.iter().map(|d| format!("{}", d.as_millis())).collect();
+        eprintln!(
+            "client built in {} ms; installs (ms): {}",
+            built.as_millis(),
+            ms.join(" ")
+        );
     }
     let wall = start.elapsed();
     println!(
