@@ -27,14 +27,26 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "chainctl-bench"
 
 
-def build_helm() -> Path:
-    """helm at the version go-shim/go.mod pins, built once and cached by
-    `testenv build-helm`: the one recipe, shared with the parity tests."""
+def build_helm(major: int = 3, go_mod: Path = ROOT / "go-shim" / "go.mod") -> Path:
+    """helm (Helm `major`) at the version go_mod pins (go-shim/go.mod), built
+    once and cached by `testenv build-helm`: the one recipe, shared with the
+    parity tests."""
     out = subprocess.run(
-        [str(build_testenv()), "build-helm", "-go-mod", str(ROOT / "go-shim" / "go.mod")],
+        [str(build_testenv()), "build-helm", "-major", str(major), "-go-mod", str(go_mod)],
         check=True, stdout=subprocess.PIPE, text=True,
     )
     return Path(json.loads(out.stdout)["helm"])
+
+
+def helm4_go_mod() -> Path | None:
+    """The go.mod that pins Helm 4: go-shim/go.mod once it requires
+    helm.sh/helm/v4, else CHAINCTL_BENCH_HELM4_GO_MOD (a go.mod naming
+    helm.sh/helm/v4 and k8s.io/client-go), else None."""
+    shim = ROOT / "go-shim" / "go.mod"
+    if "helm.sh/helm/v4 " in shim.read_text():
+        return shim
+    other = os.environ.get("CHAINCTL_BENCH_HELM4_GO_MOD")
+    return Path(other) if other else None
 
 
 def build_testenv() -> Path:
