@@ -49,6 +49,15 @@ def helm4_go_mod() -> Path | None:
     return Path(other) if other else None
 
 
+def private_homes(work: Path) -> None:
+    """Points this process's environment (and so every tool it runs) at
+    caches and config under `work`, apart from the user's: helm's three
+    homes and chainctl's XDG cache."""
+    for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
+        os.environ[var] = str(work / var.lower())
+    os.environ["XDG_CACHE_HOME"] = str(work / "xdg-cache")
+
+
 def build_testenv() -> Path:
     """Builds tests/testenv (the registries and the API server of the tests)."""
     binary = CACHE / "testenv"

@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cli_vs_helm import CACHE, ROOT, build_helm, measure  # noqa: E402
+from cli_vs_helm import CACHE, ROOT, build_helm, measure, private_homes  # noqa: E402
 from kube_vs_helm import start_cluster  # noqa: E402
 
 
@@ -62,9 +62,7 @@ def main() -> None:
         proc, ready = start_cluster(work)
         try:
             kube = ready["kube"]
-            for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
-                os.environ[var] = str(work / var.lower())
-            os.environ["XDG_CACHE_HOME"] = str(work / "xdg-cache")
+            private_homes(work)
 
             def ours(run: int) -> list:
                 """One process, COUNT installs: [(wall, rss)]."""

@@ -34,7 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cli_vs_helm import (  # noqa: E402
-    CACHE, ROOT, build_chainctl, build_helm, build_testenv, helm4_go_mod, measure, start_testenv,
+    CACHE, ROOT, build_chainctl, build_helm, build_testenv, helm4_go_mod, measure, private_homes,
+    start_testenv,
 )
 
 TESTENV = ROOT / "tests" / "testenv"
@@ -83,10 +84,7 @@ def main() -> None:
         proc, ready = start_cluster(work)
         try:
             kube = ready["kube"]
-            # helm keeps its caches and config apart from the user's.
-            for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
-                os.environ[var] = str(work / var.lower())
-            os.environ["XDG_CACHE_HOME"] = str(work / "xdg-cache")
+            private_homes(work)
             cluster = ["--kubeconfig", kube["kubeconfig"], "--kube-context", kube["context"]]
             state = ["--state-path", str(work / "state" / "state.json")]
             # Each tool in namespaces of its own.
