@@ -79,7 +79,6 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };
-    go_gc_target();
     let output = cli.output;
     let takes_timeout = takes_timeout(&matches);
     let result = run(cli).map_err(|mut failure| {
@@ -110,24 +109,6 @@ fn long_version() -> String {
 }
 
 /// Runs the command the arguments name: each command group has a module.
-/// The Go collector's target the CLI runs with unless `GOGC` says
-/// otherwise: half of Go's default. A chainctl action is one short process
-/// whose peak heap is its peak RSS's largest part; at 50 the heap grows half
-/// as far between collections (BENCHMARKS.md, "install and upgrade", has
-/// the measured saving and its cost in wall time).
-const CLI_GO_GC_PERCENT: i32 = 50;
-
-/// Sets the Go collector's target for this process (the library leaves it
-/// to the program that links it), unless the user set `GOGC`, which the Go
-/// runtime has already applied.
-fn go_gc_target() {
-    if std::env::var_os("GOGC").is_none() {
-        // Only memory is at stake: a shim that cannot be reached here
-        // fails the command's own first call with the real error.
-        let _ = chainctl_core::Client::set_go_gc_percent(CLI_GO_GC_PERCENT);
-    }
-}
-
 fn run(mut cli: Cli) -> Result<(), Failure> {
     if let Some(common) = cli.command.common_mut() {
         client::resolve_kube(common)?;
