@@ -26,12 +26,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cli_vs_helm import CACHE, ROOT, build_helm, measure, private_homes  # noqa: E402
-from kube_vs_helm import start_cluster  # noqa: E402
+from cli_vs_helm import CACHE, ROOT, build_helm, measure  # noqa: E402
+from kube_vs_helm import running_cluster  # noqa: E402
 
 
 def build_deploy_many() -> Path:
@@ -57,67 +56,59 @@ def main() -> None:
     helm, ours_bin = build_helm(), build_deploy_many()
     chart = str(ROOT / "examples" / "charts" / "hello")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        proc, ready = start_cluster(work)
-        try:
-            kube = ready["kube"]
-            private_homes(work)
+    with running_cluster() as (work, kube):
 
-            def ours(run: int) -> list:
-                """One process, COUNT installs: [(wall, rss)]."""
-                cmd = [str(ours_bin), "--kubeconfig", kube["kubeconfig"], "--context", kube["context"],
-                       "--namespace", f"many-ours-{run}", "--state", str(work / "state" / "state.json"),
-                       "--chart", chart, "--count", str(args.count), "--prefix", "r"]
-                wall, rss, out = measure(cmd)
-                count = json.loads(out)["count"]
-                assert count == args.count, out
-                return [(wall, rss)]
+        def ours(run: int) -> list:
+            """One process, COUNT installs: [(wall, rss)]."""
+            cmd = [str(ours_bin), "--kubeconfig", kube["kubeconfig"], "--context", kube["context"],
+                   "--namespace", f"many-ours-{run}", "--state", str(work / "state" / "state.json"),
+                   "--chart", chart, "--count", str(args.count), "--prefix", "r"]
+            wall, rss, out = measure(cmd)
+            count = json.loads(out)["count"]
+            assert count == args.count, out
+            return [(wall, rss)]
 
-            def theirs(run: int) -> list:
-                """COUNT helm processes: [(wall, rss)] each."""
-                samples = []
-                for i in range(args.count):
-                    cmd = [str(helm), "install", f"r{i}", chart, "-n", f"many-helm-{run}", "--create-namespace",
-                           "--kubeconfig", kube["kubeconfig"], "--kube-context", kube["context"]]
-                    wall, rss, _ = measure(cmd)
-                    samples.append((wall, rss))
-                return samples
+        def theirs(run: int) -> list:
+            """COUNT helm processes: [(wall, rss)] each."""
+            samples = []
+            for i in range(args.count):
+                cmd = [str(helm), "install", f"r{i}", chart, "-n", f"many-helm-{run}", "--create-namespace",
+                       "--kubeconfig", kube["kubeconfig"], "--kube-context", kube["context"]]
+                wall, rss, _ = measure(cmd)
+                samples.append((wall, rss))
+            return samples
 
-            # Warm-up: both tools' discovery caches, the API server's.
-            ours(0)
-            theirs(0)
+        # Warm-up: both tools' discovery caches, the API server's.
+        ours(0)
+        theirs(0)
 
-            print(f"\ndeploy_many: {ours_bin}")
-            print(f"helm:        {helm}, {measure([str(helm), 'version', '--short'])[2].decode().strip()}")
-            print(f"API server: Kubernetes {kube['version']} on {kube['server']}")
-            print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
-            print(f"{args.count} installs of hello per run; runs: {args.runs}, interleaved, after one warm-up run\n")
-            totals = {"ours": [], "theirs": []}
-            rss = {"ours": 0, "theirs": 0}
-            for run in range(1, args.runs + 1):
-                order = ("ours", "theirs") if run % 2 else ("theirs", "ours")
-                for who in order:
-                    samples = ours(run) if who == "ours" else theirs(run)
-                    totals[who].append(sum(s[0] for s in samples))
-                    rss[who] = max(rss[who], max(s[1] for s in samples))
-                print(f"run {run}: one process {totals['ours'][-1]:.2f} s, "
-                      f"{args.count} helm processes {totals['theirs'][-1]:.2f} s, "
-                      f"ratio {totals['ours'][-1] / totals['theirs'][-1]:.2f}x", file=sys.stderr)
-            med = {who: statistics.median(t) for who, t in totals.items()}
-            print(f"| tool | total wall for {args.count} (median) | per deploy | wall ratio | peak RSS | RSS ratio |")
-            print("|---|---|---|---|---|---|")
-            print(f"| chainctl-core, one process (Client + Deployer, state file) | {med['ours']:.2f} s "
-                  f"| {med['ours'] / args.count * 1000:.0f} ms | {med['ours'] / med['theirs']:.2f}x "
-                  f"| {rss['ours'] / 2**20:.1f} MiB | {rss['ours'] / rss['theirs']:.2f}x |")
-            print(f"| helm install, {args.count} processes | {med['theirs']:.2f} s "
-                  f"| {med['theirs'] / args.count * 1000:.0f} ms | 1.00x "
-                  f"| {rss['theirs'] / 2**20:.1f} MiB (largest) | 1.00x |")
-            print("\nper-run totals (s): ours " + ", ".join(f"{t:.2f}" for t in totals["ours"])
-                  + "; helm " + ", ".join(f"{t:.2f}" for t in totals["theirs"]))
-        finally:
-            proc.stdin.close()
-            proc.wait(timeout=60)
+        print(f"\ndeploy_many: {ours_bin}")
+        print(f"helm:        {helm}, {measure([str(helm), 'version', '--short'])[2].decode().strip()}")
+        print(f"API server: Kubernetes {kube['version']} on {kube['server']}")
+        print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+        print(f"{args.count} installs of hello per run; runs: {args.runs}, interleaved, after one warm-up run\n")
+        totals = {"ours": [], "theirs": []}
+        rss = {"ours": 0, "theirs": 0}
+        for run in range(1, args.runs + 1):
+            order = ("ours", "theirs") if run % 2 else ("theirs", "ours")
+            for who in order:
+                samples = ours(run) if who == "ours" else theirs(run)
+                totals[who].append(sum(s[0] for s in samples))
+                rss[who] = max(rss[who], max(s[1] for s in samples))
+            print(f"run {run}: one process {totals['ours'][-1]:.2f} s, "
+                  f"{args.count} helm processes {totals['theirs'][-1]:.2f} s, "
+                  f"ratio {totals['ours'][-1] / totals['theirs'][-1]:.2f}x", file=sys.stderr)
+        med = {who: statistics.median(t) for who, t in totals.items()}
+        print(f"| tool | total wall for {args.count} (median) | per deploy | wall ratio | peak RSS | RSS ratio |")
+        print("|---|---|---|---|---|---|")
+        print(f"| chainctl-core, one process (Client + Deployer, state file) | {med['ours']:.2f} s "
+              f"| {med['ours'] / args.count * 1000:.0f} ms | {med['ours'] / med['theirs']:.2f}x "
+              f"| {rss['ours'] / 2**20:.1f} MiB | {rss['ours'] / rss['theirs']:.2f}x |")
+        print(f"| helm install, {args.count} processes | {med['theirs']:.2f} s "
+              f"| {med['theirs'] / args.count * 1000:.0f} ms | 1.00x "
+              f"| {rss['theirs'] / 2**20:.1f} MiB (largest) | 1.00x |")
+        print("\nper-run totals (s): ours " + ", ".join(f"{t:.2f}" for t in totals["ours"])
+              + "; helm " + ", ".join(f"{t:.2f}" for t in totals["theirs"]))
 
 
 if __name__ == "__main__":

@@ -25,11 +25,13 @@ Wall times on a shared machine are noisy: read the ratios, not the absolutes.
 """
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,6 +50,22 @@ def start_cluster(work: Path) -> tuple[subprocess.Popen, dict]:
     # In the foreground first: the first build prints its progress.
     subprocess.run([str(binary), "build-kube", *kube], check=True, stdout=subprocess.DEVNULL)
     return start_testenv(binary, "-dir", str(work / "env"), "-kube", *kube)
+
+
+@contextlib.contextmanager
+def running_cluster() -> Iterator[tuple[Path, dict]]:
+    """The test API server in a temporary directory, with every tool's homes
+    under it (private_homes): yields the directory and the ready line's
+    `kube`; stops the server on the way out."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        proc, ready = start_cluster(work)
+        try:
+            private_homes(work)
+            yield work, ready["kube"]
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=60)
 
 
 def median_row(name: str, samples: dict[str, list]) -> str:
@@ -79,59 +97,51 @@ def main() -> None:
     chainctl = build_chainctl()
     chart = str(ROOT / "examples" / "charts" / "hello")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        proc, ready = start_cluster(work)
-        try:
-            kube = ready["kube"]
-            private_homes(work)
-            cluster = ["--kubeconfig", kube["kubeconfig"], "--kube-context", kube["context"]]
-            state = ["--state-path", str(work / "state" / "state.json")]
-            # Each tool in namespaces of its own.
-            spaces = {"chainctl": "bench-ours", **{t: "bench-" + t.replace(" ", "") for t in helms}}
+    with running_cluster() as (work, kube):
+        cluster = ["--kubeconfig", kube["kubeconfig"], "--kube-context", kube["context"]]
+        state = ["--state-path", str(work / "state" / "state.json")]
+        # Each tool in namespaces of its own.
+        spaces = {"chainctl": "bench-ours", **{t: "bench-" + t.replace(" ", "") for t in helms}}
 
-            def command(tool: str, verb: str, release: str, *extra: str) -> list[str]:
-                ns = spaces[tool]
-                if tool == "chainctl":
-                    return [str(chainctl), "app", verb, "--bundle", chart, "--release", release,
-                            "-n", ns, *extra, *cluster, *state, "--confirm"]
-                return [str(helms[tool]), verb, release, chart, "-n", ns, *extra, *cluster]
+        def command(tool: str, verb: str, release: str, *extra: str) -> list[str]:
+            ns = spaces[tool]
+            if tool == "chainctl":
+                return [str(chainctl), "app", verb, "--bundle", chart, "--release", release,
+                        "-n", ns, *extra, *cluster, *state, "--confirm"]
+            return [str(helms[tool]), verb, release, chart, "-n", ns, *extra, *cluster]
 
-            def install(tool: str, i: int) -> list[str]:
-                return command(tool, "install", f"i{i}", "--create-namespace")
+        def install(tool: str, i: int) -> list[str]:
+            return command(tool, "install", f"i{i}", "--create-namespace")
 
-            def upgrade(tool: str, i: int) -> list[str]:
-                return command(tool, "upgrade", "up", "--set", f"greeting=run{i}")
+        def upgrade(tool: str, i: int) -> list[str]:
+            return command(tool, "upgrade", "up", "--set", f"greeting=run{i}")
 
-            tools = list(spaces)
-            # Warm-up: creates the namespaces and the releases to upgrade, and
-            # fills each tool's discovery cache.
-            for tool in tools:
-                measure(install(tool, 0))
-                measure(command(tool, "install", "up"))
+        tools = list(spaces)
+        # Warm-up: creates the namespaces and the releases to upgrade, and
+        # fills each tool's discovery cache.
+        for tool in tools:
+            measure(install(tool, 0))
+            measure(command(tool, "install", "up"))
 
-            print(f"\nchainctl: {chainctl}")
-            for tool, helm in helms.items():
-                print(f"{tool}:   {helm}, {measure([str(helm), 'version', '--short'])[2].decode().strip()}")
-            print(f"API server: Kubernetes {kube['version']} on {kube['server']}")
-            print(f"runs: {args.runs} each, interleaved (the order rotates), after one warm-up run\n")
-            head = ["command", "chainctl median", "chainctl peak RSS"]
-            for tool in helms:
-                head += [f"{tool} median", f"wall vs {tool}", f"{tool} peak RSS", f"RSS vs {tool}"]
-            print("| " + " | ".join(head) + " |")
-            print("|" + "---|" * len(head))
-            for name, make in (("install of hello", install), ("upgrade of hello (new value)", upgrade)):
-                samples: dict[str, list] = {tool: [] for tool in tools}
-                for i in range(1, args.runs + 1):
-                    # Rotate who goes first, so no tool always meets a cooler
-                    # API server.
-                    shift = i % len(tools)
-                    for tool in tools[shift:] + tools[:shift]:
-                        samples[tool].append(measure(make(tool, i)))
-                print(median_row(name, samples))
-        finally:
-            proc.stdin.close()
-            proc.wait(timeout=60)
+        print(f"\nchainctl: {chainctl}")
+        for tool, helm in helms.items():
+            print(f"{tool}:   {helm}, {measure([str(helm), 'version', '--short'])[2].decode().strip()}")
+        print(f"API server: Kubernetes {kube['version']} on {kube['server']}")
+        print(f"runs: {args.runs} each, interleaved (the order rotates), after one warm-up run\n")
+        head = ["command", "chainctl median", "chainctl peak RSS"]
+        for tool in helms:
+            head += [f"{tool} median", f"wall vs {tool}", f"{tool} peak RSS", f"RSS vs {tool}"]
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" * len(head))
+        for name, make in (("install of hello", install), ("upgrade of hello (new value)", upgrade)):
+            samples: dict[str, list] = {tool: [] for tool in tools}
+            for i in range(1, args.runs + 1):
+                # Rotate who goes first, so no tool always meets a cooler
+                # API server.
+                shift = i % len(tools)
+                for tool in tools[shift:] + tools[:shift]:
+                    samples[tool].append(measure(make(tool, i)))
+            print(median_row(name, samples))
 
 
 if __name__ == "__main__":
