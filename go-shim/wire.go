@@ -205,6 +205,21 @@ type releaseOptions struct {
 	// For client-only renders, as helm template's flags.
 	APIVersions []string `json:"apiVersions,omitempty"`
 	KubeVersion string   `json:"kubeVersion,omitempty"`
+	helm4Options
+}
+
+// helm4Options are what only Helm 4 has. Empty fields are the backend's
+// default: on Helm 4, server-side apply (install: true; upgrade and
+// rollback: "auto", the method of the release's last revision) and the
+// wait strategy that Wait chooses (watcher, else hookOnly); on Helm 3,
+// client-side apply and Helm 3's polling wait. The Helm 3 backend refuses
+// any value that asks for what Helm 3 does not do (checkHelm4Options).
+type helm4Options struct {
+	// ServerSide is "true", "false" or "auto".
+	ServerSide     string `json:"serverSide,omitempty"`
+	ForceConflicts bool   `json:"forceConflicts,omitempty"`
+	// WaitStrategy is "watcher", "hookOnly" or "legacy".
+	WaitStrategy string `json:"waitStrategy,omitempty"`
 }
 
 type dependencyUpdate struct {
@@ -326,6 +341,7 @@ type rollbackRequest struct {
 	DryRun     bool  `json:"dryRun,omitempty"`
 	NoHooks    bool  `json:"noHooks,omitempty"`
 	HistoryMax int   `json:"historyMax,omitempty"`
+	helm4Options
 }
 
 type uninstallRequest struct {
@@ -338,6 +354,8 @@ type uninstallRequest struct {
 	NoHooks        bool   `json:"noHooks,omitempty"`
 	IgnoreNotFound bool   `json:"ignoreNotFound,omitempty"`
 	Cascade        string `json:"cascade,omitempty"`
+	// WaitStrategy is as in helm4Options.
+	WaitStrategy string `json:"waitStrategy,omitempty"`
 }
 
 type uninstallResult struct {
