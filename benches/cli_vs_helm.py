@@ -39,14 +39,10 @@ def build_helm(major: int = 3, go_mod: Path = ROOT / "go-shim" / "go.mod") -> Pa
 
 
 def helm4_go_mod() -> Path | None:
-    """The go.mod that pins Helm 4: go-shim/go.mod once it requires
-    helm.sh/helm/v4, else CHAINCTL_BENCH_HELM4_GO_MOD (a go.mod naming
-    helm.sh/helm/v4 and k8s.io/client-go), else None."""
-    shim = ROOT / "go-shim" / "go.mod"
-    if "helm.sh/helm/v4 " in shim.read_text():
-        return shim
+    """The module file that pins Helm 4: the shim's Helm 4 backend's,
+    go-shim/go.helm4.mod (CHAINCTL_BENCH_HELM4_GO_MOD names another)."""
     other = os.environ.get("CHAINCTL_BENCH_HELM4_GO_MOD")
-    return Path(other) if other else None
+    return Path(other) if other else ROOT / "go-shim" / "go.helm4.mod"
 
 
 def private_homes(work: Path) -> None:

@@ -6,17 +6,14 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"sort"
-
-	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
 )
 
 // contentDigest is the sha256 of exactly what Helm loads of a chart: every
 // file its loader reads (a directory's .helmignore respected; an archive's
 // entries), subcharts included, by name, each name and content framed by
 // its length. A file Helm ignores cannot change it.
-func contentDigest(ch *chart.Chart) string {
-	files := append([]*chart.File(nil), ch.Raw...)
+func contentDigest(ch *helmChart) string {
+	files := append([]*helmChartFile(nil), ch.Raw...)
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
 	h := sha256.New()
 	var n [8]byte
@@ -33,7 +30,7 @@ func contentDigest(ch *chart.Chart) string {
 
 // opChartDigest loads a chart as Helm does and digests what it loaded.
 func opChartDigest(_ context.Context, req digestRequest, _ eventSink) (digestReply, error) {
-	ch, err := loader.Load(req.Path)
+	ch, err := loadChartFiles(req.Path)
 	if err != nil {
 		return digestReply{}, errorf(kindInvalidInput, "chart %s is not a valid Helm chart: %v", req.Path, err)
 	}

@@ -1,15 +1,8 @@
 package main
 
 import (
-	"io"
 	"os"
 	"sync"
-
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chartutil"
-	kubefake "helm.sh/helm/v3/pkg/kube/fake"
-	"helm.sh/helm/v3/pkg/storage"
-	"helm.sh/helm/v3/pkg/storage/driver"
 )
 
 // kubeTarget says which cluster, and which release storage, a call uses.
@@ -27,7 +20,7 @@ type kubeTarget struct {
 // because Helm's memory driver keeps its namespace as mutable state.
 type memoryStore struct {
 	mu     sync.Mutex
-	driver *driver.Memory
+	driver *memoryDriver
 }
 
 var (
@@ -40,7 +33,7 @@ func lookupMemoryStore(name string) *memoryStore {
 	defer memoryStoresMu.Unlock()
 	store, ok := memoryStores[name]
 	if !ok {
-		store = &memoryStore{driver: driver.NewMemory()}
+		store = &memoryStore{driver: newMemory()}
 		memoryStores[name] = store
 	}
 	return store
@@ -48,8 +41,7 @@ func lookupMemoryStore(name string) *memoryStore {
 
 // actionConfig builds Helm's shared action configuration for target and
 // namespace. The returned release function must be called when done.
-func actionConfig(target kubeTarget, namespace string, sink eventSink) (*action.Configuration, func(), error) {
-	log := helmLog(sink)
+func actionConfig(target kubeTarget, namespace string, sink eventSink) (*helmConfig, func(), error) {
 	switch target.Storage {
 	case "memory":
 		if target.MemoryStore == "" {
@@ -58,13 +50,7 @@ func actionConfig(target kubeTarget, namespace string, sink eventSink) (*action.
 		store := lookupMemoryStore(target.MemoryStore)
 		store.mu.Lock()
 		store.driver.SetNamespace(namespace)
-		cfg := &action.Configuration{
-			Releases:     storage.Init(store.driver),
-			KubeClient:   &kubefake.PrintingKubeClient{Out: io.Discard},
-			Capabilities: chartutil.DefaultCapabilities,
-			Log:          log,
-		}
-		return cfg, store.mu.Unlock, nil
+		return memoryConfig(store.driver, sink), store.mu.Unlock, nil
 	case "secret", "configmap":
 		if target.Kubeconfig == "" && !anyExists(target.KubeconfigPaths) && target.APIServer == "" {
 			return nil, nil, invalidf(inputKubeconfig, "no kubeconfig was given")
@@ -80,8 +66,8 @@ func actionConfig(target kubeTarget, namespace string, sink eventSink) (*action.
 		if _, err := getter.loader.ClientConfig(); err != nil {
 			return nil, nil, errorf(kindInvalidInput, "kubeconfig: %v", err)
 		}
-		cfg := new(action.Configuration)
-		if err := cfg.Init(getter, namespace, target.Storage, log); err != nil {
+		cfg, err := clusterConfig(getter, namespace, target.Storage, sink)
+		if err != nil {
 			return nil, nil, err
 		}
 		return cfg, func() {}, nil

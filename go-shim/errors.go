@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 
-	"helm.sh/helm/v3/pkg/storage/driver"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
@@ -17,7 +16,7 @@ func classify(err error) *replyError {
 	switch {
 	case errors.As(err, &se):
 		return &replyError{Kind: se.kind, Code: se.code, Details: se.details, Message: se.message}
-	case errors.Is(err, driver.ErrReleaseNotFound):
+	case errors.Is(err, errReleaseNotFound):
 		return &replyError{Kind: kindNotFound, Code: codeReleaseNotFound, Message: err.Error()}
 	case errors.Is(err, context.DeadlineExceeded), strings.Contains(err.Error(), "timed out waiting for the condition"):
 		return &replyError{Kind: kindTimeout, Message: err.Error()}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
@@ -196,10 +197,67 @@ func (s klogSink) format(msg string, kv []any) string {
 	return b.String()
 }
 
-// routeGoLogs sends the standard logger and klog to the calls' events. It
+// sinkHandler is an slog handler that turns Helm's log records into the
+// call's debug events (warnings and errors as such), attributes appended.
+type sinkHandler struct {
+	emit func(level, message string)
+	// infoLevel is the level of an Info record; nil: debug.
+	infoLevel func(message string) string
+	attrs     []slog.Attr
+	group     string
+}
+
+func (h sinkHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h sinkHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	add := func(a slog.Attr) bool {
+		key := a.Key
+		if h.group != "" {
+			key = h.group + "." + key
+		}
+		fmt.Fprintf(&b, " %s=%v", key, a.Value)
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	level := "debug"
+	switch {
+	case r.Level >= slog.LevelError:
+		level = "error"
+	case r.Level >= slog.LevelWarn:
+		level = "warn"
+	case r.Level >= slog.LevelInfo && h.infoLevel != nil:
+		level = h.infoLevel(b.String())
+	}
+	h.emit(level, b.String())
+	return nil
+}
+
+func (h sinkHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	h.attrs = append(append([]slog.Attr{}, h.attrs...), attrs...)
+	return h
+}
+
+func (h sinkHandler) WithGroup(name string) slog.Handler {
+	if h.group != "" {
+		name = h.group + "." + name
+	}
+	h.group = name
+	return h
+}
+
+// routeGoLogs sends the standard logger, slog's default logger (Helm 4
+// logs through it) and klog to the calls' events. It
 // runs once, when the Go runtime starts (before any call: init of package
 // main runs after every imported package's init, so nothing resets it).
 func routeGoLogs() {
+	// First: slog.SetDefault points the standard logger at the handler,
+	// which the standard logger's own writer then replaces.
+	slog.SetDefault(slog.New(sinkHandler{emit: emitLogLine, infoLevel: stdLogLevel}))
 	log.SetFlags(0)
 	log.SetPrefix("")
 	log.SetOutput(stdLogWriter{})

@@ -14,9 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/kube"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery"
 	diskcached "k8s.io/client-go/discovery/cached/disk"
@@ -132,7 +129,7 @@ func (g *restGetter) ToRESTConfig() (*rest.Config, error) {
 	}
 	config.QPS = g.settings.QPS
 	config.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return &kube.RetryingRoundTripper{Wrapped: rt}
+		return retrying(rt)
 	})
 	if ctx := g.settings.ctx; ctx != nil {
 		// client-go's requests in Helm v3 mostly carry context.TODO: bind
@@ -141,7 +138,7 @@ func (g *restGetter) ToRESTConfig() (*rest.Config, error) {
 			return &kubeTransport{ctx: ctx, base: rt, getter: g}
 		})
 	}
-	config.UserAgent = "Helm/" + strings.TrimPrefix(chartutil.DefaultCapabilities.HelmVersion.Version, "v")
+	config.UserAgent = "Helm/" + strings.TrimPrefix(sdkVersion(), "v")
 	return config, nil
 }
 
@@ -304,8 +301,8 @@ func (t *kubeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // apiServerStall says which API server request stalled when an action ran
 // out of time waiting on it; err otherwise.
-func apiServerStall(cfg *action.Configuration, err error, within string) error {
-	g, ok := cfg.RESTClientGetter.(*restGetter)
+func apiServerStall(cfg *helmConfig, err error, within string) error {
+	g, ok := restGetterOf(cfg)
 	if !ok || err == nil {
 		return err
 	}

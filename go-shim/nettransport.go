@@ -17,8 +17,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"helm.sh/helm/v3/pkg/registry"
 )
 
 // Bounds on what a registry may send, and how long each step may take.
@@ -200,11 +198,11 @@ func (t *callTransport) manifestSeen() *seenManifest { return t.first.Load() }
 
 // isChart: a Helm chart's config and chart layer, as Helm's Pull wants them.
 func (m *seenManifest) isChart() bool {
-	if m.Config == nil || m.Config.MediaType != registry.ConfigMediaType {
+	if m.Config == nil || m.Config.MediaType != registryConfigMedia {
 		return false
 	}
 	for _, l := range m.Layers {
-		if l.MediaType == registry.ChartLayerMediaType || l.MediaType == registry.LegacyChartLayerMediaType {
+		if l.MediaType == registryChartMedia || l.MediaType == registryOldChartMedia {
 			return true
 		}
 	}
@@ -215,16 +213,16 @@ func (m *seenManifest) describe() string {
 	if m.Config == nil {
 		if len(m.Manifests) > 0 {
 			return fmt.Sprintf("it is an index of %d manifests (media type %q); a Helm chart is one manifest with config %q and a layer %q",
-				len(m.Manifests), m.MediaType, registry.ConfigMediaType, registry.ChartLayerMediaType)
+				len(m.Manifests), m.MediaType, registryConfigMedia, registryChartMedia)
 		}
-		return fmt.Sprintf("its manifest (media type %q) has no config; a Helm chart has config %q and a layer %q", m.MediaType, registry.ConfigMediaType, registry.ChartLayerMediaType)
+		return fmt.Sprintf("its manifest (media type %q) has no config; a Helm chart has config %q and a layer %q", m.MediaType, registryConfigMedia, registryChartMedia)
 	}
 	layers := make([]string, 0, len(m.Layers))
 	for _, l := range m.Layers {
 		layers = append(layers, l.MediaType)
 	}
 	return fmt.Sprintf("its config has media type %q and its layers %q; a Helm chart has config %q and a layer %q",
-		m.Config.MediaType, layers, registry.ConfigMediaType, registry.ChartLayerMediaType)
+		m.Config.MediaType, layers, registryConfigMedia, registryChartMedia)
 }
 
 // boundRoundTrip sends req through base bound to ctx (and to the request's

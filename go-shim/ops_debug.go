@@ -7,11 +7,12 @@ import (
 	"time"
 )
 
-// helmVersion is the version of helm.sh/helm/v3 linked into this archive.
+// helmVersion is the version of the Helm module (helmModule) linked into
+// this archive.
 func helmVersion() string {
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, dep := range info.Deps {
-			if dep.Path == "helm.sh/helm/v3" {
+			if dep.Path == helmModule {
 				return dep.Version
 			}
 		}

@@ -5,9 +5,6 @@ import (
 	"context"
 	"errors"
 	"regexp/syntax"
-
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/cli/output"
 )
 
 // opList lists releases as `helm list` does, with its flags.
@@ -21,22 +18,7 @@ func opList(_ context.Context, req listRequest, sink eventSink) ([]releaseDTO, e
 		return nil, err
 	}
 	defer done()
-	list := action.NewList(cfg)
-	list.AllNamespaces = req.AllNamespaces
-	list.All = req.All
-	list.Deployed, list.Failed, list.Pending = req.Deployed, req.Failed, req.Pending
-	list.Superseded, list.Uninstalled, list.Uninstalling = req.Superseded, req.Uninstalled, req.Uninstalling
-	list.Filter = req.Filter
-	list.Selector = req.Selector
-	list.Limit = req.Max
-	if list.Limit == 0 {
-		list.Limit = 256
-	}
-	list.Offset = req.Offset
-	list.ByDate = req.ByDate
-	list.SortReverse = req.Reverse
-	list.SetStateMask()
-	rels, err := list.Run()
+	rels, err := listReleases(cfg, req)
 	var badFilter *syntax.Error
 	if errors.As(err, &badFilter) {
 		return nil, invalidf(inputListFilter, "the list filter %q is not a regular expression: %v", req.Filter, err)
@@ -55,16 +37,13 @@ func opList(_ context.Context, req listRequest, sink eventSink) ([]releaseDTO, e
 // with (user-supplied, or with --all every computed value), as JSON and
 // as the YAML helm prints.
 func opGetValues(_ context.Context, r getValuesRequest, sink eventSink) (getValuesReply, error) {
-	return withRelease(context.Background(), r.releaseRef, sink, func(cfg *action.Configuration) (getValuesReply, error) {
-		get := action.NewGetValues(cfg)
-		get.Version = r.Revision
-		get.AllValues = r.AllValues
-		vals, err := get.Run(r.Release)
+	return withRelease(context.Background(), r.releaseRef, sink, func(cfg *helmConfig) (getValuesReply, error) {
+		vals, err := releaseValues(cfg, r)
 		if err != nil {
 			return getValuesReply{}, err
 		}
 		var text bytes.Buffer
-		if err := output.EncodeYAML(&text, vals); err != nil {
+		if err := encodeYAML(&text, vals); err != nil {
 			return getValuesReply{}, errorf(kindInternal, "%v", err)
 		}
 		return getValuesReply{Values: vals, YAML: text.String()}, nil

@@ -13,9 +13,6 @@ import (
 	"strings"
 	"syscall"
 
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/registry"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -70,7 +67,7 @@ func (o registryOptions) tlsConfig() (*tls.Config, error) {
 // newRegistryClient builds Helm's registry client for one call: its HTTP
 // transport is bound to ctx and bounds what the registry sends (see
 // newCallTransport), since Helm v3's client methods take no context.
-func newRegistryClient(ctx context.Context, o registryOptions, maxChart int64) (*registry.Client, *callTransport, error) {
+func newRegistryClient(ctx context.Context, o registryOptions, maxChart int64) (*helmRegistry, *callTransport, error) {
 	tlsConf, err := o.tlsConfig()
 	if err != nil {
 		return nil, nil, err
@@ -79,19 +76,19 @@ func newRegistryClient(ctx context.Context, o registryOptions, maxChart int64) (
 		return nil, nil, errorf(kindInvalidInput, "malformed request: registry configFile is required")
 	}
 	transport := newCallTransport(ctx, tlsConf, maxChart)
-	opts := []registry.ClientOption{
-		registry.ClientOptEnableCache(true),
-		registry.ClientOptWriter(io.Discard),
-		registry.ClientOptCredentialsFile(o.ConfigFile),
-		registry.ClientOptHTTPClient(&http.Client{Transport: transport}),
+	opts := []registryOption{
+		registryEnableCache(true),
+		registryWriter(io.Discard),
+		registryCredentials(o.ConfigFile),
+		registryHTTPClient(&http.Client{Transport: transport}),
 	}
 	if o.PlainHTTP {
-		opts = append(opts, registry.ClientOptPlainHTTP())
+		opts = append(opts, registryPlainHTTP())
 	}
 	if o.Username != "" || o.Password != "" {
-		opts = append(opts, registry.ClientOptBasicAuth(o.Username, o.Password))
+		opts = append(opts, registryBasicAuth(o.Username, o.Password))
 	}
-	client, err := registry.NewClient(opts...)
+	client, err := newRegistry(opts...)
 	if err != nil {
 		// Building the client reads only the config file.
 		return nil, nil, invalidf(inputRegistryConfig, "the registry config file %s cannot be used: %v", o.ConfigFile, err)
@@ -182,7 +179,7 @@ func registryError(err error, host, ref string, o registryOptions) error {
 
 // registryClient builds a registry client bound to ctx (which should come
 // from withOpDeadline); it returns the host of ref too.
-func registryClient(ctx context.Context, ref registryRef, maxChartBytes int64) (*registry.Client, string, *callTransport, error) {
+func registryClient(ctx context.Context, ref registryRef, maxChartBytes int64) (*helmRegistry, string, *callTransport, error) {
 	client, transport, err := newRegistryClient(ctx, ref.Registry, maxChartBytes)
 	if err != nil {
 		return nil, "", nil, err
@@ -206,7 +203,7 @@ func opRegistryTags(ctx context.Context, req tagsRequest, _ eventSink) (tagsRepl
 	}
 	out := tagsReply{Versions: tags}
 	if req.Version != nil {
-		match, err := registry.GetTagMatchingVersionOrConstraint(tags, *req.Version)
+		match, err := matchingTag(tags, *req.Version)
 		if err != nil {
 			return tagsReply{}, codedf(kindNotFound, codeVersionNotFound, errorDetails{Reference: req.Ref, Version: *req.Version, Host: host},
 				"no version of %s matches %q; available: %s", req.Ref, *req.Version, nearest(tags, 5))
@@ -284,7 +281,7 @@ func opRegistryPush(ctx context.Context, req pushRequest, _ eventSink) (pushRepl
 	if err != nil {
 		return pushReply{}, errorf(kindInvalidInput, "cannot read the chart archive %s: %v", req.Chart, err)
 	}
-	res, err := client.Push(data, req.Ref, registry.PushOptStrictMode(true))
+	res, err := client.Push(data, req.Ref, registryPushStrict(true))
 	if err != nil {
 		return pushReply{}, registryError(err, host, req.Ref, req.Registry)
 	}
@@ -294,7 +291,7 @@ func opRegistryPush(ctx context.Context, req pushRequest, _ eventSink) (pushRepl
 // opChartPackage packages a chart directory into destDir, optionally with
 // another version, like `helm package --version`.
 func opChartPackage(_ context.Context, req packageRequest, _ eventSink) (packageReply, error) {
-	ch, err := loader.LoadDir(req.Path)
+	ch, err := loadChartDir(req.Path)
 	if err != nil {
 		return packageReply{}, errorf(kindInvalidInput, "chart %s is not a valid Helm chart directory: %v", req.Path, err)
 	}
@@ -304,7 +301,7 @@ func opChartPackage(_ context.Context, req packageRequest, _ eventSink) (package
 	if err := os.MkdirAll(req.DestDir, 0o755); err != nil {
 		return packageReply{}, errorf(kindInvalidInput, "cannot create %s: %v", req.DestDir, err)
 	}
-	path, err := chartutil.Save(ch, req.DestDir)
+	path, err := saveChart(ch, req.DestDir)
 	if err != nil {
 		return packageReply{}, errorf(kindInvalidInput, "cannot package %s: %v", req.Path, err)
 	}
@@ -326,9 +323,9 @@ func opRegistryLogin(ctx context.Context, req loginRequest, _ eventSink) (creden
 		return credentialsReply{}, codedf(kindInvalidInput, codeLoginNeedsCredentials, errorDetails{Host: host},
 			"registry login to %s needs a username and a password", host)
 	}
-	opts := []registry.LoginOption{
-		registry.LoginOptBasicAuth(req.Registry.Username, req.Registry.Password),
-		registry.LoginOptPlainText(req.Registry.PlainHTTP),
+	opts := []loginOption{
+		loginBasicAuth(req.Registry.Username, req.Registry.Password),
+		loginPlainText(req.Registry.PlainHTTP),
 	}
 	if err := client.Login(host, opts...); err != nil {
 		return credentialsReply{}, registryError(err, host, req.Ref, req.Registry)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -14,44 +13,21 @@ import (
 	"sync/atomic"
 	"time"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/downloader"
-	"helm.sh/helm/v3/pkg/getter"
-	"helm.sh/helm/v3/pkg/kube"
-	"helm.sh/helm/v3/pkg/postrender"
-	"helm.sh/helm/v3/pkg/release"
-	"helm.sh/helm/v3/pkg/releaseutil"
-	"helm.sh/helm/v3/pkg/storage/driver"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/yaml"
 )
 
 // postRenderer is the user's post-renderer (helm's --post-renderer) if
-// any, followed by the mark that times the render.
-func (o releaseOptions) postRenderer(t *timer) (postrender.PostRenderer, error) {
-	if o.PostRenderer == "" {
-		return &t.mark, nil
-	}
-	user, err := postrender.NewExec(o.PostRenderer, o.PostRendererArgs...)
-	if err != nil {
-		return nil, errorf(kindInvalidInput, "post-renderer %s: %v", o.PostRenderer, err)
-	}
-	return chainedRenderer{user, &t.mark}, nil
-}
-
-type chainedRenderer []postrender.PostRenderer
-
-func (c chainedRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
-	var err error
-	for _, r := range c {
-		if in, err = r.Run(in); err != nil {
-			return nil, err
+// any, with the mark that times the render (withRenderMark).
+func (o releaseOptions) postRenderer(t *timer) (postRenderer, error) {
+	var user postRenderer
+	if o.PostRenderer != "" {
+		var err error
+		if user, err = newExecPostRenderer(o.PostRenderer, o.PostRendererArgs); err != nil {
+			return nil, errorf(kindInvalidInput, "post-renderer %s: %v", o.PostRenderer, err)
 		}
 	}
-	return in, nil
+	return withRenderMark(user, t), nil
 }
 
 func (o releaseOptions) timeout() time.Duration {
@@ -65,27 +41,24 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func toDTO(rel *release.Release, withManifest bool) releaseDTO {
+func toDTO(rel *helmRelease, withManifest bool) releaseDTO {
 	dto := releaseDTO{Name: rel.Name, Namespace: rel.Namespace, Revision: rel.Version}
 	if rel.Chart != nil && rel.Chart.Metadata != nil {
 		dto.Chart = chartMetaDTO{Name: rel.Chart.Metadata.Name, Version: rel.Chart.Metadata.Version, AppVersion: rel.Chart.Metadata.AppVersion}
 	}
 	if rel.Info != nil {
-		dto.Status = rel.Info.Status.String()
+		dto.Status = releaseStatus(rel)
 		dto.Description = releaseDescription(rel)
-		dto.FirstDeployed = formatTime(rel.Info.FirstDeployed.Time)
-		dto.LastDeployed = formatTime(rel.Info.LastDeployed.Time)
-		dto.Deleted = formatTime(rel.Info.Deleted.Time)
+		first, last, deleted := releaseTimes(rel)
+		dto.FirstDeployed = formatTime(first)
+		dto.LastDeployed = formatTime(last)
+		dto.Deleted = formatTime(deleted)
 		dto.Notes = rel.Info.Notes
 	}
 	if withManifest {
 		dto.Manifest = rel.Manifest
 		for _, h := range rel.Hooks {
-			events := make([]string, 0, len(h.Events))
-			for _, e := range h.Events {
-				events = append(events, e.String())
-			}
-			dto.Hooks = append(dto.Hooks, hookDTO{Name: h.Name, Kind: h.Kind, Path: h.Path, Events: events, Manifest: h.Manifest})
+			dto.Hooks = append(dto.Hooks, hookDTO{Name: h.Name, Kind: h.Kind, Path: h.Path, Events: hookEvents(h), Manifest: h.Manifest})
 		}
 	}
 	return dto
@@ -97,14 +70,14 @@ func toDTO(rel *release.Release, withManifest bool) releaseDTO {
 // loadChart loads and checks a chart directory or archive; with
 // dependency update, a chart missing dependencies has them fetched into
 // its charts/ (and Chart.lock written), as helm install does.
-func loadChart(path string, deps dependencyUpdate, sink eventSink) (*chart.Chart, error) {
+func loadChart(path string, deps dependencyUpdate, sink eventSink) (*helmChart, error) {
 	if path == "" {
 		return nil, errorf(kindInvalidInput, "no chart path was given")
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, errorf(kindInvalidInput, "chart %s cannot be read: %v", path, err)
 	}
-	ch, err := loader.Load(path)
+	ch, err := loadChartFiles(path)
 	if err != nil {
 		return nil, errorf(kindInvalidInput, "chart %s is not a valid Helm chart: %v", path, err)
 	}
@@ -113,7 +86,7 @@ func loadChart(path string, deps dependencyUpdate, sink eventSink) (*chart.Chart
 		return nil, errorf(kindInvalidInput, "chart %s: %s charts are not installable", path, ch.Metadata.Type)
 	}
 	if req := ch.Metadata.Dependencies; req != nil {
-		if err := action.CheckDependencies(ch, req); err != nil {
+		if err := checkDependencies(ch); err != nil {
 			if !deps.Enabled {
 				return nil, invalidf(inputDependencyUpdate, "chart %s is missing dependencies (run `helm dependency build %s`, or update them with the action): %v", path, path, err)
 			}
@@ -123,17 +96,10 @@ func loadChart(path string, deps dependencyUpdate, sink eventSink) (*chart.Chart
 				}
 			}
 			progress(sink, "load", "updating the dependencies of %s", path)
-			man := &downloader.Manager{
-				Out:              progressWriter{sink, "load"},
-				ChartPath:        path,
-				Getters:          getter.Getters(),
-				RepositoryConfig: deps.RepositoryConfig,
-				RepositoryCache:  deps.RepositoryCache,
-			}
-			if err := man.Update(); err != nil {
+			if err := updateDependencies(path, deps, progressWriter{sink, "load"}); err != nil {
 				return nil, errorf(kindInvalidInput, "chart %s: updating its dependencies failed: %v", path, err)
 			}
-			if ch, err = loader.Load(path); err != nil {
+			if ch, err = loadChartFiles(path); err != nil {
 				return nil, errorf(kindInvalidInput, "chart %s: failed reloading chart after repo update: %v", path, err)
 			}
 		}
@@ -197,7 +163,7 @@ func actionError(err error, t *timer, what string) error {
 	case strings.Contains(msg, "cannot re-use a name that is still in use"):
 		return errorf(kindInvalidInput, "%s: %v: the release already exists in this namespace; upgrade it instead, or choose another name", what, err)
 	}
-	if !t.mark.done() && !isClusterError(err) && !errors.Is(err, driver.ErrReleaseNotFound) && !errors.Is(err, driver.ErrNoDeployedReleases) {
+	if !t.mark.done() && !isClusterError(err) && !errors.Is(err, errReleaseNotFound) && !errors.Is(err, errNoDeployedReleases) {
 		return errorf(kindInvalidInput, "%s: %v", what, err)
 	}
 	return err
@@ -205,7 +171,7 @@ func actionError(err error, t *timer, what string) error {
 
 // loadChartAndValues loads the chart of req and merges its values, as helm
 // does before every install, upgrade or template.
-func loadChartAndValues(ctx context.Context, req chartRequest, sink eventSink) (*chart.Chart, mergedValues, error) {
+func loadChartAndValues(ctx context.Context, req chartRequest, sink eventSink) (*helmChart, mergedValues, error) {
 	// helm merges the values before it loads the chart, so a command
 	// with both wrong reports the values.
 	vals, err := req.Options.Values.merge(ctx)
@@ -245,115 +211,16 @@ func opRender(ctx context.Context, req chartRequest, sink eventSink) (_ actionRe
 	}
 	s.addValues(vals.values)
 	t.loaded = time.Now()
-	cfg := &action.Configuration{Log: helmLog(sink)}
-	inst := action.NewInstall(cfg)
-	inst.ClientOnly = true
-	inst.DryRun = true
-	inst.DryRunOption = "client"
-	inst.Replace = true
-	inst.IncludeCRDs = true
-	inst.ReleaseName = req.Options.Release
-	inst.Namespace = req.Options.Namespace
-	inst.Description = req.Options.Description
-	if err := setInstallFlags(inst, req.Options, t); err != nil {
-		return actionResult{}, err
-	}
-	if v := req.Options.KubeVersion; v != "" {
-		kv, err := chartutil.ParseKubeVersion(v)
-		if err != nil {
-			return actionResult{}, errorf(kindInvalidInput, "invalid kube version %q: %v", v, err)
-		}
-		inst.KubeVersion = kv
-	}
-	inst.APIVersions = chartutil.VersionSet(req.Options.APIVersions)
 	progress(sink, "render", "rendering %s for release %s", ch.Metadata.Name, req.Options.Release)
-	rel, err := inst.RunWithContext(ctx, ch, vals.values)
+	rel, err := renderChart(ctx, ch, vals.values, req.Options, t, sink)
 	if err != nil {
+		var se *shimError
+		if errors.As(err, &se) {
+			return actionResult{}, err
+		}
 		return actionResult{}, errorf(kindInvalidInput, "rendering chart %s failed: %v", ch.Metadata.Name, err)
 	}
 	return actionResult{Release: toDTO(rel, true), Phases: t.phases(time.Now()), ValuesDigest: vals.digest}, nil
-}
-
-func dryRunFlags(mode string) (bool, string, error) {
-	switch mode {
-	case "", "none":
-		return false, "none", nil
-	case "client", "server":
-		return true, mode, nil
-	default:
-		return false, "", errorf(kindInvalidInput, "unknown dry-run mode %q: use none, client or server", mode)
-	}
-}
-
-func newInstall(cfg *action.Configuration, o releaseOptions, t *timer) (*action.Install, error) {
-	dry, mode, err := dryRunFlags(o.DryRun)
-	if err != nil {
-		return nil, err
-	}
-	inst := action.NewInstall(cfg)
-	inst.ReleaseName = o.Release
-	inst.Namespace = o.Namespace
-	inst.CreateNamespace = o.CreateNamespace
-	inst.DryRun, inst.DryRunOption = dry, mode
-	inst.Wait = o.Wait
-	inst.Atomic = o.Atomic
-	inst.Timeout = o.timeout()
-	inst.Description = o.Description
-	if err := setInstallFlags(inst, o, t); err != nil {
-		return nil, err
-	}
-	return inst, nil
-}
-
-// setInstallFlags sets what helm's install (and upgrade --install, which
-// copies them onto its install) take from the same flags.
-func setInstallFlags(inst *action.Install, o releaseOptions, t *timer) error {
-	pr, err := o.postRenderer(t)
-	if err != nil {
-		return err
-	}
-	inst.PostRenderer = pr
-	inst.SkipCRDs = o.SkipCRDs
-	inst.DisableHooks = o.NoHooks
-	inst.WaitForJobs = o.WaitForJobs
-	inst.Force = o.Force
-	inst.TakeOwnership = o.TakeOwnership
-	inst.SkipSchemaValidation = o.SkipSchemaValidation
-	inst.Labels = o.Labels
-	return nil
-}
-
-func newUpgrade(cfg *action.Configuration, o releaseOptions, t *timer) (*action.Upgrade, error) {
-	dry, mode, err := dryRunFlags(o.DryRun)
-	if err != nil {
-		return nil, err
-	}
-	up := action.NewUpgrade(cfg)
-	up.Namespace = o.Namespace
-	up.Install = o.InstallIfMissing
-	up.DryRun, up.DryRunOption = dry, mode
-	up.Wait = o.Wait
-	up.Atomic = o.Atomic
-	up.Timeout = o.timeout()
-	up.Description = o.Description
-	up.ReuseValues = o.ReuseValues
-	up.ResetValues = o.ResetValues
-	up.ResetThenReuseValues = o.ResetThenReuseValues
-	up.MaxHistory = o.HistoryMax
-	up.SkipCRDs = o.SkipCRDs
-	up.DisableHooks = o.NoHooks
-	up.WaitForJobs = o.WaitForJobs
-	up.CleanupOnFail = o.CleanupOnFail
-	up.Force = o.Force
-	up.TakeOwnership = o.TakeOwnership
-	up.SkipSchemaValidation = o.SkipSchemaValidation
-	up.Labels = o.Labels
-	pr, err := o.postRenderer(t)
-	if err != nil {
-		return nil, err
-	}
-	up.PostRenderer = pr
-	return up, nil
 }
 
 func opInstall(ctx context.Context, req chartRequest, sink eventSink) (actionResult, error) {
@@ -412,9 +279,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 
 	install := !upgrade
 	if upgrade && o.InstallIfMissing {
-		hist := action.NewHistory(cfg)
-		hist.Max = 1
-		if _, err := hist.Run(o.Release); errors.Is(err, driver.ErrReleaseNotFound) {
+		if _, err := releaseHistory(cfg, o.Release, 1); errors.Is(err, errReleaseNotFound) {
 			progress(sink, "resolve", "release %s has no history in namespace %s: installing it", o.Release, o.Namespace)
 			install = true
 		} else if err != nil {
@@ -422,7 +287,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 		}
 	}
 
-	var rel *release.Release
+	var rel *helmRelease
 	// A failure after the values were merged carries what Helm knew: the
 	// values digest, and the release revision it recorded, if any.
 	fail := func(err error) error {
@@ -430,7 +295,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 		s.addRelease(rel)
 		if rel == nil && !install {
 			// --reuse-values merges the last revision's values in.
-			if last, lerr := cfg.Releases.Last(o.Release); lerr == nil {
+			if last, lerr := lastRelease(cfg, o.Release); lerr == nil {
 				s.addRelease(last)
 			}
 		}
@@ -442,25 +307,17 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 	}
 	what := "installing " + o.Release
 	if install {
-		inst, err := newInstall(cfg, o, t)
-		if err != nil {
-			return actionResult{}, fail(err)
-		}
 		progress(sink, "apply", "installing %s %s as %s in namespace %s", ch.Metadata.Name, ch.Metadata.Version, o.Release, o.Namespace)
-		rel, err = inst.RunWithContext(ctx, ch, vals.values)
+		rel, err = installChart(ctx, cfg, ch, vals.values, o, t)
 		if err != nil {
 			return actionResult{}, fail(apiServerStall(cfg, waitError(actionError(pendingError(err, releaseRef{Release: o.Release, Namespace: o.Namespace}, what), t, what), o, waiting, rel, what), "within the timeout of "+o.timeout().String()))
 		}
 	} else {
 		what = "upgrading " + o.Release
-		up, err := newUpgrade(cfg, o, t)
-		if err != nil {
-			return actionResult{}, fail(err)
-		}
 		progress(sink, "apply", "upgrading %s to %s %s in namespace %s", o.Release, ch.Metadata.Name, ch.Metadata.Version, o.Namespace)
-		rel, err = up.RunWithContext(ctx, o.Release, ch, vals.values)
+		rel, err = upgradeChart(ctx, cfg, ch, vals.values, o, t)
 		if err != nil {
-			if errors.Is(err, driver.ErrNoDeployedReleases) || errors.Is(err, driver.ErrReleaseNotFound) {
+			if errors.Is(err, errNoDeployedReleases) || errors.Is(err, errReleaseNotFound) {
 				return actionResult{}, fail(codedf(kindNotFound, codeNoDeployedRelease, errorDetails{Release: o.Release, Namespace: o.Namespace},
 					"release %q has no deployed revision in namespace %q: install it first, or upgrade with install-if-missing", o.Release, o.Namespace))
 			}
@@ -474,7 +331,7 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 // its API server requests bound to ctx (when it can end), ending just
 // before the call's deadline so that the error names the API server
 // request that stalled.
-func withRelease[R any](ctx context.Context, ref releaseRef, sink eventSink, f func(*action.Configuration) (R, error)) (R, error) {
+func withRelease[R any](ctx context.Context, ref releaseRef, sink eventSink, f func(*helmConfig) (R, error)) (R, error) {
 	var zero R
 	if ctx.Done() != nil {
 		kubeCtx, cancel := kubeContext(ctx, opDeadline(ctx))
@@ -487,7 +344,7 @@ func withRelease[R any](ctx context.Context, ref releaseRef, sink eventSink, f f
 	}
 	defer done()
 	out, err := f(cfg)
-	if errors.Is(err, driver.ErrReleaseNotFound) {
+	if errors.Is(err, errReleaseNotFound) {
 		return zero, codedf(kindNotFound, codeReleaseNotFound, errorDetails{Release: ref.Release, Namespace: ref.Namespace},
 			"release %q not found in namespace %q", ref.Release, ref.Namespace)
 	}
@@ -500,15 +357,13 @@ func withRelease[R any](ctx context.Context, ref releaseRef, sink eventSink, f f
 }
 
 func opStatus(ctx context.Context, req statusRequest, sink eventSink) (releaseDTO, error) {
-	return withRelease(ctx, req.releaseRef, sink, func(cfg *action.Configuration) (releaseDTO, error) {
+	return withRelease(ctx, req.releaseRef, sink, func(cfg *helmConfig) (releaseDTO, error) {
 		if req.Revision > 0 {
 			if err := revisionExists(cfg, req.releaseRef, req.Revision); err != nil {
 				return releaseDTO{}, err
 			}
 		}
-		st := action.NewStatus(cfg)
-		st.Version = req.Revision
-		rel, err := st.Run(req.Release)
+		rel, err := currentRelease(cfg, req.Release, req.Revision)
 		if err != nil {
 			return releaseDTO{}, err
 		}
@@ -519,30 +374,28 @@ func opStatus(ctx context.Context, req statusRequest, sink eventSink) (releaseDT
 // revisionExists is nil when the release has that revision; a release
 // with others says so (codeRevisionNotFound), one with none is
 // ErrReleaseNotFound.
-func revisionExists(cfg *action.Configuration, ref releaseRef, revision int) error {
-	_, err := cfg.Releases.Get(ref.Release, revision)
-	if !errors.Is(err, driver.ErrReleaseNotFound) {
+func revisionExists(cfg *helmConfig, ref releaseRef, revision int) error {
+	_, err := getRelease(cfg, ref.Release, revision)
+	if !errors.Is(err, errReleaseNotFound) {
 		return err
 	}
-	if _, lerr := cfg.Releases.Last(ref.Release); lerr != nil {
-		return driver.ErrReleaseNotFound
+	if _, lerr := lastRelease(cfg, ref.Release); lerr != nil {
+		return errReleaseNotFound
 	}
 	return codedf(kindNotFound, codeRevisionNotFound, errorDetails{Release: ref.Release, Namespace: ref.Namespace, Revision: revision},
 		"release %q has no revision %d in namespace %q", ref.Release, revision, ref.Namespace)
 }
 
 func opHistory(ctx context.Context, req historyRequest, sink eventSink) ([]releaseDTO, error) {
-	return withRelease(ctx, req.releaseRef, sink, func(cfg *action.Configuration) ([]releaseDTO, error) {
-		hist := action.NewHistory(cfg)
-		hist.Max = req.Max
-		rels, err := hist.Run(req.Release)
+	return withRelease(ctx, req.releaseRef, sink, func(cfg *helmConfig) ([]releaseDTO, error) {
+		rels, err := releaseHistory(cfg, req.Release, req.Max)
 		if err != nil {
 			return nil, err
 		}
 		sort.Slice(rels, func(i, j int) bool { return rels[i].Version < rels[j].Version })
 		// helm history --max keeps the newest revisions; no max keeps all.
-		if hist.Max > 0 && len(rels) > hist.Max {
-			rels = rels[len(rels)-hist.Max:]
+		if req.Max > 0 && len(rels) > req.Max {
+			rels = rels[len(rels)-req.Max:]
 		}
 		out := make([]releaseDTO, 0, len(rels))
 		for _, r := range rels {
@@ -556,15 +409,15 @@ func opHistory(ctx context.Context, req historyRequest, sink eventSink) ([]relea
 // of the revision it leaves and the one it returns to.
 func opRollback(ctx context.Context, req rollbackRequest, sink eventSink) (releaseDTO, error) {
 	s := newScrubber()
-	out, err := withRelease(ctx, req.releaseRef, scrubbingSink{sink, s}, func(cfg *action.Configuration) (releaseDTO, error) {
+	out, err := withRelease(ctx, req.releaseRef, scrubbingSink{sink, s}, func(cfg *helmConfig) (releaseDTO, error) {
 		s.addPublic(req.Release, req.Namespace)
-		if last, err := cfg.Releases.Last(req.Release); err == nil {
+		if last, err := lastRelease(cfg, req.Release); err == nil {
 			s.addRelease(last)
 			target := req.Revision
 			if target <= 0 {
 				target = last.Version - 1
 			}
-			if prev, err := cfg.Releases.Get(req.Release, target); err == nil {
+			if prev, err := getRelease(cfg, req.Release, target); err == nil {
 				s.addRelease(prev)
 			}
 		}
@@ -573,19 +426,11 @@ func opRollback(ctx context.Context, req rollbackRequest, sink eventSink) (relea
 				return releaseDTO{}, err
 			}
 		}
-		rb := action.NewRollback(cfg)
-		rb.Version = req.Revision
-		rb.Wait = req.Wait
-		rb.Timeout = millis(req.TimeoutMs)
-		rb.Force = req.Force
-		rb.DryRun = req.DryRun
-		rb.DisableHooks = req.NoHooks
-		rb.MaxHistory = req.HistoryMax
 		progress(sink, "apply", "rolling back %s to revision %d", req.Release, req.Revision)
-		if err := rb.Run(req.Release); err != nil {
+		if err := rollbackRelease(cfg, req); err != nil {
 			return releaseDTO{}, pendingError(err, req.releaseRef, "rolling back "+req.Release)
 		}
-		rel, err := action.NewStatus(cfg).Run(req.Release)
+		rel, err := currentRelease(cfg, req.Release, 0)
 		if err != nil {
 			return releaseDTO{}, err
 		}
@@ -595,32 +440,17 @@ func opRollback(ctx context.Context, req rollbackRequest, sink eventSink) (relea
 }
 
 func opUninstall(ctx context.Context, req uninstallRequest, sink eventSink) (uninstallResult, error) {
-	return withRelease(ctx, req.releaseRef, sink, func(cfg *action.Configuration) (uninstallResult, error) {
-		un := action.NewUninstall(cfg)
-		un.KeepHistory = req.KeepHistory
-		un.Wait = req.Wait
-		un.Timeout = millis(req.TimeoutMs)
-		un.Description = req.Description
-		un.DryRun = req.DryRun
-		un.DisableHooks = req.NoHooks
-		un.IgnoreNotFound = req.IgnoreNotFound
-		un.DeletionPropagation = req.Cascade
-		if un.DeletionPropagation == "" {
-			un.DeletionPropagation = "background"
-		}
+	return withRelease(ctx, req.releaseRef, sink, func(cfg *helmConfig) (uninstallResult, error) {
 		progress(sink, "apply", "uninstalling %s", req.Release)
-		res, err := un.Run(req.Release)
+		rel, info, err := uninstallRelease(cfg, req)
 		if err != nil {
 			return uninstallResult{}, err
 		}
-		if res == nil {
-			// --ignore-not-found, and there was nothing to uninstall.
-			return uninstallResult{}, nil
+		out := uninstallResult{Info: info}
+		if rel != nil {
+			out.Release = toDTO(rel, false)
 		}
-		out := uninstallResult{Info: res.Info}
-		if res.Release != nil {
-			out.Release = toDTO(res.Release, false)
-		}
+		// No release and no error: --ignore-not-found found nothing.
 		return out, nil
 	})
 }
@@ -646,40 +476,21 @@ type waitLog struct {
 	last string
 }
 
+func (w *waitLog) note(line string) {
+	w.mu.Lock()
+	w.last = line
+	w.mu.Unlock()
+}
+
 func (w *waitLog) lastNotReady() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.last
 }
 
-// watchWaitLog wraps cfg's logger (and its Kubernetes client's, which
-// reports readiness) to keep the last "... is not ready: ..." line.
-func watchWaitLog(cfg *action.Configuration) *waitLog {
-	w := &waitLog{}
-	next := cfg.Log
-	logf := func(format string, args ...any) {
-		// Helm's readiness checks put the words in the format itself:
-		// only those lines are formatted here (next formats every line).
-		if strings.Contains(format, " is not ready: ") {
-			msg := fmt.Sprintf(format, args...)
-			w.mu.Lock()
-			w.last = msg
-			w.mu.Unlock()
-		}
-		if next != nil {
-			next(format, args...)
-		}
-	}
-	cfg.Log = logf
-	if kc, ok := cfg.KubeClient.(*kube.Client); ok {
-		kc.Log = logf
-	}
-	return w
-}
-
 // waitError says what a timed-out --wait was waiting for.
-func waitError(err error, o releaseOptions, w *waitLog, rel *release.Release, what string) error {
-	if !(o.Wait || o.Atomic) || !errors.Is(err, context.DeadlineExceeded) {
+func waitError(err error, o releaseOptions, w *waitLog, rel *helmRelease, what string) error {
+	if !(waits(o.Wait, o.helm4Options) || o.Atomic) || !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	pending := ""
@@ -700,7 +511,7 @@ func waitError(err error, o releaseOptions, w *waitLog, rel *release.Release, wh
 // pods, as "Kind name".
 func workloadsIn(manifest string) []string {
 	var out []string
-	for _, doc := range releaseutil.SplitManifests(manifest) {
+	for _, doc := range splitManifests(manifest) {
 		var obj struct {
 			Kind     string `json:"kind"`
 			Metadata struct {

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"helm.sh/helm/v3/pkg/release"
-	"helm.sh/helm/v3/pkg/releaseutil"
 	"sigs.k8s.io/yaml"
 )
 
@@ -186,7 +184,7 @@ func (s *scrubber) addManifest(manifest string) {
 	if s == nil || !strings.Contains(manifest, "Secret") {
 		return
 	}
-	for _, doc := range releaseutil.SplitManifests(manifest) {
+	for _, doc := range splitManifests(manifest) {
 		var obj struct {
 			Kind       string            `json:"kind"`
 			Data       map[string]string `json:"data"`
@@ -209,7 +207,7 @@ func (s *scrubber) addManifest(manifest string) {
 
 // addRelease learns a release's user values (Helm keeps them as its
 // config) and the Secrets of its manifest and hooks.
-func (s *scrubber) addRelease(rel *release.Release) {
+func (s *scrubber) addRelease(rel *helmRelease) {
 	if s == nil || rel == nil {
 		return
 	}
@@ -362,7 +360,7 @@ var helmDescriptions = map[string]bool{
 
 // releaseDescription is rel's description with its values scrubbed: Helm
 // records a failure's error there ("Release \"x\" failed: ...").
-func releaseDescription(rel *release.Release) string {
+func releaseDescription(rel *helmRelease) string {
 	desc := rel.Info.Description
 	if helmDescriptions[desc] || strings.HasPrefix(desc, "Rollback to ") {
 		return desc

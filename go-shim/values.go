@@ -21,9 +21,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-	"helm.sh/helm/v3/pkg/cli/values"
-	"helm.sh/helm/v3/pkg/getter"
-	"helm.sh/helm/v3/pkg/strvals"
 )
 
 // valuesFile is one -f input: a path or URL that Helm reads itself, or
@@ -95,7 +92,7 @@ type inlineInput struct {
 
 type inlineGetter map[string]inlineInput
 
-func (g inlineGetter) Get(url string, _ ...getter.Option) (*bytes.Buffer, error) {
+func (g inlineGetter) Get(url string, _ ...getterOption) (*bytes.Buffer, error) {
 	in, ok := g[url]
 	if !ok {
 		return nil, fmt.Errorf("no inline values named %s", url)
@@ -373,24 +370,24 @@ func notRegular(path string, mode os.FileMode) error {
 // Helm's own, except that http(s) has a timeout and a size bound, and a
 // path Helm would read with os.ReadFile (one whose scheme no getter
 // serves; localSchemes lists them) is read by readValuesFile.
-func boundedProviders(ctx context.Context, limit int64, localSchemes []string) getter.Providers {
-	providers := getter.Providers{
+func boundedProviders(ctx context.Context, limit int64, localSchemes []string) getterList {
+	providers := getterList{
 		{
 			Schemes: []string{"http", "https"},
-			New: func(options ...getter.Option) (getter.Getter, error) {
-				return getter.NewHTTPGetter(append(options,
-					getter.WithTimeout(valuesURLTimeout),
-					getter.WithTransport(boundedTransport(limit)))...)
+			New: func(options ...getterOption) (getterGetter, error) {
+				return newHTTPGetter(append(options,
+					getterWithTimeout(valuesURLTimeout),
+					getterWithTransport(boundedTransport(limit)))...)
 			},
 		},
 		{
 			Schemes: localSchemes,
-			New: func(...getter.Option) (getter.Getter, error) {
+			New: func(...getterOption) (getterGetter, error) {
 				return localGetter{ctx, limit}, nil
 			},
 		},
 	}
-	return append(providers, getter.Getters()...)
+	return append(providers, helmGetters()...)
 }
 
 // localGetter reads local files for Helm's readFile (--set-file, and -f
@@ -400,7 +397,7 @@ type localGetter struct {
 	limit int64
 }
 
-func (g localGetter) Get(path string, _ ...getter.Option) (*bytes.Buffer, error) {
+func (g localGetter) Get(path string, _ ...getterOption) (*bytes.Buffer, error) {
 	data, err := readValuesFile(g.ctx, path, g.limit)
 	if err != nil {
 		return nil, err
@@ -450,7 +447,7 @@ func (c *boundedConn) Read(p []byte) (int, error) {
 // readLikeHelm reads one -f input as Helm's values.readFile does (a URL
 // through the getter of its scheme, anything else as a file), through the
 // bounded providers.
-func readLikeHelm(path string, providers getter.Providers) ([]byte, error) {
+func readLikeHelm(path string, providers getterList) ([]byte, error) {
 	u, err := url.Parse(path)
 	if err != nil {
 		return nil, err
@@ -459,7 +456,7 @@ func readLikeHelm(path string, providers getter.Providers) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := g.Get(path, getter.WithURL(path))
+	data, err := g.Get(path, getterWithURL(path))
 	if err != nil {
 		return nil, err
 	}
@@ -472,7 +469,7 @@ func readLikeHelm(path string, providers getter.Providers) ([]byte, error) {
 // Helm's own parser, with a reader that only records them.
 func (r valuesRequest) localSchemes() []string {
 	served := map[string]bool{}
-	for _, p := range getter.Getters() {
+	for _, p := range helmGetters() {
 		for _, s := range p.Schemes {
 			served[s] = true
 		}
@@ -490,7 +487,7 @@ func (r valuesRequest) localSchemes() []string {
 		add(f.Path)
 	}
 	for _, expr := range r.SetFile {
-		_ = strvals.ParseIntoFile(expr, map[string]any{}, func(rs []rune) (any, error) {
+		_ = parseIntoFile(expr, map[string]any{}, func(rs []rune) (any, error) {
 			add(string(rs))
 			return "", nil
 		})
@@ -503,7 +500,7 @@ func (r valuesRequest) localSchemes() []string {
 func (r valuesRequest) usesStdin() bool {
 	found := false
 	for _, expr := range r.SetFile {
-		_ = strvals.ParseIntoFile(expr, map[string]any{}, func(rs []rune) (any, error) {
+		_ = parseIntoFile(expr, map[string]any{}, func(rs []rune) (any, error) {
 			found = found || strings.TrimSpace(string(rs)) == "-"
 			return "", nil
 		})
@@ -563,7 +560,7 @@ type mergedValues struct {
 // merge merges the values as helm does for the same flags; a pipe given as
 // a values file is read within ctx.
 func (r valuesRequest) merge(ctx context.Context) (mergedValues, error) {
-	opts := values.Options{
+	opts := valueOptions{
 		StringValues:  r.SetString,
 		Values:        r.Set,
 		FileValues:    r.SetFile,
@@ -594,9 +591,9 @@ func (r valuesRequest) merge(ctx context.Context) (mergedValues, error) {
 		}
 		opts.ValueFiles = append(opts.ValueFiles, key)
 	}
-	providers = append(getter.Providers{{
+	providers = append(getterList{{
 		Schemes: []string{inlineScheme},
-		New:     func(...getter.Option) (getter.Getter, error) { return inline, nil },
+		New:     func(...getterOption) (getterGetter, error) { return inline, nil },
 	}}, providers...)
 	readsStdin := r.usesStdin()
 	if readsStdin {

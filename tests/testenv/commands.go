@@ -175,10 +175,17 @@ func buildKubeCommand(args []string) int {
 // build-kube.
 func buildHelmCommand(args []string) int {
 	fs := flag.NewFlagSet("testenv build-helm", flag.ExitOnError)
-	goMod := fs.String("go-mod", filepath.Join("..", "..", "go-shim", "go.mod"), "the go.mod that pins helm.sh/helm/v3 or /v4 and k8s.io/client-go (go-shim/go.mod)")
+	goMod := fs.String("go-mod", "", "the go.mod that pins helm.sh/helm/v3 or /v4 and k8s.io/client-go (default: the shim's of that major, go-shim/go.mod or go-shim/go.helm4.mod)")
 	binCache := fs.String("bin-cache", defaultCache(), "where helm is built, by version")
 	major := fs.Int("major", 3, "the Helm major version: 3 (helm.sh/helm/v3) or 4 (helm.sh/helm/v4), at the version go.mod requires")
 	_ = fs.Parse(args)
+	if *goMod == "" {
+		name := "go.mod"
+		if *major == 4 {
+			name = "go.helm4.mod"
+		}
+		*goMod = filepath.Join("..", "..", "go-shim", name)
+	}
 	h, err := buildHelm(*goMod, *binCache, *major, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testenv build-helm:", err)
