@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// The chainctl example binary. `cargo test` builds it along with the
-/// tests, but a filtered run (`cargo test --test cli`) neither builds nor
-/// rebuilds it, so ask cargo once per test process (a no-op when current).
+/// The chainctl example binary of this build (the Helm 4 one when the
+/// tests are built with the `helm-v4` feature). `cargo test` builds it
+/// along with the tests, but a filtered run (`cargo test --test cli`)
+/// neither builds nor rebuilds it, so ask cargo once per test process (a
+/// no-op when current).
 pub fn chainctl() -> Command {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     let binary = BINARY.get_or_init(|| {
@@ -16,21 +18,58 @@ pub fn chainctl() -> Command {
             .parent()
             .and_then(|deps| deps.parent())
             .expect("tests run from target/<profile>/deps");
-        let binary = profile_dir.join("examples").join("chainctl");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "--example", "chainctl"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "`cargo build --example chainctl` failed");
-        assert!(
-            binary.is_file(),
-            "{} is missing after building it",
-            binary.display()
-        );
-        binary
+        let features: &[&str] = if cfg!(feature = "helm-v4") {
+            &["--features", "helm-v4"]
+        } else {
+            &[]
+        };
+        build_example(profile_dir, features)
     });
+    sandboxed(binary)
+}
+
+/// The chainctl example of the default build (Helm 3), built in target/
+/// (the default build's directory) when the tests are another build's: for
+/// tests that move a release from one Helm major to the other.
+#[allow(dead_code)]
+pub fn chainctl_helm3() -> Command {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    let binary = BINARY.get_or_init(|| {
+        let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
+        build_example(&target.join("debug"), &[])
+    });
+    sandboxed(binary)
+}
+
+/// Builds (or finds current) the chainctl example of the debug profile
+/// whose directory is `profile_dir` (target/debug) with `features`, and
+/// returns its path.
+fn build_example(profile_dir: &std::path::Path, features: &[&str]) -> PathBuf {
+    let target_dir = profile_dir.parent().expect("a profile dir is in a target dir");
+    let binary = profile_dir.join("examples").join("chainctl");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "--example", "chainctl"])
+        .args(features)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(
+        status.success(),
+        "`cargo build --example chainctl {}` (target dir {}) failed",
+        features.join(" "),
+        target_dir.display()
+    );
+    assert!(
+        binary.is_file(),
+        "{} is missing after building it",
+        binary.display()
+    );
+    binary
+}
+
+fn sandboxed(binary: &PathBuf) -> Command {
     let mut cmd = Command::new(binary);
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd.env_remove("KUBECONFIG");

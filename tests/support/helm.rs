@@ -1,4 +1,5 @@
-//! The helm CLI of the version the shim links (go-shim/go.mod pins it),
+//! The helm CLI of the version the shim links (go-shim/go.mod pins Helm 3;
+//! with the `helm-v4` feature, go-shim/go.helm4.mod pins Helm 4),
 //! built from the Go module proxy by `testenv build-helm` and cached by
 //! version beside kube-apiserver and etcd, for tests that compare chainctl
 //! with helm.
@@ -17,16 +18,22 @@ use super::testenv;
 #[serde(rename_all = "camelCase")]
 pub struct HelmBinary {
     pub helm: PathBuf,
-    /// "v3.22.0": the version of helm.sh/helm/v3 in go-shim/go.mod.
+    /// "v3.22.0": the version of helm.sh/helm/v3 in go-shim/go.mod (or of
+    /// helm.sh/helm/v4 in go-shim/go.helm4.mod).
     pub version: String,
     /// "v1.37.0": .Capabilities.KubeVersion of `helm template`, stamped from
     /// go-shim's client-go as the shim assumes it (go-shim/capabilities.go).
     pub kube_version: String,
 }
 
-/// go-shim/go.mod: it pins the Helm version the shim links.
+/// The Helm major this build of the shim links.
+pub const HELM_MAJOR: u32 = if cfg!(feature = "helm-v4") { 4 } else { 3 };
+
+/// The module file that pins the Helm version this build links:
+/// go-shim/go.mod (Helm 3) or go-shim/go.helm4.mod (Helm 4).
 pub fn shim_go_mod() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("go-shim/go.mod")
+    let name = if HELM_MAJOR == 4 { "go.helm4.mod" } else { "go.mod" };
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("go-shim").join(name)
 }
 
 /// The helm binary, built on first use (minutes, announced on stderr) and
@@ -39,6 +46,8 @@ pub fn binary() -> &'static HelmBinary {
         // test's output until it ends, and a first build takes minutes.
         let out = Command::new(&testenv)
             .arg("build-helm")
+            .arg("-major")
+            .arg(HELM_MAJOR.to_string())
             .arg("-go-mod")
             .arg(shim_go_mod())
             .arg("-bin-cache")

@@ -336,12 +336,26 @@ impl Cluster {
 
     /// GETs an API path as the admin context: (HTTP status, JSON body).
     pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.request(&[], path)
+    }
+
+    /// Server-side applies `yaml` at an API path (with `?fieldManager=...`
+    /// and any other query) as the admin context: (HTTP status, JSON body).
+    #[allow(dead_code)]
+    pub fn apply(&self, path: &str, yaml: &str) -> (u16, serde_json::Value) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), yaml).unwrap();
+        let data = file.path().to_str().unwrap().to_string();
+        self.request(&["-method", "PATCH", "-data", &data], path)
+    }
+
+    fn request(&self, flags: &[&str], path: &str) -> (u16, serde_json::Value) {
         let mut cmd = Command::new(binary());
         cmd.arg("get").arg("-kubeconfig").arg(&self.kubeconfig);
         if let Some(context) = &self.context {
             cmd.args(["-context", context]);
         }
-        let out = cmd.arg(path).output().expect("run testenv get");
+        let out = cmd.args(flags).arg(path).output().expect("run testenv get");
         assert!(
             out.status.success(),
             "testenv get {path} failed: {}",

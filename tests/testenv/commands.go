@@ -234,12 +234,23 @@ func get(args []string) int {
 	fs := flag.NewFlagSet("testenv get", flag.ExitOnError)
 	path := fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file")
 	context := fs.String("context", "", "context (default: the current one)")
+	method := fs.String("method", http.MethodGet, "the HTTP method (PATCH with -data sends a server-side apply)")
+	data := fs.String("data", "", "a file whose content is the request body")
+	contentType := fs.String("content-type", "application/apply-patch+yaml", "the body's content type, with -data")
 	_ = fs.Parse(args)
 	if fs.NArg() != 1 || !strings.HasPrefix(fs.Arg(0), "/") {
-		fmt.Fprintln(os.Stderr, "usage: testenv get [-kubeconfig FILE] [-context NAME] /api/PATH")
+		fmt.Fprintln(os.Stderr, "usage: testenv get [-kubeconfig FILE] [-context NAME] [-method M -data FILE [-content-type T]] /api/PATH[?QUERY]")
 		return 2
 	}
-	status, body, err := kubeGet(*path, *context, fs.Arg(0))
+	var body []byte
+	if *data != "" {
+		var err error
+		if body, err = os.ReadFile(*data); err != nil {
+			fmt.Fprintln(os.Stderr, "testenv get:", err)
+			return 1
+		}
+	}
+	status, body, err := kubeRequest(*path, *context, *method, fs.Arg(0), *contentType, body)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testenv get:", err)
 		return 1
@@ -253,6 +264,12 @@ func get(args []string) int {
 }
 
 func kubeGet(path, context, apiPath string) (int, []byte, error) {
+	return kubeRequest(path, context, http.MethodGet, apiPath, "", nil)
+}
+
+// kubeRequest sends one request to the API server of a kubeconfig's
+// context, as its user; body, when not nil, has contentType.
+func kubeRequest(path, context, method, apiPath, contentType string, body []byte) (int, []byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return 0, nil, err
@@ -331,11 +348,18 @@ func kubeGet(path, context, apiPath string) (int, []byte, error) {
 		return 0, nil, errors.New("no server for context " + context)
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf}}
-	req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(server, "/")+apiPath, nil)
+	var reader io.Reader
+	if body != nil {
+		reader = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, strings.TrimSuffix(server, "/")+apiPath, reader)
 	if err != nil {
 		return 0, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -344,6 +368,6 @@ func kubeGet(path, context, apiPath string) (int, []byte, error) {
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, body, err
+	out, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, err
 }
