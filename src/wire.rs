@@ -388,6 +388,26 @@ pub(crate) struct ChartOptions {
     pub(crate) reset_values: bool,
     #[serde(flatten)]
     pub(crate) flags: crate::release::DeployFlags,
+    #[serde(flatten)]
+    pub(crate) helm4: Helm4Options,
+}
+
+/// What only Helm 4 has (the shim's `helm4Options`), on chart requests and
+/// rollbacks. Each is left out when unset, the backend's default, so that a
+/// request that sets none is what it was before Helm 4 existed; the Helm 3
+/// backend refuses any value that asks for what Helm 3 does not do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Deserialize))]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Helm4Options {
+    /// `"true"`, `"false"` or `"auto"`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub(crate) server_side: Option<crate::release::ServerSide>,
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub(crate) force_conflicts: bool,
+    /// `"watcher"`, `"hookOnly"` or `"legacy"`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub(crate) wait_strategy: Option<crate::release::WaitStrategy>,
 }
 
 /// Every way values are given, as helm's flags do (values.merge's request,
@@ -470,6 +490,8 @@ pub(crate) struct RollbackRequest {
     pub(crate) dry_run: bool,
     pub(crate) no_hooks: bool,
     pub(crate) history_max: u32,
+    #[serde(flatten)]
+    pub(crate) helm4: Helm4Options,
 }
 
 #[derive(Serialize)]
@@ -488,6 +510,9 @@ pub(crate) struct UninstallRequest {
     pub(crate) ignore_not_found: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) cascade: Option<String>,
+    /// As in [`Helm4Options`].
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub(crate) wait_strategy: Option<crate::release::WaitStrategy>,
 }
 
 #[derive(Serialize)]
