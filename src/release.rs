@@ -461,10 +461,13 @@ pub(crate) fn effective_wait(
     what: &str,
 ) -> Result<bool> {
     match strategy {
-        Some(WaitStrategy::HookOnly) if wait => Err(Error::invalid(format!(
-            "{what}: wait and the wait strategy hookOnly cannot both be set: hookOnly waits \
+        Some(WaitStrategy::HookOnly) if wait => Err(Error::invalid_in(
+            Input::WaitStrategy,
+            format!(
+                "{what}: wait and the wait strategy hookOnly cannot both be set: hookOnly waits \
              for hooks only, not for the resources; drop one"
-        ))),
+            ),
+        )),
         Some(strategy) => Ok(wait || strategy.waits_for_resources()),
         None => Ok(wait),
     }
@@ -1958,6 +1961,7 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
+        assert_eq!(err.invalid_input(), Some(Input::WaitStrategy));
         assert!(err.to_string().contains("hookOnly"), "{err}");
         // With atomic, Helm 4 itself waits with the watcher instead: passed on.
         let options = ReleaseOptions::builder("web", "prod")

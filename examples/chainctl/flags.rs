@@ -543,7 +543,7 @@ pub(crate) struct ChartArgs {
     #[arg(long)]
     pub(crate) confirm: bool,
 
-    /// Wait until all resources are ready; =STRATEGY: how (see --help).
+    /// Wait until all resources are ready (watcher, hookOnly: Helm 4 only).
     ///
     /// Bare --wait waits as the Helm linked in does by default: Helm 3
     /// polls the resources (legacy), Helm 4 watches their status
@@ -785,7 +785,7 @@ pub(crate) struct RollbackArgs {
     #[arg(long)]
     pub(crate) confirm: bool,
 
-    /// Wait until all resources are ready; =STRATEGY: how (see --help).
+    /// Wait until all resources are ready (watcher, hookOnly: Helm 4 only).
     ///
     /// Bare --wait waits as the Helm linked in does by default: Helm 3
     /// polls the resources (legacy), Helm 4 watches their status
@@ -838,7 +838,7 @@ pub(crate) struct UninstallArgs {
     #[arg(long)]
     pub(crate) confirm: bool,
 
-    /// Wait until all resources are deleted; =STRATEGY: how (see --help).
+    /// Wait until all resources are deleted (watcher, hookOnly: Helm 4 only).
     ///
     /// Bare --wait waits as the Helm linked in does by default: Helm 3
     /// polls the resources (legacy), Helm 4 watches them (watcher).
