@@ -1224,6 +1224,24 @@ impl Client {
     }
 
     /// Rolls a release back; returns the new revision Helm creates for it.
+    ///
+    /// The options are checked before Helm runs: a timeout of zero, or
+    /// `wait` with [`WaitStrategy::HookOnly`](crate::WaitStrategy::HookOnly)
+    /// (which waits for hooks only), is invalid input.
+    ///
+    /// ```
+    /// use chainctl_core::{Client, Input, ReleaseRef, RollbackOptions, Storage, WaitStrategy};
+    /// let client = Client::builder().storage(Storage::Memory).build()?;
+    /// let release = ReleaseRef::new("web", "demo")?;
+    /// let opts = RollbackOptions {
+    ///     wait: true,
+    ///     wait_strategy: Some(WaitStrategy::HookOnly),
+    ///     ..Default::default()
+    /// };
+    /// let err = client.rollback(&release, &opts).unwrap_err();
+    /// assert_eq!(err.invalid_input(), Some(Input::WaitStrategy));
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
     pub fn rollback(&self, release: &ReleaseRef, opts: &RollbackOptions) -> Result<ReleaseInfo> {
         crate::release::check_timeout(opts.timeout, "the rollback timeout")?;
         let wait = crate::release::effective_wait(opts.wait, opts.wait_strategy, "rollback")?;
@@ -1266,6 +1284,25 @@ impl Client {
     }
 
     /// Uninstalls a release.
+    ///
+    /// The options are checked before Helm runs: a timeout of zero, a
+    /// cascade other than Helm's three, or `wait` with
+    /// [`WaitStrategy::HookOnly`](crate::WaitStrategy::HookOnly) is invalid
+    /// input.
+    ///
+    /// ```
+    /// use chainctl_core::{Client, Input, ReleaseRef, Storage, UninstallOptions, WaitStrategy};
+    /// let client = Client::builder().storage(Storage::Memory).build()?;
+    /// let release = ReleaseRef::new("web", "demo")?;
+    /// let opts = UninstallOptions {
+    ///     wait: true,
+    ///     wait_strategy: Some(WaitStrategy::HookOnly),
+    ///     ..Default::default()
+    /// };
+    /// let err = client.uninstall(&release, &opts).unwrap_err();
+    /// assert_eq!(err.invalid_input(), Some(Input::WaitStrategy));
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
     pub fn uninstall(
         &self,
         release: &ReleaseRef,

@@ -795,6 +795,58 @@ mod tests {
         ErrorCode::InvalidOption,
     ];
 
+    /// A rollback or uninstall that sets none of Helm 4's options is the
+    /// request it was before they existed: nothing for the Helm 3 backend
+    /// to refuse.
+    #[test]
+    fn unset_helm4_options_are_left_off_the_wire() {
+        let target = || ReleaseTarget {
+            kube: KubeTarget::default(),
+            release: "web".into(),
+            namespace: "prod".into(),
+        };
+        let rollback = serde_json::to_value(RollbackRequest {
+            target: target(),
+            revision: None,
+            wait: true,
+            timeout_ms: 1,
+            force: false,
+            dry_run: false,
+            no_hooks: false,
+            history_max: 10,
+            helm4: Helm4Options::default(),
+        })
+        .unwrap();
+        let uninstall = serde_json::to_value(UninstallRequest {
+            target: target(),
+            keep_history: false,
+            wait: true,
+            timeout_ms: 1,
+            description: None,
+            dry_run: false,
+            no_hooks: false,
+            ignore_not_found: false,
+            cascade: None,
+            wait_strategy: None,
+        })
+        .unwrap();
+        for request in [&rollback, &uninstall] {
+            for key in ["serverSide", "forceConflicts", "waitStrategy"] {
+                assert!(request.get(key).is_none(), "{key} in {request}");
+            }
+        }
+        let set = serde_json::to_value(Helm4Options {
+            server_side: Some(crate::ServerSide::Off),
+            force_conflicts: true,
+            wait_strategy: Some(crate::WaitStrategy::HookOnly),
+        })
+        .unwrap();
+        assert_eq!(
+            set,
+            serde_json::json!({"serverSide": "false", "forceConflicts": true, "waitStrategy": "hookOnly"})
+        );
+    }
+
     #[test]
     fn durations_cross_as_whole_milliseconds_rounded_up() {
         use std::time::Duration;

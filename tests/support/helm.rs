@@ -1,4 +1,5 @@
-//! The helm CLI of the version the shim links (go-shim/go.mod pins it),
+//! The helm CLI of the version the shim links (go-shim/go.mod pins it; with
+//! the helm-v4 feature, go-shim/go.helm4.mod pins Helm 4),
 //! built from the Go module proxy by `testenv build-helm` and cached by
 //! version beside kube-apiserver and etcd, for tests that compare chainctl
 //! with helm.
@@ -17,16 +18,28 @@ use super::testenv;
 #[serde(rename_all = "camelCase")]
 pub struct HelmBinary {
     pub helm: PathBuf,
-    /// "v3.22.0": the version of helm.sh/helm/v3 in go-shim/go.mod.
+    /// "v3.22.0": the version of helm.sh/helm/v3 in go-shim/go.mod (with
+    /// the helm-v4 feature, of helm.sh/helm/v4 in go-shim/go.helm4.mod).
     pub version: String,
     /// "v1.37.0": .Capabilities.KubeVersion of `helm template`, stamped from
     /// go-shim's client-go as the shim assumes it (go-shim/capabilities.go).
     pub kube_version: String,
 }
 
-/// go-shim/go.mod: it pins the Helm version the shim links.
+/// The Helm major version the shim links: 4 with the helm-v4 feature.
+pub const HELM_MAJOR: u32 = if cfg!(feature = "helm-v4") { 4 } else { 3 };
+
+/// go-shim/go.mod, or with the helm-v4 feature go-shim/go.helm4.mod: it pins
+/// the Helm version the shim links, as build.rs builds it.
 pub fn shim_go_mod() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("go-shim/go.mod")
+    let file = if HELM_MAJOR == 4 {
+        "go.helm4.mod"
+    } else {
+        "go.mod"
+    };
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("go-shim")
+        .join(file)
 }
 
 /// The helm binary, built on first use (minutes, announced on stderr) and
@@ -41,6 +54,8 @@ pub fn binary() -> &'static HelmBinary {
             .arg("build-helm")
             .arg("-go-mod")
             .arg(shim_go_mod())
+            .arg("-major")
+            .arg(HELM_MAJOR.to_string())
             .arg("-bin-cache")
             .arg(testenv::bin_cache())
             .stderr(Stdio::inherit())
