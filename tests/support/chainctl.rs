@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 
 /// The chainctl example binary. `cargo test` builds it along with the
 /// tests, but a filtered run (`cargo test --test cli`) neither builds nor
-/// rebuilds it, so ask cargo once per test process (a no-op when current).
+/// rebuilds it, so ask cargo once per test process (a no-op when current),
+/// with the Helm SDK of the tests' own build (the `helm-v4` feature or not:
+/// a binary of the other build would test the other Helm).
 pub fn chainctl() -> Command {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     let binary = BINARY.get_or_init(|| {
@@ -18,8 +20,12 @@ pub fn chainctl() -> Command {
             .expect("tests run from target/<profile>/deps");
         let binary = profile_dir.join("examples").join("chainctl");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "--example", "chainctl"])
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "--example", "chainctl"]);
+        if cfg!(feature = "helm-v4") {
+            build.args(["--features", "helm-v4"]);
+        }
+        let status = build
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("cargo runs");
