@@ -4,6 +4,12 @@
 //! `GO` names another go binary. With the `bindgen` feature it also
 //! regenerates src/ffi/bindings.rs from include/chainctl.h.
 //!
+//! The Helm SDK: by default helm.sh/helm/v3, as go-shim/go.mod pins it. With
+//! the `helm-v4` feature, helm.sh/helm/v4 instead: the same shim built with
+//! the Go build tag `helmv4` (the files that differ between the SDKs are
+//! tagged) and the module file go-shim/go.helm4.mod (with its
+//! go.helm4.sum), which pins helm.sh/helm/v4.
+//!
 //! With `DOCS_RS` set (docs.rs sets it; its builders have no Go and no
 //! network) the shim is neither built nor linked: rustdoc compiles the crate
 //! but links nothing, so the `extern` declarations of src/ffi need no archive.
@@ -17,15 +23,63 @@ use std::process::{Command, exit};
 /// The oldest Go that builds the shim: the `go` line of go-shim/go.mod.
 const MIN_GO: (u32, u32) = (1, 26);
 
+/// The Helm SDK the shim is built against, chosen by the `helm-v4` feature.
+struct HelmSdk {
+    /// The Go module of the SDK.
+    module: &'static str,
+    /// The Go build tag that selects its adapter files, if any.
+    tag: Option<&'static str>,
+    /// The module file in go-shim/ that pins it, when not go.mod (passed
+    /// as `-modfile`; Go reads the .sum file of the same name).
+    mod_file: Option<&'static str>,
+}
+
+impl HelmSdk {
+    fn selected() -> HelmSdk {
+        // Cargo sets CARGO_FEATURE_<NAME> for each enabled feature of this
+        // package, `helm-v4` as CARGO_FEATURE_HELM_V4.
+        if env::var_os("CARGO_FEATURE_HELM_V4").is_some() {
+            HelmSdk {
+                module: "helm.sh/helm/v4",
+                tag: Some("helmv4"),
+                mod_file: Some("go.helm4.mod"),
+            }
+        } else {
+            HelmSdk {
+                module: "helm.sh/helm/v3",
+                tag: None,
+                mod_file: None,
+            }
+        }
+    }
+
+    /// The module file that pins the SDK: go.mod or `mod_file`.
+    fn mod_file(&self) -> &'static str {
+        self.mod_file.unwrap_or("go.mod")
+    }
+}
+
+/// The checksum file Go reads with `-modfile=x.mod`: `x.sum`.
+fn sum_file(mod_file: &str) -> String {
+    format!("{}.sum", mod_file.strip_suffix(".mod").unwrap_or(mod_file))
+}
+
 fn main() {
     let manifest_dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let shim_dir = manifest_dir.join("go-shim");
 
+    let helm = HelmSdk::selected();
     println!("cargo:rerun-if-changed=include/chainctl.h");
     println!("cargo:rerun-if-changed=go-shim/go.mod");
     println!("cargo:rerun-if-changed=go-shim/go.sum");
+    if let Some(mod_file) = helm.mod_file {
+        // Only with the feature: a path that does not exist would make
+        // cargo rerun this script on every build.
+        println!("cargo:rerun-if-changed=go-shim/{mod_file}");
+        println!("cargo:rerun-if-changed=go-shim/{}", sum_file(mod_file));
+    }
     for source in go_sources(&shim_dir) {
         println!("cargo:rerun-if-changed={}", source.display());
     }
@@ -50,7 +104,7 @@ fn main() {
     } else {
         let go = env::var_os("GO").unwrap_or_else(|| OsString::from("go"));
         check_go_version(&go);
-        build_archive(&go, &shim_dir, &out_dir);
+        build_archive(&go, &shim_dir, &out_dir, &helm);
         link(&out_dir, has_examples(&manifest_dir));
     }
 
@@ -161,31 +215,69 @@ fn required_version(go_mod: &str, module: &str) -> Option<String> {
 }
 
 /// Stamps the Helm version into the archive as Helm's release builds do, so
-/// `.Capabilities.HelmVersion` reads as it does with helm. (The Kubernetes
-/// version `helm template` assumes is set by the shim itself at start-up.)
-fn ldflags(shim_dir: &Path) -> String {
-    let go_mod = fs::read_to_string(shim_dir.join("go.mod"))
-        .unwrap_or_else(|e| fail(&format!("cannot read go-shim/go.mod: {e}")));
+/// `.Capabilities.HelmVersion` reads as it does with helm: the version the
+/// module file in use requires of the SDK's module, into that module's
+/// `internal/version` package (helm.sh/helm/v3 or helm.sh/helm/v4 alike).
+/// (The Kubernetes version `helm template` assumes is set by the shim
+/// itself at start-up.)
+fn ldflags(shim_dir: &Path, helm: &HelmSdk) -> String {
+    let mod_file = helm.mod_file();
+    let go_mod = fs::read_to_string(shim_dir.join(mod_file))
+        .unwrap_or_else(|e| fail(&format!("cannot read go-shim/{mod_file}: {e}")));
     let mut flags = String::from("-s -w");
-    if let Some(helm) = required_version(&go_mod, "helm.sh/helm/v3") {
-        flags.push_str(&format!(
-            " -X helm.sh/helm/v3/internal/version.version={helm}"
-        ));
+    match required_version(&go_mod, helm.module) {
+        Some(version) => flags.push_str(&format!(
+            " -X {}/internal/version.version={version}",
+            helm.module
+        )),
+        // go.mod without Helm cannot build the shim anyway: go build says
+        // why. A Helm 4 module file that pins no Helm 4 would build
+        // something else than was asked for.
+        None if helm.mod_file.is_some() => fail(&format!(
+            "go-shim/{mod_file} does not require {}: the helm-v4 feature builds the shim \
+             against the version that file pins",
+            helm.module
+        )),
+        None => {}
     }
     flags
 }
 
-fn build_archive(go: &OsString, shim_dir: &Path, out_dir: &Path) {
+/// With the `helm-v4` feature, the module file and checksum file that pin
+/// Helm 4 must be there: say so before Go says something less clear.
+fn check_mod_files(shim_dir: &Path, helm: &HelmSdk) {
+    let Some(mod_file) = helm.mod_file else {
+        return;
+    };
+    for file in [mod_file.to_string(), sum_file(mod_file)] {
+        if !shim_dir.join(&file).is_file() {
+            fail(&format!(
+                "the helm-v4 feature builds the shim against {} as go-shim/{mod_file} pins it \
+                 (with -modfile={mod_file}), and go-shim/{file} is missing: this copy of \
+                 chainctl-core has no Helm 4 backend. Build without the feature for Helm 3.",
+                helm.module
+            ));
+        }
+    }
+}
+
+fn build_archive(go: &OsString, shim_dir: &Path, out_dir: &Path, helm: &HelmSdk) {
+    check_mod_files(shim_dir, helm);
     let archive = out_dir.join("libchainctl_go.a");
     let mut cmd = Command::new(go);
-    cmd.current_dir(shim_dir)
-        .args([
-            "build",
-            "-buildmode=c-archive",
-            "-trimpath",
-            "-mod=readonly",
-        ])
-        .arg(format!("-ldflags={}", ldflags(shim_dir)))
+    cmd.current_dir(shim_dir).args([
+        "build",
+        "-buildmode=c-archive",
+        "-trimpath",
+        "-mod=readonly",
+    ]);
+    if let Some(tag) = helm.tag {
+        cmd.arg(format!("-tags={tag}"));
+    }
+    if let Some(mod_file) = helm.mod_file {
+        cmd.arg(format!("-modfile={mod_file}"));
+    }
+    cmd.arg(format!("-ldflags={}", ldflags(shim_dir, helm)))
         .arg("-o")
         .arg(&archive)
         .arg(".")
@@ -205,10 +297,15 @@ fn build_archive(go: &OsString, shim_dir: &Path, out_dir: &Path) {
         .unwrap_or_else(|e| fail(&format!("could not run `go build`: {e}")));
     if !status.success() {
         fail(&format!(
-            "`go build -buildmode=c-archive` in {} failed ({status}); its output is above. \
+            "`go build -buildmode=c-archive{}` in {} failed ({status}); its output is above. \
              It needs cgo: a C compiler (gcc or clang) on PATH, or CC set. On a first build \
-             Go downloads the Helm SDK from the Go module proxy (GOPROXY).",
-            shim_dir.display()
+             Go downloads the Helm SDK ({}) from the Go module proxy (GOPROXY).",
+            match (helm.tag, helm.mod_file) {
+                (Some(tag), Some(mod_file)) => format!(" -tags={tag} -modfile={mod_file}"),
+                _ => String::new(),
+            },
+            shim_dir.display(),
+            helm.module
         ));
     }
 }

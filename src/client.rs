@@ -512,6 +512,20 @@ fn default_kubeconfig_paths() -> Vec<PathBuf> {
 /// let opts = RollbackOptions { revision: Some(1), wait: true, timeout: Duration::from_secs(120), ..Default::default() };
 /// assert_eq!(opts.revision, Some(1));
 /// ```
+///
+/// The options only Helm 4 has are `None` (or `false`) by default, the
+/// backend's default; on the Helm 3 build, a value that asks for what Helm 3
+/// does not do is refused when the rollback runs:
+///
+/// ```
+/// use chainctl_core::{RollbackOptions, ServerSide, WaitStrategy};
+/// let opts = RollbackOptions {
+///     server_side: Some(ServerSide::Off),
+///     wait_strategy: Some(WaitStrategy::Legacy),
+///     ..Default::default()
+/// };
+/// assert!(!opts.force_conflicts);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollbackOptions {
     /// The revision to return to; `None` means the one before the current.
@@ -528,6 +542,19 @@ pub struct RollbackOptions {
     pub no_hooks: bool,
     /// How many revisions Helm keeps (`--history-max`, default 10; 0: all).
     pub history_max: u32,
+    /// How manifests are applied (helm 4's `--server-side`, see
+    /// [`ServerSide`](crate::ServerSide)); `None`: the backend's default
+    /// (Helm 4: as the revision rolled back to was applied; Helm 3:
+    /// client-side, the only way it has).
+    pub server_side: Option<crate::ServerSide>,
+    /// With server-side apply, take over fields another manager owns
+    /// (helm 4's `--force-conflicts`; Helm 4 only).
+    pub force_conflicts: bool,
+    /// How Helm waits (helm 4's `--wait=...`, see
+    /// [`WaitStrategy`](crate::WaitStrategy)); `None`: the backend's
+    /// default for `wait`. `Watcher` and `Legacy` imply `wait`; `HookOnly`
+    /// with `wait` is refused.
+    pub wait_strategy: Option<crate::WaitStrategy>,
 }
 
 impl Default for RollbackOptions {
@@ -540,6 +567,9 @@ impl Default for RollbackOptions {
             dry_run: false,
             no_hooks: false,
             history_max: crate::DEFAULT_HISTORY_MAX,
+            server_side: None,
+            force_conflicts: false,
+            wait_strategy: None,
         }
     }
 }
@@ -547,9 +577,11 @@ impl Default for RollbackOptions {
 /// Options of [`Client::uninstall`].
 ///
 /// ```
-/// use chainctl_core::UninstallOptions;
+/// use chainctl_core::{UninstallOptions, WaitStrategy};
 /// let opts = UninstallOptions { keep_history: true, ..Default::default() };
 /// assert!(!opts.wait);
+/// assert_eq!(opts.wait_strategy, None, "the backend's default");
+/// let legacy = UninstallOptions { wait_strategy: Some(WaitStrategy::Legacy), ..Default::default() };
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UninstallOptions {
@@ -570,6 +602,11 @@ pub struct UninstallOptions {
     /// How dependents are deleted: `background` (default), `foreground` or
     /// `orphan` (`--cascade`).
     pub cascade: Option<String>,
+    /// How Helm waits for the resources to be gone (helm 4's `--wait=...`,
+    /// see [`WaitStrategy`](crate::WaitStrategy)); `None`: the backend's
+    /// default for `wait`. `Watcher` and `Legacy` imply `wait`; `HookOnly`
+    /// with `wait` is refused.
+    pub wait_strategy: Option<crate::WaitStrategy>,
 }
 
 impl Default for UninstallOptions {
@@ -583,6 +620,7 @@ impl Default for UninstallOptions {
             no_hooks: false,
             ignore_not_found: false,
             cascade: None,
+            wait_strategy: None,
         }
     }
 }
@@ -1186,17 +1224,41 @@ impl Client {
     }
 
     /// Rolls a release back; returns the new revision Helm creates for it.
+    ///
+    /// The options are checked before Helm runs: a timeout of zero, or
+    /// `wait` with [`WaitStrategy::HookOnly`](crate::WaitStrategy::HookOnly)
+    /// (which waits for hooks only), is invalid input.
+    ///
+    /// ```
+    /// use chainctl_core::{Client, Input, ReleaseRef, RollbackOptions, Storage, WaitStrategy};
+    /// let client = Client::builder().storage(Storage::Memory).build()?;
+    /// let release = ReleaseRef::new("web", "demo")?;
+    /// let opts = RollbackOptions {
+    ///     wait: true,
+    ///     wait_strategy: Some(WaitStrategy::HookOnly),
+    ///     ..Default::default()
+    /// };
+    /// let err = client.rollback(&release, &opts).unwrap_err();
+    /// assert_eq!(err.invalid_input(), Some(Input::WaitStrategy));
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
     pub fn rollback(&self, release: &ReleaseRef, opts: &RollbackOptions) -> Result<ReleaseInfo> {
         crate::release::check_timeout(opts.timeout, "the rollback timeout")?;
+        let wait = crate::release::effective_wait(opts.wait, opts.wait_strategy, "rollback")?;
         let request = wire::RollbackRequest {
             target: self.target(release),
             revision: opts.revision.filter(|&r| r > 0),
-            wait: opts.wait,
+            wait,
             timeout_ms: wire::millis(opts.timeout),
             force: opts.force,
             dry_run: opts.dry_run,
             no_hooks: opts.no_hooks,
             history_max: opts.history_max,
+            helm4: wire::Helm4Options {
+                server_side: opts.server_side,
+                force_conflicts: opts.force_conflicts,
+                wait_strategy: opts.wait_strategy,
+            },
         };
         bridge::call_with_facts::<wire::ReleaseRollback, serde::de::IgnoredAny>(
             &request,
@@ -1222,6 +1284,25 @@ impl Client {
     }
 
     /// Uninstalls a release.
+    ///
+    /// The options are checked before Helm runs: a timeout of zero, a
+    /// cascade other than Helm's three, or `wait` with
+    /// [`WaitStrategy::HookOnly`](crate::WaitStrategy::HookOnly) is invalid
+    /// input.
+    ///
+    /// ```
+    /// use chainctl_core::{Client, Input, ReleaseRef, Storage, UninstallOptions, WaitStrategy};
+    /// let client = Client::builder().storage(Storage::Memory).build()?;
+    /// let release = ReleaseRef::new("web", "demo")?;
+    /// let opts = UninstallOptions {
+    ///     wait: true,
+    ///     wait_strategy: Some(WaitStrategy::HookOnly),
+    ///     ..Default::default()
+    /// };
+    /// let err = client.uninstall(&release, &opts).unwrap_err();
+    /// assert_eq!(err.invalid_input(), Some(Input::WaitStrategy));
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
     pub fn uninstall(
         &self,
         release: &ReleaseRef,
@@ -1235,16 +1316,18 @@ impl Client {
                 "invalid cascade value {cascade:?}: use background, foreground or orphan (as helm)"
             )));
         }
+        let wait = crate::release::effective_wait(opts.wait, opts.wait_strategy, "uninstall")?;
         let request = wire::UninstallRequest {
             target: self.target(release),
             keep_history: opts.keep_history,
-            wait: opts.wait,
+            wait,
             timeout_ms: wire::millis(opts.timeout),
             description: opts.description.clone().filter(|d| !d.is_empty()),
             dry_run: opts.dry_run,
             no_hooks: opts.no_hooks,
             ignore_not_found: opts.ignore_not_found,
             cascade: opts.cascade.clone().filter(|c| !c.is_empty()),
+            wait_strategy: opts.wait_strategy,
         };
         bridge::call::<wire::ReleaseUninstall>(&request, &self.options(Some(opts.timeout)))
     }

@@ -323,6 +323,14 @@ pub enum Input {
     RegistryConfig,
     /// The client certificate and key for a registry (both or neither).
     ClientCertificate,
+    /// How manifests are applied ([`ServerSide`](crate::ServerSide)):
+    /// server-side apply asked of the Helm 3 build, which has none.
+    ServerSide,
+    /// Forcing server-side apply conflicts, asked of the Helm 3 build.
+    ForceConflicts,
+    /// The wait strategy ([`WaitStrategy`](crate::WaitStrategy)): one
+    /// Helm 3 does not have, or `hookOnly` together with `wait`.
+    WaitStrategy,
 }
 
 impl Input {

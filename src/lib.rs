@@ -97,7 +97,8 @@ pub use error::{
 };
 pub use registry::{PullReport, RegistryOptions};
 pub use release::{
-    DEFAULT_HISTORY_MAX, DryRun, ReleaseOptions, ReleaseOptionsBuilder, ReleaseRef, release_key,
+    DEFAULT_HISTORY_MAX, DryRun, ReleaseOptions, ReleaseOptionsBuilder, ReleaseRef, ServerSide,
+    WaitStrategy, release_key,
 };
 pub use report::{
     ActionReport, ChartInfo, HelmStatus, Hook, PhaseTimes, ReleaseInfo, ShimVersion,

@@ -289,6 +289,190 @@ impl FromStr for DryRun {
     }
 }
 
+/// How Helm 4 applies a release's manifests
+/// ([`ReleaseOptionsBuilder::server_side`], [`RollbackOptions::server_side`](crate::RollbackOptions::server_side)):
+/// helm 4's `--server-side` flag.
+///
+/// Unset (`None`), the backend's default applies: Helm 4 applies server-side
+/// on install and, on upgrade and rollback, the way the release's last
+/// revision was applied ([`Auto`](Self::Auto)); Helm 3 applies client-side
+/// (a three-way merge) and knows no other way, so the Helm 3 build (without
+/// the `helm-v4` cargo feature) refuses [`On`](Self::On) and
+/// [`Auto`](Self::Auto) rather than ignore them.
+///
+/// Parses from what helm 4's flag takes: `true`, `false` or `auto`.
+///
+/// ```
+/// use chainctl_core::ServerSide;
+///
+/// assert_eq!("true".parse::<ServerSide>()?, ServerSide::On);
+/// assert_eq!("auto".parse::<ServerSide>()?, ServerSide::Auto);
+/// assert_eq!(ServerSide::Off.to_string(), "false");
+/// assert!("yes".parse::<ServerSide>().is_err());
+/// # Ok::<(), chainctl_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ServerSide {
+    /// Server-side apply (`true`): the API server merges, and records
+    /// Helm's field manager as the owner of the fields it sets.
+    #[serde(rename = "true")]
+    On,
+    /// Client-side apply (`false`): Helm's three-way merge, as Helm 3 does.
+    #[serde(rename = "false")]
+    Off,
+    /// The way the release's last revision was applied (`auto`); an
+    /// install applies server-side.
+    #[serde(rename = "auto")]
+    Auto,
+}
+
+impl ServerSide {
+    /// The value as helm 4's `--server-side` flag writes it (also the wire
+    /// form): `true`, `false` or `auto`.
+    ///
+    /// ```
+    /// use chainctl_core::ServerSide;
+    /// assert_eq!(ServerSide::On.as_str(), "true");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerSide::On => "true",
+            ServerSide::Off => "false",
+            ServerSide::Auto => "auto",
+        }
+    }
+}
+
+impl fmt::Display for ServerSide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ServerSide {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "true" => Ok(ServerSide::On),
+            "false" => Ok(ServerSide::Off),
+            "auto" => Ok(ServerSide::Auto),
+            _ => Err(Error::invalid(format!(
+                "invalid server-side mode \"{s}\": expected true, false or auto"
+            ))),
+        }
+    }
+}
+
+/// How Helm waits for a release's resources
+/// ([`ReleaseOptionsBuilder::wait_strategy`]): helm 4's
+/// `--wait=watcher|hookOnly|legacy`.
+///
+/// Unset (`None`), the backend's default applies, chosen by `wait`: Helm 4
+/// waits with [`Watcher`](Self::Watcher) when asked to wait and
+/// [`HookOnly`](Self::HookOnly) otherwise; Helm 3 polls (what Helm 4 calls
+/// [`Legacy`](Self::Legacy)) when asked to wait. The Helm 3 build (without
+/// the `helm-v4` cargo feature) accepts only [`Legacy`](Self::Legacy) and
+/// refuses the others rather than ignore them.
+///
+/// [`Watcher`](Self::Watcher) and [`Legacy`](Self::Legacy) wait for the
+/// resources, so they imply `wait`; [`HookOnly`](Self::HookOnly) waits for
+/// hooks only, so it cannot be combined with an explicit `wait`.
+///
+/// Parses from helm 4's names: `watcher`, `hookOnly`, `legacy`.
+///
+/// ```
+/// use chainctl_core::WaitStrategy;
+///
+/// assert_eq!("hookOnly".parse::<WaitStrategy>()?, WaitStrategy::HookOnly);
+/// assert_eq!(WaitStrategy::Watcher.to_string(), "watcher");
+/// assert!(WaitStrategy::Legacy.waits_for_resources());
+/// assert!("poll".parse::<WaitStrategy>().is_err());
+/// # Ok::<(), chainctl_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WaitStrategy {
+    /// Watches the resources' status (kstatus) until they are ready
+    /// (Helm 4 only).
+    Watcher,
+    /// Waits for hooks only, not for the release's resources (Helm 4 only).
+    HookOnly,
+    /// Polls the resources until they are ready, as Helm 3 does.
+    Legacy,
+}
+
+impl WaitStrategy {
+    /// The name helm 4's `--wait` takes (also the wire form).
+    ///
+    /// ```
+    /// use chainctl_core::WaitStrategy;
+    /// assert_eq!(WaitStrategy::HookOnly.as_str(), "hookOnly");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitStrategy::Watcher => "watcher",
+            WaitStrategy::HookOnly => "hookOnly",
+            WaitStrategy::Legacy => "legacy",
+        }
+    }
+
+    /// Whether the strategy waits for the release's resources (it implies
+    /// `wait`): [`Watcher`](Self::Watcher) and [`Legacy`](Self::Legacy) do,
+    /// [`HookOnly`](Self::HookOnly) does not.
+    ///
+    /// ```
+    /// use chainctl_core::WaitStrategy;
+    /// assert!(WaitStrategy::Watcher.waits_for_resources());
+    /// assert!(!WaitStrategy::HookOnly.waits_for_resources());
+    /// ```
+    pub fn waits_for_resources(self) -> bool {
+        !matches!(self, WaitStrategy::HookOnly)
+    }
+}
+
+impl fmt::Display for WaitStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for WaitStrategy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "watcher" => Ok(WaitStrategy::Watcher),
+            "hookOnly" => Ok(WaitStrategy::HookOnly),
+            "legacy" => Ok(WaitStrategy::Legacy),
+            _ => Err(Error::invalid(format!(
+                "invalid wait strategy \"{s}\": expected watcher, hookOnly or legacy"
+            ))),
+        }
+    }
+}
+
+/// Whether an action waits for its resources, given `wait` and a wait
+/// strategy: a strategy that waits for resources implies it, and
+/// [`WaitStrategy::HookOnly`] with `wait` is a contradiction.
+pub(crate) fn effective_wait(
+    wait: bool,
+    strategy: Option<WaitStrategy>,
+    what: &str,
+) -> Result<bool> {
+    match strategy {
+        Some(WaitStrategy::HookOnly) if wait => Err(Error::invalid_in(
+            Input::WaitStrategy,
+            format!(
+                "{what}: wait and the wait strategy hookOnly cannot both be set: hookOnly waits \
+             for hooks only, not for the resources; drop one"
+            ),
+        )),
+        Some(strategy) => Ok(wait || strategy.waits_for_resources()),
+        None => Ok(wait),
+    }
+}
+
 /// Everything about one install or upgrade except the chart: the release, the
 /// values as given (Helm merges them when the action runs), and Helm's action
 /// flags. Built and validated by [`ReleaseOptionsBuilder`].
@@ -322,6 +506,9 @@ pub struct ReleaseOptions {
     reuse_values: bool,
     reset_values: bool,
     flags: DeployFlags,
+    server_side: Option<ServerSide>,
+    force_conflicts: bool,
+    wait_strategy: Option<WaitStrategy>,
 }
 
 /// Helm's install and upgrade flags that change what is deployed, beyond
@@ -530,7 +717,8 @@ impl ReleaseOptions {
     }
 
     /// Whether the action waits for resources to be ready (always true with
-    /// [`atomic`](Self::atomic)).
+    /// [`atomic`](Self::atomic), and with a [`wait_strategy`](Self::wait_strategy)
+    /// that waits for resources).
     ///
     /// ```
     /// # use chainctl_core::ReleaseOptions;
@@ -628,6 +816,48 @@ impl ReleaseOptions {
         self.flags.no_hooks
     }
 
+    /// How manifests are applied, if set (see [`ServerSide`]); `None` is
+    /// the backend's default.
+    ///
+    /// ```
+    /// # use chainctl_core::{ReleaseOptions, ServerSide};
+    /// assert_eq!(ReleaseOptions::builder("web", "prod").build()?.server_side(), None);
+    /// let options = ReleaseOptions::builder("web", "prod").server_side(ServerSide::Off).build()?;
+    /// assert_eq!(options.server_side(), Some(ServerSide::Off));
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn server_side(&self) -> Option<ServerSide> {
+        self.server_side
+    }
+
+    /// Whether server-side apply takes over fields another manager owns
+    /// (`--force-conflicts`).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// assert!(!ReleaseOptions::builder("web", "prod").build()?.force_conflicts());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn force_conflicts(&self) -> bool {
+        self.force_conflicts
+    }
+
+    /// The wait strategy, if set (see [`WaitStrategy`]); `None` is the
+    /// backend's default for [`wait`](Self::wait).
+    ///
+    /// ```
+    /// # use chainctl_core::{ReleaseOptions, WaitStrategy};
+    /// let options = ReleaseOptions::builder("web", "prod")
+    ///     .wait_strategy(WaitStrategy::Legacy)
+    ///     .build()?;
+    /// assert_eq!(options.wait_strategy(), Some(WaitStrategy::Legacy));
+    /// assert!(options.wait(), "legacy waits for the resources");
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn wait_strategy(&self) -> Option<WaitStrategy> {
+        self.wait_strategy
+    }
+
     /// The bound on each values input (see
     /// [`ReleaseOptionsBuilder::values_size_limit`]).
     ///
@@ -667,6 +897,11 @@ impl ReleaseOptions {
             reuse_values: self.reuse_values,
             reset_values: self.reset_values,
             flags: self.flags.clone(),
+            helm4: crate::wire::Helm4Options {
+                server_side: self.server_side,
+                force_conflicts: self.force_conflicts,
+                wait_strategy: self.wait_strategy,
+            },
         }
     }
 }
@@ -703,6 +938,9 @@ pub struct ReleaseOptionsBuilder {
     reuse_values: bool,
     reset_values: bool,
     flags: DeployFlags,
+    server_side: Option<ServerSide>,
+    force_conflicts: bool,
+    wait_strategy: Option<WaitStrategy>,
 }
 
 impl ReleaseOptionsBuilder {
@@ -722,6 +960,9 @@ impl ReleaseOptionsBuilder {
             reuse_values: false,
             reset_values: false,
             flags: DeployFlags::default(),
+            server_side: None,
+            force_conflicts: false,
+            wait_strategy: None,
         }
     }
 
@@ -811,6 +1052,78 @@ impl ReleaseOptionsBuilder {
     /// ```
     pub fn force(mut self, on: bool) -> Self {
         self.flags.force = on;
+        self
+    }
+
+    /// Helm 4's name for [`force`](Self::force) (`--force-replace`): the
+    /// same option, on both backends.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").force_replace(true).build()?;
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn force_replace(self, on: bool) -> Self {
+        self.force(on)
+    }
+
+    /// How manifests are applied (helm 4's `--server-side`): see
+    /// [`ServerSide`]. Unset, the backend's default: server-side on Helm 4
+    /// (an upgrade: as the last revision was applied), client-side on
+    /// Helm 3. The Helm 3 build refuses [`ServerSide::On`] and
+    /// [`ServerSide::Auto`] when the action runs, naming the `helm-v4`
+    /// cargo feature; [`ServerSide::Off`] is accepted by both.
+    ///
+    /// ```
+    /// # use chainctl_core::{ReleaseOptions, ServerSide};
+    /// let options = ReleaseOptions::builder("web", "prod").server_side(ServerSide::Off).build()?;
+    /// assert_eq!(options.server_side(), Some(ServerSide::Off));
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn server_side(mut self, mode: ServerSide) -> Self {
+        self.server_side = Some(mode);
+        self
+    }
+
+    /// With server-side apply, takes over the fields another field manager
+    /// owns instead of failing on the conflict (helm 4's
+    /// `--force-conflicts`; Helm 4 only: the Helm 3 build refuses it when
+    /// the action runs, naming the `helm-v4` cargo feature).
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").force_conflicts(true).build()?;
+    /// assert!(options.force_conflicts());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn force_conflicts(mut self, on: bool) -> Self {
+        self.force_conflicts = on;
+        self
+    }
+
+    /// How Helm waits (helm 4's `--wait=watcher|hookOnly|legacy`): see
+    /// [`WaitStrategy`]. Unset, the backend's default for
+    /// [`wait`](Self::wait). [`WaitStrategy::Watcher`] and
+    /// [`WaitStrategy::Legacy`] imply `wait`; [`WaitStrategy::HookOnly`]
+    /// with `wait(true)` is refused by [`build`](Self::build). The Helm 3
+    /// build accepts only [`WaitStrategy::Legacy`] (its own way of
+    /// waiting) and refuses the others when the action runs, naming the
+    /// `helm-v4` cargo feature.
+    ///
+    /// ```
+    /// # use chainctl_core::{ReleaseOptions, WaitStrategy};
+    /// let options = ReleaseOptions::builder("web", "prod")
+    ///     .wait_strategy(WaitStrategy::Legacy)
+    ///     .build()?;
+    /// assert!(options.wait());
+    /// let both = ReleaseOptions::builder("web", "prod")
+    ///     .wait(true)
+    ///     .wait_strategy(WaitStrategy::HookOnly);
+    /// assert!(both.build().unwrap_err().to_string().contains("hookOnly"));
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn wait_strategy(mut self, strategy: WaitStrategy) -> Self {
+        self.wait_strategy = Some(strategy);
         self
     }
 
@@ -1140,6 +1453,19 @@ impl ReleaseOptionsBuilder {
         self
     }
 
+    /// Helm 4's name for [`atomic`](Self::atomic)
+    /// (`--rollback-on-failure`): the same option, on both backends.
+    ///
+    /// ```
+    /// # use chainctl_core::ReleaseOptions;
+    /// let options = ReleaseOptions::builder("web", "prod").rollback_on_failure(true).build()?;
+    /// assert!(options.atomic() && options.wait());
+    /// # Ok::<(), chainctl_core::Error>(())
+    /// ```
+    pub fn rollback_on_failure(self, on: bool) -> Self {
+        self.atomic(on)
+    }
+
     /// Lets an upgrade install a release that does not exist yet
     /// (`helm upgrade --install`).
     ///
@@ -1204,7 +1530,8 @@ impl ReleaseOptionsBuilder {
     /// # Errors
     ///
     /// [`Error::InvalidInput`] for the first problem found: the release name,
-    /// the namespace, a zero timeout, `reuse_values` with `reset_values`, a
+    /// the namespace, a zero timeout, `reuse_values` with `reset_values`,
+    /// `wait` with [`WaitStrategy::HookOnly`], a
     /// values file name that is not UTF-8, a zero values size limit,
     /// standard input that cannot be read or is larger than the limit.
     ///
@@ -1217,6 +1544,7 @@ impl ReleaseOptionsBuilder {
     pub fn build(self) -> Result<ReleaseOptions> {
         let release = ReleaseRef::new(self.name, self.namespace)?;
         check_timeout(self.timeout, "timeout")?;
+        let wait = effective_wait(self.wait, self.wait_strategy, "release options")?;
         if self.reuse_values && self.reset_values {
             return Err(Error::invalid_in(
                 Input::ReuseValues,
@@ -1266,7 +1594,7 @@ impl ReleaseOptionsBuilder {
             values,
             create_namespace: self.create_namespace,
             dry_run: self.dry_run,
-            wait: self.wait || self.atomic,
+            wait: wait || self.atomic,
             timeout: self.timeout,
             atomic: self.atomic,
             install_if_missing: self.install_if_missing,
@@ -1274,6 +1602,9 @@ impl ReleaseOptionsBuilder {
             reuse_values: self.reuse_values,
             reset_values: self.reset_values,
             flags,
+            server_side: self.server_side,
+            force_conflicts: self.force_conflicts,
+            wait_strategy: self.wait_strategy,
         })
     }
 }
@@ -1546,5 +1877,103 @@ mod tests {
         assert!(plain.get("description").is_none());
         assert_eq!(plain["timeoutMs"], 300_000);
         assert_eq!(plain["dryRun"], "none");
+        for helm4 in ["serverSide", "forceConflicts", "waitStrategy"] {
+            assert!(
+                plain.get(helm4).is_none(),
+                "{helm4}: unset is the backend's default and left out, as before Helm 4"
+            );
+        }
+    }
+
+    #[test]
+    fn helm4_options_cross_the_wire_as_the_shim_reads_them() {
+        let wire = |builder: ReleaseOptionsBuilder| {
+            serde_json::to_value(builder.build().unwrap().to_wire()).unwrap()
+        };
+        let options = wire(
+            ReleaseOptions::builder("web", "prod")
+                .server_side(ServerSide::Auto)
+                .force_conflicts(true)
+                .wait_strategy(WaitStrategy::Watcher),
+        );
+        assert_eq!(options["serverSide"], "auto");
+        assert_eq!(options["forceConflicts"], true);
+        assert_eq!(options["waitStrategy"], "watcher");
+        assert_eq!(options["wait"], true, "watcher waits for the resources");
+        for (mode, text) in [
+            (ServerSide::On, "true"),
+            (ServerSide::Off, "false"),
+            (ServerSide::Auto, "auto"),
+        ] {
+            let options = wire(ReleaseOptions::builder("web", "prod").server_side(mode));
+            assert_eq!(options["serverSide"], text);
+            assert_eq!(mode.to_string(), text);
+            assert_eq!(text.parse::<ServerSide>().unwrap(), mode);
+        }
+        for (strategy, text, waits) in [
+            (WaitStrategy::Watcher, "watcher", true),
+            (WaitStrategy::HookOnly, "hookOnly", false),
+            (WaitStrategy::Legacy, "legacy", true),
+        ] {
+            let options = wire(ReleaseOptions::builder("web", "prod").wait_strategy(strategy));
+            assert_eq!(options["waitStrategy"], text);
+            assert_eq!(options["wait"], waits, "{text}");
+            assert_eq!(strategy.to_string(), text);
+            assert_eq!(text.parse::<WaitStrategy>().unwrap(), strategy);
+        }
+        // helm 4's names for --atomic and --force are the same options.
+        let renamed = wire(
+            ReleaseOptions::builder("web", "prod")
+                .rollback_on_failure(true)
+                .force_replace(true),
+        );
+        let old = wire(
+            ReleaseOptions::builder("web", "prod")
+                .atomic(true)
+                .force(true),
+        );
+        assert_eq!(renamed, old);
+        assert_eq!(
+            (&renamed["atomic"], &renamed["force"]),
+            (&true.into(), &true.into())
+        );
+    }
+
+    #[test]
+    fn helm4_values_are_parsed_as_helm_4_spells_them() {
+        let err = "on".parse::<ServerSide>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid server-side mode \"on\": expected true, false or auto"
+        );
+        let err = "hookonly".parse::<WaitStrategy>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid wait strategy \"hookonly\": expected watcher, hookOnly or legacy"
+        );
+    }
+
+    #[test]
+    fn hook_only_contradicts_wait_and_the_others_imply_it() {
+        let err = ReleaseOptions::builder("web", "prod")
+            .wait(true)
+            .wait_strategy(WaitStrategy::HookOnly)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
+        assert_eq!(err.invalid_input(), Some(Input::WaitStrategy));
+        assert!(err.to_string().contains("hookOnly"), "{err}");
+        // With atomic, Helm 4 itself waits with the watcher instead: passed on.
+        let options = ReleaseOptions::builder("web", "prod")
+            .atomic(true)
+            .wait_strategy(WaitStrategy::HookOnly)
+            .build()
+            .unwrap();
+        assert!(options.wait() && options.wait_strategy() == Some(WaitStrategy::HookOnly));
+        assert!(!effective_wait(false, None, "x").unwrap());
+        assert!(effective_wait(true, None, "x").unwrap());
+        assert!(effective_wait(false, Some(WaitStrategy::Legacy), "x").unwrap());
+        assert!(!effective_wait(false, Some(WaitStrategy::HookOnly), "x").unwrap());
+        assert!(effective_wait(true, Some(WaitStrategy::HookOnly), "rollback").is_err());
     }
 }

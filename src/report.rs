@@ -579,18 +579,45 @@ pub struct UninstallReport {
 
 /// Versions of what runs inside the shim.
 ///
+/// `helm` is the Helm SDK linked in, which the build chose: Helm 3
+/// (`helm.sh/helm/v3`, e.g. `v3.22.0`) by default, Helm 4
+/// (`helm.sh/helm/v4`, e.g. `v4.3.2`) with the `helm-v4` cargo feature;
+/// [`helm_major`](Self::helm_major) says which.
+///
 /// ```
 /// let v = chainctl_core::Client::shim_version().unwrap();
-/// assert!(v.helm.starts_with("v3."));
+/// let major = if cfg!(feature = "helm-v4") { 4 } else { 3 };
+/// assert_eq!(v.helm_major(), Some(major));
+/// assert!(v.helm.starts_with(&format!("v{major}.")), "{}", v.helm);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShimVersion {
     /// The C ABI version.
     pub abi: i32,
-    /// The Helm SDK version linked in (`v3.22.0`).
+    /// The Helm SDK version linked in: `v3.22.0`, or with the `helm-v4`
+    /// feature `v4.3.2` (the versions go-shim/go.mod and
+    /// go-shim/go.helm4.mod pin).
     pub helm: String,
     /// The Go version the shim was built with.
     pub go: String,
+}
+
+impl ShimVersion {
+    /// The major version of the Helm SDK linked in (3 or 4), read from
+    /// [`helm`](Self::helm); `None` when that is not a `vN.…` version.
+    ///
+    /// ```
+    /// use chainctl_core::ShimVersion;
+    /// let v = ShimVersion { abi: 1, helm: "v4.3.2".into(), go: "go1.26.0".into() };
+    /// assert_eq!(v.helm_major(), Some(4));
+    /// let unknown = ShimVersion { helm: "unknown".into(), ..v };
+    /// assert_eq!(unknown.helm_major(), None);
+    /// ```
+    pub fn helm_major(&self) -> Option<u32> {
+        let rest = self.helm.strip_prefix('v')?;
+        let major = rest.split('.').next()?;
+        major.parse().ok()
+    }
 }
 
 #[cfg(test)]

@@ -388,6 +388,26 @@ pub(crate) struct ChartOptions {
     pub(crate) reset_values: bool,
     #[serde(flatten)]
     pub(crate) flags: crate::release::DeployFlags,
+    #[serde(flatten)]
+    pub(crate) helm4: Helm4Options,
+}
+
+/// What only Helm 4 has (the shim's `helm4Options`), on chart requests and
+/// rollbacks. Each is left out when unset, the backend's default, so that a
+/// request that sets none is what it was before Helm 4 existed; the Helm 3
+/// backend refuses any value that asks for what Helm 3 does not do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Deserialize))]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Helm4Options {
+    /// `"true"`, `"false"` or `"auto"`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub(crate) server_side: Option<crate::release::ServerSide>,
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub(crate) force_conflicts: bool,
+    /// `"watcher"`, `"hookOnly"` or `"legacy"`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub(crate) wait_strategy: Option<crate::release::WaitStrategy>,
 }
 
 /// Every way values are given, as helm's flags do (values.merge's request,
@@ -470,6 +490,8 @@ pub(crate) struct RollbackRequest {
     pub(crate) dry_run: bool,
     pub(crate) no_hooks: bool,
     pub(crate) history_max: u32,
+    #[serde(flatten)]
+    pub(crate) helm4: Helm4Options,
 }
 
 #[derive(Serialize)]
@@ -488,6 +510,9 @@ pub(crate) struct UninstallRequest {
     pub(crate) ignore_not_found: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) cascade: Option<String>,
+    /// As in [`Helm4Options`].
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub(crate) wait_strategy: Option<crate::release::WaitStrategy>,
 }
 
 #[derive(Serialize)]
@@ -769,6 +794,58 @@ mod tests {
         ErrorCode::PlainHttp,
         ErrorCode::InvalidOption,
     ];
+
+    /// A rollback or uninstall that sets none of Helm 4's options is the
+    /// request it was before they existed: nothing for the Helm 3 backend
+    /// to refuse.
+    #[test]
+    fn unset_helm4_options_are_left_off_the_wire() {
+        let target = || ReleaseTarget {
+            kube: KubeTarget::default(),
+            release: "web".into(),
+            namespace: "prod".into(),
+        };
+        let rollback = serde_json::to_value(RollbackRequest {
+            target: target(),
+            revision: None,
+            wait: true,
+            timeout_ms: 1,
+            force: false,
+            dry_run: false,
+            no_hooks: false,
+            history_max: 10,
+            helm4: Helm4Options::default(),
+        })
+        .unwrap();
+        let uninstall = serde_json::to_value(UninstallRequest {
+            target: target(),
+            keep_history: false,
+            wait: true,
+            timeout_ms: 1,
+            description: None,
+            dry_run: false,
+            no_hooks: false,
+            ignore_not_found: false,
+            cascade: None,
+            wait_strategy: None,
+        })
+        .unwrap();
+        for request in [&rollback, &uninstall] {
+            for key in ["serverSide", "forceConflicts", "waitStrategy"] {
+                assert!(request.get(key).is_none(), "{key} in {request}");
+            }
+        }
+        let set = serde_json::to_value(Helm4Options {
+            server_side: Some(crate::ServerSide::Off),
+            force_conflicts: true,
+            wait_strategy: Some(crate::WaitStrategy::HookOnly),
+        })
+        .unwrap();
+        assert_eq!(
+            set,
+            serde_json::json!({"serverSide": "false", "forceConflicts": true, "waitStrategy": "hookOnly"})
+        );
+    }
 
     #[test]
     fn durations_cross_as_whole_milliseconds_rounded_up() {

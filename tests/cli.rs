@@ -15,6 +15,14 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The Helm SDK the build links: the version go-shim/go.mod pins, or with
+/// the helm-v4 feature the one go-shim/go.helm4.mod pins.
+const HELM: &str = if cfg!(feature = "helm-v4") {
+    "v4.3.2"
+} else {
+    "v3.22.0"
+};
+
 const DRY_RUN: &[&str] = &[
     "app",
     "install",
@@ -237,7 +245,7 @@ fn version_names_chainctl_and_helm() {
     assert!(out.status.success());
     let stdout = text(&out.stdout);
     assert!(
-        stdout.starts_with("chainctl 0.1.0 (helm v3.22.0, go1."),
+        stdout.starts_with(&format!("chainctl 0.1.0 (helm {HELM}, go1.")),
         "{stdout}"
     );
 }
@@ -313,7 +321,7 @@ fn install_records_the_action_in_a_private_file_without_the_values() {
             .unwrap()
             .starts_with("hmac-sha256:")
     );
-    assert_eq!(current["toolVersions"]["helm"], "v3.22.0");
+    assert_eq!(current["toolVersions"]["helm"], HELM);
 
     let out = state.run(&["state", "validate"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -411,6 +411,34 @@ fn library_wait_times_out_on_a_deployment_and_atomic_rolls_back() {
     );
 }
 
+/// helm 4's `--wait=watcher` (kstatus) times out on a Deployment that never
+/// becomes ready as the legacy wait does, naming the Deployment.
+#[test]
+#[cfg_attr(
+    not(feature = "helm-v4"),
+    ignore = "Helm 4 only: the watcher wait strategy (cargo test --features helm-v4)"
+)]
+fn library_watcher_wait_times_out_naming_the_deployment() {
+    use chainctl_core::WaitStrategy;
+    let cluster = Cluster::shared();
+    let c = client(cluster);
+    let ns = namespace("lib-watcher");
+    let err = c
+        .install(
+            &bundle(&hello_dir()),
+            &opts("watched", &ns)
+                .wait_strategy(WaitStrategy::Watcher)
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("Deployment watched-hello"), "{message}");
+    assert_eq!(c.status(&release("watched", &ns)).unwrap().status, "failed");
+}
+
 #[test]
 fn library_releases_are_scoped_to_their_namespace() {
     let cluster = Cluster::shared();

@@ -147,6 +147,13 @@ fn events_reach_the_callback_and_a_panic_in_it_is_raised_on_the_caller() {
 #[test]
 fn the_shim_reports_the_helm_it_links() {
     let version = Client::shim_version().unwrap();
-    assert_eq!(version.helm, "v3.22.0");
+    // The versions go-shim/go.mod and go-shim/go.helm4.mod pin, stamped by
+    // build.rs into the SDK's internal/version package.
+    let (major, helm) = match cfg!(feature = "helm-v4") {
+        true => (4, "v4.3.2"),
+        false => (3, "v3.22.0"),
+    };
+    assert_eq!(version.helm, helm);
+    assert_eq!(version.helm_major(), Some(major));
     assert!(version.go.starts_with("go1."), "{}", version.go);
 }

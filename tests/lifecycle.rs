@@ -271,3 +271,123 @@ fn a_timeout_longer_than_go_can_hold_is_refused_before_any_call() {
             .is_ok()
     );
 }
+
+// ---- the options only Helm 4 has ----------------------------------------
+
+/// What Helm 3 does too (client-side apply, its polling wait) is accepted by
+/// both builds, through every action that takes it.
+#[test]
+fn both_builds_take_client_side_apply_and_the_legacy_wait() {
+    use chainctl_core::{ServerSide, WaitStrategy};
+    let client = memory_client();
+    let release = ReleaseRef::new("classic", "demo").unwrap();
+    let classic = |builder: chainctl_core::ReleaseOptionsBuilder| {
+        builder
+            .server_side(ServerSide::Off)
+            .wait_strategy(WaitStrategy::Legacy)
+            .rollback_on_failure(true)
+            .force_replace(true)
+            .build()
+            .unwrap()
+    };
+    client
+        .install(
+            &hello(),
+            &classic(ReleaseOptions::builder("classic", "demo")),
+        )
+        .unwrap();
+    client
+        .upgrade(
+            &hello(),
+            &classic(ReleaseOptions::builder("classic", "demo").set("greeting=two")),
+        )
+        .unwrap();
+    let rolled = client
+        .rollback(
+            &release,
+            &RollbackOptions {
+                server_side: Some(ServerSide::Off),
+                wait_strategy: Some(WaitStrategy::Legacy),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(rolled.revision, 3);
+    client
+        .uninstall(
+            &release,
+            &UninstallOptions {
+                wait_strategy: Some(WaitStrategy::Legacy),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+}
+
+/// The Helm 3 build refuses what only Helm 4 does, naming the feature that
+/// builds Helm 4, before anything is deployed: nothing is silently ignored.
+#[test]
+#[cfg_attr(
+    feature = "helm-v4",
+    ignore = "the Helm 3 build's refusals: run without --features helm-v4"
+)]
+fn the_helm_3_build_refuses_what_only_helm_4_does() {
+    use chainctl_core::{ServerSide, WaitStrategy};
+    let client = memory_client();
+    let release = ReleaseRef::new("modern", "demo").unwrap();
+    let refused = |err: Error, what: &str| {
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{what}: {err:?}");
+        assert!(err.to_string().contains("helm-v4"), "{what}: {err}");
+    };
+    let install = |builder: chainctl_core::ReleaseOptionsBuilder| {
+        client.install(&hello(), &builder.build().unwrap())
+    };
+    let base = || ReleaseOptions::builder("modern", "demo");
+    for (what, builder) in [
+        ("server-side", base().server_side(ServerSide::On)),
+        ("server-side auto", base().server_side(ServerSide::Auto)),
+        ("force-conflicts", base().force_conflicts(true)),
+        ("watcher", base().wait_strategy(WaitStrategy::Watcher)),
+        ("hookOnly", base().wait_strategy(WaitStrategy::HookOnly)),
+    ] {
+        refused(install(builder).unwrap_err(), what);
+        assert!(
+            matches!(client.status(&release), Err(Error::NotFound { .. })),
+            "{what}: nothing is installed"
+        );
+    }
+    client.install(&hello(), &base().build().unwrap()).unwrap();
+    let err = client
+        .upgrade(
+            &hello(),
+            &base().server_side(ServerSide::Auto).build().unwrap(),
+        )
+        .unwrap_err();
+    refused(err, "upgrade server-side auto");
+    let err = client
+        .rollback(
+            &release,
+            &RollbackOptions {
+                revision: Some(1),
+                server_side: Some(ServerSide::On),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    refused(err, "rollback server-side");
+    let err = client
+        .uninstall(
+            &release,
+            &UninstallOptions {
+                wait_strategy: Some(WaitStrategy::Watcher),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    refused(err, "uninstall watcher");
+    assert_eq!(
+        client.history(&release).unwrap().len(),
+        1,
+        "nothing changed"
+    );
+}

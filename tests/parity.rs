@@ -828,11 +828,15 @@ fn values_reach_the_chart_as_with_helm() {
 // ---------------------------------------------------------------------------
 // Charts: Helm's own testdata, and charts of ours for what it lacks.
 
-/// The helm.sh/helm/v3 module in the Go module cache, at the version
-/// go-shim/go.mod requires; downloaded (from the Go module proxy) if need be.
+/// The Helm module the shim links in the Go module cache (helm.sh/helm/v3
+/// at the version go-shim/go.mod requires; with the helm-v4 feature,
+/// helm.sh/helm/v4 as go-shim/go.helm4.mod requires it); downloaded (from
+/// the Go module proxy) if need be.
 fn helm_module_dir() -> PathBuf {
+    let module = format!("helm.sh/helm/v{}", helm::HELM_MAJOR);
+    let mod_file = format!("-modfile={}", helm::shim_go_mod().display());
     let out = testenv::go_command()
-        .args(["mod", "download", "-json", "helm.sh/helm/v3"])
+        .args(["mod", "download", &mod_file, "-json", &module])
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("go-shim"))
         .env("GOWORK", "off")
         .output()
@@ -842,8 +846,9 @@ fn helm_module_dir() -> PathBuf {
     match dir {
         Some(dir) if out.status.success() && dir.join("pkg").is_dir() => dir,
         _ => panic!(
-            "the helm.sh/helm/v3 module (the version go-shim/go.mod requires) is not in the Go module cache \
-             and could not be downloaded; `go -C go-shim mod download -json helm.sh/helm/v3` repeats it:\n{}{}",
+            "the {module} module (the version {} requires) is not in the Go module cache \
+             and could not be downloaded; `go -C go-shim mod download {mod_file} -json {module}` repeats it:\n{}{}",
+            helm::shim_go_mod().display(),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ),

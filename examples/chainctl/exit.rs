@@ -147,6 +147,10 @@ pub(crate) fn advice(err: &Error) -> Option<String> {
     })
 }
 
+/// Whether chainctl-core was built against Helm 4 (its `helm-v4` feature,
+/// which this example's build shares).
+const HELM_4: bool = cfg!(feature = "helm-v4");
+
 /// The flag that sets a library input, and what to do with it.
 fn input_advice(input: Input) -> Option<&'static str> {
     Some(match input {
@@ -164,6 +168,20 @@ fn input_advice(input: Input) -> Option<&'static str> {
         Input::ListFilter => "--filter takes a regular expression",
         Input::RegistryConfig => "fix it, move it aside, or pass another with --registry-config",
         Input::ClientCertificate => "pass both --cert-file and --key-file",
+        // The Helm 3 build refuses what only Helm 4 does; on the Helm 4
+        // build these are Helm's own errors, and its message says why.
+        Input::ServerSide if !HELM_4 => {
+            "Helm 3 applies client-side only: drop --server-side (or pass --server-side=false), \
+             or use a chainctl built with --features helm-v4"
+        }
+        Input::ForceConflicts if !HELM_4 => {
+            "--force-conflicts needs server-side apply: use a chainctl built with --features \
+             helm-v4, or drop it"
+        }
+        Input::WaitStrategy if !HELM_4 => {
+            "Helm 3 waits one way: pass --wait or --wait=legacy, or use a chainctl built with \
+             --features helm-v4 for --wait=watcher and --wait=hookOnly"
+        }
         _ => return None,
     })
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chainctl_core::{DryRun, ResolvedKube};
+use chainctl_core::{DryRun, ResolvedKube, ServerSide, WaitStrategy};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::EXIT_CODES;
@@ -543,17 +543,32 @@ pub(crate) struct ChartArgs {
     #[arg(long)]
     pub(crate) confirm: bool,
 
-    /// Wait until all resources are ready.
-    #[arg(long)]
-    pub(crate) wait: bool,
+    /// Wait until all resources are ready (watcher, hookOnly: Helm 4 only).
+    ///
+    /// Bare --wait waits as the Helm linked in does by default: Helm 3
+    /// polls the resources (legacy), Helm 4 watches their status
+    /// (watcher). --wait=watcher and --wait=hookOnly (wait for hooks only)
+    /// are Helm 4 only (the helm-v4 build); --wait=legacy works on both.
+    #[arg(
+        long,
+        value_name = "STRATEGY",
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub(crate) wait: Option<WaitArg>,
 
     /// How long the action (and its chart pull) may take, e.g. 90s, 5m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
     pub(crate) timeout: Duration,
 
     /// Roll back (or uninstall a new release) on failure; implies --wait.
-    #[arg(long)]
+    #[arg(long = "rollback-on-failure", visible_alias = "atomic")]
     pub(crate) atomic: bool,
+
+    #[command(flatten)]
+    pub(crate) apply: ApplyArgs,
 
     /// Description recorded with the revision.
     #[arg(long, value_name = "TEXT")]
@@ -580,7 +595,7 @@ pub(crate) struct ChartArgs {
     pub(crate) wait_for_jobs: bool,
 
     /// Replace resources that cannot be updated in place.
-    #[arg(long)]
+    #[arg(long = "force-replace", visible_alias = "force")]
     pub(crate) force: bool,
 
     /// Adopt existing resources that no release owns.
@@ -624,6 +639,62 @@ pub(crate) struct ChartArgs {
 
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
+}
+
+/// helm 4's --server-side and --force-conflicts, on install, upgrade and
+/// rollback.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct ApplyArgs {
+    /// Apply server-side: true (bare), false or auto (Helm 4; Helm 3: false).
+    ///
+    /// Unset, the Helm linked in decides: Helm 4 applies server-side on
+    /// install and, on upgrade and rollback, as the release's last revision
+    /// was applied (auto); Helm 3 applies client-side, the only way it has,
+    /// so the Helm 3 build refuses true and auto.
+    #[arg(
+        long,
+        value_name = "MODE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub(crate) server_side: Option<ServerSide>,
+
+    /// Take over fields other managers own, on conflict (Helm 4 only).
+    #[arg(long, conflicts_with = "force")]
+    pub(crate) force_conflicts: bool,
+}
+
+/// The values of `--wait[=STRATEGY]`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WaitArg {
+    /// Bare `--wait` (and helm 4's deprecated `--wait=true`): the backend's
+    /// default way of waiting.
+    #[value(name = "true", hide = true)]
+    Backend,
+    /// helm 4's deprecated `--wait=false`: no waiting, as without the flag.
+    #[value(name = "false", hide = true)]
+    No,
+    /// Watch the resources' status until ready (Helm 4 only).
+    Watcher,
+    /// Wait for hooks only, not for the resources (Helm 4 only).
+    #[value(name = "hookOnly")]
+    HookOnly,
+    /// Poll the resources until ready, as Helm 3 does.
+    Legacy,
+}
+
+impl WaitArg {
+    /// The library's `wait` and wait strategy for the flag as given.
+    pub(crate) fn options(arg: Option<WaitArg>) -> (bool, Option<WaitStrategy>) {
+        match arg {
+            None | Some(WaitArg::No) => (false, None),
+            Some(WaitArg::Backend) => (true, None),
+            Some(WaitArg::Watcher) => (true, Some(WaitStrategy::Watcher)),
+            Some(WaitArg::HookOnly) => (false, Some(WaitStrategy::HookOnly)),
+            Some(WaitArg::Legacy) => (true, Some(WaitStrategy::Legacy)),
+        }
+    }
 }
 
 /// `k=v`, as helm's --labels.
@@ -714,9 +785,21 @@ pub(crate) struct RollbackArgs {
     #[arg(long)]
     pub(crate) confirm: bool,
 
-    /// Wait until all resources are ready.
-    #[arg(long)]
-    pub(crate) wait: bool,
+    /// Wait until all resources are ready (watcher, hookOnly: Helm 4 only).
+    ///
+    /// Bare --wait waits as the Helm linked in does by default: Helm 3
+    /// polls the resources (legacy), Helm 4 watches their status
+    /// (watcher). --wait=watcher and --wait=hookOnly (wait for hooks only)
+    /// are Helm 4 only (the helm-v4 build); --wait=legacy works on both.
+    #[arg(
+        long,
+        value_name = "STRATEGY",
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub(crate) wait: Option<WaitArg>,
 
     /// How long Helm waits, e.g. 90s, 5m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
@@ -727,8 +810,11 @@ pub(crate) struct RollbackArgs {
     pub(crate) dry_run: bool,
 
     /// Replace resources that cannot be updated in place.
-    #[arg(long)]
+    #[arg(long = "force-replace", visible_alias = "force")]
     pub(crate) force: bool,
+
+    #[command(flatten)]
+    pub(crate) apply: ApplyArgs,
 
     /// Run no hooks.
     #[arg(long)]
@@ -752,9 +838,21 @@ pub(crate) struct UninstallArgs {
     #[arg(long)]
     pub(crate) confirm: bool,
 
-    /// Wait until all resources are deleted.
-    #[arg(long)]
-    pub(crate) wait: bool,
+    /// Wait until all resources are deleted (watcher, hookOnly: Helm 4 only).
+    ///
+    /// Bare --wait waits as the Helm linked in does by default: Helm 3
+    /// polls the resources (legacy), Helm 4 watches them (watcher).
+    /// --wait=watcher and --wait=hookOnly (wait for hooks only) are Helm 4
+    /// only (the helm-v4 build); --wait=legacy works on both.
+    #[arg(
+        long,
+        value_name = "STRATEGY",
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub(crate) wait: Option<WaitArg>,
 
     /// How long Helm waits, e.g. 90s, 5m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
@@ -1106,10 +1204,159 @@ pub(crate) mod tests {
         );
         assert_eq!(c.set, vec!["x=1"]);
         assert_eq!(c.set_string, vec!["y=2"]);
-        assert!(c.wait && c.atomic && c.confirm);
+        assert!(c.atomic && c.confirm);
+        assert_eq!(
+            c.wait,
+            Some(WaitArg::Backend),
+            "bare --wait, before --atomic"
+        );
+        assert_eq!(WaitArg::options(c.wait), (true, None));
         assert_eq!(c.timeout, Duration::from_secs(120));
         assert_eq!(cli.output, Output::Json);
         assert_eq!(c.common.kube_context.as_deref(), Some("k"));
+    }
+
+    fn install(extra: &[&str]) -> Result<ChartArgs, clap::Error> {
+        let base = ["app", "install", "--release", "a", "--bundle", "x"];
+        let cli = parse(&[&base[..], extra].concat())?;
+        let Command::App(AppCommand::Install(args)) = cli.command else {
+            panic!()
+        };
+        Ok(args)
+    }
+
+    fn rollback(extra: &[&str]) -> Result<RollbackArgs, clap::Error> {
+        let cli = parse(&[&["app", "rollback", "--release", "a"][..], extra].concat())?;
+        let Command::App(AppCommand::Rollback(args)) = cli.command else {
+            panic!()
+        };
+        Ok(args)
+    }
+
+    fn uninstall(extra: &[&str]) -> Result<UninstallArgs, clap::Error> {
+        let cli = parse(&[&["app", "uninstall", "--release", "a"][..], extra].concat())?;
+        let Command::App(AppCommand::Uninstall(args)) = cli.command else {
+            panic!()
+        };
+        Ok(args)
+    }
+
+    #[test]
+    fn wait_is_bare_as_before_or_takes_a_helm_4_strategy() {
+        let waits = |extra: &[&str]| WaitArg::options(install(extra).unwrap().wait);
+        assert_eq!(waits(&[]), (false, None));
+        assert_eq!(
+            waits(&["--wait"]),
+            (true, None),
+            "the backend's default wait"
+        );
+        assert_eq!(waits(&["--wait", "--atomic"]), (true, None));
+        assert_eq!(
+            waits(&["--wait=watcher"]),
+            (true, Some(WaitStrategy::Watcher))
+        );
+        assert_eq!(
+            waits(&["--wait=hookOnly"]),
+            (false, Some(WaitStrategy::HookOnly))
+        );
+        assert_eq!(
+            waits(&["--wait=legacy"]),
+            (true, Some(WaitStrategy::Legacy))
+        );
+        // helm 4's deprecated booleans.
+        assert_eq!(waits(&["--wait=true"]), (true, None));
+        assert_eq!(waits(&["--wait=false"]), (false, None));
+        // The strategy needs '=': a word after a bare --wait is not its value.
+        assert!(install(&["--wait", "watcher"]).is_err());
+        for bad in ["--wait=poll", "--wait=hookonly", "--wait="] {
+            assert!(install(&[bad]).is_err(), "{bad}");
+        }
+        let rb = |extra: &[&str]| WaitArg::options(rollback(extra).unwrap().wait);
+        assert_eq!(rb(&["--wait"]), (true, None));
+        assert_eq!(rb(&["--wait=watcher"]), (true, Some(WaitStrategy::Watcher)));
+        let un = |extra: &[&str]| WaitArg::options(uninstall(extra).unwrap().wait);
+        assert_eq!(un(&[]), (false, None));
+        assert_eq!(un(&["--wait"]), (true, None));
+        assert_eq!(
+            un(&["--wait=hookOnly"]),
+            (false, Some(WaitStrategy::HookOnly))
+        );
+    }
+
+    #[test]
+    fn server_side_is_bare_true_or_takes_a_mode() {
+        let mode = |extra: &[&str]| install(extra).unwrap().apply.server_side;
+        assert_eq!(mode(&[]), None, "the backend's default");
+        assert_eq!(mode(&["--server-side"]), Some(ServerSide::On));
+        assert_eq!(mode(&["--server-side=true"]), Some(ServerSide::On));
+        assert_eq!(mode(&["--server-side=false"]), Some(ServerSide::Off));
+        assert_eq!(mode(&["--server-side=auto"]), Some(ServerSide::Auto));
+        assert!(install(&["--server-side=yes"]).is_err());
+        assert!(install(&["--server-side", "auto"]).is_err(), "needs '='");
+        let args = rollback(&["--server-side=auto", "--force-conflicts"]).unwrap();
+        assert_eq!(args.apply.server_side, Some(ServerSide::Auto));
+        assert!(args.apply.force_conflicts);
+        let cli = parse(&[
+            "app",
+            "upgrade",
+            "--release",
+            "a",
+            "--server-side=false",
+            "--force-conflicts",
+        ])
+        .unwrap();
+        let Command::App(AppCommand::Upgrade(args)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.chart.apply.server_side, Some(ServerSide::Off));
+        assert!(args.chart.apply.force_conflicts);
+        assert!(parse(&["app", "uninstall", "--release", "a", "--server-side"]).is_err());
+    }
+
+    #[test]
+    fn helm_4_names_and_helm_3_names_set_the_same_flags() {
+        let args = install(&["--rollback-on-failure", "--force-replace"]).unwrap();
+        assert!(args.atomic && args.force);
+        let args = install(&["--atomic", "--force"]).unwrap();
+        assert!(args.atomic && args.force);
+        let args = install(&[]).unwrap();
+        assert!(!args.atomic && !args.force && !args.apply.force_conflicts);
+        assert!(rollback(&["--force-replace"]).unwrap().force);
+        assert!(rollback(&["--force"]).unwrap().force);
+        // As helm 4: replacing and forcing conflicts exclude each other.
+        for force in ["--force", "--force-replace"] {
+            assert!(install(&[force, "--force-conflicts"]).is_err(), "{force}");
+            assert!(rollback(&[force, "--force-conflicts"]).is_err(), "{force}");
+        }
+        assert!(parse(&["app", "rollback", "--release", "a", "--atomic"]).is_err());
+    }
+
+    #[test]
+    fn helm_4_only_flags_say_so_in_their_help() {
+        let cmd = Cli::command();
+        let install = cmd
+            .find_subcommand("app")
+            .and_then(|app| app.find_subcommand("install"))
+            .unwrap();
+        let help = |id: &str| {
+            let arg = install.get_arguments().find(|a| a.get_id() == id).unwrap();
+            format!(
+                "{} {}",
+                arg.get_help().map(|h| h.to_string()).unwrap_or_default(),
+                arg.get_long_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default()
+            )
+        };
+        assert!(help("force_conflicts").contains("Helm 4 only"));
+        assert!(help("server_side").contains("Helm 4"));
+        assert!(help("wait").contains("Helm 4 only"));
+        let atomic = install
+            .get_arguments()
+            .find(|a| a.get_id() == "atomic")
+            .unwrap();
+        assert_eq!(atomic.get_long(), Some("rollback-on-failure"));
+        assert_eq!(atomic.get_visible_aliases(), Some(vec!["atomic"]));
     }
 
     #[test]

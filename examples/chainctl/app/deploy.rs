@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::client::client;
 use crate::confirm::run_approved;
 use crate::exit::{Failure, invalid_input};
-use crate::flags::{ChartArgs, Output};
+use crate::flags::{ChartArgs, Output, WaitArg};
 use crate::output::chart_line;
 use crate::record::deployer;
 
@@ -84,12 +84,20 @@ pub(crate) fn run(
     };
     let release = ReleaseRef::new(&common.release, &common.namespace)?;
     let source = resolve_source(&deployer, choice, &release)?;
+    let (wait, wait_strategy) = WaitArg::options(args.wait);
     let mut builder = ReleaseOptions::builder(&common.release, &common.namespace)
         .create_namespace(args.create_namespace)
         .dry_run(args.dry_run.unwrap_or_default())
-        .wait(args.wait)
+        .wait(wait)
         .timeout(args.timeout)
-        .atomic(args.atomic);
+        .rollback_on_failure(args.atomic)
+        .force_conflicts(args.apply.force_conflicts);
+    if let Some(strategy) = wait_strategy {
+        builder = builder.wait_strategy(strategy);
+    }
+    if let Some(mode) = args.apply.server_side {
+        builder = builder.server_side(mode);
+    }
     for file in &args.values {
         builder = builder.values_file(file);
     }
@@ -125,7 +133,7 @@ pub(crate) fn run(
         .dependency_update(args.dependency_update)
         .no_hooks(args.no_hooks)
         .wait_for_jobs(args.wait_for_jobs)
-        .force(args.force)
+        .force_replace(args.force)
         .take_ownership(args.take_ownership)
         .skip_schema_validation(args.skip_schema_validation)
         .kube_version(args.kube_version.clone().unwrap_or_default());

@@ -5,7 +5,7 @@ use chainctl_core::RollbackOptions;
 use crate::client::connect;
 use crate::confirm::run_approved;
 use crate::exit::Failure;
-use crate::flags::{Output, RollbackArgs};
+use crate::flags::{Output, RollbackArgs, WaitArg};
 use crate::output::print_release;
 use crate::record::deployer;
 
@@ -18,14 +18,18 @@ pub(crate) fn run(args: &RollbackArgs, output: Output) -> Result<(), Failure> {
         .map_or("the previous revision".to_string(), |r| {
             format!("revision {r}")
         });
+    let (wait, wait_strategy) = WaitArg::options(args.wait);
     let opts = RollbackOptions {
         revision: args.revision,
-        wait: args.wait,
+        wait,
         timeout: args.timeout,
         force: args.force,
         dry_run: args.dry_run,
         no_hooks: args.no_hooks,
         history_max: args.history_max,
+        server_side: args.apply.server_side,
+        force_conflicts: args.apply.force_conflicts,
+        wait_strategy,
     };
     let mut deployer = deployer(&args.common, client);
     let intent = format!("roll back release {release} to {target}");

@@ -5,7 +5,7 @@ use chainctl_core::UninstallOptions;
 use crate::client::connect;
 use crate::confirm::run_approved;
 use crate::exit::Failure;
-use crate::flags::{Output, UninstallArgs};
+use crate::flags::{Output, UninstallArgs, WaitArg};
 use crate::output::print_release;
 use crate::record::deployer;
 
@@ -13,15 +13,17 @@ use crate::record::deployer;
 /// records it.
 pub(crate) fn run(args: &UninstallArgs, output: Output) -> Result<(), Failure> {
     let (client, release) = connect(&args.common)?;
+    let (wait, wait_strategy) = WaitArg::options(args.wait);
     let opts = UninstallOptions {
         keep_history: args.keep_history,
-        wait: args.wait,
+        wait,
         timeout: args.timeout,
         description: args.description.clone(),
         dry_run: args.dry_run,
         no_hooks: args.no_hooks,
         ignore_not_found: args.ignore_not_found,
         cascade: Some(args.cascade.clone()),
+        wait_strategy,
     };
     let mut deployer = deployer(&args.common, client);
     let intent = format!("uninstall release {release}");
