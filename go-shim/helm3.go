@@ -98,10 +98,10 @@ func checkHelm4Options(o helm4Options) error {
 	switch o.ServerSide {
 	case "", "false":
 	default:
-		return errorf(kindInvalidInput, "server-side apply (%q) needs Helm 4: this build links Helm 3, which applies on the client; build chainctl-core with the cargo feature helm-v4", o.ServerSide)
+		return invalidf(inputServerSide, "server-side apply (%q) needs Helm 4: this build links Helm 3, which applies on the client; build chainctl-core with the cargo feature helm-v4", o.ServerSide)
 	}
 	if o.ForceConflicts {
-		return errorf(kindInvalidInput, "force-conflicts is an option of server-side apply, which needs Helm 4: build chainctl-core with the cargo feature helm-v4")
+		return invalidf(inputForceConflicts, "force-conflicts is an option of server-side apply, which needs Helm 4: build chainctl-core with the cargo feature helm-v4")
 	}
 	return checkWaitStrategy(o.WaitStrategy)
 }
@@ -111,9 +111,9 @@ func checkWaitStrategy(strategy string) error {
 	case "", "legacy":
 		return nil
 	case "watcher", "hookOnly":
-		return errorf(kindInvalidInput, "the %s wait strategy needs Helm 4: this build links Helm 3, whose wait polls (legacy); build chainctl-core with the cargo feature helm-v4", strategy)
+		return invalidf(inputWaitStrategy, "the %s wait strategy needs Helm 4: this build links Helm 3, whose wait polls (legacy); build chainctl-core with the cargo feature helm-v4", strategy)
 	default:
-		return errorf(kindInvalidInput, "unknown wait strategy %q: use watcher, hookOnly or legacy", strategy)
+		return invalidf(inputWaitStrategy, "unknown wait strategy %q: use watcher, hookOnly or legacy", strategy)
 	}
 }
 

@@ -101,7 +101,7 @@ func checkHelm4Options(o helm4Options) error {
 	switch o.ServerSide {
 	case "", "true", "false", "auto":
 	default:
-		return errorf(kindInvalidInput, "server-side apply must be true, false or auto, not %q", o.ServerSide)
+		return invalidf(inputServerSide, "server-side apply must be true, false or auto, not %q", o.ServerSide)
 	}
 	return checkWaitStrategy(o.WaitStrategy)
 }
@@ -111,7 +111,7 @@ func checkWaitStrategy(strategy string) error {
 	case "", "watcher", "hookOnly", "legacy":
 		return nil
 	default:
-		return errorf(kindInvalidInput, "unknown wait strategy %q: use watcher, hookOnly or legacy", strategy)
+		return invalidf(inputWaitStrategy, "unknown wait strategy %q: use watcher, hookOnly or legacy", strategy)
 	}
 }
 

@@ -89,6 +89,9 @@ const (
 	inputListFilter        = "listFilter"
 	inputRegistryConfig    = "registryConfig"
 	inputClientCertificate = "clientCertificate"
+	inputServerSide        = "serverSide"
+	inputForceConflicts    = "forceConflicts"
+	inputWaitStrategy      = "waitStrategy"
 )
 
 // errorDetails are the structured facts of an error; which are set
