@@ -161,12 +161,15 @@ func (klogSink) Init(logr.RuntimeInfo)  {}
 func (klogSink) Enabled(level int) bool { return level <= 0 }
 func (s klogSink) Info(_ int, msg string, kv ...any) {
 	level := "debug"
+	text := s.format(msg, kv)
 	// client-go's WarningLogger passes the API server's warnings (a
 	// deprecated API, a field that does nothing) as Info("Warning: ...").
-	if strings.HasPrefix(msg, "Warning: ") {
+	// Its reflectors say so too of a watch that ended because its context
+	// did, which is how Helm 4's wait stops watching: no warning.
+	if strings.HasPrefix(msg, "Warning: ") && !(strings.Contains(msg, "watch ended") && strings.Contains(text, "context canceled")) {
 		level = "warn"
 	}
-	emitLogLine(level, s.format(msg, kv))
+	emitLogLine(level, text)
 }
 func (s klogSink) Error(err error, msg string, kv ...any) {
 	if err != nil {

@@ -159,6 +159,13 @@ func (c chainedRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 	return in, nil
 }
 
+// Helm names the field manager of what it applies after the program
+// that runs it (its binary's name) unless told: "helm" for the helm CLI.
+// The shim names it as helm does, so that a release deployed by either
+// tool belongs to the same manager (with server-side apply, another name
+// would make every field a conflict between helm and chainctl).
+func init() { kube.ManagedFieldsManager = "helm" }
+
 // Helm's release builds stamp the Kubernetes version that `helm template`
 // assumes from the client-go they link (client-go v0.N goes with Kubernetes
 // v1.N); a plain module build of Helm 3 keeps a placeholder of v1.20 (Helm

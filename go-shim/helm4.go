@@ -9,6 +9,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,8 +20,8 @@ import (
 	"helm.sh/helm/v4/pkg/action"
 	ci "helm.sh/helm/v4/pkg/chart"
 	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/chart/loader"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
-	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/cli/output"
 	"helm.sh/helm/v4/pkg/cli/values"
@@ -61,8 +62,6 @@ var (
 	errReleaseNotFound    = driver.ErrReleaseNotFound
 	errNoDeployedReleases = driver.ErrNoDeployedReleases
 
-	loadChartFiles = loader.Load
-	loadChartDir   = loader.LoadDir
 	saveChart      = chartutil.Save
 	splitManifests = releaseutil.SplitManifests
 	parseIntoFile  = strvals.ParseIntoFile
@@ -89,6 +88,57 @@ var (
 	registryChartMedia    = registry.ChartLayerMediaType
 	registryOldChartMedia = registry.LegacyChartLayerMediaType
 )
+
+// loadChartFiles loads a chart archive or directory as helm 4 does, by its
+// apiVersion; Helm 4's actions install v1 and v2 charts only, and say so
+// of others in these words.
+func loadChartFiles(path string) (*helmChart, error) {
+	return v2Chart(loader.Load(path))
+}
+
+func loadChartDir(path string) (*helmChart, error) {
+	return v2Chart(loader.LoadDir(path))
+}
+
+func v2Chart(c ci.Charter, err error) (*helmChart, error) {
+	if err != nil {
+		return nil, err
+	}
+	switch ch := c.(type) {
+	case *chart.Chart:
+		return ch, nil
+	case chart.Chart:
+		return &ch, nil
+	default:
+		// helm 4 reads any chart through its accessor (is it installable,
+		// are its dependencies there) before its action refuses one of
+		// another apiVersion: the same checks, for the same errors.
+		return nil, otherChart(c)
+	}
+}
+
+func otherChart(c ci.Charter) (err error) {
+	ac, err := ci.NewAccessor(c)
+	if err != nil {
+		return err
+	}
+	if t := ac.MetadataAsMap()["Type"]; t != "" && t != "application" {
+		return fmt.Errorf("%s charts are not installable", t)
+	}
+	defer func() {
+		// Helm 4.3's reading of some v3 charts' dependencies panics
+		// (index out of range): the chart is refused, the shim lives on.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("Helm 4 cannot read the dependencies of this chart: %v", p)
+		}
+	}()
+	if req := ac.MetaDependencies(); len(req) > 0 {
+		if err := action.CheckDependencies(c, req); err != nil {
+			return err
+		}
+	}
+	return errors.New("invalid chart apiVersion (Helm 4 installs charts of apiVersion v1 and v2)")
+}
 
 // sdkVersion is the Helm version Helm itself reports (its user agent's).
 func sdkVersion() string { return common.DefaultCapabilities.HelmVersion.Version }
@@ -215,6 +265,13 @@ func sinkLogger(sink eventSink) slog.Handler {
 		sink.emit(event{Level: level, Message: message})
 	}}
 }
+
+// Helm names the field manager of what it applies after the program
+// that runs it (its binary's name) unless told: "helm" for the helm CLI.
+// The shim names it as helm does, so that a release deployed by either
+// tool belongs to the same manager (with server-side apply, another name
+// would make every field a conflict between helm and chainctl).
+func init() { kube.ManagedFieldsManager = "helm" }
 
 // memoryConfig is the configuration of a memory store: releases kept in
 // this process, nothing applied to any cluster.

@@ -26,6 +26,13 @@ use serde_json::Value;
 use support::chainctl::{Sandbox, chainctl};
 use testenv::Cluster;
 
+/// What Helm calls --atomic in its messages: helm 4 renamed it.
+const ATOMIC: &str = if cfg!(feature = "helm-v4") {
+    "rollback-on-failure"
+} else {
+    "atomic"
+};
+
 fn no_workloads_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charts/no-workloads")
 }
@@ -373,7 +380,8 @@ fn library_wait_times_out_on_a_deployment_and_atomic_rolls_back() {
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     assert!(
-        err.to_string().contains("uninstalled due to atomic"),
+        err.to_string()
+            .contains(&format!("uninstalled due to {ATOMIC}")),
         "{err}"
     );
     assert!(matches!(
@@ -397,7 +405,8 @@ fn library_wait_times_out_on_a_deployment_and_atomic_rolls_back() {
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     assert!(
-        err.to_string().contains("rolled back due to atomic"),
+        err.to_string()
+            .contains(&format!("rolled back due to {ATOMIC}")),
         "{err}"
     );
     let status = c.status(&release("up", &ns)).unwrap();
@@ -803,7 +812,7 @@ fn cli_wait_timeout_is_recorded_and_atomic_says_it_rolled_back() {
     ]);
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("rolled back due to atomic"),
+        stderr(&out).contains(&format!("rolled back due to {ATOMIC}")),
         "{}",
         stderr(&out)
     );
@@ -2358,4 +2367,95 @@ fn helms_action_flags_change_what_the_api_server_holds() {
         "{facts}"
     );
     assert!(exists(secret(2)), "history kept");
+}
+
+#[test]
+fn status_check_after_a_chainctl_uninstall_matches_until_the_release_is_back() {
+    let cluster = Cluster::shared();
+    let c = client(cluster);
+    let cli = Cli::new(cluster);
+    let ns = namespace("check-gone");
+    let chart = no_workloads_dir();
+    let chart = chart.to_str().unwrap();
+    let install = |name: &str| {
+        cli.expect(
+            0,
+            &[
+                "app",
+                "install",
+                "--bundle",
+                chart,
+                "--release",
+                name,
+                "-n",
+                &ns,
+                "--create-namespace",
+                "--confirm",
+            ],
+        );
+    };
+    let check = |name: &str| cli.run(&["app", "status", "--check", "--release", name, "-n", &ns]);
+    // Uninstalled by chainctl, with its history kept and without: the
+    // record says so, and the cluster agrees.
+    install("kept");
+    cli.expect(
+        0,
+        &[
+            "app",
+            "uninstall",
+            "--release",
+            "kept",
+            "-n",
+            &ns,
+            "--keep-history",
+            "--confirm",
+        ],
+    );
+    let out = check("kept");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("matches"));
+    install("gone");
+    cli.expect(
+        0,
+        &[
+            "app",
+            "uninstall",
+            "--release",
+            "gone",
+            "-n",
+            &ns,
+            "--confirm",
+        ],
+    );
+    let out = check("gone");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("not in the cluster") && stdout.contains("matches"),
+        "{stdout}"
+    );
+
+    // Installed again outside chainctl (the library here, as `helm install`
+    // would): nothing is recorded, and the check says the release is back.
+    c.install(
+        &bundle(&no_workloads_dir()),
+        &opts("gone", &ns).build().unwrap(),
+    )
+    .unwrap();
+    let out = check("gone");
+    assert_eq!(
+        out.status.code(),
+        Some(8),
+        "drift exits 8: {}",
+        stderr(&out)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("uninstalled (revision") && stdout.contains("cluster revision 1 deployed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("installed again outside chainctl after chainctl uninstalled it"),
+        "{stdout}"
+    );
 }

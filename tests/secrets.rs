@@ -215,8 +215,11 @@ fn an_api_server_rejection_keeps_the_label_value_out_of_state_and_output() {
         // Helm's debug log quotes the error too, scrubbed as well.
         let log = String::from_utf8_lossy(&debug.stderr);
         assert!(
-            log.lines()
-                .any(|l| l.contains("warning: Upgrade") && l.contains("[redacted]")),
+            log.lines().any(|l| {
+                // Helm 3's words, and Helm 4's.
+                (l.contains("warning: Upgrade") || l.contains("warning: upgrade failed"))
+                    && l.contains("[redacted]")
+            }),
             "{log}"
         );
         // Helm recorded the failure in the release's description too,

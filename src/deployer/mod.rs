@@ -51,8 +51,8 @@ pub use backend::{LazyStateStore, StateBackend};
 pub use plan::{Approval, Current, Plan, PlanChart, PlanSource, RevisionChart, Target};
 
 use crate::state::{
-    Action, Drift, DriftField, ExecutionStateRecord, RecordCluster, RecordSource, ReleaseState,
-    StateFile,
+    Action, Drift, DriftField, ExecutionStateRecord, Outcome, RecordCluster, RecordSource,
+    ReleaseState, StateFile,
 };
 use crate::{
     ActionReport, CancelToken, ChartSource, Client, DryRun, Error, ErrorKind, HelmStatus,
@@ -195,7 +195,7 @@ pub struct Check {
     pub state_path: PathBuf,
     /// The record compared: the current one, or after a failure with none
     /// (a failed first install) the failed one, with the revision Helm
-    /// recorded for it.
+    /// recorded for it; after an uninstall, the uninstall's.
     pub record: ExecutionStateRecord,
     /// The record predates the recording of clusters
     /// ([`LEGACY_RECORD_NOTE`]).
@@ -785,6 +785,10 @@ impl<S: StateBackend> Deployer<S> {
     /// of it, which is read, never written or locked: the differences as
     /// data. [`Error::NotFound`] when there is nothing to compare with (no
     /// state file, no record of the release in this cluster).
+    ///
+    /// A release whose last recorded action is a chainctl uninstall matches
+    /// a cluster without it (or with its history kept, `uninstalled`); it
+    /// differs when the release is back, installed outside chainctl.
     pub fn check(&mut self, release: &ReleaseRef, options: &CheckOptions) -> Result<Check> {
         let state_path = self.state.path()?;
         let nothing_to_compare = |why: String, missing| {
@@ -815,7 +819,16 @@ impl<S: StateBackend> Deployer<S> {
         };
         let (recorded, legacy_record) =
             self.release_state(&state, release)?.ok_or_else(no_record)?;
+        // A release chainctl uninstalled last: the cluster matches it when
+        // the release is gone (or kept as history, uninstalled).
+        let uninstall = recorded.current.is_none().then(|| {
+            (recorded.history.iter().rev())
+                .find(|r| r.outcome == Outcome::Succeeded)
+                .filter(|r| r.action == Action::Uninstall)
+        });
+        let uninstall = uninstall.flatten();
         let record = (recorded.current.as_ref())
+            .or(uninstall)
             .or_else(|| {
                 (recorded.history.iter().rev())
                     .find(|r| r.helm_revision.is_some() && r.action != Action::Uninstall)
@@ -832,9 +845,20 @@ impl<S: StateBackend> Deployer<S> {
             client = client.with_values_key(key);
         }
         let (cluster, differences) = match client.status(release) {
+            Ok(info) if uninstall.is_some() => {
+                let differences = if info.status == HelmStatus::Uninstalled {
+                    Vec::new()
+                } else {
+                    vec![Drift::release_present(record, &info)]
+                };
+                (Some(info), differences)
+            }
             Ok(info) => {
                 let differences = record.drift(&info);
                 (Some(info), differences)
+            }
+            Err(err) if err.kind() == ErrorKind::NotFound && uninstall.is_some() => {
+                (None, Vec::new())
             }
             Err(err) if err.kind() == ErrorKind::NotFound => {
                 (None, vec![Drift::release_missing(record)])

@@ -118,6 +118,32 @@ impl Drift {
             cluster: None,
         }
     }
+    /// The drift when the release that `record` (its uninstall) removed is
+    /// in the cluster again, installed outside chainctl.
+    ///
+    /// ```
+    /// use chainctl_core::ReleaseInfo;
+    /// use chainctl_core::state::{Action, Drift, DriftField, ExecutionStateRecord};
+    /// let mut rec = ExecutionStateRecord::new(Action::Uninstall, "hello", "demo");
+    /// rec.helm_revision = Some(3);
+    /// let cluster: ReleaseInfo = serde_json::from_str(r#"{"name":"hello","namespace":"demo",
+    ///     "revision":1,"status":"deployed","chart":{"name":"hello","version":"0.1.0"}}"#).unwrap();
+    /// let d = Drift::release_present(&rec, &cluster);
+    /// assert_eq!(d.field, DriftField::Release);
+    /// assert_eq!(d.to_string(), "release: recorded demo/hello uninstalled (revision 3), cluster revision 1 deployed");
+    /// ```
+    pub fn release_present(record: &ExecutionStateRecord, cluster: &ReleaseInfo) -> Drift {
+        let mut recorded = crate::release_key(None, &record.namespace, &record.release);
+        recorded.push_str(" uninstalled");
+        if let Some(revision) = record.helm_revision {
+            recorded.push_str(&format!(" (revision {revision})"));
+        }
+        Drift {
+            field: DriftField::Release,
+            recorded,
+            cluster: Some(format!("revision {} {}", cluster.revision, cluster.status)),
+        }
+    }
 }
 
 impl ExecutionStateRecord {

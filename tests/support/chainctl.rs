@@ -45,7 +45,9 @@ pub fn chainctl_helm3() -> Command {
 /// whose directory is `profile_dir` (target/debug) with `features`, and
 /// returns its path.
 fn build_example(profile_dir: &std::path::Path, features: &[&str]) -> PathBuf {
-    let target_dir = profile_dir.parent().expect("a profile dir is in a target dir");
+    let target_dir = profile_dir
+        .parent()
+        .expect("a profile dir is in a target dir");
     let binary = profile_dir.join("examples").join("chainctl");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)

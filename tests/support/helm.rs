@@ -32,8 +32,14 @@ pub const HELM_MAJOR: u32 = if cfg!(feature = "helm-v4") { 4 } else { 3 };
 /// The module file that pins the Helm version this build links:
 /// go-shim/go.mod (Helm 3) or go-shim/go.helm4.mod (Helm 4).
 pub fn shim_go_mod() -> PathBuf {
-    let name = if HELM_MAJOR == 4 { "go.helm4.mod" } else { "go.mod" };
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("go-shim").join(name)
+    let name = if HELM_MAJOR == 4 {
+        "go.helm4.mod"
+    } else {
+        "go.mod"
+    };
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("go-shim")
+        .join(name)
 }
 
 /// The helm binary, built on first use (minutes, announced on stderr) and

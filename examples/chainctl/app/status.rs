@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use chainctl_core::deployer::LEGACY_RECORD_NOTE;
-use chainctl_core::state::ExecutionStateRecord;
+use chainctl_core::state::{Action, ExecutionStateRecord};
 use chainctl_core::{CheckOptions, Error, RegistryOptions, ReleaseInfo, ReleaseRef};
 use serde_json::json;
 
@@ -170,6 +170,12 @@ pub(crate) fn drift_hint(
 ) -> String {
     let target = format!("--release {} -n {}", common.release, common.namespace);
     let values = "with the values you used (the state file keeps only their digest)";
+    if record.action == Action::Uninstall {
+        // chainctl uninstalled it, and it is back.
+        return format!(
+            "the release was installed again outside chainctl after chainctl uninstalled it:              inspect it with `chainctl app history {target}`, and `chainctl app uninstall {target}`              removes it again"
+        );
+    }
     if missing {
         let context = match (&record.kube_context, &common.kube_context) {
             (Some(recorded), Some(now)) if recorded == now => String::new(),
