@@ -51,6 +51,9 @@ type (
 	valueOptions   = values.Options
 	memoryDriver   = driver.Memory
 	postRenderer   = postrender.PostRenderer
+	helmHook       = release.Hook
+	depManager     = downloader.Manager
+	listAction     = action.List
 )
 
 var (
@@ -64,6 +67,8 @@ var (
 	parseIntoFile  = strvals.ParseIntoFile
 	encodeYAML     = output.EncodeYAML
 	newMemory      = driver.NewMemory
+	newList        = action.NewList
+	newGetValues   = action.NewGetValues
 
 	newRegistry           = registry.NewClient
 	registryEnableCache   = registry.ClientOptEnableCache
@@ -119,19 +124,6 @@ func checkWaitStrategy(strategy string) error {
 
 func checkDependencies(ch *helmChart) error {
 	return action.CheckDependencies(ch, ch.Metadata.Dependencies)
-}
-
-// updateDependencies fetches the missing dependencies of the chart at path
-// into its charts/, as helm's --dependency-update.
-func updateDependencies(path string, deps dependencyUpdate, out io.Writer) error {
-	man := &downloader.Manager{
-		Out:              out,
-		ChartPath:        path,
-		Getters:          getter.Getters(),
-		RepositoryConfig: deps.RepositoryConfig,
-		RepositoryCache:  deps.RepositoryCache,
-	}
-	return man.Update()
 }
 
 func newExecPostRenderer(path string, args []string) (postRenderer, error) {
@@ -201,24 +193,8 @@ func clusterConfig(getter *restGetter, namespace, storage string, sink eventSink
 	return cfg, nil
 }
 
-// restGetterOf is the getter cfg was built with, if it is ours.
-func restGetterOf(cfg *helmConfig) (*restGetter, bool) {
-	g, ok := cfg.RESTClientGetter.(*restGetter)
-	return g, ok
-}
-
-func releaseStatus(rel *helmRelease) string { return rel.Info.Status.String() }
-
 func releaseTimes(rel *helmRelease) (first, last, deleted time.Time) {
 	return rel.Info.FirstDeployed.Time, rel.Info.LastDeployed.Time, rel.Info.Deleted.Time
-}
-
-func hookEvents(h *release.Hook) []string {
-	events := make([]string, 0, len(h.Events))
-	for _, e := range h.Events {
-		events = append(events, e.String())
-	}
-	return events
 }
 
 func lastRelease(cfg *helmConfig, name string) (*helmRelease, error) {
@@ -400,31 +376,7 @@ func uninstallRelease(cfg *helmConfig, req uninstallRequest) (*helmRelease, stri
 	return res.Release, res.Info, nil
 }
 
-func listReleases(cfg *helmConfig, req listRequest) ([]*helmRelease, error) {
-	list := action.NewList(cfg)
-	list.AllNamespaces = req.AllNamespaces
-	list.All = req.All
-	list.Deployed, list.Failed, list.Pending = req.Deployed, req.Failed, req.Pending
-	list.Superseded, list.Uninstalled, list.Uninstalling = req.Superseded, req.Uninstalled, req.Uninstalling
-	list.Filter = req.Filter
-	list.Selector = req.Selector
-	list.Limit = req.Max
-	if list.Limit == 0 {
-		list.Limit = 256
-	}
-	list.Offset = req.Offset
-	list.ByDate = req.ByDate
-	list.SortReverse = req.Reverse
-	list.SetStateMask()
-	return list.Run()
-}
-
-func releaseValues(cfg *helmConfig, r getValuesRequest) (map[string]any, error) {
-	get := action.NewGetValues(cfg)
-	get.Version = r.Revision
-	get.AllValues = r.AllValues
-	return get.Run(r.Release)
-}
+func runList(list *listAction) ([]*helmRelease, error) { return list.Run() }
 
 // watchWaitLog wraps cfg's logger (and its Kubernetes client's, which
 // reports readiness) to keep the last "... is not ready: ..." line.

@@ -56,6 +56,9 @@ type (
 	valueOptions   = values.Options
 	memoryDriver   = driver.Memory
 	postRenderer   = postrenderer.PostRenderer
+	helmHook       = release.Hook
+	depManager     = downloader.Manager
+	listAction     = action.List
 )
 
 var (
@@ -67,6 +70,8 @@ var (
 	parseIntoFile  = strvals.ParseIntoFile
 	encodeYAML     = output.EncodeYAML
 	newMemory      = driver.NewMemory
+	newList        = action.NewList
+	newGetValues   = action.NewGetValues
 
 	newRegistry           = registry.NewClient
 	registryEnableCache   = registry.ClientOptEnableCache
@@ -206,19 +211,6 @@ func checkDependencies(ch *helmChart) error {
 	return action.CheckDependencies(ch, reqs)
 }
 
-// updateDependencies fetches the missing dependencies of the chart at path
-// into its charts/, as helm's --dependency-update.
-func updateDependencies(path string, deps dependencyUpdate, out io.Writer) error {
-	man := &downloader.Manager{
-		Out:              out,
-		ChartPath:        path,
-		Getters:          getter.Getters(),
-		RepositoryConfig: deps.RepositoryConfig,
-		RepositoryCache:  deps.RepositoryCache,
-	}
-	return man.Update()
-}
-
 // newExecPostRenderer refuses: helm 4's --post-renderer names a plugin,
 // not an executable.
 func newExecPostRenderer(path string, _ []string) (postRenderer, error) {
@@ -292,24 +284,8 @@ func clusterConfig(getter *restGetter, namespace, storage string, sink eventSink
 	return cfg, nil
 }
 
-// restGetterOf is the getter cfg was built with, if it is ours.
-func restGetterOf(cfg *helmConfig) (*restGetter, bool) {
-	g, ok := cfg.RESTClientGetter.(*restGetter)
-	return g, ok
-}
-
-func releaseStatus(rel *helmRelease) string { return rel.Info.Status.String() }
-
 func releaseTimes(rel *helmRelease) (first, last, deleted time.Time) {
 	return rel.Info.FirstDeployed, rel.Info.LastDeployed, rel.Info.Deleted
-}
-
-func hookEvents(h *release.Hook) []string {
-	events := make([]string, 0, len(h.Events))
-	for _, e := range h.Events {
-		events = append(events, e.String())
-	}
-	return events
 }
 
 // v1 is the Helm 4 release of rel: the storage and the actions hand out
@@ -549,31 +525,7 @@ func uninstallRelease(cfg *helmConfig, req uninstallRequest) (*helmRelease, stri
 	return rel, res.Info, err
 }
 
-func listReleases(cfg *helmConfig, req listRequest) ([]*helmRelease, error) {
-	list := action.NewList(cfg)
-	list.AllNamespaces = req.AllNamespaces
-	list.All = req.All
-	list.Deployed, list.Failed, list.Pending = req.Deployed, req.Failed, req.Pending
-	list.Superseded, list.Uninstalled, list.Uninstalling = req.Superseded, req.Uninstalled, req.Uninstalling
-	list.Filter = req.Filter
-	list.Selector = req.Selector
-	list.Limit = req.Max
-	if list.Limit == 0 {
-		list.Limit = 256
-	}
-	list.Offset = req.Offset
-	list.ByDate = req.ByDate
-	list.SortReverse = req.Reverse
-	list.SetStateMask()
-	return v1List(list.Run())
-}
-
-func releaseValues(cfg *helmConfig, r getValuesRequest) (map[string]any, error) {
-	get := action.NewGetValues(cfg)
-	get.Version = r.Revision
-	get.AllValues = r.AllValues
-	return get.Run(r.Release)
-}
+func runList(list *listAction) ([]*helmRelease, error) { return v1List(list.Run()) }
 
 // notingHandler keeps the last record that says something is not ready
 // (Helm's legacy wait logs them), then passes every record on.
