@@ -11,8 +11,7 @@ times, interleaved (the order of the tools rotates), and reports the median
 wall time, the peak RSS and the chainctl/helm ratios as a Markdown table, a
 row for each chainctl build against each helm. Also checks that each build
 prints the manifest helm of its Helm major prints. `--no-helm4` leaves helm 4
-out, `--no-chainctl-helm4`
-chainctl's Helm 4 build.
+out, `--no-chainctl-helm4` chainctl's Helm 4 build.
 
     python3 benches/cli_vs_helm.py [--runs 5] [--no-helm4] [--no-chainctl-helm4]
 
