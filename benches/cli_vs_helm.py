@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Compare chainctl with the helm CLI of the same Helm version, in one run.
+"""Compare chainctl's two builds with helm 3 and helm 4, in one run.
 
-Builds `chainctl` (release profile) and `helm` from the Go module proxy at the
-version go-shim/go.mod pins (`testenv build-helm`, cached by version), stamped
+Builds `chainctl` (release profile): the default build, which links Helm 3,
+and the Helm 4 one (`--features helm-v4`, CARGO_TARGET_DIR=target/helm-v4);
+and `helm` 3 and 4 from the Go module proxy at the versions go-shim/go.mod
+and go-shim/go.helm4.mod pin (`testenv build-helm`, cached by version), stamped
 the way Helm's release builds stamp it (its version, and the Kubernetes
-version `helm template` assumes). Then runs each pair of equivalent commands
-RUNS times, interleaved, and reports the median wall time, the peak RSS and
-the chainctl/helm ratios as a Markdown table. Also checks that both print the
-same manifest.
+version `helm template` assumes). Then runs each tool's equivalent command RUNS
+times, interleaved (the order of the tools rotates), and reports the median
+wall time, the peak RSS and the chainctl/helm ratios as a Markdown table, a
+row for each chainctl build against each helm. Also checks that each build
+prints the manifest helm of its Helm major prints. `--no-helm4` leaves helm 4
+out, `--no-chainctl-helm4` chainctl's Helm 4 build.
 
-    python3 benches/cli_vs_helm.py [--runs 5]
+    python3 benches/cli_vs_helm.py [--runs 5] [--no-helm4] [--no-chainctl-helm4]
 
 Wall times on a shared machine are noisy: read the ratios, not the absolutes.
 """
@@ -74,10 +78,71 @@ def start_testenv(binary: Path, *flags: str) -> tuple[subprocess.Popen, dict]:
     return proc, json.loads(line)
 
 
-def build_chainctl() -> Path:
-    print("building chainctl (cargo build --release --example chainctl) ...", file=sys.stderr)
-    subprocess.run(["cargo", "build", "--release", "--example", "chainctl"], check=True, cwd=ROOT)
-    return ROOT / "target" / "release" / "examples" / "chainctl"
+V4_TARGET = ROOT / "target" / "helm-v4"
+
+
+def chainctl_path(helm4: bool = False) -> Path:
+    """Where build_chainctl(helm4) puts the binary: the Helm 4 build has a
+    target dir of its own (target/helm-v4), so the two builds never relink
+    each other."""
+    return (V4_TARGET if helm4 else ROOT / "target") / "release" / "examples" / "chainctl"
+
+
+def chainctl_build_command(helm4: bool = False) -> tuple[list[str], dict]:
+    """The cargo command (and environment) that builds chainctl (release
+    profile): the default build links Helm 3; `helm4` builds with the
+    feature helm-v4 into target/helm-v4."""
+    cmd = ["cargo", "build", "--release", "--example", "chainctl"]
+    env = dict(os.environ)
+    if helm4:
+        cmd += ["--features", "helm-v4"]
+        env["CARGO_TARGET_DIR"] = str(V4_TARGET)
+    return cmd, env
+
+
+def build_chainctl(helm4: bool = False) -> Path:
+    """Builds chainctl (the Helm 4 build with `helm4`); returns the binary.
+    Prints the build's wall time to stderr."""
+    cmd, env = chainctl_build_command(helm4)
+    where = " (CARGO_TARGET_DIR=target/helm-v4)" if helm4 else ""
+    print(f"building chainctl ({' '.join(cmd)}{where}) ...", file=sys.stderr)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
+    print(f"  built in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return chainctl_path(helm4)
+
+
+def add_tool_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that leave tools out of a four-tool run."""
+    parser.add_argument("--no-helm4", action="store_true", help="leave helm 4 out")
+    parser.add_argument("--no-chainctl-helm4", action="store_true",
+                        help="leave chainctl's Helm 4 build (--features helm-v4) out")
+
+
+def build_tools(args: argparse.Namespace) -> tuple[dict[str, Path], dict[str, Path]]:
+    """The tools of one run, by label: the chainctl builds ("chainctl (Helm 3
+    build)", "chainctl (Helm 4 build)") and the helms ("helm 3", "helm 4"),
+    less those the flags of add_tool_flags leave out."""
+    helms = {"helm 3": build_helm()}
+    if not args.no_helm4:
+        helms["helm 4"] = build_helm(4, helm4_go_mod())
+    chainctls = {"chainctl (Helm 3 build)": build_chainctl()}
+    if not args.no_chainctl_helm4:
+        chainctls["chainctl (Helm 4 build)"] = build_chainctl(helm4=True)
+    return chainctls, helms
+
+
+def same_helm(ours: str, theirs: str) -> bool:
+    """Whether the chainctl build `ours` links the Helm major of the helm
+    `theirs` (labels of build_tools): the pairs whose output must match
+    (helm 4's manifests differ from helm 3's in blank lines)."""
+    return ours.removeprefix("chainctl (Helm ").split()[0] == theirs.removeprefix("helm ")
+
+
+def rotated(tools: list, i: int) -> list:
+    """tools, rotated by i: who goes first changes from run to run."""
+    shift = i % len(tools)
+    return tools[shift:] + tools[:shift]
 
 
 def measure(cmd: list[str]) -> tuple[float, int, bytes]:
@@ -113,37 +178,56 @@ def row(name: str, ours: list, theirs: list) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    add_tool_flags(parser)
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
-    helm, chainctl = build_helm(), build_chainctl()
+    chainctls, helms = build_tools(args)
     chart = str(ROOT / "examples" / "charts" / "hello")
 
-    pairs = [
-        ("dry-run install of examples/charts/hello",
-         [str(chainctl), "app", "install", "--bundle", chart, "--release", "hello", "--namespace", "demo", "--dry-run"],
-         [str(helm), "template", "hello", chart, "--namespace", "demo"]),
-        ("version",
-         [str(chainctl), "--version"],
-         [str(helm), "version"]),
-    ]
-    print(f"\nchainctl: {chainctl} ({chainctl.stat().st_size / 2**20:.1f} MiB)")
-    print(f"helm:     {helm} ({helm.stat().st_size / 2**20:.1f} MiB), "
-          f"{measure([str(helm), 'version', '--short'])[2].decode().strip()}")
-    print(f"runs: {args.runs} each, interleaved, after one warm-up run\n")
+    def commands(tool: str, path: Path) -> dict[str, list[str]]:
+        if tool in chainctls:
+            return {
+                "dry-run install of examples/charts/hello":
+                    [str(path), "app", "install", "--bundle", chart, "--release", "hello", "--namespace", "demo",
+                     "--dry-run"],
+                "version": [str(path), "--version"],
+            }
+        return {
+            "dry-run install of examples/charts/hello": [str(path), "template", "hello", chart, "--namespace", "demo"],
+            "version": [str(path), "version"],
+        }
+
+    tools = {**chainctls, **helms}
+    cmds = {tool: commands(tool, path) for tool, path in tools.items()}
+    print()
+    for tool, path in chainctls.items():
+        print(f"{tool}: {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+    for tool, path in helms.items():
+        print(f"{tool}: {path} ({path.stat().st_size / 2**20:.1f} MiB), "
+              f"{measure([str(path), 'version', '--short'])[2].decode().strip()}")
+    print(f"runs: {args.runs} each, interleaved (the order of the {len(tools)} tools rotates), "
+          "after one warm-up run\n")
     print("| command | chainctl median | helm median | wall ratio | chainctl peak RSS | helm peak RSS | RSS ratio |")
     print("|---|---|---|---|---|---|---|")
-    for name, ours, theirs in pairs:
-        _, _, ours_out = measure(ours)
-        _, _, theirs_out = measure(theirs)
-        if name.startswith("dry-run") and ours_out != theirs_out:
-            print(f"WARNING: the manifests differ for {name}", file=sys.stderr)
-        samples = {"ours": [], "theirs": []}
-        for _ in range(args.runs):
-            samples["ours"].append(measure(ours))
-            samples["theirs"].append(measure(theirs))
-        print(row(name, samples["ours"], samples["theirs"]))
-    same = measure(pairs[0][1])[2] == measure(pairs[0][2])[2]
-    print(f"\nmanifests identical: {'yes' if same else 'NO'}")
+    identical = {}
+    for name in cmds[next(iter(chainctls))]:
+        outs = {tool: measure(cmds[tool][name])[2] for tool in tools}
+        if name.startswith("dry-run"):
+            for ours in chainctls:
+                for theirs in (h for h in helms if same_helm(ours, h)):
+                    identical[(ours, theirs)] = outs[ours] == outs[theirs]
+                    if outs[ours] != outs[theirs]:
+                        print(f"WARNING: the manifests of {ours} and {theirs} differ for {name}", file=sys.stderr)
+        samples = {tool: [] for tool in tools}
+        for i in range(args.runs):
+            for tool in rotated(list(tools), i):
+                samples[tool].append(measure(cmds[tool][name]))
+        for ours in chainctls:
+            for theirs in helms:
+                print(row(f"{name}: {ours} vs {theirs}", samples[ours], samples[theirs]))
+    print()
+    for (ours, theirs), same in identical.items():
+        print(f"manifests identical, {ours} and {theirs}: {'yes' if same else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Install and upgrade examples/charts/hello on a real API server: chainctl
-against helm 3 of the Helm version the shim links, and helm 4, in one run.
+"""Install and upgrade examples/charts/hello on a real API server: chainctl's
+two builds (Helm 3, and Helm 4 with --features helm-v4) against helm 3 and
+helm 4, in one run.
 
 Starts the test environment (tests/testenv: etcd and kube-apiserver built
 from the Go module proxy, on loopback; the first build takes 5-10 minutes),
@@ -11,15 +12,16 @@ rotates), against the same API server, each tool in namespaces of its own:
            also writes its state record, vs `helm install`);
   upgrade: the same release upgraded with a new value per run.
 
-helm 4 is the version go-shim/go.mod pins (helm.sh/helm/v4), or the one a
-go.mod named by CHAINCTL_BENCH_HELM4_GO_MOD pins; `--no-helm4` leaves it out.
-Each helm runs with its own defaults (helm 4: server-side apply).
+helm 4 is the version go-shim/go.helm4.mod pins (helm.sh/helm/v4), or the one a
+go.mod named by CHAINCTL_BENCH_HELM4_GO_MOD pins; `--no-helm4` leaves it out,
+`--no-chainctl-helm4` chainctl's Helm 4 build. Each tool runs with its own
+defaults (helm 4 and chainctl's Helm 4 build: server-side apply).
 
 Prints the median wall time, the peak RSS and chainctl's ratio to each helm
-as a Markdown table. Targets (issue 13): wall time at most 0.9x of both
+as a Markdown table, a row for each chainctl build. Targets (issue 13): wall time at most 0.9x of both
 helms; peak RSS at most helm 3's.
 
-    python3 benches/kube_vs_helm.py [--runs 7] [--no-helm4]
+    python3 benches/kube_vs_helm.py [--runs 7] [--no-helm4] [--no-chainctl-helm4]
 
 Wall times on a shared machine are noisy: read the ratios, not the absolutes.
 """
@@ -36,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cli_vs_helm import (  # noqa: E402
-    CACHE, ROOT, build_chainctl, build_helm, build_testenv, helm4_go_mod, measure, private_homes,
+    CACHE, ROOT, add_tool_flags, build_testenv, build_tools, measure, private_homes, rotated,
     start_testenv,
 )
 
@@ -68,45 +70,39 @@ def running_cluster() -> Iterator[tuple[Path, dict]]:
             proc.wait(timeout=60)
 
 
-def median_row(name: str, samples: dict[str, list]) -> str:
-    """A table row: chainctl's median wall and peak RSS, then each helm's
-    with chainctl's ratio to it."""
+def median_row(name: str, ours: str, samples: dict[str, list], helms: list[str]) -> str:
+    """A table row: the chainctl build `ours`'s median wall and peak RSS,
+    then each helm's with its ratio to it."""
     wall = {tool: statistics.median(s[0] for s in runs) for tool, runs in samples.items()}
     rss = {tool: max(s[1] for s in runs) for tool, runs in samples.items()}
-    cells = [name, f"{wall['chainctl'] * 1000:.1f} ms", f"{rss['chainctl'] / 2**20:.1f} MiB"]
-    for tool in samples:
-        if tool != "chainctl":
-            cells += [f"{wall[tool] * 1000:.1f} ms", f"{wall['chainctl'] / wall[tool]:.2f}x",
-                      f"{rss[tool] / 2**20:.1f} MiB", f"{rss['chainctl'] / rss[tool]:.2f}x"]
+    cells = [f"{name}: {ours}", f"{wall[ours] * 1000:.1f} ms", f"{rss[ours] / 2**20:.1f} MiB"]
+    for tool in helms:
+        cells += [f"{wall[tool] * 1000:.1f} ms", f"{wall[ours] / wall[tool]:.2f}x",
+                  f"{rss[tool] / 2**20:.1f} MiB", f"{rss[ours] / rss[tool]:.2f}x"]
     return "| " + " | ".join(cells) + " |"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--no-helm4", action="store_true", help="compare with helm 3 only")
+    add_tool_flags(parser)
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
-    helms = {"helm 3": build_helm()}
-    go_mod4 = None if args.no_helm4 else helm4_go_mod()
-    if go_mod4 is not None:
-        helms["helm 4"] = build_helm(4, go_mod4)
-    elif not args.no_helm4:
-        print("helm 4: not compared (go-shim/go.mod does not pin helm.sh/helm/v4 and "
-              "CHAINCTL_BENCH_HELM4_GO_MOD is not set)", file=sys.stderr)
-    chainctl = build_chainctl()
+    chainctls, helms = build_tools(args)
     chart = str(ROOT / "examples" / "charts" / "hello")
 
     with running_cluster() as (work, kube):
         cluster = ["--kubeconfig", kube["kubeconfig"], "--kube-context", kube["context"]]
-        state = ["--state-path", str(work / "state" / "state.json")]
-        # Each tool in namespaces of its own.
-        spaces = {"chainctl": "bench-ours", **{t: "bench-" + t.replace(" ", "") for t in helms}}
+        # Each tool in namespaces of its own; each chainctl build with a
+        # state file of its own.
+        spaces = {tool: f"bench-ours{n or ''}" for n, tool in enumerate(chainctls)}
+        spaces |= {t: "bench-" + t.replace(" ", "") for t in helms}
 
         def command(tool: str, verb: str, release: str, *extra: str) -> list[str]:
             ns = spaces[tool]
-            if tool == "chainctl":
-                return [str(chainctl), "app", verb, "--bundle", chart, "--release", release,
+            if tool in chainctls:
+                state = ["--state-path", str(work / f"state-{ns}" / "state.json")]
+                return [str(chainctls[tool]), "app", verb, "--bundle", chart, "--release", release,
                         "-n", ns, *extra, *cluster, *state, "--confirm"]
             return [str(helms[tool]), verb, release, chart, "-n", ns, *extra, *cluster]
 
@@ -123,11 +119,14 @@ def main() -> None:
             measure(install(tool, 0))
             measure(command(tool, "install", "up"))
 
-        print(f"\nchainctl: {chainctl}")
+        print()
+        for tool, path in chainctls.items():
+            print(f"{tool}: {path}")
         for tool, helm in helms.items():
             print(f"{tool}:   {helm}, {measure([str(helm), 'version', '--short'])[2].decode().strip()}")
         print(f"API server: Kubernetes {kube['version']} on {kube['server']}")
-        print(f"runs: {args.runs} each, interleaved (the order rotates), after one warm-up run\n")
+        print(f"runs: {args.runs} each, interleaved (the order of the {len(tools)} tools rotates), "
+              "after one warm-up run\n")
         head = ["command", "chainctl median", "chainctl peak RSS"]
         for tool in helms:
             head += [f"{tool} median", f"wall vs {tool}", f"{tool} peak RSS", f"RSS vs {tool}"]
@@ -138,10 +137,10 @@ def main() -> None:
             for i in range(1, args.runs + 1):
                 # Rotate who goes first, so no tool always meets a cooler
                 # API server.
-                shift = i % len(tools)
-                for tool in tools[shift:] + tools[:shift]:
+                for tool in rotated(tools, i):
                     samples[tool].append(measure(make(tool, i)))
-            print(median_row(name, samples))
+            for ours in chainctls:
+                print(median_row(name, ours, samples, list(helms)))
 
 
 if __name__ == "__main__":

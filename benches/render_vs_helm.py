@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """Render time and peak RSS: `chainctl app install --dry-run` against `helm template`.
 
+Both chainctl builds (Helm 3, and Helm 4 with --features helm-v4) beside
+helm 3 and helm 4, in one run; a row for each chainctl build against each
+helm (`--no-helm4`, `--no-chainctl-helm4` leave those out).
+
 Two charts: the one of Helm's own testdata (read from the Go module cache)
 whose render is largest, and a chart generated here whose manifest has
 thousands of lines, rendered with a values file of hundreds of keys. Each
-pair runs RUNS times, interleaved, after a warm-up; the table gives median
-wall time, peak RSS and the ratios, and checks the manifests are equal.
+tool runs RUNS times, interleaved (the order rotates), after a warm-up; the table gives median
+wall time, peak RSS and the ratios, and checks that each chainctl build's
+manifests equal those of the helm of its Helm major.
 
-    python3 benches/render_vs_helm.py [--runs 5] [--lines 5000]
+    python3 benches/render_vs_helm.py [--runs 5] [--lines 5000] [--no-helm4] [--no-chainctl-helm4]
 
 Wall times on a shared machine are noisy: read the ratios, not the absolutes.
 """
@@ -19,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cli_vs_helm import ROOT, CACHE, build_chainctl, build_helm, measure, row
+from cli_vs_helm import ROOT, CACHE, add_tool_flags, build_tools, measure, rotated, row, same_helm
 
 
 def corpus_charts() -> list[Path]:
@@ -74,32 +79,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--lines", type=int, default=5000)
+    add_tool_flags(parser)
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
-    helm, chainctl = build_helm(), build_chainctl()
-    corpus, corpus_size = largest(helm, corpus_charts())
+    chainctls, helms = build_tools(args)
+    corpus, corpus_size = largest(helms["helm 3"], corpus_charts())
     work = Path(tempfile.mkdtemp(prefix="render-bench-"))
     gen, values = generated(work, args.lines)
     cases = [
         (f"largest testdata chart ({corpus.name}, {corpus_size} bytes)", corpus, []),
         (f"generated chart ({args.lines} lines, 500 values)", gen, ["-f", str(values)]),
     ]
-    print(f"\nchainctl: {chainctl}\nhelm:     {helm}\nruns: {args.runs} each, interleaved, after one warm-up run\n")
+    print()
+    for tool, path in {**chainctls, **helms}.items():
+        print(f"{tool}: {path}")
+    print(f"runs: {args.runs} each, interleaved (the order rotates), after one warm-up run\n")
     print("| render | chainctl median | helm median | wall ratio | chainctl peak RSS | helm peak RSS | RSS ratio |")
     print("|---|---|---|---|---|---|---|")
-    state = work / "state" / "state.json"
+    tools = [*chainctls, *helms]
     for name, chart, extra in cases:
-        ours = [str(chainctl), "app", "install", "--bundle", str(chart), "--release", "r",
-                "--namespace", "default", "--dry-run", "--state-path", str(state), *extra]
-        theirs = [str(helm), "template", "r", str(chart), "--namespace", "default", *extra]
-        if not same_manifest(measure(ours)[2], measure(theirs)[2], measure(theirs)[2]):
-            print(f"WARNING: the manifests differ for {name}", file=sys.stderr)
-        samples = {"ours": [], "theirs": []}
-        for _ in range(args.runs):
-            samples["ours"].append(measure(ours))
-            samples["theirs"].append(measure(theirs))
-        lines = measure(theirs)[2].count(b"\n")
-        print(row(f"{name}, {lines} lines", samples["ours"], samples["theirs"]))
+        cmds = {}
+        for n, (tool, path) in enumerate(chainctls.items()):
+            # A state file for each build: the dry run reads it.
+            state = work / f"state-{n}" / "state.json"
+            cmds[tool] = [str(path), "app", "install", "--bundle", str(chart), "--release", "r",
+                          "--namespace", "default", "--dry-run", "--state-path", str(state), *extra]
+        for tool, path in helms.items():
+            cmds[tool] = [str(path), "template", "r", str(chart), "--namespace", "default", *extra]
+        for ours in chainctls:
+            for theirs in (h for h in helms if same_helm(ours, h)):
+                if not same_manifest(measure(cmds[ours])[2], measure(cmds[theirs])[2], measure(cmds[theirs])[2]):
+                    print(f"WARNING: the manifests of {ours} and {theirs} differ for {name}", file=sys.stderr)
+        samples = {tool: [] for tool in tools}
+        for i in range(args.runs):
+            for tool in rotated(tools, i):
+                samples[tool].append(measure(cmds[tool]))
+        lines = measure(cmds["helm 3"])[2].count(b"\n")
+        for ours in chainctls:
+            for theirs in helms:
+                print(row(f"{name}, {lines} lines: {ours} vs {theirs}", samples[ours], samples[theirs]))
 
 
 if __name__ == "__main__":
