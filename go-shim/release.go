@@ -258,10 +258,9 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 			defer cancelKube()
 			req.Kube.ctx = kubeCtx
 		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.timeout())
-		defer cancel()
 	}
+	ctx, detach := actionContext(ctx, o.timeout())
+	defer detach()
 	t := &timer{start: time.Now()}
 	t.mark.scrubber = s
 	ch, vals, err := loadChartAndValues(ctx, req, sink)
@@ -325,6 +324,28 @@ func runChartAction(ctx context.Context, req chartRequest, sink eventSink, upgra
 		}
 	}
 	return actionResult{Release: toDTO(rel, true), Installed: install, Phases: t.phases(time.Now()), ValuesDigest: vals.digest}, nil
+}
+
+// actionContext is the context Helm's install or upgrade runs in: it ends
+// at the timeout (none when zero), or when parent ends while the action
+// runs, and never because the action returned (detach). Helm's install and
+// upgrade watch their context in a goroutine that, when it ends, fails the
+// release, and with --atomic rolls it back or uninstalls it; when the end
+// races the action's success (a context ended as the call returns), that
+// goroutine may pick the end, and undo a release Helm reported deployed.
+func actionContext(parent context.Context, timeout time.Duration) (context.Context, func()) {
+	base := context.WithoutCancel(parent)
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if timeout > 0 {
+		// Ended by its timer at the deadline: by then Helm's watcher has
+		// long seen the action end.
+		ctx, cancel = context.WithTimeout(base, timeout)
+	} else {
+		ctx, cancel = context.WithCancel(base)
+	}
+	stop := context.AfterFunc(parent, cancel)
+	return ctx, func() { stop() }
 }
 
 // withRelease runs f with the action configuration of ref's release,
