@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Write};
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -37,16 +37,76 @@ use serde_json::value::RawValue;
 
 use super::record::{
     ExecutionStateRecord, OLDEST_SCHEMA_VERSION, ReleaseState, SCHEMA_VERSION, StateFile,
-    json_string, unique_keys,
+    json_string, release_version_fields, unique_keys,
 };
 use super::schema::{self, Problem};
 
-/// A state file parsed, with the text of each release as it is written.
-#[derive(Debug, Default)]
+/// A state file checked, each release kept as its text and typed only
+/// when asked for.
+#[derive(Debug)]
 pub(crate) struct Snapshot {
-    pub(crate) state: StateFile,
-    /// `render_release` of each release in `state`, by key.
-    fragments: BTreeMap<String, Fragment>,
+    /// The file's version until the first [`apply`](Self::apply).
+    schema_version: u32,
+    releases: BTreeMap<String, Entry>,
+    /// Every release typed, for [`state`](Self::state): built on demand.
+    whole: OnceLock<StateFile>,
+}
+
+impl Default for Snapshot {
+    fn default() -> Snapshot {
+        Snapshot {
+            schema_version: SCHEMA_VERSION,
+            releases: BTreeMap::new(),
+            whole: OnceLock::new(),
+        }
+    }
+}
+
+/// How [`Snapshot::check`] read a release.
+enum Read {
+    /// Checked now, and these are its records.
+    Checked(ReleaseState),
+    /// Checked now, and this is its [`release_records`] (its records were
+    /// not kept).
+    Counted(usize),
+    /// The same text as in the snapshot known before: taken from it.
+    Known(Entry),
+}
+
+/// One release: its text, checked, and its records once typed.
+#[derive(Debug)]
+struct Entry {
+    text: Fragment,
+    typed: OnceLock<ReleaseState>,
+    /// What it adds to [`StateFile::record_count`].
+    records: usize,
+}
+
+impl Entry {
+    fn new(text: Fragment, release: &ReleaseState) -> Entry {
+        Entry {
+            text,
+            typed: OnceLock::new(),
+            records: release_records(release),
+        }
+    }
+
+    fn release(&self) -> &ReleaseState {
+        self.typed.get_or_init(|| type_release(self.text.as_str()))
+    }
+}
+
+/// A release's text read into its types. The text passed the same read
+/// when it was checked (or was rendered from these types), so this cannot
+/// fail but through a bug.
+fn type_release(text: &str) -> ReleaseState {
+    serde_json::from_str(text).expect("a release's text was checked when it was read")
+}
+
+/// [`StateFile::record_count`] of one release.
+fn release_records(r: &ReleaseState) -> usize {
+    let current_separate = (r.current.as_ref()).is_some_and(|c| !r.history.contains(c));
+    r.history.len() + usize::from(current_separate)
 }
 
 /// The text of one release: a range of the file it was read from (shared
@@ -91,18 +151,22 @@ struct Outline<'a> {
 impl Snapshot {
     /// Parses and checks a state file. A release whose text is the same as
     /// in `known` (the snapshot this process last read or wrote) is taken
-    /// from it as it is; any other release is validated against the schema
+    /// from it as it is; any other release is checked against the schema
     /// and the key rule. Whatever fails is diagnosed by the full check
     /// ([`schema::parse_validated`]) so the message is the same either way.
+    ///
+    /// Every release is kept as the text it was read as (a release this
+    /// process writes again is written in this build's layout), and typed
+    /// only when asked for.
     ///
     /// The snapshot keeps the file's `schemaVersion`; the next
     /// [`apply`](Self::apply) makes it [`SCHEMA_VERSION`].
     pub(crate) fn parse(bytes: &[u8], known: Option<Snapshot>) -> Result<Snapshot, Problem> {
-        Snapshot::parse_as(bytes, None, known, true)
+        Snapshot::parse_into(bytes, None, known)
     }
 
     /// [`parse`](Self::parse) of a file's bytes that the snapshot may keep:
-    /// each release it did not render again is a range of them, not a copy.
+    /// each release is a range of them, not a copy.
     pub(crate) fn parse_owned(
         bytes: Vec<u8>,
         known: Option<Snapshot>,
@@ -110,27 +174,81 @@ impl Snapshot {
         match String::from_utf8(bytes) {
             Ok(text) => {
                 let file = Arc::new(text);
-                Snapshot::parse_as(file.as_bytes(), Some(&file), known, true)
+                Snapshot::parse_into(file.as_bytes(), Some(&file), known)
             }
             // Not UTF-8, so not JSON: the full check names the problem.
             Err(e) => Snapshot::parse(e.as_bytes(), known),
         }
     }
 
-    /// [`parse`](Self::parse) for a reader that only looks (`state show`):
-    /// the releases' text is checked but not kept, since nothing is written.
-    pub(crate) fn parse_to_read(bytes: &[u8]) -> Result<StateFile, Problem> {
-        Snapshot::parse_as(bytes, None, None, false).map(|snapshot| snapshot.state)
-    }
-
-    /// `file`, when given, holds `bytes`: the fragments read are ranges of it.
-    fn parse_as(
+    /// `file`, when given, holds `bytes`: the texts kept are ranges of it.
+    fn parse_into(
         bytes: &[u8],
         file: Option<&Arc<String>>,
         known: Option<Snapshot>,
-        keep_text: bool,
     ) -> Result<Snapshot, Problem> {
-        let outline = match serde_json::from_slice::<Outline<'_>>(bytes) {
+        let mut releases = BTreeMap::new();
+        let version = Snapshot::check(bytes, known, false, &mut |key, text, read| {
+            let text = match file {
+                Some(file) => {
+                    let start = text.as_ptr() as usize - file.as_ptr() as usize;
+                    Fragment::Read(Arc::clone(file), start..start + text.len())
+                }
+                None => Fragment::Rendered(text.to_owned()),
+            };
+            let entry = match read {
+                Read::Checked(release) => Entry::new(text, &release),
+                // The records were let go: memory stays close to the text.
+                Read::Counted(records) => Entry {
+                    text,
+                    typed: OnceLock::new(),
+                    records,
+                },
+                Read::Known(entry) => Entry { text, ..entry },
+            };
+            releases.insert(key, entry);
+        })?;
+        Ok(Snapshot {
+            schema_version: version,
+            releases,
+            whole: OnceLock::new(),
+        })
+    }
+
+    /// [`parse`](Self::parse) for a reader that wants every release typed
+    /// (`StateStore::load`): nothing of the text is kept.
+    pub(crate) fn parse_to_read(bytes: &[u8]) -> Result<StateFile, Problem> {
+        let mut releases = BTreeMap::new();
+        let version = Snapshot::check(bytes, None, true, &mut |key, text, read| {
+            let release = match read {
+                Read::Checked(release) => release,
+                Read::Counted(_) => type_release(text),
+                Read::Known(entry) => entry.release().clone(),
+            };
+            releases.insert(key, release);
+        })?;
+        Ok(StateFile {
+            schema_version: version,
+            releases,
+        })
+    }
+
+    /// Checks `bytes` and hands each release to `take`: its key, its text
+    /// (a slice of `bytes`), and how it was read. With `known`, a release
+    /// whose text is the same is taken from it, not checked again. `keep`
+    /// says whether `take` wants the records of the releases checked, or
+    /// only their count. Returns the file's version.
+    ///
+    /// Releases are checked on two threads when there are enough of them
+    /// to pay for it; the verdict and the problem named are the same as
+    /// checking them one after another (the first in key order wins).
+    fn check<'b>(
+        bytes: &'b [u8],
+        known: Option<Snapshot>,
+        keep: bool,
+        take: &mut dyn FnMut(String, &'b str, Read),
+    ) -> Result<u32, Problem> {
+        let outline = match serde_json::from_slice::<Outline<'b>>(bytes) {
             Ok(outline)
                 if (OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&outline.schema_version) =>
             {
@@ -138,53 +256,63 @@ impl Snapshot {
             }
             _ => return Err(schema::diagnose(bytes)),
         };
+        let version = outline.schema_version;
         let mut known = known.unwrap_or_default();
-        let mut snapshot = Snapshot::default();
-        snapshot.state.schema_version = outline.schema_version;
-        let mut scratch = Vec::new();
-        for (key, raw) in outline.releases {
-            let text = raw.get();
-            // The text as it is: a range of the file when it is held (and
-            // then never of an older file, which would stay in memory).
-            let as_read = || match file {
-                Some(file) => {
-                    let start = text.as_ptr() as usize - file.as_ptr() as usize;
-                    Fragment::Read(Arc::clone(file), start..start + text.len())
-                }
-                None => Fragment::Rendered(text.to_owned()),
-            };
-            let (release, fragment) = match known.take_if_same(&key, text) {
-                Some((release, fragment)) => match file {
-                    Some(_) => (release, Some(as_read())),
-                    None => (release, Some(fragment)),
+        // What a known release passed, it passes again: the same text
+        // against the same rules, and the same version.
+        let reuse = known.schema_version == version;
+        let releases: Vec<(String, &'b str, Option<Entry>)> = (outline.releases.into_iter())
+            .map(|(key, raw)| {
+                let text = raw.get();
+                let entry = (reuse.then(|| known.releases.remove(&key)).flatten())
+                    .filter(|entry| entry.text.as_str() == text);
+                (key, text, entry)
+            })
+            .collect();
+        let unknown: Vec<(&str, &str)> = (releases.iter())
+            .filter(|(_, _, entry)| entry.is_none())
+            .map(|(key, text, _)| (key.as_str(), *text))
+            .collect();
+        let mut checked = check_releases(&unknown, version, keep).into_iter();
+        for (key, text, entry) in releases {
+            let read = match entry {
+                Some(entry) => Read::Known(entry),
+                None => match checked.next() {
+                    Some(Ok(read)) => read,
+                    Some(Err(Failed::Problem(problem))) => return Err(problem),
+                    Some(Err(Failed::Version)) => return Err(schema::diagnose(bytes)),
+                    None => unreachable!("one verdict for each release checked"),
                 },
-                None => {
-                    let (release, rendered) = read_release(&key, text, &mut scratch, keep_text)?;
-                    let fragment = keep_text.then(|| match rendered {
-                        Some(rendered) => Fragment::Rendered(rendered),
-                        None => as_read(),
-                    });
-                    (release, fragment)
-                }
             };
-            if let Some(fragment) = fragment {
-                snapshot.fragments.insert(key.clone(), fragment);
-            }
-            snapshot.state.releases.insert(key, release);
+            take(key, text, read);
         }
-        if snapshot.state.check_version_fields().is_err() {
-            return Err(schema::diagnose(bytes));
-        }
-        Ok(snapshot)
+        Ok(version)
     }
 
-    fn take_if_same(&mut self, key: &str, text: &str) -> Option<(ReleaseState, Fragment)> {
-        if self.fragments.get(key).map(Fragment::as_str) != Some(text) {
-            return None;
-        }
-        let fragment = self.fragments.remove(key)?;
-        let release = self.state.releases.remove(key)?;
-        Some((release, fragment))
+    /// The records of the release under `key`, typed now if they were not.
+    pub(crate) fn release(&self, key: &str) -> Option<&ReleaseState> {
+        self.releases.get(key).map(Entry::release)
+    }
+
+    /// The keys of every release, in order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.releases.keys().map(String::as_str)
+    }
+
+    /// [`StateFile::record_count`], without typing anything.
+    pub(crate) fn record_count(&self) -> usize {
+        self.releases.values().map(|e| e.records).sum()
+    }
+
+    /// Every release typed: the whole [`StateFile`], built the first time
+    /// it is asked for (and again after a change).
+    pub(crate) fn state(&self) -> &StateFile {
+        self.whole.get_or_init(|| StateFile {
+            schema_version: self.schema_version,
+            releases: (self.releases.iter())
+                .map(|(key, entry)| (key.clone(), entry.release().clone()))
+                .collect(),
+        })
     }
 
     /// Adds a record (see [`StateFile::apply`]) and renders its release
@@ -192,41 +320,43 @@ impl Snapshot {
     /// Returns what [`undo`](Self::undo) needs.
     pub(crate) fn apply(&mut self, record: ExecutionStateRecord, history_limit: usize) -> Undo {
         let key = StateFile::record_key(&record);
+        let previous = self.releases.remove(&key);
+        let mut release = previous
+            .as_ref()
+            .map(|e| e.release().clone())
+            .unwrap_or_default();
+        release.apply(record, history_limit);
+        let text = Fragment::Rendered(render_release(&release));
+        let entry = Entry::new(text, &release);
+        let _ = entry.typed.set(release);
+        self.releases.insert(key.clone(), entry);
+        self.whole = OnceLock::new();
         let undo = Undo {
-            release: self.state.releases.get(&key).cloned(),
-            fragment: self.fragments.get(&key).cloned(),
-            key: key.clone(),
-            schema_version: self.state.schema_version,
+            key,
+            previous,
+            schema_version: self.schema_version,
         };
-        self.state.schema_version = SCHEMA_VERSION;
-        self.state.apply(record, history_limit);
-        let fragment = render_release(&self.state.releases[&key]);
-        self.fragments.insert(key, Fragment::Rendered(fragment));
+        self.schema_version = SCHEMA_VERSION;
         undo
     }
 
     /// Takes back an [`apply`](Self::apply) whose write failed.
     pub(crate) fn undo(&mut self, undo: Undo) {
-        self.state.schema_version = undo.schema_version;
-        match (undo.release, undo.fragment) {
-            (Some(release), Some(fragment)) => {
-                self.state.releases.insert(undo.key.clone(), release);
-                self.fragments.insert(undo.key, fragment);
-            }
-            _ => {
-                self.state.releases.remove(&undo.key);
-                self.fragments.remove(&undo.key);
-            }
-        }
+        self.schema_version = undo.schema_version;
+        self.whole = OnceLock::new();
+        match undo.previous {
+            Some(entry) => self.releases.insert(undo.key, entry),
+            None => self.releases.remove(&undo.key),
+        };
     }
 
     /// The file's text (the store streams it with [`write_to`](Self::write_to)).
     #[cfg(test)]
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let size: usize = self
-            .fragments
+            .releases
             .iter()
-            .map(|(k, f)| k.len() + f.as_str().len() + 16)
+            .map(|(k, e)| k.len() + e.text.as_str().len() + 16)
             .sum();
         let mut out = Vec::with_capacity(size + 64);
         self.write_to(&mut out)
@@ -237,21 +367,18 @@ impl Snapshot {
     /// Writes [`to_bytes`](Self::to_bytes) to `out` without building it in
     /// memory first.
     pub(crate) fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
-        let StateFile {
-            schema_version,
-            releases: _,
-        } = &self.state;
         write!(
             out,
-            "{{\n  \"schemaVersion\": {schema_version},\n  \"releases\": {{"
+            "{{\n  \"schemaVersion\": {},\n  \"releases\": {{",
+            self.schema_version
         )?;
-        for (i, (key, fragment)) in self.fragments.iter().enumerate() {
+        for (i, (key, entry)) in self.releases.iter().enumerate() {
             out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
             out.write_all(json_string(key).as_bytes())?;
             out.write_all(b": ")?;
-            out.write_all(fragment.as_str().as_bytes())?;
+            out.write_all(entry.text.as_str().as_bytes())?;
         }
-        if !self.fragments.is_empty() {
+        if !self.releases.is_empty() {
             out.write_all(b"\n  ")?;
         }
         out.write_all(b"}\n}\n")
@@ -262,42 +389,91 @@ impl Snapshot {
 #[derive(Debug)]
 pub(crate) struct Undo {
     key: String,
-    release: Option<ReleaseState>,
-    fragment: Option<Fragment>,
+    previous: Option<Entry>,
     schema_version: u32,
 }
 
-/// Reads one release's text and the text to write it back as.
+/// Why a release was refused: a problem of its own, or a field its file's
+/// version does not have (which the full check of the file names).
+enum Failed {
+    Problem(Problem),
+    Version,
+}
+
+/// Below this much text, a second thread costs more than it saves.
+const PARALLEL_CHECK_BYTES: usize = 1 << 20;
+
+/// [`read_release`] and [`release_version_fields`] of each release, in
+/// order; with `keep`, the records, otherwise their count only. Split
+/// between two threads when there is enough text and a second core.
+fn check_releases(
+    releases: &[(&str, &str)],
+    version: u32,
+    keep: bool,
+) -> Vec<Result<Read, Failed>> {
+    let one = |(key, text): &(&str, &str)| -> Result<Read, Failed> {
+        let release = read_release(key, text).map_err(Failed::Problem)?;
+        if release_version_fields(version, key, &release).is_err() {
+            return Err(Failed::Version);
+        }
+        Ok(match keep {
+            true => Read::Checked(release),
+            false => Read::Counted(release_records(&release)),
+        })
+    };
+    let size: usize = releases.iter().map(|(_, text)| text.len()).sum();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if size < PARALLEL_CHECK_BYTES || cores < 2 || releases.len() < 2 {
+        // One after another, stopping at the first problem.
+        let mut out = Vec::with_capacity(releases.len());
+        for release in releases {
+            let verdict = one(release);
+            let failed = verdict.is_err();
+            out.push(verdict);
+            if failed {
+                break;
+            }
+        }
+        return out;
+    }
+    // Split where half the text is.
+    let mut half = 0;
+    let mut seen = 0;
+    while half < releases.len() && seen < size / 2 {
+        seen += releases[half].1.len();
+        half += 1;
+    }
+    let (first, second) = releases.split_at(half);
+    std::thread::scope(|scope| {
+        let later = scope.spawn(|| second.iter().map(one).collect::<Vec<_>>());
+        let mut out: Vec<_> = first.iter().map(one).collect();
+        match later.join() {
+            Ok(rest) => out.extend(rest),
+            // A panic on the other thread is a bug; check its half here, so
+            // that it is reported as it would be without threads.
+            Err(_) => out.extend(second.iter().map(one)),
+        }
+        out
+    })
+}
+
+/// Checks one release's text and returns its records.
 ///
 /// The fast path, which every release chainctl wrote takes: the text is
 /// read straight into the record types, which enforce the schema's types,
 /// enums and required fields, and [`schema::follows_rules`] checks what
-/// the types do not (the schema's patterns and limits). It is then written
-/// out again into `scratch` and compared: when it is the same text, the
-/// text is in this build's layout, every timestamp in its canonical form
-/// (which the schema's `date-time` accepts) and no field defaulted, so it
-/// is kept as it is (`None`: no new text). Anything else (another layout, a problem) goes
-/// through the full check of [`check_release`], so that a file is accepted
-/// or refused, and a problem named, exactly as the full check would.
-fn read_release(
-    key: &str,
-    text: &str,
-    scratch: &mut Vec<u8>,
-    keep_text: bool,
-) -> Result<(ReleaseState, Option<String>), Problem> {
+/// the types do not (the schema's patterns and limits). Anything else
+/// goes through the full check of [`check_release`], so that a file is
+/// accepted or refused, and a problem named, exactly as the full check
+/// would.
+fn read_release(key: &str, text: &str) -> Result<ReleaseState, Problem> {
     if let Ok(release) = serde_json::from_str::<ReleaseState>(text)
         && schema::follows_rules(key, &release)
         && release.check_key(key).is_ok()
     {
-        scratch.clear();
-        render_release_into(&release, scratch);
-        if scratch.as_slice() == text.as_bytes() {
-            return Ok((release, None));
-        }
+        return Ok(release);
     }
-    let release = check_release(key, text)?;
-    let rendered = keep_text.then(|| render_release(&release));
-    Ok((release, rendered))
+    check_release(key, text)
 }
 
 /// Validates one release's text as the schema would inside the whole file,
@@ -394,8 +570,8 @@ mod tests {
         let bytes = snap.to_bytes();
         let text = String::from_utf8(bytes.clone()).unwrap();
         let reparsed: StateFile = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(reparsed, snap.state);
-        assert_eq!(schema::parse_validated(&bytes).unwrap(), snap.state);
+        assert_eq!(reparsed, *snap.state());
+        assert_eq!(schema::parse_validated(&bytes).unwrap(), *snap.state());
         let record_lines = text.lines().filter(|l| l.contains("{\"action\"")).count();
         assert_eq!(
             record_lines,
@@ -421,8 +597,8 @@ mod tests {
         let snap = sample();
         let bytes = snap.to_bytes();
         let fresh = Snapshot::parse(&bytes, None).unwrap();
-        assert_eq!(fresh.state, snap.state);
-        assert_eq!(fresh.fragments, snap.fragments);
+        assert_eq!(*fresh.state(), *snap.state());
+        assert!(fresh.keys().eq(snap.keys()));
         assert_eq!(
             fresh.to_bytes(),
             bytes,
@@ -454,7 +630,7 @@ mod tests {
         let text = String::from_utf8(snap.to_bytes()).unwrap();
         let operator = format!(
             "\"operator\":{}",
-            json_string(&snap.state.releases["prod/web"].history[0].operator)
+            json_string(&snap.state().releases["prod/web"].history[0].operator)
         );
         for (from, to) in [
             ("\"namespace\":\"prod\"", "\"namespace\":\"pr_od\""),
@@ -495,29 +671,104 @@ mod tests {
         let snap = sample();
         let bytes = snap.to_bytes();
         let first = Snapshot::parse_owned(bytes.clone(), None).unwrap();
-        let Some(Fragment::Read(old, _)) = first.fragments.values().next() else {
-            panic!("a release in our layout is kept as read");
+        let Some(Fragment::Read(old, _)) = first.releases.values().next().map(|e| &e.text) else {
+            panic!("a release is kept as read");
         };
         let old = Arc::clone(old);
-        assert_eq!(Arc::strong_count(&old), 1 + first.fragments.len());
+        assert_eq!(Arc::strong_count(&old), 1 + first.releases.len());
         let again = Snapshot::parse_owned(bytes.clone(), Some(first)).unwrap();
         assert_eq!(Arc::strong_count(&old), 1, "nothing holds the old text");
         assert!(
-            (again.fragments.values()).all(|f| matches!(f, Fragment::Read(..))),
+            (again.releases.values()).all(|e| matches!(e.text, Fragment::Read(..))),
             "{:?}",
-            again.fragments
+            again.releases
         );
         assert_eq!(again.to_bytes(), bytes);
-        assert_eq!(again.state, snap.state);
+        assert_eq!(*again.state(), *snap.state());
     }
 
     #[test]
-    fn foreign_formatting_is_accepted_and_rewritten_in_ours() {
+    fn foreign_formatting_is_accepted_and_kept_until_its_release_is_written() {
         let snap = sample();
-        let pretty = serde_json::to_vec_pretty(&snap.state).unwrap();
-        let parsed = Snapshot::parse(&pretty, Some(sample())).unwrap();
-        assert_eq!(parsed.state, snap.state);
-        assert_eq!(parsed.to_bytes(), snap.to_bytes());
+        let pretty = serde_json::to_vec_pretty(snap.state()).unwrap();
+        let known = Snapshot::parse(&snap.to_bytes(), None).unwrap();
+        let mut parsed = Snapshot::parse(&pretty, Some(known)).unwrap();
+        assert_eq!(*parsed.state(), *snap.state());
+        // Each release keeps its own text: the file, in our top level,
+        // holds the pretty-printed releases as they were.
+        let kept = parsed.to_bytes();
+        assert_ne!(kept, snap.to_bytes());
+        let pretty_text = String::from_utf8(pretty).unwrap();
+        let reparsed = Snapshot::parse(&kept, None).unwrap();
+        assert_eq!(*reparsed.state(), *snap.state());
+        for key in parsed.keys() {
+            let text = parsed.releases[key].text.as_str();
+            assert!(text.contains("\n        \"action\": "), "{text}");
+            assert!(pretty_text.contains(text), "{key} kept byte for byte");
+        }
+        // The release a record goes to is written again, in our layout.
+        let mut rec = ExecutionStateRecord::new(Action::Install, "hello", "demo");
+        rec.finish_ok();
+        parsed.apply(rec.clone(), 100);
+        let mut ours = Snapshot::parse(&snap.to_bytes(), None).unwrap();
+        ours.apply(rec, 100);
+        assert_eq!(
+            parsed.releases["demo/hello"].text.as_str(),
+            ours.releases["demo/hello"].text.as_str()
+        );
+        assert_eq!(*parsed.state(), *ours.state());
+        assert!((parsed.releases["prod/hello"].text.as_str()).contains("\n        \"action\": "));
+    }
+
+    #[test]
+    fn a_large_file_checked_on_two_threads_gets_the_verdict_of_one() {
+        let mut snap = Snapshot::default();
+        for i in 0..600 {
+            for rev in 1..=8 {
+                let mut r =
+                    ExecutionStateRecord::new(Action::Upgrade, format!("app{i:04}"), "prod");
+                r.helm_revision = Some(rev);
+                r.values_digest = Some(format!("sha256:{}", "0".repeat(64)));
+                snap.apply(r, 100);
+            }
+        }
+        let bytes = snap.to_bytes();
+        assert!(
+            bytes.len() > PARALLEL_CHECK_BYTES * 3 / 2,
+            "{}",
+            bytes.len()
+        );
+        let text = String::from_utf8(bytes).unwrap();
+        let parsed = Snapshot::parse_owned(text.clone().into_bytes(), None).unwrap();
+        assert_eq!(parsed.record_count(), 600 * 8);
+        assert_eq!(*parsed.state(), *snap.state());
+        assert_eq!(
+            Snapshot::parse_to_read(text.as_bytes()).unwrap(),
+            *snap.state()
+        );
+
+        // A problem in each half: the first in key order is named, as the
+        // full check names it.
+        let spoil = |text: &str, release: &str| {
+            let name = format!("\"release\":\"{release}\"");
+            assert!(text.contains(&name));
+            text.replacen(&name, &format!("\"release\":\"{release}-\""), 1)
+        };
+        let late = spoil(&text, "app0550");
+        let both = spoil(&late, "app0050");
+        for (bad, names) in [(&late, "app0550"), (&both, "app0050")] {
+            let full = schema::parse_validated(bad.as_bytes())
+                .unwrap_err()
+                .to_string();
+            for err in [
+                Snapshot::parse_owned(bad.clone().into_bytes(), None).unwrap_err(),
+                Snapshot::parse_to_read(bad.as_bytes()).unwrap_err(),
+            ] {
+                let err = err.to_string();
+                assert_eq!(err, full);
+                assert!(err.contains(names), "{err}");
+            }
+        }
     }
 
     #[test]
@@ -547,16 +798,16 @@ mod tests {
             1,
         );
         let mut snap = Snapshot::parse(v1.as_bytes(), None).unwrap();
-        assert_eq!(snap.state.schema_version, 1);
+        assert_eq!(snap.state().schema_version, 1);
         assert_eq!(snap.to_bytes(), v1.as_bytes(), "unchanged until written");
 
         let mut rec = ExecutionStateRecord::new(Action::Install, "new", "demo");
         rec.manifest_digest = Some(format!("sha256:{}", "0".repeat(64)));
         let undo = snap.apply(rec, 100);
-        assert_eq!(snap.state.schema_version, SCHEMA_VERSION);
+        assert_eq!(snap.state().schema_version, SCHEMA_VERSION);
         let v2 = snap.to_bytes();
         assert!(v2.starts_with(b"{\n  \"schemaVersion\": 4,"));
-        assert_eq!(schema::parse_validated(&v2).unwrap(), snap.state);
+        assert_eq!(schema::parse_validated(&v2).unwrap(), *snap.state());
         snap.undo(undo);
         assert_eq!(
             snap.to_bytes(),

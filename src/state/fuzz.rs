@@ -278,11 +278,12 @@ fn check_loader(bytes: &[u8], known: Option<Snapshot>) -> Result<(), TestCaseErr
     let incremental = Snapshot::parse(bytes, known);
     match (&full, &fresh, &incremental) {
         (Ok(state), Ok(a), Ok(b)) => {
-            prop_assert_eq!(state, &a.state);
-            prop_assert_eq!(state, &b.state);
+            prop_assert_eq!(state, a.state());
+            prop_assert_eq!(state, b.state());
             let again = Snapshot::parse(&a.to_bytes(), None);
             prop_assert!(again.is_ok(), "{:?}", again.err().map(|p| p.to_string()));
-            prop_assert_eq!(&again.unwrap().state, state);
+            let again = again.unwrap();
+            prop_assert_eq!(again.state(), state);
         }
         (Err(p), Err(q), Err(r)) => {
             for problem in [p, q, r] {
@@ -320,7 +321,7 @@ proptest! {
         let loaded = Snapshot::parse(&bytes, None);
         prop_assert!(loaded.is_ok(), "{:?}", loaded.err().map(|p| p.to_string()));
         let loaded = loaded.unwrap();
-        prop_assert_eq!(&loaded.state, &snapshot.state);
+        prop_assert_eq!(loaded.state(), snapshot.state());
         prop_assert_eq!(loaded.to_bytes(), bytes.clone());
         check_loader(&bytes, Some(snapshot))?;
     }

@@ -179,13 +179,8 @@ impl StateFile {
         namespace: &str,
     ) -> impl Iterator<Item = (Option<&'a str>, &'a ReleaseState)> + use<'a> {
         let suffix = StateFile::key(None, release, namespace);
-        self.releases.iter().filter_map(move |(key, state)| {
-            if *key == suffix {
-                return Some((None, state));
-            }
-            let cluster = key.strip_suffix(&suffix)?.strip_suffix('/')?;
-            (!cluster.contains('/')).then_some((Some(cluster), state))
-        })
+        (self.releases.iter())
+            .filter_map(move |(key, state)| Some((cluster_in(key, &suffix)?, state)))
     }
 
     /// What is recorded for a release when only one cluster has it (or
@@ -221,22 +216,12 @@ impl StateFile {
             .sum()
     }
 
-    /// Adds `record` to its release: appended to the history, which is then
-    /// trimmed to the newest `history_limit` entries, and made `current` by
-    /// the rules of [`ReleaseState::current`].
+    /// Adds `record` to its release (see [`ReleaseState::apply`]).
+    #[cfg(test)]
     pub(crate) fn apply(&mut self, record: ExecutionStateRecord, history_limit: usize) {
-        let entry = self
-            .releases
-            .entry(StateFile::record_key(&record))
-            .or_default();
-        match (record.outcome, record.action) {
-            (Outcome::Failed, _) => {}
-            (Outcome::Succeeded, Action::Uninstall) => entry.current = None,
-            (Outcome::Succeeded, _) => entry.current = Some(record.clone()),
-        }
-        entry.history.push(record);
-        let excess = entry.history.len().saturating_sub(history_limit.max(1));
-        entry.history.drain(..excess);
+        (self.releases.entry(StateFile::record_key(&record)))
+            .or_default()
+            .apply(record, history_limit);
     }
 
     /// The rule of [`SCHEMA_VERSION`]s that the schema does not express: a
@@ -244,61 +229,93 @@ impl StateFile {
     /// chainctl that reads version 1 reads it. Returns the JSON path and the
     /// problem.
     pub(crate) fn check_version_fields(&self) -> Result<(), (String, String)> {
-        let version = self.schema_version;
-        let needs = |field: &str, since: u32| {
-            format!(
-                "{field} needs schemaVersion {since}, but the file says schemaVersion {version}: \
-                 set it to {since}, or remove the field"
-            )
-        };
-        for (key, release) in &self.releases {
-            if version < CLUSTER_SINCE && key.matches('/').count() > 1 {
-                return Err((
-                    format!("$.releases[{}]", json_string(key)),
-                    needs("a key with a cluster", CLUSTER_SINCE),
-                ));
-            }
-            for (record, at) in release.records_with_paths() {
-                let at = format!("$.releases[{}].{at}", json_string(key));
-                if version < CLUSTER_SINCE && record.cluster.is_some() {
-                    return Err((format!("{at}.cluster"), needs("cluster", CLUSTER_SINCE)));
-                }
-                if version < CLUSTER_SINCE && record.driver.is_some() {
-                    return Err((format!("{at}.driver"), needs("driver", CLUSTER_SINCE)));
-                }
-                let keyed =
-                    |d: &Option<String>| (d.as_deref()).is_some_and(|d| d.starts_with("hmac-"));
-                if version < KEYED_DIGEST_SINCE && keyed(&record.values_digest) {
-                    return Err((
-                        format!("{at}.valuesDigest"),
-                        needs("a keyed (hmac-sha256:) valuesDigest", KEYED_DIGEST_SINCE),
-                    ));
-                }
-                if version < KEYED_DIGEST_SINCE && keyed(&record.manifest_digest) {
-                    return Err((
-                        format!("{at}.manifestDigest"),
-                        needs("a keyed (hmac-sha256:) manifestDigest", KEYED_DIGEST_SINCE),
-                    ));
-                }
-                if version < MANIFEST_DIGEST_SINCE && record.manifest_digest.is_some() {
-                    return Err((
-                        format!("{at}.manifestDigest"),
-                        needs("manifestDigest", MANIFEST_DIGEST_SINCE),
-                    ));
-                }
-            }
+        (self.releases.iter()).try_for_each(|(key, release)| {
+            release_version_fields(self.schema_version, key, release)
+        })
+    }
+}
+
+/// [`StateFile::check_version_fields`] of the release under `key` in a file
+/// of `version`.
+pub(crate) fn release_version_fields(
+    version: u32,
+    key: &str,
+    release: &ReleaseState,
+) -> Result<(), (String, String)> {
+    let needs = |field: &str, since: u32| {
+        format!(
+            "{field} needs schemaVersion {since}, but the file says schemaVersion {version}: \
+             set it to {since}, or remove the field"
+        )
+    };
+    if version >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    if version < CLUSTER_SINCE && key.matches('/').count() > 1 {
+        return Err((
+            format!("$.releases[{}]", json_string(key)),
+            needs("a key with a cluster", CLUSTER_SINCE),
+        ));
+    }
+    for (record, at) in release.records_with_paths() {
+        let at = || format!("$.releases[{}].{}", json_string(key), at());
+        if version < CLUSTER_SINCE && record.cluster.is_some() {
+            return Err((format!("{}.cluster", at()), needs("cluster", CLUSTER_SINCE)));
         }
-        Ok(())
+        if version < CLUSTER_SINCE && record.driver.is_some() {
+            return Err((format!("{}.driver", at()), needs("driver", CLUSTER_SINCE)));
+        }
+        let keyed = |d: &Option<String>| (d.as_deref()).is_some_and(|d| d.starts_with("hmac-"));
+        if version < KEYED_DIGEST_SINCE && keyed(&record.values_digest) {
+            return Err((
+                format!("{}.valuesDigest", at()),
+                needs("a keyed (hmac-sha256:) valuesDigest", KEYED_DIGEST_SINCE),
+            ));
+        }
+        if version < KEYED_DIGEST_SINCE && keyed(&record.manifest_digest) {
+            return Err((
+                format!("{}.manifestDigest", at()),
+                needs("a keyed (hmac-sha256:) manifestDigest", KEYED_DIGEST_SINCE),
+            ));
+        }
+        if version < MANIFEST_DIGEST_SINCE && record.manifest_digest.is_some() {
+            return Err((
+                format!("{}.manifestDigest", at()),
+                needs("manifestDigest", MANIFEST_DIGEST_SINCE),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl ReleaseState {
+    /// Adds `record`: appended to the history, which is then trimmed to the
+    /// newest `history_limit` entries, and made `current` by the rules of
+    /// [`ReleaseState::current`].
+    pub(crate) fn apply(&mut self, record: ExecutionStateRecord, history_limit: usize) {
+        match (record.outcome, record.action) {
+            (Outcome::Failed, _) => {}
+            (Outcome::Succeeded, Action::Uninstall) => self.current = None,
+            (Outcome::Succeeded, _) => self.current = Some(record.clone()),
+        }
+        self.history.push(record);
+        let excess = self.history.len().saturating_sub(history_limit.max(1));
+        self.history.drain(..excess);
     }
 }
 
 impl ReleaseState {
     /// Each record with its JSON path below the release: `current`, then
     /// `history[i]`.
-    fn records_with_paths(&self) -> impl Iterator<Item = (&ExecutionStateRecord, String)> {
-        let current = self.current.iter().map(|r| (r, "current".to_string()));
-        let history = (self.history.iter().enumerate()).map(|(i, r)| (r, format!("history[{i}]")));
-        current.chain(history)
+    /// The path is made only when asked for: it names a problem.
+    fn records_with_paths(
+        &self,
+    ) -> impl Iterator<Item = (&ExecutionStateRecord, impl Fn() -> String)> {
+        let current = (self.current.iter()).map(|r| (r, RecordAt::Current));
+        let history = (self.history.iter().enumerate()).map(|(i, r)| (r, RecordAt::History(i)));
+        current
+            .chain(history)
+            .map(|(r, at)| (r, move || at.to_string()))
     }
 
     /// The rule the schema cannot express: each record sits under its own
@@ -306,16 +323,55 @@ impl ReleaseState {
     /// problem.
     pub(crate) fn check_key(&self, key: &str) -> Result<(), (String, String)> {
         for (record, at) in self.records_with_paths() {
-            let own = StateFile::record_key(record);
-            if own != key {
+            if !is_filed_under(record, key) {
+                let own = StateFile::record_key(record);
                 return Err((
-                    format!("$.releases[{}].{at}", json_string(key)),
+                    format!("$.releases[{}].{}", json_string(key), at()),
                     format!("a record of release {own} is filed under {key}"),
                 ));
             }
         }
         Ok(())
     }
+}
+
+/// The cluster of `key` when it is a key of the release whose key of no
+/// cluster is `suffix` (`Some(None)`: it is that key).
+pub(crate) fn cluster_in<'k>(key: &'k str, suffix: &str) -> Option<Option<&'k str>> {
+    if key == suffix {
+        return Some(None);
+    }
+    let cluster = key.strip_suffix(suffix)?.strip_suffix('/')?;
+    (!cluster.contains('/')).then_some(Some(cluster))
+}
+
+/// Where a record sits in its release.
+#[derive(Clone, Copy)]
+enum RecordAt {
+    Current,
+    History(usize),
+}
+
+impl fmt::Display for RecordAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordAt::Current => f.write_str("current"),
+            RecordAt::History(i) => write!(f, "history[{i}]"),
+        }
+    }
+}
+
+/// Whether `key` is [`StateFile::record_key`] of `record`, without making it.
+fn is_filed_under(record: &ExecutionStateRecord, key: &str) -> bool {
+    let rest = match &record.cluster {
+        Some(cluster) => key
+            .strip_prefix(cluster.id.as_str())
+            .and_then(|rest| rest.strip_prefix('/')),
+        None => Some(key),
+    };
+    rest.and_then(|rest| rest.strip_prefix(record.namespace.as_str()))
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|rest| rest == record.release)
 }
 
 /// What is recorded for one release.

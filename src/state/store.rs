@@ -10,7 +10,7 @@ use super::config::{StateLocation, sibling};
 use super::format::Snapshot;
 use super::key::ValuesKey;
 use super::lock::StateLock;
-use super::record::{ExecutionStateRecord, StateFile};
+use super::record::{ExecutionStateRecord, ReleaseState, StateFile, cluster_in};
 use super::schema::{self, Problem};
 use crate::error::{Error, Result, StateProblem};
 
@@ -365,7 +365,13 @@ impl StateStore {
         &self.warnings
     }
 
-    /// Everything as last read or written.
+    /// Everything as last read or written, every release typed.
+    ///
+    /// The store keeps each release as the text it read (checked then) and
+    /// types a release only when it is asked for; this types them all the
+    /// first time it is called after a read or a write. To look at one
+    /// release, [`release`](Self::release), [`current`](Self::current) and
+    /// [`history`](Self::history) cost only that release.
     ///
     /// ```
     /// # use chainctl_core::state::{StateStore, StateStoreOptions};
@@ -374,7 +380,61 @@ impl StateStore {
     /// assert!(store.state().releases.is_empty());
     /// ```
     pub fn state(&self) -> &StateFile {
-        &self.snapshot.state
+        self.snapshot.state()
+    }
+
+    /// What is recorded for a release when only one cluster has it (or
+    /// only records of no known cluster do), as
+    /// [`StateFile::release`](super::StateFile::release) finds it, typing
+    /// only that release (where [`state`](Self::state) types every one).
+    ///
+    /// ```
+    /// # use chainctl_core::state::{StateStore, StateStoreOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = StateStore::open(dir.path().join("s.json"), StateStoreOptions::default()).unwrap();
+    /// assert!(store.release("hello", "demo").is_none());
+    /// ```
+    pub fn release(&self, release: &str, namespace: &str) -> Option<&ReleaseState> {
+        let suffix = StateFile::key(None, release, namespace);
+        let mut found = (self.snapshot.keys()).filter(|key| cluster_in(key, &suffix).is_some());
+        match (found.next(), found.next()) {
+            (Some(key), None) => self.snapshot.release(key),
+            _ => None,
+        }
+    }
+
+    /// What is recorded for one release of one cluster (`None`: of no known
+    /// cluster), as [`StateFile::release_in`](super::StateFile::release_in)
+    /// finds it, typing only that release.
+    ///
+    /// ```
+    /// # use chainctl_core::state::{StateStore, StateStoreOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = StateStore::open(dir.path().join("s.json"), StateStoreOptions::default()).unwrap();
+    /// assert!(store.release_in(Some("rehearsal"), "hello", "demo").is_none());
+    /// ```
+    pub fn release_in(
+        &self,
+        cluster: Option<&str>,
+        release: &str,
+        namespace: &str,
+    ) -> Option<&ReleaseState> {
+        self.snapshot
+            .release(&StateFile::key(cluster, release, namespace))
+    }
+
+    /// How many records the file holds (see
+    /// [`StateFile::record_count`](super::StateFile::record_count)),
+    /// without typing any.
+    ///
+    /// ```
+    /// # use chainctl_core::state::{StateStore, StateStoreOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = StateStore::open(dir.path().join("s.json"), StateStoreOptions::default()).unwrap();
+    /// assert_eq!(store.record_count(), 0);
+    /// ```
+    pub fn record_count(&self) -> usize {
+        self.snapshot.record_count()
     }
 
     /// What is deployed as far as the state file knows: the last successful
@@ -388,7 +448,7 @@ impl StateStore {
     /// assert!(store.current("hello", "demo").is_none());
     /// ```
     pub fn current(&self, release: &str, namespace: &str) -> Option<&ExecutionStateRecord> {
-        self.state().release(release, namespace)?.current.as_ref()
+        self.release(release, namespace)?.current.as_ref()
     }
 
     /// Every recorded action on the release, failures included, oldest
@@ -401,8 +461,7 @@ impl StateStore {
     /// assert!(store.history("hello", "demo").is_empty());
     /// ```
     pub fn history(&self, release: &str, namespace: &str) -> &[ExecutionStateRecord] {
-        self.state()
-            .release(release, namespace)
+        self.release(release, namespace)
             .map_or(&[], |r| r.history.as_slice())
     }
 
@@ -475,9 +534,9 @@ impl StateStore {
     /// ```
     pub fn import(&mut self, record: ExecutionStateRecord) -> Result<Imported> {
         let path = self.path.clone();
-        let written = self.write_record(record, |state, record| {
+        let written = self.write_record(record, |release, record| {
             let key = StateFile::record_key(record);
-            let Some(release) = state.releases.get(&key) else {
+            let Some(release) = release else {
                 return Ok(true);
             };
             let held = release.history.iter().chain(&release.current);
@@ -516,12 +575,12 @@ impl StateStore {
     }
 
     /// Adds a record and writes the file under the lock, once `admit`,
-    /// shown the file as it is on disk now, says to (`Ok(false)`: leave the
+    /// shown its release as the file on disk has it now, says to (`Ok(false)`: leave the
     /// file as it is). Returns whether it was written.
     fn write_record(
         &mut self,
         record: ExecutionStateRecord,
-        admit: impl FnOnce(&StateFile, &ExecutionStateRecord) -> Result<bool>,
+        admit: impl FnOnce(Option<&ReleaseState>, &ExecutionStateRecord) -> Result<bool>,
     ) -> Result<bool> {
         check_record(&record)?;
         let _guard = self.lock.acquire(self.options.lock_timeout, &self.path)?;
@@ -540,7 +599,8 @@ impl StateStore {
         if !unchanged {
             self.reload()?;
         }
-        if !admit(self.state(), &record)? {
+        let release = self.snapshot.release(&StateFile::record_key(&record));
+        if !admit(release, &record)? {
             return Ok(false);
         }
 
