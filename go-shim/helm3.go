@@ -184,12 +184,24 @@ func memoryConfig(d *memoryDriver, sink eventSink) *helmConfig {
 	}
 }
 
+// shareFieldValidation gives Helm's kube client a factory whose Validator
+// shares what it learns with the other calls to the same API server
+// (fieldvalidation.go).
+func shareFieldValidation(kc kube.Interface, getter *restGetter) {
+	if c, ok := kc.(*kube.Client); ok {
+		if f, ok := sharedFactory(c.Factory, getter); ok {
+			c.Factory = f
+		}
+	}
+}
+
 // clusterConfig is the configuration of a cluster's release storage.
 func clusterConfig(getter *restGetter, namespace, storage string, sink eventSink) (*helmConfig, error) {
 	cfg := new(action.Configuration)
 	if err := cfg.Init(getter, namespace, storage, helmLog(sink)); err != nil {
 		return nil, err
 	}
+	shareFieldValidation(cfg.KubeClient, getter)
 	return cfg, nil
 }
 

@@ -448,6 +448,93 @@ fn library_watcher_wait_times_out_naming_the_deployment() {
     assert_eq!(c.status(&release("watched", &ns)).unwrap().status, "failed");
 }
 
+/// Writes a chart named `name` whose only template is `manifest`.
+fn chart_of(dir: &Path, name: &str, manifest: &str) -> ChartSource {
+    let chart = dir.join(name);
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    let meta = format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n");
+    std::fs::write(chart.join("Chart.yaml"), meta).unwrap();
+    std::fs::write(chart.join("templates/manifest.yaml"), manifest).unwrap();
+    bundle(&chart)
+}
+
+/// One process keeps what the API server says of each kind's field
+/// validation from call to call (go-shim/fieldvalidation.go): a kind not
+/// served yet still installs from the same client once its CRD is there,
+/// and the kinds known before install as before.
+#[test]
+fn library_a_kind_served_after_a_failed_install_installs_from_the_same_client() {
+    let cluster = Cluster::shared();
+    let c = client(cluster);
+    let ns = namespace("late-kind");
+    let group = format!("{ns}.example.test");
+    let dir = tempfile::tempdir().unwrap();
+    let crd = chart_of(
+        dir.path(),
+        "widget-crd",
+        &format!(
+            "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: widgets.{group}}}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec: {{type: object, properties: {{size: {{type: integer}}}}}}
+"
+        ),
+    );
+    let widget = chart_of(
+        dir.path(),
+        "widget",
+        &format!(
+            "apiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: {{{{ .Release.Name }}}}}}\nspec: {{size: 3}}\n"
+        ),
+    );
+    // Kinds the server serves, asked about and known from here on.
+    c.install(&bundle(&hello_dir()), &opts("first", &ns).build().unwrap())
+        .unwrap();
+
+    let err = c
+        .install(&widget, &opts("early", &ns).build().unwrap())
+        .unwrap_err();
+    assert!(err.to_string().contains("Widget"), "{err}");
+
+    c.install(&crd, &opts("crd", &ns).build().unwrap()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster.get(&format!("/apis/{group}/v1")).0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the CRD's group was not served in 30s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for name in ["late", "later"] {
+        let report = c
+            .install(&widget, &opts(name, &ns).build().unwrap())
+            .unwrap();
+        assert_eq!(report.release.revision, 1);
+        let (status, body) =
+            cluster.get(&format!("/apis/{group}/v1/namespaces/{ns}/widgets/{name}"));
+        assert_eq!(
+            (status, &body["spec"]["size"]),
+            (200, &serde_json::json!(3)),
+            "{body}"
+        );
+    }
+    // The kinds known before install as they did.
+    c.install(&bundle(&hello_dir()), &opts("second", &ns).build().unwrap())
+        .unwrap();
+}
+
 #[test]
 fn library_releases_are_scoped_to_their_namespace() {
     let cluster = Cluster::shared();
