@@ -248,6 +248,19 @@ impl Snapshot {
         keep: bool,
         take: &mut dyn FnMut(String, &'b str, Read),
     ) -> Result<u32, Problem> {
+        let mut known = known.unwrap_or_default();
+        // A file in this build's layout is split where its releases start,
+        // without a JSON parse of the whole. Were a split wrong, a release
+        // would be cut short and refused: the general read below then reads
+        // the file again, and names the problem if there is one.
+        if let Some((version, entries)) = split_layout(bytes)
+            && let Ok(reads) = check_entries(version, entries, &mut known, keep)
+        {
+            for (key, text, read) in reads {
+                take(key, text, read);
+            }
+            return Ok(version);
+        }
         let outline = match serde_json::from_slice::<Outline<'b>>(bytes) {
             Ok(outline)
                 if (OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&outline.schema_version) =>
@@ -257,36 +270,19 @@ impl Snapshot {
             _ => return Err(schema::diagnose(bytes)),
         };
         let version = outline.schema_version;
-        let mut known = known.unwrap_or_default();
-        // What a known release passed, it passes again: the same text
-        // against the same rules, and the same version.
-        let reuse = known.schema_version == version;
-        let releases: Vec<(String, &'b str, Option<Entry>)> = (outline.releases.into_iter())
-            .map(|(key, raw)| {
-                let text = raw.get();
-                let entry = (reuse.then(|| known.releases.remove(&key)).flatten())
-                    .filter(|entry| entry.text.as_str() == text);
-                (key, text, entry)
-            })
+        let entries = (outline.releases.into_iter())
+            .map(|(key, raw)| (key, raw.get()))
             .collect();
-        let unknown: Vec<(&str, &str)> = (releases.iter())
-            .filter(|(_, _, entry)| entry.is_none())
-            .map(|(key, text, _)| (key.as_str(), *text))
-            .collect();
-        let mut checked = check_releases(&unknown, version, keep).into_iter();
-        for (key, text, entry) in releases {
-            let read = match entry {
-                Some(entry) => Read::Known(entry),
-                None => match checked.next() {
-                    Some(Ok(read)) => read,
-                    Some(Err(Failed::Problem(problem))) => return Err(problem),
-                    Some(Err(Failed::Version)) => return Err(schema::diagnose(bytes)),
-                    None => unreachable!("one verdict for each release checked"),
-                },
-            };
-            take(key, text, read);
+        match check_entries(version, entries, &mut known, keep) {
+            Ok(reads) => {
+                for (key, text, read) in reads {
+                    take(key, text, read);
+                }
+                Ok(version)
+            }
+            Err(Failed::Problem(problem)) => Err(problem),
+            Err(Failed::Version) => Err(schema::diagnose(bytes)),
         }
-        Ok(version)
     }
 
     /// The records of the release under `key`, typed now if they were not.
@@ -391,6 +387,128 @@ pub(crate) struct Undo {
     key: String,
     previous: Option<Entry>,
     schema_version: u32,
+}
+
+/// Each release of a file, in key order, checked (see [`Snapshot::check`]):
+/// a release whose text is that of a release of `known` (of the same
+/// version) is taken from it, the others are checked. On a refusal, `known`
+/// gets back what was taken from it.
+#[allow(clippy::type_complexity)]
+fn check_entries<'b>(
+    version: u32,
+    entries: Vec<(String, &'b str)>,
+    known: &mut Snapshot,
+    keep: bool,
+) -> Result<Vec<(String, &'b str, Read)>, Failed> {
+    // What a known release passed, it passes again: the same text against
+    // the same rules, and the same version.
+    let reuse = known.schema_version == version;
+    let releases: Vec<(String, &'b str, Option<Entry>)> = (entries.into_iter())
+        .map(|(key, text)| {
+            let entry = (reuse.then(|| known.releases.remove(&key)).flatten())
+                .filter(|entry| entry.text.as_str() == text);
+            (key, text, entry)
+        })
+        .collect();
+    let unknown: Vec<(&str, &str)> = (releases.iter())
+        .filter(|(_, _, entry)| entry.is_none())
+        .map(|(key, text, _)| (key.as_str(), *text))
+        .collect();
+    let mut verdicts = check_releases(&unknown, version, keep);
+    if let Some(at) = verdicts.iter().position(Result::is_err) {
+        let failed = verdicts
+            .swap_remove(at)
+            .err()
+            .expect("an error at its position");
+        for (key, _, entry) in releases {
+            if let Some(entry) = entry {
+                known.releases.insert(key, entry);
+            }
+        }
+        return Err(failed);
+    }
+    let mut verdicts = verdicts.into_iter();
+    Ok((releases.into_iter())
+        .map(|(key, text, entry)| {
+            let read = match entry {
+                Some(entry) => Read::Known(entry),
+                None => match verdicts.next() {
+                    Some(Ok(read)) => read,
+                    _ => unreachable!("one verdict, not refused, for each release checked"),
+                },
+            };
+            (key, text, read)
+        })
+        .collect())
+}
+
+/// The version and the releases (key and text, in key order) of a file in
+/// this build's layout (the module's doc shows it), found by the separators
+/// the layout puts between releases; `None` for a file in any other layout
+/// (or of a version this build does not read), which the general read
+/// takes.
+///
+/// Only the separators are checked here: in this layout they are never
+/// inside a release (a record is one line; the lines of a release are
+/// indented further), and each release's text is then checked whole, so a
+/// file split in the wrong place has a release that is not a JSON object,
+/// which is refused.
+fn split_layout(bytes: &[u8]) -> Option<(u32, Vec<(String, &str)>)> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let rest = text.strip_prefix("{\n  \"schemaVersion\": ")?;
+    let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+    if digits == 0 || (digits > 1 && rest.starts_with('0')) {
+        return None;
+    }
+    let version: u32 = rest[..digits].parse().ok()?;
+    if !(OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&version) {
+        return None;
+    }
+    let rest = rest[digits..].strip_prefix(",\n  \"releases\": {")?;
+    if rest == "}\n}\n" {
+        return Some((version, Vec::new()));
+    }
+    let inner = rest.strip_prefix("\n    ")?.strip_suffix("\n  }\n}\n")?;
+    let mut entries: Vec<(String, &str)> = Vec::new();
+    // Each release but the first starts after a separator, with its key's
+    // opening quote (a record's line, indented further, does not).
+    const SEPARATOR: &str = ",\n    \"";
+    let mut starts =
+        memchr::memmem::find_iter(inner.as_bytes(), SEPARATOR).map(|at| at + SEPARATOR.len() - 1);
+    let mut start = 0;
+    loop {
+        let next = starts.next();
+        let piece = &inner[start..next.map_or(inner.len(), |at| at - (",\n    ".len()))];
+        let (key, value) = split_release(piece)?;
+        // In key order, each once, as this build writes them.
+        if entries.last().is_some_and(|(last, _)| *last >= key) {
+            return None;
+        }
+        entries.push((key, value));
+        match next {
+            Some(at) => start = at,
+            None => return Some((version, entries)),
+        }
+    }
+}
+
+/// `"key": {...}`: the key, and the text of the object after it.
+fn split_release(piece: &str) -> Option<(String, &str)> {
+    let bytes = piece.as_bytes();
+    if bytes.first() != Some(&b'"') {
+        return None;
+    }
+    let mut end = 1;
+    loop {
+        match bytes.get(end)? {
+            b'\\' => end += 2,
+            b'"' => break,
+            _ => end += 1,
+        }
+    }
+    let key: String = serde_json::from_str(&piece[..=end]).ok()?;
+    let value = piece[end + 1..].strip_prefix(": ")?;
+    (value.starts_with('{') && value.ends_with('}')).then_some((key, value))
 }
 
 /// Why a release was refused: a problem of its own, or a field its file's
@@ -685,6 +803,76 @@ mod tests {
         );
         assert_eq!(again.to_bytes(), bytes);
         assert_eq!(*again.state(), *snap.state());
+    }
+
+    #[test]
+    fn our_layout_is_split_where_the_general_read_finds_its_releases() {
+        let bytes = sample().to_bytes();
+        let (version, split) = split_layout(&bytes).expect("our layout is split");
+        let outline: Outline = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(version, outline.schema_version);
+        let general: Vec<(String, &str)> = (outline.releases.into_iter())
+            .map(|(key, raw)| (key, raw.get()))
+            .collect();
+        assert_eq!(split, general);
+        assert_eq!(
+            split_layout(&Snapshot::default().to_bytes()),
+            Some((4, vec![]))
+        );
+        // Anything else is left to the general read.
+        let pretty = serde_json::to_vec_pretty(sample().state()).unwrap();
+        assert_eq!(split_layout(&pretty), None);
+        let text = String::from_utf8(bytes).unwrap();
+        for other in [
+            text.replace("\"schemaVersion\": 4", "\"schemaVersion\": 04"),
+            text.replace("\"schemaVersion\": 4", "\"schemaVersion\": 99"),
+            text.replace("\n    \"prod/hello\"", "\n    \"demo/hello\""),
+            text.replacen("\n}\n", "\n}", 1),
+        ] {
+            assert_eq!(split_layout(other.as_bytes()), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_release_the_split_cuts_wrongly_is_read_the_general_way() {
+        let mut snap = Snapshot::default();
+        let mut r = ExecutionStateRecord::new(Action::Install, "x", "a");
+        r.source = Some(
+            serde_json::from_str(
+                r#"{"type":"oci","reference":"oci://r.example/c/web","requestedVersion":"1.0.0"}"#,
+            )
+            .unwrap(),
+        );
+        r.chart = Some(serde_json::from_str(r#"{"name":"web","version":"1.0.0"}"#).unwrap());
+        r.finish_ok();
+        snap.apply(r, 100);
+        snap.apply(ExecutionStateRecord::new(Action::Install, "y", "d"), 100);
+        // Valid JSON, in another layout: a separator of ours inside "a/x",
+        // where both sides look like releases ("chart" sorts after "a/x").
+        let text = String::from_utf8(snap.to_bytes()).unwrap();
+        let foreign = text.replacen(",\"chart\":", ",\n    \"chart\": ", 1);
+        let (_, split) = split_layout(foreign.as_bytes()).expect("split, wrongly");
+        assert!(split.iter().any(|(key, _)| key == "chart"));
+
+        let parsed = Snapshot::parse(foreign.as_bytes(), None).unwrap();
+        assert_eq!(*parsed.state(), *snap.state());
+        assert_eq!(parsed.keys().collect::<Vec<_>>(), ["a/x", "d/y"]);
+        assert!(
+            parsed.releases["a/x"]
+                .text
+                .as_str()
+                .contains(",\n    \"chart\":")
+        );
+        // And a problem in such a file is named as the full check names it.
+        let broken = foreign.replace("\"requestedVersion\":\"1.0.0\"", "\"requestedVersion\":7");
+        assert_eq!(
+            Snapshot::parse(broken.as_bytes(), None)
+                .unwrap_err()
+                .to_string(),
+            schema::parse_validated(broken.as_bytes())
+                .unwrap_err()
+                .to_string()
+        );
     }
 
     #[test]
