@@ -1059,3 +1059,47 @@ fn sigkill_at_random_moments_never_corrupts_or_loses_acknowledged_records() {
         "kills landed too early: {written_by_killed}"
     );
 }
+
+// ------------------------------------------------------- reading ahead
+
+/// A state file read ahead (`LazyStateStore::prefetch`) and changed before
+/// the record is written: the record goes to the file as it is then, as if
+/// it had not been read ahead. Nothing another writer added is lost, and a
+/// file made unusable meanwhile stops the record and stays as it is.
+#[test]
+fn a_file_read_ahead_and_changed_before_the_record_loses_nothing() {
+    use chainctl_core::LazyStateStore;
+    use chainctl_core::deployer::StateBackend;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let mut first = StateStore::open(&path, options(10)).unwrap();
+    first.record(record("a", "ns", 1)).unwrap();
+
+    let mut ahead = LazyStateStore::at(&path);
+    ahead.prefetch();
+    // Another writer, after the read ahead (given time to be done first;
+    // the other order must give the same file too).
+    std::thread::sleep(Duration::from_millis(100));
+    first.record(record("b", "ns", 1)).unwrap();
+    ahead.open().unwrap();
+    ahead.record(record("c", "ns", 1)).unwrap();
+    let on_disk = StateStore::load(&path).unwrap();
+    let keys: Vec<&str> = on_disk.releases.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["ns/a", "ns/b", "ns/c"]);
+
+    // Read ahead, then made unusable: the record is refused, the file kept.
+    let mut ahead = LazyStateStore::at(&path);
+    ahead.prefetch();
+    ahead.open().unwrap();
+    fs::write(&path, "{ not json").unwrap();
+    let err = ahead.record(record("d", "ns", 1)).unwrap_err();
+    assert_eq!(err.state_problem(), Some(&StateProblem::Invalid), "{err}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), "{ not json");
+
+    // Read ahead from a file that is unusable already: the open says so.
+    let mut ahead = LazyStateStore::at(&path);
+    ahead.prefetch();
+    let err = ahead.open().unwrap_err();
+    assert_eq!(err.state_problem(), Some(&StateProblem::Invalid), "{err}");
+}

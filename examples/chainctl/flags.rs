@@ -998,6 +998,21 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 impl Command {
+    /// The flags of a command that will write a state record: install,
+    /// upgrade, rollback and uninstall, but not their dry runs.
+    pub(crate) fn records(&self) -> Option<&CommonArgs> {
+        let Command::App(app) = self else {
+            return None;
+        };
+        match app {
+            AppCommand::Install(a) if a.dry_run.is_none() => Some(&a.common),
+            AppCommand::Upgrade(a) if a.chart.dry_run.is_none() => Some(&a.chart.common),
+            AppCommand::Rollback(a) if !a.dry_run => Some(&a.common),
+            AppCommand::Uninstall(a) if !a.dry_run => Some(&a.common),
+            _ => None,
+        }
+    }
+
     /// The flags every app command has.
     pub(crate) fn common_mut(&mut self) -> Option<&mut CommonArgs> {
         let Command::App(app) = self else {

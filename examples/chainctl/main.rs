@@ -110,6 +110,9 @@ fn long_version() -> String {
 
 /// Runs the command the arguments name: each command group has a module.
 fn run(mut cli: Cli) -> Result<(), Failure> {
+    if let Some(common) = cli.command.records() {
+        record::read_ahead(common);
+    }
     if let Some(common) = cli.command.common_mut() {
         client::resolve_kube(common)?;
     }

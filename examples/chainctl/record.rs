@@ -4,6 +4,7 @@
 //! a revision a cancelled action left pending).
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 use chainctl_core::state::{StateLocation, StateStoreOptions};
@@ -28,14 +29,32 @@ fn state_config(state_file: &Option<String>, state_path: &Option<PathBuf>) -> St
     }
 }
 
+fn lazy_store(common: &CommonArgs) -> LazyStateStore {
+    let config = state_config(&common.state_file, &common.state_path);
+    LazyStateStore::new(config, StateStoreOptions::default())
+}
+
+/// The state file of this command, being read ahead (see [`read_ahead`]).
+static READ_AHEAD: Mutex<Option<LazyStateStore>> = Mutex::new(None);
+
+/// Starts reading the state file of a command that will record, on a
+/// thread of its own: the first call into the shim waits for the Go
+/// runtime to start, and the file is read and checked meanwhile
+/// ([`LazyStateStore::prefetch`]). The command's [`deployer`] takes it.
+pub(crate) fn read_ahead(common: &CommonArgs) {
+    let mut state = lazy_store(common);
+    state.prefetch();
+    *READ_AHEAD.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
+}
+
 /// The deployer of this command: `client`, the state file the flags find
 /// (opened only once an action is approved, so that an unusable state
 /// file stops it before it starts, and a refusal or a dry run creates
 /// nothing), the cluster resolved at start, and its notices printed as
 /// chainctl prints them.
 pub(crate) fn deployer(common: &CommonArgs, client: Client) -> Deployer {
-    let config = state_config(&common.state_file, &common.state_path);
-    let state = LazyStateStore::new(config, StateStoreOptions::default());
+    let read_ahead = READ_AHEAD.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let state = read_ahead.unwrap_or_else(|| lazy_store(common));
     let deployer = Deployer::new(client, state).on_notice(print_notice);
     match &common.resolved {
         Some(kube) => deployer.with_kube(kube.clone()),

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::state::{
-    ExecutionStateRecord, StateFile, StateFileConfig, StateLocation, StateStore, StateStoreOptions,
-    ValuesKey,
+    ExecutionStateRecord, Prefetch, StateFile, StateFileConfig, StateLocation, StateStore,
+    StateStoreOptions, ValuesKey,
 };
 use crate::{Error, Result};
 
@@ -106,6 +106,7 @@ pub struct LazyStateStore {
     config: StateFileConfig,
     options: StateStoreOptions,
     store: Option<StateStore>,
+    prefetch: Option<Prefetch>,
 }
 
 impl LazyStateStore {
@@ -115,6 +116,36 @@ impl LazyStateStore {
             config,
             options,
             store: None,
+            prefetch: None,
+        }
+    }
+
+    /// Starts reading and checking the state file on a thread of its own,
+    /// so that the [`open`](StateBackend::open) before an action finds the
+    /// work done: for a program with other work to do first (the chainctl
+    /// CLI starts it before its first call into the Go runtime, which waits
+    /// for the runtime to start). It only reads: nothing is created or
+    /// locked, and a file that changes before the record is written is
+    /// read again then, as it would be without it. Does nothing once open,
+    /// or when the location does not resolve (the open says why).
+    ///
+    /// ```
+    /// use chainctl_core::LazyStateStore;
+    /// use chainctl_core::deployer::StateBackend;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut lazy = LazyStateStore::at(dir.path().join("sub/state.json"));
+    /// lazy.prefetch();
+    /// assert!(!dir.path().join("sub").exists());
+    /// lazy.open().unwrap();
+    /// assert_eq!(lazy.store().unwrap().record_count(), 0);
+    /// ```
+    pub fn prefetch(&mut self) {
+        if self.store.is_some() || self.prefetch.is_some() {
+            return;
+        }
+        if let Ok(location) = self.location() {
+            let allow = self.options.allow_symlink || location.allows_symlink();
+            self.prefetch = Prefetch::start(&location.path, allow);
         }
     }
 
@@ -153,7 +184,12 @@ impl StateBackend for LazyStateStore {
         if self.store.is_some() {
             return Ok(Vec::new());
         }
-        let store = StateStore::open_location(&self.location()?, self.options.clone())?;
+        let prefetch = self.prefetch.take();
+        let store = StateStore::open_location_prefetched(
+            &self.location()?,
+            self.options.clone(),
+            prefetch,
+        )?;
         let warnings = store.warnings().to_vec();
         self.store = Some(store);
         Ok(warnings)

@@ -67,5 +67,6 @@ pub use record::{
     StorageDriver, ToolVersions, current_operator,
 };
 pub use schema::{state_schema, state_schema_json};
+pub(crate) use store::Prefetch;
 pub use store::{Imported, StateStore, StateStoreOptions};
 pub use time::{Timestamp, TimestampParseError};

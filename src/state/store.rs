@@ -150,18 +150,25 @@ impl StateStore {
     /// assert_eq!(err.state_problem(), Some(&chainctl_core::StateProblem::Invalid));
     /// ```
     pub fn open(path: impl AsRef<Path>, options: StateStoreOptions) -> Result<StateStore> {
+        StateStore::open_prefetched(path.as_ref(), options, None)
+    }
+
+    /// [`open`](Self::open), taking the file's read from `prefetch` when it
+    /// read the same file (it is then as if the store had been opened when
+    /// the prefetch read it: a change since is found, as any other, by the
+    /// next [`record`](Self::record)).
+    pub(crate) fn open_prefetched(
+        path: &Path,
+        options: StateStoreOptions,
+        prefetch: Option<Prefetch>,
+    ) -> Result<StateStore> {
         if options.history_limit == 0 {
             return Err(Error::invalid(
                 "the state history limit must be at least 1 (the default is 100)",
             ));
         }
-        let given = std::path::absolute(path.as_ref()).map_err(|e| {
-            io_error(
-                path.as_ref(),
-                format!("cannot make {} absolute", path.as_ref().display()),
-                e,
-            )
-        })?;
+        let given = std::path::absolute(path)
+            .map_err(|e| io_error(path, format!("cannot make {} absolute", path.display()), e))?;
         let path = follow_or_refuse_symlink(&given, options.allow_symlink)?;
         let mut warnings = Vec::new();
 
@@ -220,7 +227,18 @@ impl StateStore {
             seen: None,
             warnings,
         };
-        store.reload()?;
+        match prefetch
+            .filter(|p| p.path == store.path)
+            .map(|p| p.read.join())
+        {
+            Some(Ok(Ok((snapshot, seen)))) => {
+                store.snapshot = snapshot;
+                store.seen = seen;
+            }
+            // Not read, or read with an error: read again, here, so that
+            // any error is this open's.
+            _ => store.reload()?,
+        }
         Ok(store)
     }
 
@@ -243,6 +261,16 @@ impl StateStore {
     ) -> Result<StateStore> {
         options.allow_symlink |= location.allows_symlink();
         StateStore::open(&location.path, options)
+    }
+
+    /// [`open_location`](Self::open_location) with a [`Prefetch`].
+    pub(crate) fn open_location_prefetched(
+        location: &StateLocation,
+        mut options: StateStoreOptions,
+        prefetch: Option<Prefetch>,
+    ) -> Result<StateStore> {
+        options.allow_symlink |= location.allows_symlink();
+        StateStore::open_prefetched(&location.path, options, prefetch)
     }
 
     /// Reads and checks a state file without opening a store: nothing is
@@ -287,7 +315,7 @@ impl StateStore {
         // nothing, and the next record() must read again, never write over.
         self.seen = None;
         let known = std::mem::take(&mut self.snapshot);
-        let (snapshot, seen) = self.read_file(known)?;
+        let (snapshot, seen) = read_file(&self.path, known)?;
         self.snapshot = snapshot;
         self.seen = seen;
         Ok(())
@@ -628,47 +656,6 @@ impl StateStore {
         Ok(true)
     }
 
-    /// Reads and checks the file, reusing what `known` already checked; an
-    /// empty snapshot when there is no file.
-    fn read_file(&self, known: Snapshot) -> Result<(Snapshot, Option<Seen>)> {
-        let mut file = match OpenOptions::new()
-            .read(true)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(&self.path)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok((Snapshot::default(), None));
-            }
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
-                return Err(symlink_refused(&self.path));
-            }
-            Err(e) => {
-                return Err(io_error(
-                    &self.path,
-                    format!("cannot read {}", self.path.display()),
-                    e,
-                ));
-            }
-        };
-        let read = |file: &mut File| -> io::Result<(Vec<u8>, FileId)> {
-            let meta = file.metadata()?;
-            let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
-            file.read_to_end(&mut bytes)?;
-            Ok((bytes, FileId::of(&meta)))
-        };
-        let (bytes, id) = read(&mut file).map_err(|e| {
-            io_error(
-                &self.path,
-                format!("cannot read {}", self.path.display()),
-                e,
-            )
-        })?;
-        let snapshot = Snapshot::parse_owned(bytes, Some(known))
-            .map_err(|problem| unusable(&self.path, &problem))?;
-        Ok((snapshot, Some(Seen { id, _pin: file })))
-    }
-
     /// The atomic replace, but for syncing the directory afterwards. The
     /// caller holds the lock.
     fn write(&self) -> Result<Seen> {
@@ -741,6 +728,61 @@ fn check_record(record: &ExecutionStateRecord) -> Result<()> {
         record.action,
         crate::release_key(None, &record.namespace, &record.release)
     )))
+}
+
+/// Reads and checks the file, reusing what `known` already checked; an
+/// empty snapshot when there is no file.
+fn read_file(path: &Path, known: Snapshot) -> Result<(Snapshot, Option<Seen>)> {
+    let mut file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok((Snapshot::default(), None));
+        }
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Err(symlink_refused(path));
+        }
+        Err(e) => {
+            return Err(io_error(path, format!("cannot read {}", path.display()), e));
+        }
+    };
+    let read = |file: &mut File| -> io::Result<(Vec<u8>, FileId)> {
+        let meta = file.metadata()?;
+        let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+        file.read_to_end(&mut bytes)?;
+        Ok((bytes, FileId::of(&meta)))
+    };
+    let (bytes, id) = read(&mut file)
+        .map_err(|e| io_error(path, format!("cannot read {}", path.display()), e))?;
+    let snapshot =
+        Snapshot::parse_owned(bytes, Some(known)).map_err(|problem| unusable(path, &problem))?;
+    Ok((snapshot, Some(Seen { id, _pin: file })))
+}
+
+/// A state file being read and checked on a thread of its own, for an open
+/// that comes later (see [`LazyStateStore::prefetch`](crate::LazyStateStore::prefetch)).
+#[derive(Debug)]
+pub(crate) struct Prefetch {
+    /// The file it reads: the path an open of the same arguments reads.
+    path: PathBuf,
+    read: std::thread::JoinHandle<Result<(Snapshot, Option<Seen>)>>,
+}
+
+impl Prefetch {
+    /// Starts reading the file an open of `path` would read; `None` when
+    /// that file cannot be named (the open then says why).
+    pub(crate) fn start(path: &Path, allow_symlink: bool) -> Option<Prefetch> {
+        let given = std::path::absolute(path).ok()?;
+        let path = follow_or_refuse_symlink(&given, allow_symlink).ok()?;
+        let at = path.clone();
+        let read = (std::thread::Builder::new().name("state-prefetch".into()))
+            .spawn(move || read_file(&at, Snapshot::default()))
+            .ok()?;
+        Some(Prefetch { path, read })
+    }
 }
 
 /// Makes `bak` the file now at `path`: a hard link (no copy, whatever the
