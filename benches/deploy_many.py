@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cli_vs_helm import CACHE, ROOT, build_helm, measure  # noqa: E402
+from cli_vs_helm import CACHE, ROOT, build_helm, measure, same_page_cache  # noqa: E402
 from kube_vs_helm import running_cluster  # noqa: E402
 
 
@@ -54,6 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
     helm, ours_bin = build_helm(), build_deploy_many()
+    same_page_cache([helm, ours_bin])
     chart = str(ROOT / "examples" / "charts" / "hello")
 
     with running_cluster() as (work, kube):
