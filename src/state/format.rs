@@ -65,7 +65,9 @@ impl Default for Snapshot {
 /// How [`Snapshot::check`] read a release.
 enum Read {
     /// Checked now, and these are its records.
-    Checked(ReleaseState),
+    /// (Boxed: a read is held for every release of the file until the
+    /// last is checked, and most are not this variant.)
+    Checked(Box<ReleaseState>),
     /// Checked now, and this is its [`release_records`] (its records were
     /// not kept).
     Counted(usize),
@@ -77,7 +79,9 @@ enum Read {
 #[derive(Debug)]
 struct Entry {
     text: Fragment,
-    typed: OnceLock<ReleaseState>,
+    /// Boxed: most entries are never typed, and a record is large beside
+    /// the few words of its text's range.
+    typed: OnceLock<Box<ReleaseState>>,
     /// What it adds to [`StateFile::record_count`].
     records: usize,
 }
@@ -92,7 +96,8 @@ impl Entry {
     }
 
     fn release(&self) -> &ReleaseState {
-        self.typed.get_or_init(|| type_release(self.text.as_str()))
+        self.typed
+            .get_or_init(|| Box::new(type_release(self.text.as_str())))
     }
 }
 
@@ -221,7 +226,7 @@ impl Snapshot {
         let mut releases = BTreeMap::new();
         let version = Snapshot::check(bytes, None, true, &mut |key, text, read| {
             let release = match read {
-                Read::Checked(release) => release,
+                Read::Checked(release) => *release,
                 Read::Counted(_) => type_release(text),
                 Read::Known(entry) => entry.release().clone(),
             };
@@ -324,7 +329,7 @@ impl Snapshot {
         release.apply(record, history_limit);
         let text = Fragment::Rendered(render_release(&release));
         let entry = Entry::new(text, &release);
-        let _ = entry.typed.set(release);
+        let _ = entry.typed.set(Box::new(release));
         self.releases.insert(key.clone(), entry);
         self.whole = OnceLock::new();
         let undo = Undo {
@@ -535,7 +540,7 @@ fn check_releases(
             return Err(Failed::Version);
         }
         Ok(match keep {
-            true => Read::Checked(release),
+            true => Read::Checked(Box::new(release)),
             false => Read::Counted(release_records(&release)),
         })
     };
