@@ -1102,4 +1102,15 @@ fn a_file_read_ahead_and_changed_before_the_record_loses_nothing() {
     ahead.prefetch();
     let err = ahead.open().unwrap_err();
     assert_eq!(err.state_problem(), Some(&StateProblem::Invalid), "{err}");
+
+    // A FIFO is not read ahead (the read would wait for a writer): the
+    // open refuses it, as without a read ahead.
+    let fifo = dir.path().join("fifo.json");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let mut ahead = LazyStateStore::at(&fifo);
+    ahead.prefetch();
+    let err = ahead.open().unwrap_err();
+    assert_eq!(err.state_problem(), Some(&StateProblem::NotAFile), "{err}");
 }

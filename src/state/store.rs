@@ -257,10 +257,9 @@ impl StateStore {
     /// ```
     pub fn open_location(
         location: &StateLocation,
-        mut options: StateStoreOptions,
+        options: StateStoreOptions,
     ) -> Result<StateStore> {
-        options.allow_symlink |= location.allows_symlink();
-        StateStore::open(&location.path, options)
+        StateStore::open_location_prefetched(location, options, None)
     }
 
     /// [`open_location`](Self::open_location) with a [`Prefetch`].
@@ -777,6 +776,13 @@ impl Prefetch {
     pub(crate) fn start(path: &Path, allow_symlink: bool) -> Option<Prefetch> {
         let given = std::path::absolute(path).ok()?;
         let path = follow_or_refuse_symlink(&given, allow_symlink).ok()?;
+        // What is not a regular file (a FIFO would block the read) is the
+        // open's to refuse.
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if !meta.is_file() => return None,
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return None,
+            _ => {}
+        }
         let at = path.clone();
         let read = (std::thread::Builder::new().name("state-prefetch".into()))
             .spawn(move || read_file(&at, Snapshot::default()))
