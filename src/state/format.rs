@@ -258,36 +258,37 @@ impl Snapshot {
         // without a JSON parse of the whole. Were a split wrong, a release
         // would be cut short and refused: the general read below then reads
         // the file again, and names the problem if there is one.
-        if let Some((version, entries)) = split_layout(bytes)
-            && let Ok(reads) = check_entries(version, entries, &mut known, keep)
-        {
-            for (key, text, read) in reads {
-                take(key, text, read);
-            }
-            return Ok(version);
-        }
-        let outline = match serde_json::from_slice::<Outline<'b>>(bytes) {
-            Ok(outline)
-                if (OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&outline.schema_version) =>
-            {
-                outline
-            }
-            _ => return Err(schema::diagnose(bytes)),
-        };
-        let version = outline.schema_version;
-        let entries = (outline.releases.into_iter())
-            .map(|(key, raw)| (key, raw.get()))
-            .collect();
-        match check_entries(version, entries, &mut known, keep) {
-            Ok(reads) => {
-                for (key, text, read) in reads {
-                    take(key, text, read);
+        let split = split_layout(bytes).and_then(|(version, entries)| {
+            let reads = check_entries(version, entries, &mut known, keep).ok()?;
+            Some((version, reads))
+        });
+        let (version, reads) = match split {
+            Some(split) => split,
+            None => {
+                let outline = match serde_json::from_slice::<Outline<'b>>(bytes) {
+                    Ok(outline)
+                        if (OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION)
+                            .contains(&outline.schema_version) =>
+                    {
+                        outline
+                    }
+                    _ => return Err(schema::diagnose(bytes)),
+                };
+                let version = outline.schema_version;
+                let entries = (outline.releases.into_iter())
+                    .map(|(key, raw)| (key, raw.get()))
+                    .collect();
+                match check_entries(version, entries, &mut known, keep) {
+                    Ok(reads) => (version, reads),
+                    Err(Failed::Problem(problem)) => return Err(problem),
+                    Err(Failed::Version) => return Err(schema::diagnose(bytes)),
                 }
-                Ok(version)
             }
-            Err(Failed::Problem(problem)) => Err(problem),
-            Err(Failed::Version) => Err(schema::diagnose(bytes)),
+        };
+        for (key, text, read) in reads {
+            take(key, text, read);
         }
+        Ok(version)
     }
 
     /// The records of the release under `key`, typed now if they were not.
@@ -478,23 +479,19 @@ fn split_layout(bytes: &[u8]) -> Option<(u32, Vec<(String, &str)>)> {
     // Each release but the first starts after a separator, with its key's
     // opening quote (a record's line, indented further, does not).
     const SEPARATOR: &str = ",\n    \"";
-    let mut starts =
-        memchr::memmem::find_iter(inner.as_bytes(), SEPARATOR).map(|at| at + SEPARATOR.len() - 1);
+    let ends = memchr::memmem::find_iter(inner.as_bytes(), SEPARATOR);
     let mut start = 0;
-    loop {
-        let next = starts.next();
-        let piece = &inner[start..next.map_or(inner.len(), |at| at - (",\n    ".len()))];
-        let (key, value) = split_release(piece)?;
+    for end in ends.chain(std::iter::once(inner.len())) {
+        let (key, value) = split_release(&inner[start..end])?;
         // In key order, each once, as this build writes them.
         if entries.last().is_some_and(|(last, _)| *last >= key) {
             return None;
         }
         entries.push((key, value));
-        match next {
-            Some(at) => start = at,
-            None => return Some((version, entries)),
-        }
+        // The next key's opening quote is the separator's last byte.
+        start = end + SEPARATOR.len() - 1;
     }
+    Some((version, entries))
 }
 
 /// `"key": {...}`: the key, and the text of the object after it.
